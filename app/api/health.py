@@ -1,0 +1,67 @@
+"""GET /health[/component[/check]]: health+json, 200 for pass/warn and 503 for fail (the draft's rule).
+
+How much unauthenticated callers see follows `server.show_details` (Spring Boot Actuator's rule).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Header
+from fastapi.responses import JSONResponse
+
+from app.api.deps import SettingsDep, StoreDep, VerifierDep, select
+from app.auth import AuthError
+from app.config import ShowDetails
+from app.report import HEALTH_JSON, health_document
+
+router = APIRouter(tags=["health"])
+
+
+class HealthResponse(JSONResponse):
+    media_type = HEALTH_JSON
+
+
+def _details(settings: SettingsDep, verifier: VerifierDep, authorization: str | None) -> bool:
+    mode = settings.server.show_details
+    if mode is ShowDetails.ALWAYS:
+        return True
+    if mode is ShowDetails.NEVER or authorization is None or not verifier.enabled:
+        return False
+    try:
+        verifier.verify(authorization, require_scope=False)
+    except AuthError:
+        return False
+    return True
+
+
+def _health(
+    store: StoreDep, settings: SettingsDep, verifier: VerifierDep, authorization: str | None,
+    component: str | None = None, check: str | None = None,
+) -> HealthResponse:
+    states = select(store, component, check)
+    details = _details(settings, verifier, authorization)
+    # The whole system follows readiness (degraded checks only warn); a named part reports its own worst state.
+    status, document = health_document(store, states, details=details, gate_on_severity=component is None)
+    return HealthResponse(document, status_code=status, headers={"cache-control": "no-store"})
+
+
+@router.get("/health", response_class=HealthResponse, summary="Health of every check (application/health+json)")
+async def health(
+    store: StoreDep, settings: SettingsDep, verifier: VerifierDep, authorization: str | None = Header(None)
+) -> HealthResponse:
+    return _health(store, settings, verifier, authorization)
+
+
+@router.get("/health/{component}", response_class=HealthResponse, summary="Health of one component")
+async def health_component(
+    component: str, store: StoreDep, settings: SettingsDep, verifier: VerifierDep,
+    authorization: str | None = Header(None),
+) -> HealthResponse:
+    return _health(store, settings, verifier, authorization, component)
+
+
+@router.get("/health/{component}/{check}", response_class=HealthResponse, summary="Health of one check")
+async def health_check(
+    component: str, check: str, store: StoreDep, settings: SettingsDep, verifier: VerifierDep,
+    authorization: str | None = Header(None),
+) -> HealthResponse:
+    return _health(store, settings, verifier, authorization, component, check)

@@ -1,0 +1,127 @@
+"""Kubelet probes: /livez (Vigil alive), /startupz (first runs done), /readyz and /ready (the watched system).
+
+The plain forms are answered by `ProbeFastPath` from flags the engine keeps; these routes serve the
+verbose/exclude/per-part forms and document every probe in OpenAPI.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.api.deps import NotFound, StoreDep, select
+from app.report import verbose_lines
+from app.store import Store
+
+router = APIRouter(tags=["probes"])
+
+LIVENESS_STALL = 5.0  # seconds without a scheduler heartbeat before /livez fails
+
+
+def live(store: Store) -> tuple[int, bytes]:
+    if time.monotonic() - store.heartbeat > LIVENESS_STALL:
+        return 503, b"scheduler loop stalled\n"
+    return 200, b"ok\n"
+
+
+def started(store: Store) -> tuple[int, bytes]:
+    if store.startup_complete:
+        return 200, b"ok\n"
+    done = sum(1 for s in store.states.values() if s.last is not None)
+    return 503, f"starting: {done} of {len(store.states)} checks have run once\n".encode()
+
+
+def ready(store: Store) -> tuple[int, bytes]:
+    if store.ready:
+        return 200, b"ok\n"
+    return 503, (b"shutting down\n" if store.shutting_down else b"not ready\n")
+
+
+def _text(status: int, body: bytes | str) -> PlainTextResponse:
+    return PlainTextResponse(body, status_code=status)
+
+
+@router.get("/livez", response_class=PlainTextResponse, summary="Vigil's own liveness (never depends on targets)")
+async def livez(store: StoreDep) -> PlainTextResponse:
+    return _text(*live(store))
+
+
+@router.get("/startupz", response_class=PlainTextResponse, summary="200 once every check has run once")
+async def startupz(store: StoreDep) -> PlainTextResponse:
+    return _text(*started(store))
+
+
+Verbose = Annotated[str | None, Query(description="present: list every check, kube-apiserver style")]
+Exclude = Annotated[list[str], Query(description="check id (component:check) to leave out; repeatable")]
+
+
+def _readiness(store: Store, verbose: str | None, exclude: list[str], component: str | None, check: str | None) -> PlainTextResponse:
+    states = select(store, component, check)
+    known = {s.check_id for s in store.states.values()}
+    unknown = [e for e in exclude if e not in known]
+    if unknown:
+        raise NotFound(f"unknown check id in exclude: {', '.join(unknown)}")
+    whole = component is None
+    if whole and not exclude and verbose is None:
+        return _text(*ready(store))
+    if whole:
+        ok, body = verbose_lines(states, set(exclude))
+        ok = ok and not store.shutting_down
+    else:
+        # A part is ready when every check in it is ok, whatever its severity.
+        ok = all(s.effective is not None and s.effective.ok for s in states if s.check_id not in exclude)
+        _, body = verbose_lines(states, set(exclude))
+        body = body.rsplit("\n", 2)[0] + f"\nreadyz check {'passed' if ok else 'failed'}\n"
+    if verbose is None:
+        body = "ok\n" if ok else "not ready\n"
+    return _text(200 if ok else 503, body)
+
+
+@router.get("/readyz", response_class=PlainTextResponse, summary="Readiness of the watched system (critical checks)")
+async def readyz(store: StoreDep, verbose: Verbose = None, exclude: Exclude = []) -> PlainTextResponse:  # noqa: B006
+    return _readiness(store, verbose, exclude, None, None)
+
+
+@router.get("/ready", response_class=PlainTextResponse, summary="Same as /readyz")
+async def ready_alias(store: StoreDep, verbose: Verbose = None, exclude: Exclude = []) -> PlainTextResponse:  # noqa: B006
+    return _readiness(store, verbose, exclude, None, None)
+
+
+@router.get("/readyz/{component}", response_class=PlainTextResponse, summary="Readiness of one component")
+async def readyz_component(
+    store: StoreDep, component: str, verbose: Verbose = None, exclude: Exclude = []  # noqa: B006
+) -> PlainTextResponse:
+    return _readiness(store, verbose, exclude, component, None)
+
+
+@router.get("/readyz/{component}/{check}", response_class=PlainTextResponse, summary="Readiness of one check")
+async def readyz_check(
+    store: StoreDep, component: str, check: str, verbose: Verbose = None, exclude: Exclude = []  # noqa: B006
+) -> PlainTextResponse:
+    return _readiness(store, verbose, exclude, component, check)
+
+
+class ProbeFastPath:
+    """Pure-ASGI answer for plain GET /livez, /readyz, /ready: no routing, no allocation beyond the reply."""
+
+    _HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"cache-control", b"no-store")]
+
+    def __init__(self, app: ASGIApp, store: Store) -> None:
+        self.app = app
+        self.store = store
+        self.handlers = {"/livez": live, "/readyz": ready, "/ready": ready}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["query_string"] and scope["method"] in ("GET", "HEAD"):
+            handler = self.handlers.get(scope["path"])
+            if handler is not None:
+                status, body = handler(self.store)
+                headers = [*self._HEADERS, (b"content-length", str(len(body)).encode())]
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+                return
+        await self.app(scope, receive, send)

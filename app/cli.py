@@ -1,0 +1,249 @@
+"""The `vigil` command: serve, check (a one-shot deployment gate), config validate/show.
+
+Exit status: 0 ready / ok, 1 not ready, 2 usage or configuration error (one line per problem, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any, TextIO
+
+from app import __version__
+from app.config import ConfigError, Scrubber, Settings, load_settings
+
+EXIT_OK, EXIT_NOT_READY, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 too; keep its one-line style
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"vigil: error: {message}\n")
+
+
+def _config_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", "-c", metavar="FILE", help="YAML configuration (default: $VIGIL_CONFIG)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="vigil", description="Health checks and readiness for a system's dependencies.")
+    parser.add_argument("--version", action="version", version=f"vigil {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    serve = sub.add_parser("serve", help="run the service (HTTP API, probes, metrics)")
+    _config_arg(serve)
+    serve.add_argument("--host", help="listen address (default: server.host, 0.0.0.0)")
+    serve.add_argument("--port", type=int, help="listen port (default: server.port, 8080)")
+    serve.add_argument("--log-format", choices=["text", "json"], help="log line format (default: log_format)")
+
+    check = sub.add_parser("check", help="run every check once and exit 0 when ready, 1 when not")
+    _config_arg(check)
+    check.add_argument("--component", action="append", default=[], help="only this component (repeatable)")
+    check.add_argument("--check", action="append", default=[], help="only this check, component:check (repeatable)")
+    check.add_argument("--format", choices=["table", "json", "junit"], default="table")
+    check.add_argument("--output", "-o", metavar="FILE", help="write the report here instead of stdout")
+    check.add_argument("--strict", action="store_true", help="degraded checks gate the exit status too")
+
+    config = sub.add_parser("config", help="validate or show the configuration")
+    config_sub = config.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    _config_arg(config_sub.add_parser("validate", help="exit 0 when the configuration is valid, 2 when not"))
+    _config_arg(config_sub.add_parser("show", help="print the effective configuration, secrets redacted"))
+    return parser
+
+
+def _load(path: str | None) -> Settings:
+    try:
+        return load_settings(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"vigil: config error: {problem}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "config":
+        settings = _load(args.config)
+        if args.action == "validate":
+            print(f"configuration ok: {len(settings.components)} components, {len(settings.check_ids())} checks")
+        else:
+            json.dump(settings.redacted(), sys.stdout, indent=2)
+            sys.stdout.write("\n")
+        return EXIT_OK
+    if args.command == "serve":
+        return serve(_load(args.config), args.host, args.port, args.log_format)
+    return asyncio.run(check(_load(args.config), args))
+
+
+# -- serve -------------------------------------------------------------------------------------------
+
+
+def serve(settings: Settings, host: str | None, port: int | None, log_format: str | None) -> int:
+    import uvicorn
+
+    from app.logs import setup_logging
+    from app.main import create_app
+
+    setup_logging(log_format or settings.log_format, settings.log_level, Scrubber(settings.secret_values()))
+    app = create_app(settings)
+    store = app.state.store
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            # Readiness turns 503 the moment SIGTERM arrives, before uvicorn starts draining.
+            store.begin_shutdown()
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(
+        app,
+        host=host or settings.server.host,
+        port=settings.server.port if port is None else port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=max(1, int(settings.server.shutdown_grace)),
+        lifespan="on",
+        server_header=False,
+    )
+    Server(config).run()
+    return EXIT_OK
+
+
+# -- check -------------------------------------------------------------------------------------------
+
+
+def _select(settings: Settings, components: list[str], checks: list[str]) -> list[tuple[str, str]]:
+    all_ids = settings.check_ids()
+    if not components and not checks:
+        return all_ids
+    chosen: list[tuple[str, str]] = []
+    problems = []
+    for name in components:
+        if name not in settings.components:
+            problems.append(f"--component {name}: no such component")
+        chosen.extend(key for key in all_ids if key[0] == name)
+    for check_id in checks:
+        component, _, check = check_id.partition(":")
+        if (component, check) not in all_ids:
+            problems.append(f"--check {check_id}: no such check (use component:check)")
+        else:
+            chosen.append((component, check))
+    if problems:
+        for problem in problems:
+            print(f"vigil: error: {problem}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+    return list(dict.fromkeys(chosen))
+
+
+async def check(settings: Settings, args: argparse.Namespace) -> int:
+    from app.main import build_store
+    from app.report import health_document
+    from app.scheduler import Scheduler
+
+    from app.logs import setup_logging
+
+    keys = _select(settings, args.component, args.check)
+    # The report says what failed; transition log lines would only repeat it.
+    setup_logging(settings.log_format, "error", Scrubber(settings.secret_values()))
+    store = build_store(settings)
+    scheduler = Scheduler(settings, store, Scrubber(settings.secret_values()))
+    scheduler.build()
+    progress = sys.stderr.isatty()
+    started = time.monotonic()
+    loop = asyncio.get_running_loop()
+    interrupted = asyncio.Event()
+    loop.add_signal_handler(signal.SIGINT, interrupted.set)
+    try:
+        tasks = [loop.create_task(scheduler.runners[key].run(scheduled=False)) for key in keys]
+        for done, future in enumerate(asyncio.as_completed(tasks), start=1):
+            await future
+            if progress:
+                print(f"\rrunning checks: {done}/{len(keys)} done", end="", file=sys.stderr, flush=True)
+        if progress:
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+        await scheduler.stop(grace=2.0)
+    elapsed = time.monotonic() - started
+
+    states = [store.states[key] for key in keys]
+    ready = all(s.last is not None and s.last.status.ok for s in states if s.critical or args.strict)
+
+    out: TextIO = open(args.output, "w") if args.output else sys.stdout  # noqa: SIM115
+    try:
+        if args.format == "json":
+            _, document = health_document(store, states, details=True)
+            json.dump(document, out, indent=2)
+            out.write("\n")
+        elif args.format == "junit":
+            out.write(junit_xml(states, elapsed))
+        else:
+            out.write(table(states, ready, elapsed))
+    finally:
+        if args.output:
+            out.close()
+    if args.output and args.format != "table":
+        print(table(states, ready, elapsed), end="", file=sys.stderr)
+    return EXIT_OK if ready else EXIT_NOT_READY
+
+
+def table(states: list[Any], ready: bool, elapsed: float) -> str:
+    rows = [("CHECK", "STATUS", "SEVERITY", "TIME", "OUTPUT")]
+    for state in states:
+        last = state.last
+        rows.append(
+            (
+                state.check_id,
+                last.status.value.upper() if last else "-",
+                state.schedule.severity.value,
+                f"{last.duration * 1000:.0f}ms" if last else "-",
+                (last.output if last else "not run").replace("\n", " ")[:120],
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4] for row in rows]
+    failed = sum(1 for s in states if s.last is None or not s.last.status.ok)
+    lines.append("")
+    lines.append(
+        f"{'READY' if ready else 'NOT READY'}: {len(states) - failed} of {len(states)} checks ok in {elapsed:.2f}s"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def junit_xml(states: list[Any], elapsed: float) -> str:
+    suite = ET.Element("testsuite", name="vigil", tests=str(len(states)), time=f"{elapsed:.3f}")
+    failures = 0
+    for state in states:
+        last = state.last
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=f"vigil.{state.component}",
+            name=state.check,
+            time=f"{last.duration:.3f}" if last else "0",
+        )
+        if last is None or last.status.value == "fail":
+            failures += 1
+            message = last.output if last else "not run"
+            failure = ET.SubElement(case, "failure", message=message[:200], type=state.schedule.severity.value)
+            failure.text = message
+        elif last.status.value == "warn":
+            ET.SubElement(case, "system-out").text = f"warn: {last.output}"
+    suite.set("failures", str(failures))
+    suites = ET.Element("testsuites", name="vigil", tests=str(len(states)), failures=str(failures))
+    suites.append(suite)
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

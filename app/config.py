@@ -1,0 +1,287 @@
+"""Vigil's settings: one YAML file plus `VIGIL_*` environment overrides, validated once into a frozen model.
+
+`load_settings` is the only entry point; its ConfigError carries one line per problem, each naming the field.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+
+import yaml
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from app.checks import COMPONENT_TYPES
+from app.checks.clickhouse import ClickHouseComponent
+from app.checks.http import HttpComponent
+from app.checks.redis import RedisComponent
+from app.schema import CheckConfig, ComponentConfig, Duration, Frozen, Schedule, SecretFields, Severity
+
+NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+AnyComponent = Annotated[RedisComponent | ClickHouseComponent | HttpComponent, Field(discriminator="type")]
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; `problems` has one `field.path: what is wrong` line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class ShowDetails(StrEnum):
+    NEVER = "never"
+    WHEN_AUTHORIZED = "when_authorized"
+    ALWAYS = "always"
+
+
+class Defaults(Frozen):
+    interval: Duration = 15.0
+    timeout: Duration = 5.0
+    initial_delay: Duration = 0.0
+    failure_threshold: int = Field(default=3, ge=1)
+    success_threshold: int = Field(default=1, ge=1)
+    severity: Severity | None = None  # None: each check kind's own default (connectivity critical, data degraded)
+    jitter: float = Field(default=0.1, ge=0.0, le=1.0)  # first runs spread over this fraction of the interval
+    history: Duration = 86400.0  # how far back results are kept for availability
+
+
+class ServerConfig(Frozen):
+    host: str = "0.0.0.0"
+    port: int = Field(default=8080, ge=0, le=65535)
+    show_details: ShowDetails = ShowDetails.WHEN_AUTHORIZED
+    run_cooldown: Duration = 5.0  # a check run on demand is not run again sooner; the cached result is returned
+    shutdown_grace: Duration = 3.0  # SIGTERM to exit, well inside the 5 s a kubelet waits by default
+
+
+class AuthConfig(SecretFields):
+    """Bearer JWTs for the run endpoints (and for details when show_details is when_authorized)."""
+
+    secret_fields: ClassVar[tuple[str, ...]] = ("key",)
+
+    algorithms: list[str] = Field(min_length=1)
+    key: SecretStr  # HMAC secret, or the PEM public key for RS*/ES*/PS*
+    audience: str
+    issuer: str
+    scope: str = "vigil:run"
+    leeway: Duration = 0.0
+
+    @field_validator("algorithms")
+    @classmethod
+    def _no_none(cls, algorithms: list[str]) -> list[str]:
+        known = {"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512"}
+        for alg in algorithms:
+            if alg not in known:
+                raise ValueError(f"unsupported algorithm {alg!r}; use one of {', '.join(sorted(known))}")
+        return algorithms
+
+    @model_validator(mode="after")
+    def _one_family(self) -> AuthConfig:
+        families = {alg[:2] for alg in self.algorithms}
+        if "HS" in families and len(families) > 1:
+            raise ValueError("algorithms: do not mix HMAC (HS*) with public-key algorithms; one key cannot serve both")
+        return self
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="VIGIL_",
+        env_nested_delimiter="__",
+        frozen=True,
+        extra="forbid",
+        case_sensitive=False,
+    )
+
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    defaults: Defaults = Defaults()
+    server: ServerConfig = ServerConfig()
+    auth: AuthConfig | None = None
+    components: dict[str, AnyComponent] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment overrides the YAML file (which arrives as init kwargs).
+        return (env_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _check_names_and_deadlines(self) -> Settings:
+        problems = []
+        for cname, component in self.components.items():
+            if not NAME.match(cname):
+                problems.append(f"components.{cname}: name must match {NAME.pattern} (it is used in URLs and labels)")
+            for check_name in component.checks:
+                path = f"components.{cname}.checks.{check_name}"
+                if not NAME.match(check_name):
+                    problems.append(f"{path}: name must match {NAME.pattern}")
+                    continue
+                schedule = self.schedule(cname, check_name)
+                if not schedule.timeout < schedule.interval:
+                    problems.append(
+                        f"{path}.timeout: {schedule.timeout:g}s must be shorter than the interval ({schedule.interval:g}s)"
+                    )
+                deadline = getattr(component, "socket_deadline", 0.0)
+                if not deadline < schedule.timeout:
+                    problems.append(
+                        f"{path}.timeout: {schedule.timeout:g}s must be longer than the component's "
+                        f"connect/socket timeouts ({deadline:g}s)"
+                    )
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    def check_config(self, component: str, check: str) -> CheckConfig:
+        return self.components[component].checks[check]  # type: ignore[no-any-return]
+
+    def schedule(self, component: str, check: str) -> Schedule:
+        options = self.check_config(component, check)
+        d = self.defaults
+
+        def pick(value: Any, default: Any) -> Any:
+            return default if value is None else value
+
+        return Schedule(
+            interval=pick(options.interval, d.interval),
+            timeout=pick(options.timeout, d.timeout),
+            initial_delay=pick(options.initial_delay, d.initial_delay),
+            failure_threshold=pick(options.failure_threshold, d.failure_threshold),
+            success_threshold=pick(options.success_threshold, d.success_threshold),
+            severity=pick(options.severity, pick(d.severity, type(options).default_severity)),
+        )
+
+    def check_ids(self) -> list[tuple[str, str]]:
+        return [(c, k) for c, comp in self.components.items() for k in comp.checks]
+
+    def secret_values(self) -> list[str]:
+        values: list[str] = []
+        if self.auth is not None:
+            values.extend(self.auth.secret_values())
+        for component in self.components.values():
+            values.extend(component.secret_values())
+        return sorted({v for v in values if v}, key=len, reverse=True)
+
+    def redacted(self) -> dict[str, Any]:
+        """Effective values as plain data, every secret replaced; what `vigil config show` prints."""
+        scrub = Scrubber(self.secret_values())
+        data = self.model_dump(mode="json")
+        for cname, component in data.get("components", {}).items():
+            for check_name, check in component.get("checks", {}).items():
+                schedule = self.schedule(cname, check_name)
+                check.update(
+                    interval=schedule.interval,
+                    timeout=schedule.timeout,
+                    initial_delay=schedule.initial_delay,
+                    failure_threshold=schedule.failure_threshold,
+                    success_threshold=schedule.success_threshold,
+                    severity=schedule.severity.value,
+                )
+        return scrub.data(data)  # type: ignore[no-any-return]
+
+
+class Scrubber:
+    """Replaces every configured secret (and URL passwords) with `***` in text bound for users."""
+
+    MASK = "***"
+    _URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<password>[^@/\s]+)@", re.I)
+
+    def __init__(self, secrets: list[str]) -> None:
+        self.secrets = [s for s in secrets if s]
+
+    def text(self, text: str) -> str:
+        for secret in self.secrets:
+            if secret in text:
+                text = text.replace(secret, self.MASK)
+        return self._URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{self.MASK}@", text)
+
+    def data(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {k: self.data(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.data(v) for v in value]
+        return value
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    kinds = {kind for t in COMPONENT_TYPES.values() for kind in t.checks}
+    for i, part in enumerate(loc):
+        parent = loc[i - 2] if i >= 2 else None
+        # pydantic puts the union tag in the path (components.cache.redis.url); users never wrote it.
+        if parent == "components" and part in COMPONENT_TYPES:
+            continue
+        if parent == "checks" and part in kinds:
+            continue
+        parts.append(str(part))
+    return ".".join(parts)
+
+
+def format_validation_error(exc: ValidationError) -> list[str]:
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        path = _format_loc(tuple(error["loc"]))
+        message = str(error["msg"])
+        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            ctx = error.get("ctx", {})
+            discriminator = str(ctx.get("discriminator", "")).strip("'")
+            path = f"{path}.{discriminator}" if path else discriminator
+            if error["type"] == "union_tag_invalid":
+                message = f"unknown {discriminator} {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags')}"
+            else:
+                message = f"{discriminator} is required"
+        if message.startswith("Value error, "):
+            message = message[len("Value error, ") :]
+        if error["type"] == "extra_forbidden":
+            message = "unknown field (check the spelling; see `vigil config show` for the known ones)"
+        for line in message.splitlines():
+            # Model-level validators already name their field in the message.
+            if ": " in line and line.split(": ", 1)[0].startswith(("components.", "defaults.", "server.", "auth.")):
+                problems.append(line)
+            else:
+                problems.append(f"{path}: {line}" if path else line)
+    return problems
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError([f"config file {path}: {exc.strerror}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError([f"config file {path}{where}: {problem}"]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"config file {path}: the top level must be a mapping"])
+    return data
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Read `path` (else $VIGIL_CONFIG, else no file) and the environment; raise ConfigError on any problem."""
+    chosen = path if path is not None else os.environ.get("VIGIL_CONFIG")
+    data = read_yaml(Path(chosen)) if chosen else {}
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc)) from None
+
+
+__all__ = ["AuthConfig", "ComponentConfig", "ConfigError", "Settings", "ShowDetails", "load_settings"]

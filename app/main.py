@@ -1,0 +1,89 @@
+"""create_app(settings): builds store, scheduler, verifier and metrics registry, wires the routers.
+
+The lifespan starts the scheduler and stops it (cancelling runs, closing clients) on shutdown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app import __version__
+from app.api import health, probes, runs
+from app.api.deps import NotFound
+from app.auth import AuthError, Verifier
+from app.config import Scrubber, Settings
+from app.metrics import build_registry
+from app.scheduler import Scheduler
+from app.store import Store
+
+
+def build_store(settings: Settings) -> Store:
+    schedules = {
+        (c, k): (settings.components[c].type, settings.schedule(c, k)) for c, k in settings.check_ids()
+    }
+    return Store(schedules, history=settings.defaults.history)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    scrubber = Scrubber(settings.secret_values())
+    store = build_store(settings)
+    scheduler = Scheduler(settings, store, scrubber)
+    registry = build_registry(store)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await scheduler.start()
+        try:
+            yield
+        finally:
+            await scheduler.stop(grace=settings.server.shutdown_grace)
+
+    app = FastAPI(
+        title="Vigil",
+        version=__version__,
+        description="Health checks and readiness for a system's dependencies.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.scheduler = scheduler
+    app.state.verifier = Verifier(settings.auth)
+    app.state.registry = registry
+    app.include_router(probes.router)
+    app.include_router(health.router)
+    app.include_router(runs.router)
+
+    @app.get("/metrics", tags=["metrics"], summary="Prometheus metrics", response_class=Response)
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse({"error": "not_found", "detail": exc.detail}, status_code=404)
+
+    @app.exception_handler(AuthError)
+    async def auth_error(request: Request, exc: AuthError) -> JSONResponse:
+        headers = {"WWW-Authenticate": exc.www_authenticate()} if exc.status == 401 else {}
+        return JSONResponse({"error": exc.error, "detail": exc.detail}, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        error = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(
+            {"error": error, "detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        return JSONResponse({"error": "bad_request", "detail": problems}, status_code=400)
+
+    app.add_middleware(probes.ProbeFastPath, store=store)
+    return app

@@ -1,0 +1,73 @@
+"""The values that flow from a check to its readers: Status, Observation, Outcome and CheckResult.
+
+A check returns an Outcome; the scheduler stamps it into a CheckResult; the store keeps results.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+
+    @property
+    def ok(self) -> bool:
+        return self is not Status.FAIL
+
+    def worst(self, other: Status) -> Status:
+        order = (Status.PASS, Status.WARN, Status.FAIL)
+        return self if order.index(self) >= order.index(other) else other
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One measured value, e.g. `Observation("latency", 0.003, "s")`. Names come from code, never from data."""
+
+    name: str
+    value: float | int | str | bool | None
+    unit: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a check function returns."""
+
+    status: Status
+    output: str = ""
+    observed: tuple[Observation, ...] = ()
+
+    @classmethod
+    def from_findings(cls, findings: list[tuple[Status, str]], observed: list[Observation], ok: str = "ok") -> Outcome:
+        """Worst status of several findings; output lists the non-pass ones, worst first."""
+        status = Status.PASS
+        for finding_status, _ in findings:
+            status = status.worst(finding_status)
+        problems = [text for s, text in sorted(findings, key=lambda f: f[0] != Status.FAIL) if s is not Status.PASS]
+        return cls(status, "; ".join(problems) if problems else ok, tuple(observed))
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One run of one check, as the scheduler recorded it."""
+
+    component: str
+    check: str
+    component_type: str
+    status: Status
+    output: str
+    observed: tuple[Observation, ...]
+    started_at: float  # wall clock, seconds since the epoch
+    duration: float  # seconds
+    scheduled: bool = True  # False when an operator asked for the run
+
+    @property
+    def check_id(self) -> str:
+        return f"{self.component}:{self.check}"
+
+    @property
+    def finished_at(self) -> float:
+        return self.started_at + self.duration

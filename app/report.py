@@ -1,0 +1,116 @@
+"""Renders store state as `application/health+json` (draft-inadarei-api-health-check) and kubelet-style text.
+
+Shared by the HTTP API and the CLI so a check reads the same everywhere.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from app import __version__
+from app.model import Status
+from app.store import CheckState, Store
+
+HEALTH_JSON = "application/health+json"
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def overall(states: Iterable[CheckState], *, gate_on_severity: bool) -> Status:
+    """Worst effective state. With gate_on_severity, a failing (or pending) degraded check only warns."""
+    status = Status.PASS
+    for state in states:
+        effective = state.effective or Status.FAIL  # pending counts as not healthy yet
+        if effective is Status.FAIL and gate_on_severity and not state.critical:
+            effective = Status.WARN
+        status = status.worst(effective)
+    return status
+
+
+def http_status(status: Status) -> int:
+    return 503 if status is Status.FAIL else 200
+
+
+def check_entry(state: CheckState, now: float) -> dict[str, Any]:
+    last = state.last
+    entry: dict[str, Any] = {
+        "componentId": state.component,
+        "componentType": state.component_type,
+        "status": (state.effective or Status.FAIL).value,
+        "state": state.state_name,
+        "severity": state.schedule.severity.value,
+        "time": iso(last.finished_at if last else None),
+        "output": state.effective_output,
+    }
+    if last is not None:
+        numeric = [o for o in last.observed if o.value is not None]
+        if numeric:
+            entry["observedValue"] = numeric[0].value
+            if numeric[0].unit:
+                entry["observedUnit"] = numeric[0].unit
+        entry["observations"] = {o.name: {"value": o.value, "unit": o.unit} for o in last.observed}
+        entry["lastResult"] = {
+            "status": last.status.value,
+            "duration": round(last.duration, 6),
+            "scheduled": last.scheduled,
+        }
+    entry["consecutiveFailures"] = state.consecutive_failures
+    entry["lastSuccess"] = iso(state.last_success_at)
+    entry["availability"] = state.availability.ratios(now)
+    entry["transitions"] = [
+        {"time": iso(t.at), "from": t.old, "to": t.new, "reason": t.reason} for t in reversed(state.transitions)
+    ][:5]
+    return entry
+
+
+def health_document(
+    store: Store, states: list[CheckState], *, details: bool, gate_on_severity: bool = True
+) -> tuple[int, dict[str, Any]]:
+    """The health+json body and its HTTP status for a set of checks."""
+    status = overall(states, gate_on_severity=gate_on_severity)
+    document: dict[str, Any] = {"status": status.value}
+    if not details:
+        return http_status(status), document
+    now = time.time()
+    document.update(
+        version="1",
+        releaseId=__version__,
+        serviceId="vigil",
+        description="health of the system Vigil watches",
+        checks={state.check_id: [check_entry(state, now)] for state in states},
+    )
+    if len(states) > 1:
+        document["transitions"] = [
+            {"time": iso(t.at), "check": t.check_id, "from": t.old, "to": t.new, "reason": t.reason}
+            for t in store.recent_transitions()
+            if any(t.check_id == s.check_id for s in states)
+        ]
+    return http_status(status), document
+
+
+def verbose_lines(states: list[CheckState], excluded: set[str], name: str = "readyz") -> tuple[bool, str]:
+    """kube-apiserver style: `[+]id ok` / `[-]id failed: reason`, then a summary line."""
+    lines = []
+    ready = True
+    for state in states:
+        if state.check_id in excluded:
+            lines.append(f"[+]{state.check_id} excluded: ok")
+            continue
+        ok = state.effective is not None and state.effective.ok
+        gating = state.critical
+        suffix = "" if gating else " (degraded: does not gate readiness)"
+        if ok:
+            lines.append(f"[+]{state.check_id} ok{suffix}")
+        else:
+            lines.append(f"[-]{state.check_id} failed: {state.effective_output}{suffix}")
+            if gating:
+                ready = False
+    lines.append(f"{name} check {'passed' if ready else 'failed'}")
+    return ready, "\n".join(lines) + "\n"

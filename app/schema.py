@@ -1,0 +1,148 @@
+"""Configuration building blocks shared by the settings and by every check module.
+
+Durations, secrets, the schedule fields, and the base models a component type and its checks derive from.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_duration(value: Any) -> float:
+    """`500ms`, `15s`, `2m`, `1h` or plain seconds -> seconds as a float."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 500ms, 15s, 2m or a number of seconds")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.match(value)):
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    else:
+        raise ValueError("expected a duration such as 500ms, 15s, 2m or a number of seconds")
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+"""Seconds, written in YAML or the environment as `500ms`, `15s`, `2m` or a plain number."""
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"  # gates readiness
+    DEGRADED = "degraded"  # reported, never gates readiness
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def read_secret_file(path: Path, field: str) -> SecretStr:
+    try:
+        return SecretStr(path.read_text().strip())
+    except OSError as exc:
+        raise ValueError(f"{field}_file: cannot read {path}: {exc.strerror}") from None
+
+
+class SecretFields(Frozen):
+    """Models with `X: SecretStr | None` fields also accept `X_file` (a Kubernetes Secret mount)."""
+
+    secret_fields: ClassVar[tuple[str, ...]] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _load_secret_files(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for name in cls.secret_fields:
+            file_value = data.pop(f"{name}_file", None)
+            if file_value is None:
+                continue
+            if data.get(name) is not None:
+                raise ValueError(f"set either {name} or {name}_file, not both")
+            data[name] = read_secret_file(Path(str(file_value)), name)
+        return data
+
+    def secret_values(self) -> list[str]:
+        values = []
+        for name in self.secret_fields:
+            secret = getattr(self, name, None)
+            if isinstance(secret, SecretStr) and secret.get_secret_value():
+                values.append(secret.get_secret_value())
+        return values
+
+
+class ScheduleFields(Frozen):
+    """Per-check scheduling; unset fields fall back to the top-level `defaults`."""
+
+    interval: Duration | None = None
+    timeout: Duration | None = None
+    initial_delay: Duration | None = None
+    failure_threshold: int | None = Field(default=None, ge=1)
+    success_threshold: int | None = Field(default=None, ge=1)
+    severity: Severity | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """A check's effective schedule, after defaults were applied."""
+
+    interval: float
+    timeout: float
+    initial_delay: float
+    failure_threshold: int
+    success_threshold: int
+    severity: Severity
+
+    @property
+    def stale_after(self) -> float:
+        """A result older than this counts as failed (the staleness watchdog)."""
+        return 2 * self.interval + self.timeout
+
+
+class CheckConfig(ScheduleFields):
+    """Base of every check's options. Subclasses set `kind` as a Literal and add their own fields.
+
+    `default_severity` is the class's severity when neither the check nor the defaults say otherwise:
+    connectivity checks are critical, data-quality checks degraded.
+    """
+
+    default_severity: ClassVar[Severity] = Severity.CRITICAL
+    kind: str
+
+
+class ComponentConfig(SecretFields):
+    """Base of every component type. Subclasses set `type` as a Literal and `checks` to a union of their checks."""
+
+    type: str
+    checks: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_check_kind(cls, data: Any) -> Any:
+        # A check's kind defaults to its name: `checks: {connectivity: {}}`.
+        if isinstance(data, dict) and isinstance(data.get("checks"), dict):
+            checks = {}
+            for name, options in data["checks"].items():
+                options = {} if options is None else options
+                if isinstance(options, dict) and "kind" not in options:
+                    options = {**options, "kind": name}
+                checks[name] = options
+            data = {**data, "checks": checks}
+        return data
+
+    def secret_values(self) -> list[str]:
+        values = super().secret_values()
+        for check in self.checks.values():
+            if isinstance(check, SecretFields):
+                values.extend(check.secret_values())
+        return values

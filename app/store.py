@@ -1,0 +1,233 @@
+"""The result store: per check the latest result, hysteresis state, bounded history and counters.
+
+The scheduler is its only writer (`record`, `mark_stale`); probes, /health, metrics and the CLI read it.
+Readiness is kept as a ready-made flag so /readyz answers without looking at any check.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from app.model import CheckResult, Status
+from app.schema import Schedule, Severity
+
+DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, math.inf)
+WINDOWS = {"5m": 300.0, "1h": 3600.0, "24h": 86400.0}
+TRANSITIONS_KEPT = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    at: float  # wall clock
+    check_id: str
+    old: str  # "pending" before the first reported state
+    new: str
+    reason: str
+
+
+class Availability:
+    """Share of ok runs over sliding windows, O(1) amortised per run: one deque, a running sum per window."""
+
+    def __init__(self, windows: dict[str, float], max_entries: int) -> None:
+        self.windows = windows
+        self.entries: deque[tuple[float, bool]] = deque(maxlen=max_entries)
+        self.first_seq = 0  # sequence number of entries[0]
+        self.tail = dict.fromkeys(windows, 0)  # per window: sequence number of its oldest entry
+        self.ok = dict.fromkeys(windows, 0)
+        self.total = dict.fromkeys(windows, 0)
+
+    def add(self, at: float, ok: bool) -> None:
+        if len(self.entries) == self.entries.maxlen:  # the append below drops entries[0]: uncount it first
+            for name in self.windows:
+                if self.tail[name] == self.first_seq:
+                    self._drop(name)
+            self.first_seq += 1
+        self.entries.append((at, ok))
+        for name in self.windows:
+            self.total[name] += 1
+            self.ok[name] += ok
+        self._expire(at)
+
+    def _drop(self, name: str) -> None:
+        _, ok = self.entries[self.tail[name] - self.first_seq]
+        self.tail[name] += 1
+        self.total[name] -= 1
+        self.ok[name] -= ok
+
+    def _expire(self, now: float) -> None:
+        end_seq = self.first_seq + len(self.entries)
+        for name, span in self.windows.items():
+            while self.tail[name] < end_seq and self.entries[self.tail[name] - self.first_seq][0] < now - span:
+                self._drop(name)
+
+    def ratios(self, now: float) -> dict[str, float | None]:
+        self._expire(now)
+        return {name: (self.ok[name] / self.total[name] if self.total[name] else None) for name in self.windows}
+
+
+@dataclass(eq=False)
+class CheckState:
+    """What the store knows about one check. Mutated only through Store."""
+
+    component: str
+    check: str
+    component_type: str
+    schedule: Schedule
+    availability: Availability
+    last: CheckResult | None = None
+    last_mono: float | None = None  # loop time the last result arrived, for the staleness watchdog
+    reported: Status | None = None  # after hysteresis; None until the first result
+    stale: bool = False
+    consecutive_failures: int = 0
+    consecutive_successes: int = 0
+    last_success_at: float | None = None
+    lag: float = 0.0  # how late the last scheduled run started
+    runs: dict[Status, int] = field(default_factory=lambda: dict.fromkeys(Status, 0))
+    duration_counts: list[int] = field(default_factory=lambda: [0] * len(DURATION_BUCKETS))
+    duration_sum: float = 0.0
+    transitions: deque[Transition] = field(default_factory=lambda: deque(maxlen=TRANSITIONS_KEPT))
+
+    @property
+    def check_id(self) -> str:
+        return f"{self.component}:{self.check}"
+
+    @property
+    def critical(self) -> bool:
+        return self.schedule.severity is Severity.CRITICAL
+
+    @property
+    def effective(self) -> Status | None:
+        """The state readers see: the reported state, or fail once the last result went stale."""
+        if self.stale:
+            return Status.FAIL
+        return self.reported
+
+    @property
+    def effective_output(self) -> str:
+        if self.last is None:
+            return "pending: not run yet"
+        if self.stale:
+            return f"stale: no result for over {self.schedule.stale_after:g}s (last: {self.last.output})"
+        return self.last.output
+
+    @property
+    def state_name(self) -> str:
+        effective = self.effective
+        return "pending" if effective is None else effective.value
+
+
+class Store:
+    def __init__(self, schedules: dict[tuple[str, str], tuple[str, Schedule]], history: float = 86400.0) -> None:
+        self.states: dict[tuple[str, str], CheckState] = {}
+        for (component, check), (component_type, schedule) in schedules.items():
+            entries = min(200_000, math.ceil(history / max(schedule.interval, 0.05)) + 16)
+            windows = {name: span for name, span in WINDOWS.items() if span <= history} or {"all": history}
+            self.states[(component, check)] = CheckState(
+                component, check, component_type, schedule, Availability(windows, entries)
+            )
+        self.by_component: dict[str, list[CheckState]] = {}
+        for state in self.states.values():
+            self.by_component.setdefault(state.component, []).append(state)
+        self.started_at = time.time()
+        self.heartbeat = time.monotonic()  # the scheduler's watchdog beats here; /livez reads it
+        self.shutting_down = False
+        self.startup_complete = not self.states
+        self.ready = False  # all critical checks reported ok, and not shutting down
+        self._recompute_ready()
+
+    # -- writers (the scheduler only) --------------------------------------------------------------
+
+    def record(self, result: CheckResult, mono: float) -> Transition | None:
+        state = self.states[(result.component, result.check)]
+        before = state.state_name
+        state.last = result
+        state.last_mono = mono
+        state.stale = False
+        state.runs[result.status] += 1
+        state.duration_sum += result.duration
+        for i, bound in enumerate(DURATION_BUCKETS):
+            if result.duration <= bound:
+                state.duration_counts[i] += 1
+                break
+        state.availability.add(result.finished_at, result.status.ok)
+        if result.status.ok:
+            state.consecutive_successes += 1
+            state.consecutive_failures = 0
+            state.last_success_at = result.finished_at
+        else:
+            state.consecutive_failures += 1
+            state.consecutive_successes = 0
+        state.reported = self._hysteresis(state, result.status)
+        if not self.startup_complete:
+            self.startup_complete = all(s.last is not None for s in self.states.values())
+        return self._transition(state, before, result.output)
+
+    def mark_stale(self, mono: float) -> list[Transition]:
+        transitions = []
+        for state in self.states.values():
+            if state.stale or state.last_mono is None:
+                continue
+            if mono - state.last_mono > state.schedule.stale_after:
+                before = state.state_name
+                state.stale = True
+                transition = self._transition(state, before, state.effective_output)
+                if transition is not None:
+                    transitions.append(transition)
+        return transitions
+
+    def set_lag(self, component: str, check: str, lag: float) -> None:
+        self.states[(component, check)].lag = lag
+
+    def begin_shutdown(self) -> None:
+        self.shutting_down = True
+        self.ready = False
+
+    def beat(self) -> None:
+        self.heartbeat = time.monotonic()
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _hysteresis(state: CheckState, status: Status) -> Status | None:
+        """Kubelet semantics: fail after failure_threshold failures in a row, ok after success_threshold passes."""
+        schedule = state.schedule
+        if status.ok:
+            if state.reported is not None and state.reported.ok:
+                return status  # already ok: follow pass/warn directly
+            if state.consecutive_successes >= schedule.success_threshold:
+                return status
+            return state.reported  # still fail (or pending) until enough passes
+        if state.reported is None or not state.reported.ok:
+            return Status.FAIL  # never was ok, or already failing
+        if state.consecutive_failures >= schedule.failure_threshold:
+            return Status.FAIL
+        return state.reported
+
+    def _transition(self, state: CheckState, before: str, reason: str) -> Transition | None:
+        after = state.state_name
+        if after == before:
+            return None
+        transition = Transition(time.time(), state.check_id, before, after, reason)
+        state.transitions.append(transition)
+        self._recompute_ready()
+        return transition
+
+    def _recompute_ready(self) -> None:
+        self.ready = not self.shutting_down and all(
+            s.effective is not None and s.effective.ok for s in self.states.values() if s.critical
+        )
+
+    # -- readers -----------------------------------------------------------------------------------
+
+    def get(self, component: str, check: str) -> CheckState | None:
+        return self.states.get((component, check))
+
+    def component(self, component: str) -> list[CheckState]:
+        return self.by_component.get(component, [])
+
+    def recent_transitions(self, limit: int = TRANSITIONS_KEPT) -> list[Transition]:
+        merged = [t for s in self.states.values() for t in s.transitions]
+        return sorted(merged, key=lambda t: t.at, reverse=True)[:limit]
