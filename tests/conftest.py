@@ -1,0 +1,294 @@
+"""Shared fixtures: real redis-server / clickhouse-server processes, a real HTTP target, a hanging socket,
+and helpers to build settings, run one check, and serve the app over real HTTP on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import aiohttp
+import pytest
+import uvicorn
+from aiohttp import web
+from jose import jwt
+
+from app.config import Scrubber, Settings
+from app.main import build_store, create_app
+from app.model import CheckResult
+from app.scheduler import Scheduler
+from tests.servers import ClickHouseServer, RedisServer, free_port
+
+JWT_SECRET = "test-hmac-secret-that-is-long-enough-0123456789"
+JWT_AUDIENCE = "vigil"
+JWT_ISSUER = "https://issuer.test"
+
+
+# -- real servers -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One shared redis-server for tests that only read or use their own keys."""
+    server = RedisServer().start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def redis_factory() -> Iterator[Any]:
+    """Start private redis-servers (for tests that kill, pause, reconfigure or fill them)."""
+    started: list[RedisServer] = []
+
+    def start(**kwargs: Any) -> RedisServer:
+        server = RedisServer(**kwargs).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def clickhouse_server() -> Iterator[ClickHouseServer]:
+    server = ClickHouseServer().start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def clickhouse_factory() -> Iterator[Any]:
+    started: list[ClickHouseServer] = []
+
+    def start() -> ClickHouseServer:
+        server = ClickHouseServer().start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.cleanup()
+
+
+class HttpTarget:
+    """A small aiohttp app on loopback, in its own thread and loop, serving canned behaviours."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.hits: dict[str, int] = {}
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _app(self) -> web.Application:
+        async def count(request: web.Request) -> None:
+            self.hits[request.path] = self.hits.get(request.path, 0) + 1
+
+        async def ok(request: web.Request) -> web.Response:
+            await count(request)
+            return web.json_response({"status": "ok", "version": "1.2.3", "deps": {"db": "up"}})
+
+        async def status(request: web.Request) -> web.Response:
+            await count(request)
+            return web.Response(status=int(request.match_info["code"]), text="status")
+
+        async def slow(request: web.Request) -> web.Response:
+            await count(request)
+            await asyncio.sleep(float(request.query.get("delay", "1")))
+            return web.json_response({"status": "ok"})
+
+        async def redirect(request: web.Request) -> web.Response:
+            await count(request)
+            raise web.HTTPFound("/ok")
+
+        async def loop_redirect(request: web.Request) -> web.Response:
+            await count(request)
+            raise web.HTTPFound("/loop")
+
+        async def text(request: web.Request) -> web.Response:
+            await count(request)
+            return web.Response(text="not json")
+
+        app = web.Application()
+        app.router.add_get("/ok", ok)
+        app.router.add_get("/status/{code}", status)
+        app.router.add_get("/slow", slow)
+        app.router.add_get("/redirect", redirect)
+        app.router.add_get("/loop", loop_redirect)
+        app.router.add_get("/text", text)
+        return app
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        runner = web.AppRunner(self._app())
+        self._loop.run_until_complete(runner.setup())
+        site = web.TCPSite(runner, "127.0.0.1", self.port)
+        self._loop.run_until_complete(site.start())
+        self._ready.set()
+        self._loop.run_forever()
+        self._loop.run_until_complete(runner.cleanup())
+        self._loop.close()
+
+    def start(self) -> HttpTarget:
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def http_target() -> Iterator[HttpTarget]:
+    target = HttpTarget().start()
+    yield target
+    target.stop()
+
+
+class HangingServer:
+    """Accepts TCP connections and never answers: the hung dependency."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = int(self.sock.getsockname()[1])
+        self.conns: list[socket.socket] = []
+        self._stop = False
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        self.sock.settimeout(0.2)
+        while not self._stop:
+            with contextlib.suppress(OSError):
+                conn, _ = self.sock.accept()
+                self.conns.append(conn)
+
+    def close(self) -> None:
+        self._stop = True
+        self._thread.join(2)
+        for conn in self.conns:
+            conn.close()
+        self.sock.close()
+
+
+@pytest.fixture
+def hanging_server() -> Iterator[HangingServer]:
+    server = HangingServer()
+    yield server
+    server.close()
+
+
+# -- building and running Vigil ---------------------------------------------------------------------
+
+
+def make_settings(**data: Any) -> Settings:
+    """Settings from a dict, as if it came from YAML (the environment still overrides)."""
+    return Settings(**data)
+
+
+async def run_check(settings: Settings, component: str, check: str, scheduler: Scheduler | None = None) -> CheckResult:
+    """Run one check once through the real scheduler path (deadline, error mapping, store)."""
+    own = scheduler is None
+    if scheduler is None:
+        scheduler = Scheduler(settings, build_store(settings), Scrubber(settings.secret_values()))
+        scheduler.build()
+    try:
+        return await scheduler.runners[(component, check)].run(scheduled=False)
+    finally:
+        if own:
+            await scheduler.stop()
+
+
+@contextlib.asynccontextmanager
+async def check_runner(settings: Settings) -> AsyncIterator[Scheduler]:
+    """A built scheduler (clients, runners, memo kept between runs) without its loops; closed on exit."""
+    scheduler = Scheduler(settings, build_store(settings), Scrubber(settings.secret_values()))
+    scheduler.build()
+    try:
+        yield scheduler
+    finally:
+        await scheduler.stop()
+
+
+class Served:
+    def __init__(self, app: Any, url: str, session: aiohttp.ClientSession) -> None:
+        self.app = app
+        self.url = url
+        self.session = session
+        self.store = app.state.store
+        self.scheduler = app.state.scheduler
+
+    async def get(self, path: str, **kwargs: Any) -> tuple[int, str, Any]:
+        async with self.session.get(self.url + path, allow_redirects=False, **kwargs) as response:
+            return response.status, await response.text(), response.headers
+
+    async def post(self, path: str, **kwargs: Any) -> tuple[int, str, Any]:
+        async with self.session.post(self.url + path, allow_redirects=False, **kwargs) as response:
+            return response.status, await response.text(), response.headers
+
+    async def wait(self, predicate: Any, timeout: float = 10.0, what: str = "condition") -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@contextlib.asynccontextmanager
+async def serve(settings: Settings) -> AsyncIterator[Served]:
+    """The real app under a real uvicorn on a free loopback port, in this test's loop."""
+    app = create_app(settings)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.get_running_loop().create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    timeout = aiohttp.ClientTimeout(total=10)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        try:
+            yield Served(app, f"http://127.0.0.1:{port}", session)
+        finally:
+            server.should_exit = True
+            await asyncio.wait_for(task, 15)
+
+
+def make_token(
+    *,
+    secret: str = JWT_SECRET,
+    algorithm: str = "HS256",
+    audience: str | None = JWT_AUDIENCE,
+    issuer: str | None = JWT_ISSUER,
+    expires_in: float | None = 300,
+    scope: str | None = "vigil:run",
+    **claims: Any,
+) -> str:
+    payload: dict[str, Any] = dict(claims)
+    payload.setdefault("sub", "operator")
+    if audience is not None:
+        payload["aud"] = audience
+    if issuer is not None:
+        payload["iss"] = issuer
+    if expires_in is not None:
+        payload["exp"] = int(time.time() + expires_in)
+    if scope is not None:
+        payload["scope"] = scope
+    return str(jwt.encode(payload, secret, algorithm=algorithm))
+
+
+AUTH = {"algorithms": ["HS256"], "key": JWT_SECRET, "audience": JWT_AUDIENCE, "issuer": JWT_ISSUER}

@@ -1,0 +1,214 @@
+"""Private redis-server and clickhouse-server processes on free loopback ports, in temporary directories.
+
+Used by the test fixtures and by scripts/run-local.sh. Fault helpers kill, pause (SIGSTOP) and restart them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.05) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"{what} not ready after {timeout}s")
+
+
+class _Process:
+    name = "server"
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def pause(self) -> None:
+        os.kill(self.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.kill(self.pid, signal.SIGCONT)
+
+    def kill(self) -> None:
+        """SIGKILL: the server dies without saving anything."""
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGCONT)
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def terminate(self, timeout: float = 15) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGCONT)
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+class RedisServer(_Process):
+    """`redis-server` with no persistence unless asked (`appendonly=True`, or `extra` arguments)."""
+
+    name = "redis"
+
+    def __init__(self, port: int | None = None, *, appendonly: bool = False, extra: list[str] | None = None,
+                 password: str | None = None, directory: Path | None = None) -> None:
+        self.port = port or free_port()
+        self.dir = directory or Path(tempfile.mkdtemp(prefix="vigil-redis-"))
+        self.appendonly = appendonly
+        self.extra = list(extra or [])
+        self.password = password
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def args(self) -> list[str]:
+        args = [
+            shutil.which("redis-server") or "/usr/bin/redis-server",
+            "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
+            "--save", "", "--appendonly", "yes" if self.appendonly else "no",
+            "--daemonize", "no", "--logfile", str(self.dir / "redis.log"),
+        ]
+        if self.appendonly:
+            args += ["--appendfsync", "always"]
+        if self.password:
+            args += ["--requirepass", self.password]
+        return args + self.extra
+
+    def start(self) -> RedisServer:
+        self.proc = subprocess.Popen(self.args(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(self._pong, 10, f"redis-server on port {self.port}")
+        return self
+
+    def restart(self) -> RedisServer:
+        self.terminate()
+        return self.start()
+
+    def _pong(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise RuntimeError(f"redis-server exited: {(self.dir / 'redis.log').read_text()[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                if self.password:
+                    sock.sendall(f"AUTH {self.password}\r\n".encode())
+                    sock.recv(64)
+                sock.sendall(b"PING\r\n")
+                return sock.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def cli(self, *args: str) -> str:
+        """Run one command with redis-cli (for tests to shape the server's state)."""
+        cmd = ["redis-cli", "-p", str(self.port)]
+        if self.password:
+            cmd += ["--no-auth-warning", "-a", self.password]
+        return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=30, check=True).stdout.strip()
+
+    def cleanup(self) -> None:
+        self.terminate()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class ClickHouseServer(_Process):
+    """A private `clickhouse-server` (18.16 from Debian) built from the packaged config with ports and paths rewritten."""
+
+    name = "clickhouse"
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.dir = directory or Path(tempfile.mkdtemp(prefix="vigil-clickhouse-"))
+        self.tcp_port = free_port()
+        self.http_port = free_port()
+        self.interserver_port = free_port()
+        self._write_config()
+
+    def _write_config(self) -> None:
+        source = Path("/etc/clickhouse-server")
+        data = self.dir / "data"
+        logs = self.dir / "log"
+        for sub in (data, logs, data / "tmp", data / "user_files", data / "format_schemas"):
+            sub.mkdir(parents=True, exist_ok=True)
+        text = (source / "config.xml").read_text()
+        text = text.replace("/var/lib/clickhouse/", f"{data}/").replace("/var/log/clickhouse-server/", f"{logs}/")
+        text = re.sub(r"<http_port>\d+</http_port>", f"<http_port>{self.http_port}</http_port>", text)
+        text = re.sub(r"<tcp_port>\d+</tcp_port>", f"<tcp_port>{self.tcp_port}</tcp_port>", text)
+        text = re.sub(
+            r"<interserver_http_port>\d+</interserver_http_port>",
+            f"<interserver_http_port>{self.interserver_port}</interserver_http_port>",
+            text,
+        )
+        text = text.replace("<listen_host>::1</listen_host>", "")
+        (self.dir / "config.xml").write_text(text)
+        shutil.copy(source / "users.xml", self.dir / "users.xml")
+
+    def start(self, timeout: float = 30) -> ClickHouseServer:
+        binary = shutil.which("clickhouse-server") or "/usr/bin/clickhouse-server"
+        self.proc = subprocess.Popen(
+            [binary, "--config-file", str(self.dir / "config.xml")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.dir,
+        )
+        wait_for(self._ping, timeout, f"clickhouse-server on port {self.tcp_port}", interval=0.1)
+        return self
+
+    def restart(self) -> ClickHouseServer:
+        self.terminate()
+        return self.start()
+
+    def _ping(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            err = self.dir / "log" / "clickhouse-server.err.log"
+            raise RuntimeError(f"clickhouse-server exited: {err.read_text()[-2000:] if err.exists() else ''}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/ping", timeout=0.5) as response:
+                return bool(response.read().startswith(b"Ok"))
+        except OSError:
+            return False
+
+    def query(self, sql: str, timeout: float = 60) -> str:
+        """Run SQL over the HTTP interface (for tests to seed and inspect; Vigil itself uses the native protocol)."""
+        request = urllib.request.Request(f"http://127.0.0.1:{self.http_port}/", data=sql.encode(), method="POST")
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return str(response.read().decode())
+
+    def cleanup(self) -> None:
+        self.terminate()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+if __name__ == "__main__":  # scripts/run-local.sh: start both, print their ports, run until interrupted
+    import sys
+
+    base = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp(prefix="vigil-local-"))
+    redis_server = RedisServer(port=int(os.environ.get("REDIS_PORT", "0")) or None, directory=base / "redis")
+    (base / "redis").mkdir(parents=True, exist_ok=True)
+    clickhouse = ClickHouseServer(directory=base / "clickhouse")
+    redis_server.start()
+    clickhouse.start()
+    print(f"REDIS_PORT={redis_server.port} CLICKHOUSE_PORT={clickhouse.tcp_port} CLICKHOUSE_HTTP_PORT={clickhouse.http_port}", flush=True)
+    try:
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    finally:
+        redis_server.terminate()
+        clickhouse.terminate()
