@@ -1,0 +1,189 @@
+"""Config loading: YAML + environment, durations, defaults, secrets from files, one clear line per problem."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from app.config import ConfigError, Scrubber, load_settings
+from app.schema import Severity, parse_duration
+
+
+def write(tmp_path: Path, data: object) -> Path:
+    path = tmp_path / "vigil.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False) if not isinstance(data, str) else data)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("500ms", 0.5), ("15s", 15.0), ("2m", 120.0), ("1h", 3600.0), (3, 3.0), ("2.5", 2.5)]
+)
+def test_durations(text: object, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("bad", ["fast", "-1s", "10 parsecs", True, None])
+def test_bad_durations(bad: object) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(bad)
+
+
+def test_defaults_and_per_check_overrides(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        {
+            "defaults": {"interval": "20s", "timeout": "4s", "failure_threshold": 2},
+            "components": {
+                "cache": {"type": "redis", "checks": {"connectivity": {"interval": "1m", "severity": "degraded"}}},
+                "api": {"type": "http", "url": "http://127.0.0.1:1/", "checks": {"home": {"kind": "reachable"}}},
+            },
+        },
+    )
+    settings = load_settings(path)
+    cache = settings.schedule("cache", "connectivity")
+    assert (cache.interval, cache.timeout, cache.failure_threshold, cache.severity) == (60.0, 4.0, 2, Severity.DEGRADED)
+    api = settings.schedule("api", "home")
+    assert (api.interval, api.severity, api.success_threshold) == (20.0, Severity.CRITICAL, 1)
+    assert cache.stale_after == 2 * 60 + 4
+    assert settings.check_ids() == [("cache", "connectivity"), ("api", "home")]
+
+
+def test_component_without_checks_gets_its_connectivity_check(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, {"components": {"db": {"type": "clickhouse"}}}))
+    assert settings.check_ids() == [("db", "connectivity")]
+
+
+def test_environment_overrides_yaml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path, {"defaults": {"interval": "20s"}, "components": {"cache": {"type": "redis"}}})
+    monkeypatch.setenv("VIGIL_DEFAULTS__INTERVAL", "45s")
+    monkeypatch.setenv("VIGIL_COMPONENTS__CACHE__PASSWORD", "from-env")
+    monkeypatch.setenv("VIGIL_SERVER__PORT", "9100")
+    settings = load_settings(path)
+    assert settings.defaults.interval == 45.0
+    assert settings.server.port == 9100
+    assert settings.components["cache"].password.get_secret_value() == "from-env"  # type: ignore[union-attr]
+
+
+def test_config_from_vigil_config_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VIGIL_CONFIG", str(write(tmp_path, {"components": {"c": {"type": "redis"}}})))
+    assert list(load_settings().components) == ["c"]
+
+
+def test_secret_from_file_and_redaction(tmp_path: Path) -> None:
+    secret_file = tmp_path / "redis-password"
+    secret_file.write_text("file-secret-value\n")
+    path = write(
+        tmp_path,
+        {
+            "auth": {"algorithms": ["HS256"], "key": "jwt-key-value", "audience": "a", "issuer": "i"},
+            "components": {
+                "cache": {"type": "redis", "password_file": str(secret_file)},
+                "other": {"type": "redis", "url": "redis://user:url-secret@127.0.0.1:1/0"},
+            },
+        },
+    )
+    settings = load_settings(path)
+    assert settings.components["cache"].password.get_secret_value() == "file-secret-value"  # type: ignore[union-attr]
+    shown = str(settings.redacted())
+    for secret in ("file-secret-value", "jwt-key-value", "url-secret"):
+        assert secret not in shown
+    assert "redis://user:***@127.0.0.1:1/0" in shown
+    assert Scrubber(settings.secret_values()).text("x file-secret-value y") == "x *** y"
+
+
+def test_every_problem_named_by_field_path(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        {
+            "defaults": {"interval": "often"},
+            "server": {"show_details": "sometimes"},
+            "components": {
+                "cache": {"type": "redis", "url": "http://nope", "bogus": 1, "checks": {"connectivity": {"timeout": "fast"}}},
+                "x": {"type": "mongo"},
+                "api": {"type": "http"},
+                "Bad Name": {"type": "redis"},
+            },
+        },
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    problems = caught.value.problems
+    text = "\n".join(problems)
+    for needle in (
+        "defaults.interval: expected a duration",
+        "server.show_details:",
+        "components.cache.url: must be a redis://",
+        "components.cache.bogus: unknown field",
+        "components.cache.checks.connectivity.timeout: expected a duration",
+        "components.x.type: unknown type 'mongo'",
+        "components.api.url: Field required",
+    ):
+        assert needle in text, (needle, text)
+
+
+def test_deadlines_must_nest(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        {
+            "components": {
+                "cache": {"type": "redis", "checks": {"connectivity": {"interval": "5s", "timeout": "10s"}}},
+                "slow": {"type": "redis", "socket_timeout": "3s", "checks": {"connectivity": {"timeout": "2s"}}},
+            }
+        },
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert caught.value.problems == [
+        "components.cache.checks.connectivity.timeout: 10s must be shorter than the interval (5s)",
+        "components.slow.checks.connectivity.timeout: 2s must be longer than the component's connect/socket timeouts (3s)",
+    ]
+
+
+def test_unknown_check_kind_and_alg_none(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        {
+            "auth": {"algorithms": ["none"], "key": "k", "audience": "a", "issuer": "i"},
+            "components": {"cache": {"type": "redis", "checks": {"latency": {}}}},
+        },
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    text = "\n".join(caught.value.problems)
+    assert "components.cache.checks.latency.kind: unknown kind 'latency'" in text
+    assert "auth.algorithms: unsupported algorithm 'none'" in text
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [("a: [1, 2\n", "line 2"), ("- just\n- a list\n", "top level must be a mapping")],
+)
+def test_yaml_errors(tmp_path: Path, content: str, expected: str) -> None:
+    with pytest.raises(ConfigError, match=expected):
+        load_settings(write(tmp_path, content))
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="No such file"):
+        load_settings(tmp_path / "absent.yaml")
+
+
+def test_missing_secret_file(tmp_path: Path) -> None:
+    path = write(tmp_path, {"components": {"cache": {"type": "redis", "password_file": str(tmp_path / "nope")}}})
+    with pytest.raises(ConfigError, match=r"components.cache: password_file: cannot read"):
+        load_settings(path)
+
+
+def test_bad_config_never_starts_the_service(tmp_path: Path) -> None:
+    path = write(tmp_path, {"components": {"cache": {"type": "redis", "max_connections": 0}}})
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", "serve", "--config", str(path), "--port", "0"],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert done.returncode == 2
+    assert "components.cache.max_connections" in done.stderr
+    assert "Traceback" not in done.stderr

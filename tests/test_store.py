@@ -1,0 +1,121 @@
+"""The result store: kubelet-style hysteresis, staleness, readiness flag, availability windows, transitions."""
+
+from __future__ import annotations
+
+import time
+
+from app.model import CheckResult, Status
+from app.schema import Schedule, Severity
+from app.store import Availability, Store
+
+
+def schedule(severity: Severity = Severity.CRITICAL, failure: int = 3, success: int = 1) -> Schedule:
+    return Schedule(
+        interval=10.0, timeout=2.0, initial_delay=0.0, failure_threshold=failure, success_threshold=success,
+        severity=severity,
+    )
+
+
+def make_store(**checks: Schedule) -> Store:
+    return Store({tuple(name.split("__")): ("redis", sched) for name, sched in checks.items()})  # type: ignore[misc]
+
+
+def result(check_id: str, status: Status, output: str = "", at: float | None = None) -> CheckResult:
+    component, check = check_id.split(":")
+    return CheckResult(component, check, "redis", status, output or status.value, (), at or time.time(), 0.01)
+
+
+def feed(store: Store, check_id: str, *statuses: Status, mono: float = 0.0) -> list[str | None]:
+    """Record results; return the effective state name after each."""
+    seen = []
+    for status in statuses:
+        store.record(result(check_id, status), mono)
+        component, check = check_id.split(":")
+        seen.append(store.states[(component, check)].state_name)
+    return seen
+
+
+P, W, F = Status.PASS, Status.WARN, Status.FAIL
+
+
+def test_failure_threshold_and_success_threshold() -> None:
+    store = make_store(c__x=schedule(failure=3, success=2))
+    # Never ok yet: the first fail is reported at once; ok needs 2 passes in a row.
+    assert feed(store, "c:x", F, P, P) == ["fail", "fail", "pass"]
+    # Ok now: 2 fails are absorbed, the 3rd flips; a single pass is not enough to come back.
+    assert feed(store, "c:x", F, F, F, P, F, P, P) == ["pass", "pass", "fail", "fail", "fail", "fail", "pass"]
+    state = store.states[("c", "x")]
+    assert state.last is not None and state.last.status is P
+    assert state.consecutive_failures == 0 and state.consecutive_successes == 2
+
+
+def test_warn_counts_as_ok_and_is_reported_directly() -> None:
+    store = make_store(c__x=schedule(failure=2))
+    assert feed(store, "c:x", P, W, P, F, W) == ["pass", "warn", "pass", "pass", "warn"]
+
+
+def test_readiness_only_gated_by_critical_checks() -> None:
+    store = make_store(c__crit=schedule(failure=1), c__data=schedule(Severity.DEGRADED, failure=1))
+    assert store.ready is False and store.startup_complete is False
+    feed(store, "c:crit", P)
+    assert store.ready is True  # degraded check still pending: does not gate
+    assert store.startup_complete is False
+    feed(store, "c:data", F)
+    assert store.ready is True and store.startup_complete is True
+    feed(store, "c:crit", F)
+    assert store.ready is False
+    feed(store, "c:crit", P)
+    assert store.ready is True
+    store.begin_shutdown()
+    assert store.ready is False
+
+
+def test_stale_result_counts_as_failed() -> None:
+    store = make_store(c__x=schedule(failure=1))
+    feed(store, "c:x", P, mono=100.0)
+    stale_after = store.states[("c", "x")].schedule.stale_after  # 2 * 10 + 2
+    assert store.mark_stale(100.0 + stale_after - 0.1) == []
+    assert store.ready is True
+    [transition] = store.mark_stale(100.0 + stale_after + 0.1)
+    assert (transition.old, transition.new) == ("pass", "fail")
+    assert transition.reason.startswith("stale: no result for over 22s")
+    assert store.ready is False
+    assert store.mark_stale(500.0) == []  # reported once
+    feed(store, "c:x", P, mono=501.0)
+    assert store.ready is True and store.states[("c", "x")].stale is False
+
+
+def test_transitions_are_recorded_once_per_change() -> None:
+    store = make_store(c__x=schedule(failure=1))
+    feed(store, "c:x", P, P, F, F, P)
+    transitions = [(t.old, t.new) for t in store.states[("c", "x")].transitions]
+    assert transitions == [("pending", "pass"), ("pass", "fail"), ("fail", "pass")]
+    assert [t.check_id for t in store.recent_transitions()] == ["c:x"] * 3
+
+
+def test_runs_and_duration_histogram() -> None:
+    store = make_store(c__x=schedule())
+    feed(store, "c:x", P, F, W, P)
+    state = store.states[("c", "x")]
+    assert state.runs == {P: 2, W: 1, F: 1}
+    assert sum(state.duration_counts) == 4
+    assert abs(state.duration_sum - 0.04) < 1e-9
+
+
+def test_availability_windows_slide() -> None:
+    windows = Availability({"5m": 300.0, "1h": 3600.0}, max_entries=10_000)
+    for i in range(3600):  # one run per second for an hour; only the last 5 minutes failed
+        windows.add(float(i), ok=i < 3299)
+    ratios = windows.ratios(3599.0)
+    assert ratios["5m"] == 0.0
+    assert abs(ratios["1h"] - 3299 / 3600) < 1e-9
+    assert windows.ratios(10_000.0) == {"5m": None, "1h": None}
+
+
+def test_availability_bounded_memory() -> None:
+    windows = Availability({"all": 1e9}, max_entries=100)
+    for i in range(1000):
+        windows.add(float(i), ok=i % 4 != 0)
+    assert len(windows.entries) == 100
+    assert windows.total["all"] == 100
+    assert windows.ratios(999.0)["all"] == 0.75
