@@ -1,0 +1,233 @@
+"""The kubelet probes over real HTTP: /livez, /startupz, /readyz and /ready, verbose, exclude, per part."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.conftest import make_settings, serve
+
+FAST = {"interval": "300ms", "timeout": "250ms", "failure_threshold": 1, "success_threshold": 1, "jitter": 0}
+
+
+def http(url: str, **checks: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "http", "url": url, "connect_timeout": 0.1, "checks": checks}
+
+
+def reach(path: str, **extra: Any) -> dict[str, Any]:
+    return {"kind": "reachable", "path": path, **extra}
+
+
+def settings_for(components: dict[str, Any], **top: Any) -> Any:
+    return make_settings(defaults={**FAST, **top.pop("defaults", {})}, components=components, **top)
+
+
+def all_ran(served: Any) -> bool:
+    return all(s.last is not None for s in served.store.states.values())
+
+
+async def test_livez_is_ok_and_never_depends_on_targets(http_target: Any, hanging_server: Any) -> None:
+    settings = settings_for(
+        {
+            "down": http("http://127.0.0.1:1/", reachable=reach("/")),
+            "hung": http(f"http://127.0.0.1:{hanging_server.port}/", reachable=reach("/")),
+        }
+    )
+    async with serve(settings) as served:
+        status, body, headers = await served.get("/livez")
+        assert (status, body) == (200, "ok\n")
+        assert headers["content-type"].startswith("text/plain")
+        await served.wait(lambda: all_ran(served), what="first runs")
+        assert (await served.get("/livez"))[:2] == (200, "ok\n")
+        assert (await served.get("/readyz"))[0] == 503
+        # The routed form (any query string) agrees with the fast path.
+        assert (await served.get("/livez?x=1"))[:2] == (200, "ok\n")
+
+
+async def test_startupz_and_readyz_wait_for_every_critical_first_run(http_target: Any) -> None:
+    settings = settings_for(
+        {
+            "api": http(
+                http_target.url,
+                fast=reach("/ok"),
+                late=reach("/ok", initial_delay="1s", interval="2s", timeout="1s"),
+            )
+        }
+    )
+    async with serve(settings) as served:
+        await served.wait(lambda: served.store.get("api", "fast").last is not None, what="fast check")
+        status, body, _ = await served.get("/startupz")
+        assert status == 503
+        assert body == "starting: 1 of 2 checks have run once\n"
+        status, body, _ = await served.get("/readyz")
+        assert (status, body) == (503, "not ready\n")
+        status, body, _ = await served.get("/readyz?verbose")
+        assert status == 503
+        assert "[+]api:fast ok\n" in body
+        assert "[-]api:late failed: pending: not run yet\n" in body
+        assert body.endswith("readyz check failed\n")
+
+        await served.wait(lambda: all_ran(served), what="late check")
+        assert (await served.get("/startupz"))[:2] == (200, "ok\n")
+        assert (await served.get("/readyz"))[:2] == (200, "ok\n")
+        assert (await served.get("/ready"))[:2] == (200, "ok\n")
+
+
+async def test_startupz_turns_200_even_when_checks_fail(http_target: Any) -> None:
+    settings = settings_for({"api": http(http_target.url, broken=reach("/status/500"))})
+    async with serve(settings) as served:
+        await served.wait(lambda: all_ran(served), what="first run")
+        assert (await served.get("/startupz"))[:2] == (200, "ok\n")
+        assert (await served.get("/readyz"))[:2] == (503, "not ready\n")
+        assert (await served.get("/livez"))[:2] == (200, "ok\n")
+
+
+def mixed(http_target: Any) -> Any:
+    return settings_for(
+        {
+            "api": http(http_target.url, ok=reach("/ok"), teapot=reach("/status/418", severity="degraded")),
+            "cache": http(http_target.url, ping=reach("/ok")),
+        }
+    )
+
+
+async def test_failing_degraded_check_keeps_readyz_ok_but_shows_in_verbose(http_target: Any) -> None:
+    async with serve(mixed(http_target)) as served:
+        await served.wait(lambda: all_ran(served), what="first runs")
+        for path in ("/readyz", "/ready"):
+            assert (await served.get(path))[:2] == (200, "ok\n")
+            status, body, headers = await served.get(path + "?verbose")
+            assert status == 200
+            assert headers["content-type"].startswith("text/plain")
+            assert body.splitlines() == [
+                "[+]api:ok ok",
+                "[-]api:teapot failed: HTTP 418, expected 200 (degraded: does not gate readiness)",
+                "[+]cache:ping ok",
+                "readyz check passed",
+            ]
+
+
+async def test_failing_critical_check_makes_readyz_503(http_target: Any) -> None:
+    settings = settings_for(
+        {"api": http(http_target.url, ok=reach("/ok"), broken=reach("/status/500"))}
+    )
+    async with serve(settings) as served:
+        await served.wait(lambda: all_ran(served), what="first runs")
+        for path in ("/readyz", "/ready"):
+            assert (await served.get(path))[:2] == (503, "not ready\n")
+            status, body, _ = await served.get(path + "?verbose")
+            assert status == 503
+            assert body.splitlines() == [
+                "[+]api:ok ok",
+                "[-]api:broken failed: HTTP 500, expected 200",
+                "readyz check failed",
+            ]
+        # HEAD on the fast path: same status, no body.
+        async with served.session.head(served.url + "/readyz") as response:
+            assert response.status == 503
+            assert await response.read() == b""
+
+
+async def test_readyz_turns_503_when_a_critical_dependency_dies(redis_factory: Any) -> None:
+    redis = redis_factory()
+    settings = settings_for(
+        {"cache": {"type": "redis", "url": redis.url, "connect_timeout": 0.1, "socket_timeout": 0.1,
+                   "pool_timeout": 0.05, "checks": {"connectivity": {}}}}
+    )
+    async with serve(settings) as served:
+        await served.wait(lambda: served.store.ready, what="ready")
+        assert (await served.get("/readyz"))[:2] == (200, "ok\n")
+        redis.kill()
+        await served.wait(lambda: not served.store.ready, timeout=3, what="not ready after kill")
+        status, body, _ = await served.get("/readyz?verbose")
+        assert status == 503
+        assert body.startswith("[-]cache:connectivity failed: ")
+        assert (await served.get("/readyz"))[:2] == (503, "not ready\n")
+
+
+async def test_exclude_is_repeatable_and_unknown_ids_are_404(http_target: Any) -> None:
+    settings = settings_for(
+        {
+            "api": http(http_target.url, ok=reach("/ok"), broken=reach("/status/500")),
+            "other": http(http_target.url, broken=reach("/status/503")),
+        }
+    )
+    async with serve(settings) as served:
+        await served.wait(lambda: all_ran(served), what="first runs")
+        assert (await served.get("/readyz?exclude=api:broken"))[:2] == (503, "not ready\n")
+        status, body, _ = await served.get("/readyz?exclude=api:broken&exclude=other:broken")
+        assert (status, body) == (200, "ok\n")
+        status, body, _ = await served.get("/ready?verbose&exclude=api:broken&exclude=other:broken")
+        assert status == 200
+        assert body.splitlines() == [
+            "[+]api:ok ok",
+            "[+]api:broken excluded: ok",
+            "[+]other:broken excluded: ok",
+            "readyz check passed",
+        ]
+        status, body, headers = await served.get("/readyz?exclude=api:nope")
+        assert status == 404
+        assert headers["content-type"] == "application/json"
+        assert json.loads(body) == {"error": "not_found", "detail": "unknown check id in exclude: api:nope"}
+        assert (await served.get("/readyz/api?exclude=nope"))[0] == 404
+
+
+async def test_readyz_for_a_component_and_a_check(http_target: Any) -> None:
+    async with serve(mixed(http_target)) as served:
+        await served.wait(lambda: all_ran(served), what="first runs")
+        # A part answers for its own checks whatever their severity.
+        assert (await served.get("/readyz/cache"))[:2] == (200, "ok\n")
+        assert (await served.get("/readyz/api"))[:2] == (503, "not ready\n")
+        status, body, _ = await served.get("/readyz/api?verbose")
+        assert status == 503
+        assert body.splitlines() == [
+            "[+]api:ok ok",
+            "[-]api:teapot failed: HTTP 418, expected 200 (degraded: does not gate readiness)",
+            "readyz check failed",
+        ]
+        assert (await served.get("/readyz/api?exclude=api:teapot"))[:2] == (200, "ok\n")
+        assert (await served.get("/readyz/api/ok"))[:2] == (200, "ok\n")
+        status, body, _ = await served.get("/readyz/api/ok?verbose")
+        assert (status, body) == (200, "[+]api:ok ok\nreadyz check passed\n")
+        assert (await served.get("/readyz/api/teapot"))[:2] == (503, "not ready\n")
+        for path, detail in (
+            ("/readyz/nope", "unknown component 'nope'"),
+            ("/readyz/api/nope", "unknown check 'nope' in component 'api'"),
+        ):
+            status, body, headers = await served.get(path)
+            assert status == 404
+            assert headers["content-type"] == "application/json"
+            assert json.loads(body) == {"error": "not_found", "detail": detail}
+
+
+async def test_unknown_path_and_method_are_json_errors(http_target: Any) -> None:
+    async with serve(settings_for({"api": http(http_target.url, ok=reach("/ok"))})) as served:
+        status, body, _ = await served.get("/nowhere")
+        assert status == 404
+        assert json.loads(body)["error"] == "not_found"
+        status, body, _ = await served.post("/readyz")
+        assert status == 405
+        assert json.loads(body)["error"] == "method_not_allowed"
+
+
+async def test_docs_and_openapi_list_every_endpoint(http_target: Any) -> None:
+    async with serve(settings_for({"api": http(http_target.url, ok=reach("/ok"))})) as served:
+        status, body, _ = await served.get("/openapi.json")
+        assert status == 200
+        paths = json.loads(body)["paths"]
+        expected = {
+            "/livez": "get", "/startupz": "get", "/readyz": "get", "/ready": "get",
+            "/readyz/{component}": "get", "/readyz/{component}/{check}": "get",
+            "/health": "get", "/health/{component}": "get", "/health/{component}/{check}": "get",
+            "/checks/run": "post", "/checks/{component}/run": "post", "/checks/{component}/{check}/run": "post",
+            "/metrics": "get",
+        }
+        assert set(paths) == set(expected)
+        for path, method in expected.items():
+            assert method in paths[path], path
+        readyz_params = {p["name"] for p in paths["/readyz"]["get"]["parameters"]}
+        assert readyz_params == {"verbose", "exclude"}
+        status, body, headers = await served.get("/docs")
+        assert status == 200
+        assert headers["content-type"].startswith("text/html")
+        assert "/openapi.json" in body
