@@ -206,6 +206,8 @@ if __name__ == "__main__":  # scripts/run-local.sh: start both, print their port
     clickhouse = ClickHouseServer(directory=base / "clickhouse")
     redis_server.start()
     clickhouse.start()
+    # Blocked only now, so the servers do not inherit the mask; sigwait below receives them.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     print(f"REDIS_PORT={redis_server.port} CLICKHOUSE_PORT={clickhouse.tcp_port} CLICKHOUSE_HTTP_PORT={clickhouse.http_port}", flush=True)
     try:
         signal.sigwait({signal.SIGINT, signal.SIGTERM})

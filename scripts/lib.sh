@@ -1,0 +1,39 @@
+# Shared by scripts/test.sh and scripts/run-local.sh (sourced, not run).
+
+# The Debian packages Vigil's tests and local default need: the servers it probes, and the tools used
+# to load-test it. Installed only when missing, and only as root.
+ensure_debian_packages() {
+    local missing=()
+    command -v redis-server >/dev/null || missing+=(redis-server)
+    command -v redis-cli >/dev/null || missing+=(redis-tools)
+    command -v clickhouse-server >/dev/null || missing+=(clickhouse-server)
+    if [ ${#missing[@]} -eq 0 ]; then
+        return 0
+    fi
+    if [ "$(id -u)" != 0 ]; then
+        echo "missing Debian packages: ${missing[*]}; run as root or: apt-get install -y ${missing[*]}" >&2
+        exit 1
+    fi
+    echo "installing ${missing[*]} ..." >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # policy-rc.d keeps the packaged services from starting: Vigil runs its own private instances.
+    local policy=/usr/sbin/policy-rc.d created=0
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; created=1
+    fi
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    if [ "$created" = 1 ]; then rm -f "$policy"; fi
+}
+
+# A virtual environment in .venv with the project installed (editable); $1 = extras, e.g. "test".
+ensure_venv() {
+    local extras="${1:-}"
+    local python="${PYTHON:-python3}"
+    if [ ! -x .venv/bin/python ]; then
+        "$python" -m venv .venv
+    fi
+    local spec="."
+    if [ -n "$extras" ]; then spec=".[$extras]"; fi
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e "$spec"
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs Vigil on a local default: private redis-server and clickhouse-server on free loopback ports
+# (Debian packages installed when missing and we are root), then `vigil serve` on examples/local.yaml.
+# Ctrl-C stops Vigil and both servers. VIGIL_PORT (default 8080) picks Vigil's port.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+ensure_debian_packages
+ensure_venv
+
+run_dir="${VIGIL_RUN_DIR:-$PWD/.run}"
+port="${VIGIL_PORT:-8080}"
+rm -rf "$run_dir/servers"
+mkdir -p "$run_dir"
+: > "$run_dir/servers.env"
+
+.venv/bin/python -m tests.servers "$run_dir/servers" > "$run_dir/servers.env" &
+servers_pid=$!
+trap 'kill "$servers_pid" 2>/dev/null || true; wait "$servers_pid" 2>/dev/null || true' EXIT INT TERM
+
+for _ in $(seq 1 600); do
+    if [ -s "$run_dir/servers.env" ]; then break; fi
+    if ! kill -0 "$servers_pid" 2>/dev/null; then echo "could not start redis/clickhouse" >&2; exit 1; fi
+    sleep 0.1
+done
+# shellcheck disable=SC1091
+source "$run_dir/servers.env"   # REDIS_PORT, CLICKHOUSE_PORT, CLICKHOUSE_HTTP_PORT
+
+# The example config names the components; the environment points them at the private servers.
+export VIGIL_COMPONENTS__CACHE__URL="redis://127.0.0.1:${REDIS_PORT}/0"
+export VIGIL_COMPONENTS__ANALYTICS__PORT="${CLICKHOUSE_PORT}"
+export VIGIL_COMPONENTS__CLICKHOUSE_HTTP__URL="http://127.0.0.1:${CLICKHOUSE_HTTP_PORT}/"
+# A throwaway signing key for the run endpoints; mint a token with scripts/token.sh.
+export VIGIL_AUTH__KEY="${VIGIL_AUTH__KEY:-$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))')}"
+printf '%s' "$VIGIL_AUTH__KEY" > "$run_dir/jwt.key"; chmod 600 "$run_dir/jwt.key"
+
+base="http://127.0.0.1:${port}"
+cat <<INFO
+redis-server      127.0.0.1:${REDIS_PORT}
+clickhouse-server 127.0.0.1:${CLICKHOUSE_PORT} (native), ${CLICKHOUSE_HTTP_PORT} (http)
+Vigil             ${base}
+  ${base}/readyz?verbose    readiness, one line per check
+  ${base}/health            health+json (details: show_details is 'always' here)
+  ${base}/metrics           Prometheus metrics
+  ${base}/docs              OpenAPI docs
+  curl -X POST -H "Authorization: Bearer \$(bash scripts/token.sh)" ${base}/checks/run
+INFO
+
+.venv/bin/vigil serve --config examples/local.yaml --host 127.0.0.1 --port "$port"
