@@ -6,7 +6,7 @@ no `aud` unless told to require it, so both are always passed, with `exp`, `aud`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
 from typing import Any
 
 from jose import JWTError, jwt
@@ -15,11 +15,17 @@ from jose.exceptions import ExpiredSignatureError, JWTClaimsError
 from app.config import AuthConfig
 
 
-@dataclass(frozen=True, slots=True)
 class AuthError(Exception):
-    status: int  # 401 or 403
-    error: str  # RFC 6750 error code
-    detail: str
+    """A refused request: `status` 401 or 403, `error` an RFC 6750 code, `detail` safe to show (never the token).
+
+    A plain exception, not a frozen dataclass: Starlette's exception handling assigns `__traceback__`.
+    """
+
+    def __init__(self, status: int, error: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.error = error
+        self.detail = detail
 
     def www_authenticate(self) -> str:
         return f'Bearer error="{self.error}", error_description="{self.detail}"'
@@ -75,26 +81,42 @@ class Verifier:
                     "verify_aud": True,
                     "verify_iss": True,
                     "verify_exp": True,
-                    "leeway": int(config.leeway),
+                    "leeway": config.leeway,
                 },
             )
         except ExpiredSignatureError:
             raise AuthError(401, "invalid_token", "token expired") from None
         except JWTClaimsError as exc:
             raise AuthError(401, "invalid_token", _claims_reason(str(exc))) from None
-        except JWTError:
+        except JWTError as exc:
+            # python-jose checks required claims after the signature, raising a bare JWTError for a missing one.
+            missing = _MISSING_CLAIM.search(str(exc))
+            if missing is not None:
+                raise AuthError(401, "invalid_token", _REASONS.get(missing[1], "invalid claims")) from None
             raise AuthError(401, "invalid_token", "signature verification failed") from None
+        except (TypeError, ValueError, OverflowError):
+            # python-jose 3.5 calls int() on exp/nbf/iat unguarded: `"exp": null` would otherwise be a 500.
+            raise AuthError(401, "invalid_token", "invalid claims") from None
         if require_scope and config.scope not in _scopes(claims):
             raise AuthError(403, "insufficient_scope", f"token lacks the {config.scope!r} scope")
         return claims
 
 
+_MISSING_CLAIM = re.compile(r'missing required key "(\w+)"')
+_REASONS = {
+    "aud": "invalid or missing audience",
+    "iss": "invalid or missing issuer",
+    "exp": "missing or invalid expiry",
+}
+
+
 def _claims_reason(message: str) -> str:
+    """A JWTClaimsError message from python-jose, as one of a few fixed reasons (never the claim's value)."""
     lowered = message.lower()
-    if "audience" in lowered or "aud" in lowered:
-        return "invalid or missing audience"
-    if "issuer" in lowered or "iss" in lowered:
-        return "invalid or missing issuer"
-    if "exp" in lowered:
-        return "missing or invalid expiry"
+    if "audience" in lowered:
+        return _REASONS["aud"]
+    if "issuer" in lowered:
+        return _REASONS["iss"]
+    if "expir" in lowered or "(exp)" in lowered:
+        return _REASONS["exp"]
     return "invalid claims"
