@@ -6,15 +6,22 @@ BaseException), so a connection in an unknown state never goes back to the pool.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import AuthenticationError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
+
+T = TypeVar("T")
+
+_POOL_EMPTY = "No connection available."
+# What redis-py says when an idle pooled connection turns out to have been closed by the server (a restart,
+# `CLIENT KILL`, an idle timeout); the server may be perfectly healthy, only that socket is dead.
+_STALE = ("Connection closed by server", "Broken pipe", "Connection reset by peer")
 
 
 class PoolExhausted(Exception):
@@ -59,21 +66,63 @@ class RedisClient:
     def max_connections(self) -> int:
         return self.settings.max_connections
 
+    def _exhausted(self) -> PoolExhausted:
+        return PoolExhausted(
+            f"pool exhausted: all {self.max_connections} of Vigil's connections busy for {self.settings.pool_timeout:g}s"
+        )
+
+    async def _call(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Map a full pool to PoolExhausted; replay once, on a fresh connection, a command that failed only
+        because its idle pooled connection had been closed by the server. No other retry: the next run is it."""
+        for replay in (False, True):
+            try:
+                return await attempt()
+            except AuthenticationError:
+                raise
+            except RedisConnectionError as exc:
+                message = str(exc)
+                if message == _POOL_EMPTY:
+                    raise self._exhausted() from None
+                if replay or not any(marker in message for marker in _STALE):
+                    raise
+                await self.pool.disconnect(inuse_connections=False)  # the other idle ones are stale too
+        raise AssertionError("unreachable")
+
     async def execute(self, *args: Any) -> Any:
         """One command; a full pool raises PoolExhausted instead of redis-py's generic ConnectionError."""
-        try:
-            return await self.redis.execute_command(*args)
-        except RedisConnectionError as exc:
-            if str(exc) == "No connection available.":
-                raise PoolExhausted(
-                    f"pool exhausted: all {self.max_connections} connections busy for {self.settings.pool_timeout:g}s"
-                ) from None
-            raise
+        return await self._call(lambda: self.redis.execute_command(*args))
 
-    @asynccontextmanager
-    async def pipeline(self) -> AsyncIterator[Any]:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            yield pipe
+    async def pipeline(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
+        """Several commands in one round trip (no MULTI), on one connection of the pool."""
+
+        async def attempt() -> list[Any]:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for command in commands:
+                    pipe.execute_command(*command)
+                return list(await pipe.execute())
+
+        return await self._call(attempt)
+
+    async def config_get(self, name: str) -> str | None:
+        """One CONFIG parameter, or None when the server refuses CONFIG (renamed away, ACL, managed Redis)."""
+        try:
+            reply = await self.execute("CONFIG", "GET", name)
+        except ResponseError:
+            return None
+        if isinstance(reply, dict):
+            value = reply.get(name, reply.get(name.encode()))
+        elif isinstance(reply, list | tuple) and len(reply) >= 2:
+            value = reply[1]
+        else:
+            value = None
+        if isinstance(value, bytes):
+            return value.decode(errors="replace")
+        return None if value is None else str(value)
+
+    async def scan(self, cursor: int, match: str, count: int) -> tuple[int, list[bytes]]:
+        """One SCAN step: the next cursor (0 when the keyspace was covered) and the keys it returned."""
+        next_cursor, keys = await self.execute("SCAN", cursor, "MATCH", match, "COUNT", count)
+        return int(next_cursor), list(keys)
 
     async def close(self) -> None:
         await self.redis.aclose()
