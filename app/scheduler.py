@@ -161,7 +161,7 @@ class Scheduler:
         if not self.runners and not self.clients:
             self.build()
         loop = asyncio.get_running_loop()
-        for key, runner in self.runners.items():
+        for runner in self.runners.values():
             self._tasks.append(loop.create_task(self._loop(runner), name=f"schedule {runner.check_id}"))
         self._tasks.append(loop.create_task(self._watchdog(), name="watchdog"))
 
@@ -216,7 +216,7 @@ class Scheduler:
         for runner in self.runners.values():
             if runner._inflight is not None:
                 runner._inflight.cancel()
-        pending = [t for t in self._tasks] + [r._inflight for r in self.runners.values() if r._inflight is not None]
+        pending = [*self._tasks] + [r._inflight for r in self.runners.values() if r._inflight is not None]
         if pending:
             await asyncio.wait(pending, timeout=grace / 2)
         self._tasks.clear()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from app.model import CheckResult, Status
@@ -120,7 +121,7 @@ class CheckState:
 
 
 class Store:
-    def __init__(self, schedules: dict[tuple[str, str], tuple[str, Schedule]], history: float = 86400.0) -> None:
+    def __init__(self, schedules: Mapping[tuple[str, str], tuple[str, Schedule]], history: float = 86400.0) -> None:
         self.states: dict[tuple[str, str], CheckState] = {}
         for (component, check), (component_type, schedule) in schedules.items():
             entries = min(200_000, math.ceil(history / max(schedule.interval, 0.05)) + 16)
