@@ -333,7 +333,8 @@ async def pool(ctx: CheckContext[RedisClient]) -> Outcome:
         elif utilisation >= options.warn_ratio:
             findings.append((Status.WARN, f"{load}, at or above the {percent(options.warn_ratio)} warn threshold"))
     if rejected_growth:
-        findings.append((Status.WARN, f"{rejected_growth} client connections rejected since the last run (maxclients reached)"))
+        plural = "s" if rejected_growth != 1 else ""
+        findings.append((Status.WARN, f"{rejected_growth} client connection{plural} rejected since the last run (maxclients reached)"))
 
     observed = [
         Observation("connected_clients", connected),
@@ -587,7 +588,7 @@ async def memory(ctx: CheckContext[RedisClient]) -> Outcome:
         Observation("memory_used", used, "bytes"),
         Observation("memory_limit", limit, "bytes"),
         Observation("memory_limit_source", source if limit else "unknown"),
-        Observation("memory_utilisation", None if ratio is None else round(ratio, 4), "ratio"),
+        Observation("memory_utilisation", None if ratio is None else round(ratio, 6), "ratio"),
         Observation("memory_fragmentation", None if fragmentation is None else float(fragmentation), "ratio"),
         Observation("maxmemory_policy", "unknown" if policy is None else str(policy)),
         Observation("evicted_keys", evicted),
@@ -600,11 +601,16 @@ async def memory(ctx: CheckContext[RedisClient]) -> Outcome:
     return Outcome.from_findings(findings, observed, ok=ok)
 
 
+_NO_CREDENTIALS = ("NOAUTH", "Authentication required", "HELLO must be called with the client already authenticated")
+
+
 def describe_error(exc: BaseException) -> str | None:
     """Redis errors as sentences (the scheduler scrubs secrets from them afterwards)."""
     if isinstance(exc, PoolExhausted):
         return str(exc)
     if isinstance(exc, AuthenticationError):
+        if any(marker in str(exc) for marker in _NO_CREDENTIALS):
+            return "redis requires authentication and this component has no password: set password or password_file"
         return f"redis refused Vigil's credentials: {exc}"
     if isinstance(exc, BusyLoadingError):
         return "redis is loading its dataset into memory and not serving yet"
