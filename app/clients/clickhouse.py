@@ -2,21 +2,43 @@
 
 asynch's own pool waits for a free connection with no timeout and an interrupted query leaves a connection
 unusable, so this pool bounds acquisition itself and closes, never reuses, a connection whose query did not finish.
+A query that runs out of time is stopped on the server too: ClickHouse 18.16 keeps running a query whose client
+merely disconnected, so the client sends a Cancel packet and, when that is not acknowledged, `KILL QUERY`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
 from asynch.connection import Connection
+from asynch.errors import ServerException
+
+log = logging.getLogger("vigil.clickhouse")
+
+CANCEL_GRACE = 1.0  # seconds the server gets to acknowledge a Cancel packet before KILL QUERY is sent
+KILL_SETTINGS = {"readonly": 1, "max_execution_time": 2}  # KILL QUERY is allowed under readonly=1
 
 
 class PoolExhausted(Exception):
     """Every connection of Vigil's own ClickHouse pool was busy for the whole acquire timeout."""
+
+
+class QueryTimeout(Exception):
+    """A query ran out of its time budget; it was cancelled on the server and its connection closed."""
+
+    def __init__(self, label: str, query_id: str, elapsed: float, budget: float) -> None:
+        super().__init__(f"{label} cancelled after {elapsed:.1f} s (time budget {budget:.1f} s)")
+        self.label = label
+        self.query_id = query_id
+        self.elapsed = elapsed
+        self.budget = budget
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,21 +55,45 @@ class ClickHouseSettings:
     socket_timeout: float
 
 
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    """Rows plus what the query cost: Vigil's own wall-clock timing and the server's progress counters."""
+
+    rows: list[tuple[Any, ...]]
+    query_id: str
+    elapsed: float  # seconds from sending the query to the last row, measured by Vigil
+    read_rows: int  # rows the server read (its Progress packets)
+    read_bytes: int  # uncompressed bytes the server read
+
+
+def quote(value: str) -> str:
+    """A ClickHouse string literal."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def server_error_text(exc: ServerException) -> str:
+    """`Code: 164.\\nDB::Exception: Cannot drop table in readonly mode` -> the message part, on one line."""
+    text = " ".join(str(exc).split())
+    prefix = f"Code: {exc.code}. "
+    text = text.removeprefix(prefix).removeprefix("DB::Exception: ")
+    return text
+
+
 class ClickHouseClient:
     def __init__(self, settings: ClickHouseSettings) -> None:
         self.settings = settings
         self._idle: list[Connection] = []
         self._slots = asyncio.Semaphore(settings.max_connections)
         self._in_use = 0
-        self._closing: set[asyncio.Task[None]] = set()  # keeps fire-and-forget closes alive until done
+        self._background: set[asyncio.Task[Any]] = set()  # closes and cancellations still in flight
 
     @property
     def in_use(self) -> int:
         return self._in_use
 
-    async def _open(self) -> Connection:
+    def _new_connection(self) -> Connection:
         s = self.settings
-        conn = Connection(
+        return Connection(
             host=s.host,
             port=s.port,
             user=s.user,
@@ -58,12 +104,13 @@ class ClickHouseClient:
             send_receive_timeout=s.socket_timeout,
             sync_request_timeout=s.socket_timeout,
         )
+
+    async def _open(self) -> Connection:
+        conn = self._new_connection()
         await conn.connect()
         return conn
 
-    @contextlib.asynccontextmanager
-    async def connection(self) -> AsyncIterator[Connection]:
-        """A connection for one unit of work; returned to the pool only if the work finished cleanly."""
+    async def _acquire(self) -> Connection:
         try:
             async with asyncio.timeout(self.settings.pool_timeout):
                 await self._slots.acquire()
@@ -73,41 +120,144 @@ class ClickHouseClient:
                 f"for {self.settings.pool_timeout:g}s"
             ) from None
         self._in_use += 1
-        conn: Connection | None = None
+        try:
+            return self._idle.pop() if self._idle else await self._open()
+        except BaseException:
+            self._in_use -= 1
+            self._slots.release()
+            raise
+
+    def _release(self, conn: Connection | None, reusable: bool) -> None:
+        """Give the slot back; the connection goes back to the pool only if its work finished cleanly."""
+        self._in_use -= 1
+        self._slots.release()
+        if conn is not None:
+            if reusable:
+                self._idle.append(conn)
+            else:
+                self._spawn(_close_quietly(conn))
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[Connection]:
+        """A connection for one unit of work; returned to the pool only if the work finished cleanly."""
+        conn = await self._acquire()
         clean = False
         try:
-            conn = self._idle.pop() if self._idle else await self._open()
             yield conn
             clean = True
         finally:
-            self._in_use -= 1
-            self._slots.release()
+            self._release(conn, clean)
+
+    async def execute(
+        self,
+        sql: str,
+        settings: dict[str, Any],
+        *,
+        timeout: float | None = None,
+        label: str = "query",
+        query_id: str | None = None,
+    ) -> QueryResult:
+        """Run one query under `settings`, give up after `timeout` seconds (acquisition included).
+
+        On timeout, or when the calling task is cancelled, the query is cancelled on the server in the background
+        (Cancel packet, then KILL QUERY if the server does not acknowledge it) and its connection is closed.
+        """
+        query_id = query_id or f"vigil-{uuid.uuid4().hex}"
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        conn: Connection | None = None
+        task: asyncio.Task[QueryResult] | None = None
+        timer = asyncio.timeout(timeout)
+        try:
+            async with timer:
+                conn = await self._acquire()
+                task = loop.create_task(_run(conn, sql, settings, query_id), name=f"clickhouse {label}")
+                # shield: our own timeout or cancellation must not interrupt the read mid-packet; _abort stops it
+                result = await asyncio.shield(task)
+        except BaseException as exc:
             if conn is not None:
-                if clean:
-                    self._idle.append(conn)
-                else:
-                    self._discard(conn)
+                if task is not None and not task.done():  # still running on the server: stop it there
+                    self._release(None, False)
+                    self._spawn(self._abort(conn, task, query_id))
+                else:  # finished with an error: close it, never reuse it
+                    self._release(conn, False)
+            if isinstance(exc, TimeoutError) and timer.expired():
+                raise QueryTimeout(label, query_id, loop.time() - started, timeout or 0.0) from None
+            raise
+        self._release(conn, True)
+        return result
 
     async def query(self, sql: str, settings: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        async with self.connection() as conn, conn.cursor() as cursor:
-            if settings:
-                cursor.set_settings(settings)
-            await cursor.execute(sql)
-            return list(await cursor.fetchall())
+        return (await self.execute(sql, settings or {})).rows
 
-    def _discard(self, conn: Connection) -> None:
-        """Close a connection left in an unknown state without waiting on it (we may be inside a cancellation)."""
-        task = asyncio.get_running_loop().create_task(_close_quietly(conn))
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
+    async def _abort(self, conn: Connection, task: asyncio.Task[QueryResult], query_id: str) -> None:
+        """Stop a query whose caller gave up: Cancel packet, wait for the server to end the stream, else KILL QUERY."""
+        acknowledged = False
+        try:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.cancel(), 0.5)
+            await asyncio.wait({task}, timeout=min(CANCEL_GRACE, self.settings.socket_timeout))
+            if task.done() and not task.cancelled():
+                error = task.exception()  # retrieved, so asyncio does not log it
+                acknowledged = error is None or isinstance(error, ServerException)
+            else:
+                task.cancel()
+                await asyncio.wait({task}, timeout=0.5)
+        finally:
+            await _close_quietly(conn)
+        if not acknowledged:
+            await self.kill(query_id)
+
+    async def kill(self, query_id: str) -> None:
+        """`KILL QUERY ... ASYNC` over a short-lived connection of its own (the query's own one is busy or gone)."""
+        conn = self._new_connection()
+        try:
+            async with asyncio.timeout(self.settings.connect_timeout + self.settings.socket_timeout):
+                await conn.connect()
+                async with conn.cursor() as cursor:
+                    cursor.set_settings(dict(KILL_SETTINGS))
+                    await cursor.execute(f"KILL QUERY WHERE query_id = {quote(query_id)} ASYNC")
+                    await cursor.fetchall()
+        except (Exception, TimeoutError) as exc:  # noqa: BLE001 - best effort: max_execution_time is the backstop
+            log.debug("KILL QUERY %s failed: %s", query_id, exc)
+        finally:
+            await _close_quietly(conn)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run cleanup without making the caller wait (it may be inside a cancellation); keep it alive until done."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def close(self) -> None:
-        if self._closing:
-            await asyncio.wait(self._closing, timeout=1.0)
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=1.0)
+            for task in list(self._background):
+                task.cancel()
+            if self._background:
+                await asyncio.wait(set(self._background), timeout=0.5)
         idle, self._idle = self._idle, []
         for conn in idle:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(conn.close(), 1.0)
+            await _close_quietly(conn)
+
+
+async def _run(conn: Connection, sql: str, settings: dict[str, Any], query_id: str) -> QueryResult:
+    started = time.perf_counter()
+    async with conn.cursor() as cursor:
+        cursor.set_settings(dict(settings))
+        cursor.set_query_id(query_id)
+        await cursor.execute(sql)
+        rows = list(await cursor.fetchall())
+    elapsed = time.perf_counter() - started
+    info = conn.last_query
+    progress = getattr(info, "progress", None)
+    return QueryResult(
+        rows=rows,
+        query_id=query_id,
+        elapsed=elapsed,
+        read_rows=int(getattr(progress, "rows", 0) or 0),
+        read_bytes=int(getattr(progress, "bytes", 0) or 0),
+    )
 
 
 async def _close_quietly(conn: Connection) -> None:
