@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
@@ -122,6 +121,10 @@ RedisCheck = Annotated[
 ]
 
 
+def default_checks() -> dict[str, RedisCheck]:
+    return {"connectivity": RedisConnectivity()}
+
+
 class RedisComponent(ComponentConfig):
     secret_fields: ClassVar[tuple[str, ...]] = ("password",)
 
@@ -134,7 +137,7 @@ class RedisComponent(ComponentConfig):
     connect_timeout: Duration = 1.0
     socket_timeout: Duration = 1.0  # per command
     key_prefix: str = "vigil:"  # the only keys Vigil ever writes (canaries, with a TTL)
-    checks: dict[str, RedisCheck] = Field(default_factory=lambda: {"connectivity": RedisConnectivity()})
+    checks: dict[str, RedisCheck] = Field(default_factory=default_checks)
 
     @field_validator("url")
     @classmethod
@@ -259,7 +262,7 @@ def counter_growth(memo: dict[str, Any], name: str, value: int | None, restarted
         return None
     if restarted or previous is None:
         return value
-    return max(0, value - previous)
+    return max(0, value - int(previous))
 
 
 @dataclass(slots=True)
@@ -442,8 +445,10 @@ async def session_ttl(ctx: CheckContext[RedisClient]) -> Outcome:
         if abs(drift) > options.ttl_tolerance + rtt:
             findings.append((
                 Status.WARN,
-                f"canary TTL read back {pttl / 1000:.3f}s after writing {options.canary_ttl:g}s "
-                f"(off by {drift:.3f}s, tolerance {options.ttl_tolerance:g}s): clock, proxy or eviction trouble",
+                (
+                    f"canary TTL read back {pttl / 1000:.3f}s after writing {options.canary_ttl:g}s "
+                    f"(off by {drift:.3f}s, tolerance {options.ttl_tolerance:g}s): clock, proxy or eviction trouble"
+                ),
             ))
 
     # Survival: the restart canary must outlive a restart of Redis.
@@ -479,8 +484,10 @@ async def session_ttl(ctx: CheckContext[RedisClient]) -> Outcome:
     if sample.over_max:
         findings.append((
             Status.WARN,
-            f"{sample.over_max} {of_sample} have a TTL above the {options.max_ttl:g}s maximum "
-            f"(longest {sample.longest_ms / 1000:.0f}s)",
+            (
+                f"{sample.over_max} {of_sample} have a TTL above the {options.max_ttl:g}s maximum "
+                f"(longest {sample.longest_ms / 1000:.0f}s)"
+            ),
         ))
     if options.min_ttl is not None and sample.sampled and sample.under_min / sample.sampled > options.min_ttl_ratio:
         findings.append((
@@ -557,6 +564,7 @@ async def memory(ctx: CheckContext[RedisClient]) -> Outcome:
     if maxmemory is None:  # servers before 4.0 keep it out of INFO
         maxmemory = as_int(await ctx.client.config_get("maxmemory"))
     policy = mem.get("maxmemory_policy") or await ctx.client.config_get("maxmemory-policy")
+    limit: int | None
     if maxmemory:
         limit, source = maxmemory, "maxmemory"
     else:
@@ -577,8 +585,10 @@ async def memory(ctx: CheckContext[RedisClient]) -> Outcome:
     if policy is not None and str(policy) not in options.allowed_policies:
         findings.append((
             Status.WARN,
-            f"maxmemory-policy {policy} lets redis evict sessions and priority data under memory pressure "
-            f"(allowed: {', '.join(options.allowed_policies)})",
+            (
+                f"maxmemory-policy {policy} lets redis evict sessions and priority data under memory pressure "
+                f"(allowed: {', '.join(options.allowed_policies)})"
+            ),
         ))
     priority, missing = await priority_findings(ctx, options)
     findings.extend(priority)

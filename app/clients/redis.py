@@ -90,7 +90,7 @@ class RedisClient:
 
     async def execute(self, *args: Any) -> Any:
         """One command; a full pool raises PoolExhausted instead of redis-py's generic ConnectionError."""
-        return await self._call(lambda: self.redis.execute_command(*args))
+        return await self._call(lambda: self.redis.execute_command(*args))  # type: ignore[no-untyped-call]
 
     async def pipeline(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
         """Several commands in one round trip (no MULTI), on one connection of the pool."""
