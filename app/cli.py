@@ -1,24 +1,27 @@
 """The `vigil` command: serve, check (a one-shot deployment gate), config validate/show.
 
-Exit status: 0 ready / ok, 1 not ready, 2 usage or configuration error (one line per problem, no traceback).
+Exit status: 0 ready / ok, 1 not ready, 2 usage or configuration error (one line per problem, no traceback),
+130 when `check` is interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import signal
 import sys
 import time
 import xml.etree.ElementTree as ET
-from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from app import __version__
-from app.config import ConfigError, Scrubber, Settings, load_settings
 
-EXIT_OK, EXIT_NOT_READY, EXIT_USAGE = 0, 1, 2
+if TYPE_CHECKING:
+    from app.config import Settings
+
+EXIT_OK, EXIT_NOT_READY, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class _Parser(argparse.ArgumentParser):
@@ -58,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load(path: str | None) -> Settings:
+    # Imported here: loading every component type takes most of a second, and --help should not wait for it.
+    from app.config import ConfigError, load_settings
+
     try:
         return load_settings(path)
     except ConfigError as exc:
@@ -87,18 +93,33 @@ def main(argv: list[str] | None = None) -> int:
 def serve(settings: Settings, host: str | None, port: int | None, log_format: str | None) -> int:
     import uvicorn
 
+    from app.config import Scrubber
     from app.logs import setup_logging
     from app.main import create_app
 
     setup_logging(log_format or settings.log_format, settings.log_level, Scrubber(settings.secret_values()))
     app = create_app(settings)
     store = app.state.store
+    # SIGTERM to exit fits in server.shutdown_grace: a quarter draining (readiness already 503, still
+    # answering so callers see it), a quarter for in-flight requests, half for the scheduler (main's lifespan).
+    grace = settings.server.shutdown_grace
+    drain = min(1.0, grace / 4)
 
     class Server(uvicorn.Server):
+        draining_until: float | None = None
+
         def handle_exit(self, sig: int, frame: Any) -> None:
-            # Readiness turns 503 the moment SIGTERM arrives, before uvicorn starts draining.
+            # Readiness turns 503 the moment SIGTERM arrives, before uvicorn stops listening.
             store.begin_shutdown()
-            super().handle_exit(sig, frame)
+            if sig == signal.SIGTERM and self.draining_until is None and drain > 0:
+                self.draining_until = time.monotonic() + drain
+                return
+            super().handle_exit(sig, frame)  # SIGINT, or a second SIGTERM: stop now
+
+        async def on_tick(self, counter: int) -> bool:
+            if self.draining_until is not None and time.monotonic() >= self.draining_until:
+                self.should_exit = True
+            return await super().on_tick(counter)
 
     config = uvicorn.Config(
         app,
@@ -106,7 +127,7 @@ def serve(settings: Settings, host: str | None, port: int | None, log_format: st
         port=settings.server.port if port is None else port,
         log_config=None,
         access_log=False,
-        timeout_graceful_shutdown=max(1, int(settings.server.shutdown_grace)),
+        timeout_graceful_shutdown=grace / 4,  # type: ignore[arg-type]  # a float works: it feeds asyncio.wait_for
         lifespan="on",
         server_header=False,
     )
@@ -141,13 +162,19 @@ def _select(settings: Settings, components: list[str], checks: list[str]) -> lis
 
 
 async def check(settings: Settings, args: argparse.Namespace) -> int:
+    from app.config import Scrubber
+    from app.logs import setup_logging
     from app.main import build_store
     from app.report import health_document
     from app.scheduler import Scheduler
 
-    from app.logs import setup_logging
-
     keys = _select(settings, args.component, args.check)
+    try:
+        # Opened before the checks run: a report that cannot be written is a usage error, found at once.
+        out: TextIO = open(args.output, "w") if args.output else sys.stdout  # noqa: SIM115
+    except OSError as exc:
+        print(f"vigil: error: --output {args.output}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
     # The report says what failed; transition log lines would only repeat it.
     setup_logging(settings.log_format, "error", Scrubber(settings.secret_values()))
     store = build_store(settings)
@@ -156,12 +183,20 @@ async def check(settings: Settings, args: argparse.Namespace) -> int:
     progress = sys.stderr.isatty()
     started = time.monotonic()
     loop = asyncio.get_running_loop()
-    interrupted = asyncio.Event()
-    loop.add_signal_handler(signal.SIGINT, interrupted.set)
+    tasks = [loop.create_task(scheduler.runners[key].run(scheduled=False)) for key in keys]
+    interrupted = False
+
+    def interrupt() -> None:
+        nonlocal interrupted
+        interrupted = True
+        for task in tasks:
+            task.cancel()
+
+    loop.add_signal_handler(signal.SIGINT, interrupt)
     try:
-        tasks = [loop.create_task(scheduler.runners[key].run(scheduled=False)) for key in keys]
         for done, future in enumerate(asyncio.as_completed(tasks), start=1):
-            await future
+            with contextlib.suppress(asyncio.CancelledError):
+                await future
             if progress:
                 print(f"\rrunning checks: {done}/{len(keys)} done", end="", file=sys.stderr, flush=True)
         if progress:
@@ -170,11 +205,15 @@ async def check(settings: Settings, args: argparse.Namespace) -> int:
         loop.remove_signal_handler(signal.SIGINT)
         await scheduler.stop(grace=2.0)
     elapsed = time.monotonic() - started
+    if interrupted:
+        if args.output:
+            out.close()
+        print("vigil: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
     states = [store.states[key] for key in keys]
     ready = all(s.last is not None and s.last.status.ok for s in states if s.critical or args.strict)
 
-    out: TextIO = open(args.output, "w") if args.output else sys.stdout  # noqa: SIM115
     try:
         if args.format == "json":
             _, document = health_document(store, states, details=True)
