@@ -109,7 +109,9 @@ def verbose_lines(states: list[CheckState], excluded: set[str], name: str = "rea
         if ok:
             lines.append(f"[+]{state.check_id} ok{suffix}")
         else:
-            lines.append(f"[-]{state.check_id} failed: {state.effective_output}{suffix}")
+            # One line per check, whatever the reason looks like (a multi-line error would break parsers).
+            reason = " ".join(state.effective_output.split())
+            lines.append(f"[-]{state.check_id} failed: {reason}{suffix}")
             if gating:
                 ready = False
     lines.append(f"{name} check {'passed' if ready else 'failed'}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from tests.conftest import make_settings, serve
@@ -30,7 +31,7 @@ async def test_livez_is_ok_and_never_depends_on_targets(http_target: Any, hangin
     settings = settings_for(
         {
             "down": http("http://127.0.0.1:1/", reachable=reach("/")),
-            "hung": http(f"http://127.0.0.1:{hanging_server.port}/", reachable=reach("/")),
+            "hung": http(f"http://127.0.0.1:{hanging_server.port}/", reachable=reach("/", interval="2s", timeout="1s")),
         }
     )
     async with serve(settings) as served:
@@ -42,6 +43,11 @@ async def test_livez_is_ok_and_never_depends_on_targets(http_target: Any, hangin
         assert (await served.get("/readyz"))[0] == 503
         # The routed form (any query string) agrees with the fast path.
         assert (await served.get("/livez?x=1"))[:2] == (200, "ok\n")
+        # Answered at once while runs against the hung target are in flight.
+        for path in ("/livez", "/readyz", "/readyz?verbose", "/health", "/metrics"):
+            started = time.monotonic()
+            await served.get(path)
+            assert time.monotonic() - started < 0.1, path
 
 
 async def test_startupz_and_readyz_wait_for_every_critical_first_run(http_target: Any) -> None:
@@ -231,3 +237,20 @@ async def test_docs_and_openapi_list_every_endpoint(http_target: Any) -> None:
         assert status == 200
         assert headers["content-type"].startswith("text/html")
         assert "/openapi.json" in body
+
+
+def test_verbose_lines_keep_one_line_per_check() -> None:
+    from app.main import build_store
+    from app.model import CheckResult, Status
+    from app.report import verbose_lines
+
+    settings = settings_for({"api": http("http://127.0.0.1:1/", a=reach("/"), b=reach("/"))})
+    store = build_store(settings)
+    store.record(CheckResult("api", "a", "http", Status.FAIL, "first line\nsecond line\r\n  third", (), 1.0, 0.1), 1.0)
+    ready, body = verbose_lines(list(store.states.values()), set())
+    assert not ready
+    assert body.splitlines() == [
+        "[-]api:a failed: first line second line third",
+        "[-]api:b failed: pending: not run yet",
+        "readyz check failed",
+    ]

@@ -320,7 +320,8 @@ def test_serve_answers_and_sigterm_turns_readyz_503_then_exits(
     }
     base = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
-        [VIGIL, "serve", "--config", write(tmp_path, data), "--host", "127.0.0.1", "--port", str(port)],
+        [VIGIL, "serve", "--config", write(tmp_path, data), "--host", "127.0.0.1", "--port", str(port),
+         "--log-format", "json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(),
     )
     try:
@@ -363,3 +364,8 @@ def test_serve_answers_and_sigterm_turns_readyz_503_then_exits(
     assert exited < 5, exited
     assert proc.returncode == 0, err
     assert "Traceback" not in err
+    logs = [json.loads(line) for line in err.splitlines()]  # every line is JSON, uvicorn's too
+    assert {"check": "api:ok", "old": "pending", "new": "pass"}.items() <= next(
+        line for line in logs if line.get("check") == "api:ok"
+    ).items()
+    assert any(line["logger"].startswith("uvicorn") for line in logs)
