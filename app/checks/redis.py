@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
@@ -366,21 +366,34 @@ class TtlSample:
     over_max: int = 0
     under_min: int = 0
     longest_ms: int = 0
-    covered: bool = False  # the SCAN cursor came back to 0: every matching key was seen over the last runs
+    covered: bool = False  # the SCAN cursor came back to 0: the runs since the cycle began saw every session key
+
+
+@dataclass(slots=True)
+class SessionScan:
+    """Where the sampling stands between runs: the SCAN cursor, and keys SCAN returned past the last run's budget
+    (looked at first next run, so the key cap is strict and no key of the cycle is skipped)."""
+
+    pattern: str
+    cursor: int = 0
+    pending: list[bytes] = field(default_factory=list)
 
 
 async def sample_session_ttls(
-    ctx: CheckContext[RedisClient], options: RedisSessionTtl, budget: ScanBudget, cursor: int
-) -> tuple[TtlSample, int]:
-    """SCAN the session pattern from `cursor` within the budget and classify each key's PTTL."""
+    ctx: CheckContext[RedisClient], options: RedisSessionTtl, budget: ScanBudget, scan: SessionScan
+) -> TtlSample:
+    """Continue the SCAN of the session pattern within the budget and classify each key's PTTL."""
     sample = TtlSample()
     max_ms = int(options.max_ttl * 1000)
     min_ms = None if options.min_ttl is None else int(options.min_ttl * 1000)
-    while sample.sampled < options.max_keys and budget.allows_another():
-        cursor, keys = await budget.scan(ctx.client, cursor, options.pattern)
-        keys = keys[: options.max_keys - sample.sampled]
-        if keys:
-            for pttl in await ctx.client.pipeline([("PTTL", key) for key in keys]):
+    examined = 0
+    wrapped = False
+    while True:
+        room = options.max_keys - examined
+        if scan.pending and room > 0:
+            batch, scan.pending = scan.pending[:room], scan.pending[room:]
+            examined += len(batch)
+            for pttl in await ctx.client.pipeline([("PTTL", key) for key in batch]):
                 pttl = int(pttl)
                 if pttl == -2:  # expired between SCAN and PTTL
                     continue
@@ -393,10 +406,13 @@ async def sample_session_ttls(
                     sample.over_max += 1
                 if min_ms is not None and pttl < min_ms:
                     sample.under_min += 1
-        if cursor == 0:
-            sample.covered = True
+        if wrapped or examined >= options.max_keys or not budget.allows_another():
             break
-    return sample, cursor
+        scan.cursor, keys = await budget.scan(ctx.client, scan.cursor, options.pattern)
+        scan.pending.extend(keys)
+        wrapped = scan.cursor == 0
+    sample.covered = wrapped and not scan.pending
+    return sample
 
 
 def persistence_findings(persistence: dict[str, Any], save_policy: str | None) -> tuple[list[tuple[Status, str]], str]:
@@ -471,12 +487,13 @@ async def session_ttl(ctx: CheckContext[RedisClient]) -> Outcome:
     findings.extend(persistence_problems)
 
     # Sampling: continue the SCAN where the last run stopped, so runs cover the keyspace in turn.
-    cursor = 0 if restarted or memo.get("cursor_pattern") != options.pattern else int(memo.get("cursor", 0))
+    scan = memo.get("scan")
+    if not isinstance(scan, SessionScan) or restarted or scan.pattern != options.pattern:
+        memo["scan"] = scan = SessionScan(options.pattern)
     budget = ScanBudget.for_run(ctx, options)
     started = time.perf_counter()
-    sample, cursor = await sample_session_ttls(ctx, options, budget, cursor)
+    sample = await sample_session_ttls(ctx, options, budget, scan)
     sampling_time = time.perf_counter() - started
-    memo["cursor"], memo["cursor_pattern"] = cursor, options.pattern
 
     of_sample = f"of {sample.sampled} sampled session keys ({options.pattern})"
     if sample.no_expiry:
@@ -504,6 +521,7 @@ async def session_ttl(ctx: CheckContext[RedisClient]) -> Outcome:
         Observation("sessions_ttl_over_max", sample.over_max),
         Observation("sessions_ttl_under_min", sample.under_min),
         Observation("scan_calls", budget.calls),
+        Observation("sampling_cycle_complete", sample.covered),
         Observation("sampling_time", round(sampling_time, 6), "s"),
         Observation("redis_restarted", restarted),
         Observation("uptime", identity.uptime, "s"),
@@ -522,36 +540,65 @@ def is_pattern(key: str) -> bool:
     return any(c in key for c in "*?[")
 
 
-async def find_any(ctx: CheckContext[RedisClient], pattern: str, budget: ScanBudget) -> bool | None:
-    """Whether some key matches: True, False (the whole keyspace was scanned), None (budget ran out first)."""
-    cursor = 0
+@dataclass(slots=True)
+class PatternSearch:
+    """A priority pattern's search, kept in the memo: a key that matched (the witness), or where SCAN is.
+
+    A search starts at cursor 0 and goes on across runs until a key matches or the cursor comes back to 0, so
+    "no key matches" always means a whole SCAN cycle found none; a known witness costs one EXISTS per run.
+    """
+
+    witness: bytes | None = None
+    cursor: int = 0
+
+
+async def find_any(ctx: CheckContext[RedisClient], pattern: str, search: PatternSearch, budget: ScanBudget) -> bool | None:
+    """Whether some key matches: True, False (a whole SCAN cycle found none), None (not known yet: budget spent)."""
     while budget.allows_another():
-        cursor, keys = await budget.scan(ctx.client, cursor, pattern)
+        search.cursor, keys = await budget.scan(ctx.client, search.cursor, pattern)
         if keys:
+            search.witness, search.cursor = keys[0], 0
             return True
-        if cursor == 0:
+        if search.cursor == 0:
             return False
     return None
 
 
-async def priority_findings(ctx: CheckContext[RedisClient], options: RedisMemory) -> tuple[list[tuple[Status, str]], int]:
+async def priority_findings(
+    ctx: CheckContext[RedisClient], options: RedisMemory, restarted: bool
+) -> tuple[list[tuple[Status, str]], int, int]:
+    """Missing priority keys and patterns. EXISTS and SCAN do not touch a key's LRU/LFU data, so looking cannot
+    keep a key alive under an allkeys-* policy and hide the problem."""
     findings: list[tuple[Status, str]] = []
+    searches: dict[str, PatternSearch] = ctx.memo.setdefault("patterns", {})
+    patterns = [key for key in options.priority_keys if is_pattern(key)]
+    for pattern in patterns:
+        if restarted or pattern not in searches:
+            searches[pattern] = PatternSearch()
     exact = [key for key in options.priority_keys if not is_pattern(key)]
+    witnessed = [p for p in patterns if searches[p].witness is not None]
+    lookups = [*exact, *(searches[p].witness for p in witnessed)]
+    replies = await ctx.client.pipeline([("EXISTS", key) for key in lookups]) if lookups else []
     missing = 0
-    if exact:
-        for key, exists in zip(exact, await ctx.client.pipeline([("EXISTS", key) for key in exact]), strict=True):
-            if not int(exists):
-                missing += 1
-                findings.append((Status.FAIL, f"priority key {key} missing"))
+    for key, exists in zip(exact, replies, strict=False):
+        if not int(exists):
+            missing += 1
+            findings.append((Status.FAIL, f"priority key {key} missing"))
+    confirmed = {p for p, exists in zip(witnessed, replies[len(exact) :], strict=True) if int(exists)}
     budget = ScanBudget.for_run(ctx, options)  # shared by every pattern of this run
-    for pattern in (key for key in options.priority_keys if is_pattern(key)):
-        found = await find_any(ctx, pattern, budget)
+    for pattern in patterns:
+        if pattern in confirmed:
+            continue
+        search = searches[pattern]
+        if search.witness is not None:  # the key that matched last time is gone: search again, from the start
+            searches[pattern] = search = PatternSearch()
+        found = await find_any(ctx, pattern, search, budget)
         if found is False:
             missing += 1
             findings.append((Status.FAIL, f"no key matches priority pattern {pattern}"))
         elif found is None:
-            findings.append((Status.WARN, f"priority pattern {pattern} not confirmed within this run's scan budget"))
-    return findings, missing
+            findings.append((Status.WARN, f"priority pattern {pattern} not confirmed yet: no match within the scan budget"))
+    return findings, missing, budget.calls
 
 
 async def memory(ctx: CheckContext[RedisClient]) -> Outcome:
@@ -590,7 +637,7 @@ async def memory(ctx: CheckContext[RedisClient]) -> Outcome:
                 f"(allowed: {', '.join(options.allowed_policies)})"
             ),
         ))
-    priority, missing = await priority_findings(ctx, options)
+    priority, missing, scan_calls = await priority_findings(ctx, options, restarted)
     findings.extend(priority)
 
     fragmentation = mem.get("mem_fragmentation_ratio")
@@ -605,6 +652,7 @@ async def memory(ctx: CheckContext[RedisClient]) -> Outcome:
         Observation("evicted_keys_since_last_run", evicted_growth),
         Observation("priority_keys", len(options.priority_keys)),
         Observation("priority_keys_missing", missing),
+        Observation("scan_calls", scan_calls),
     ]
     usage = "unknown" if ratio is None else f"{percent(ratio)} of {source}"
     ok = f"memory {usage}, policy {policy or 'unknown'}, {len(options.priority_keys)} priority keys present"

@@ -576,6 +576,52 @@ async def test_priority_pattern_unconfirmed_within_budget_warns(redis_factory: A
     async with check_runner(settings_for(server, checks)) as scheduler:
         result = await run(scheduler, "memory")
         assert result.status is Status.WARN
-        assert result.output == "priority pattern ratelimit:* not confirmed within this run's scan budget"
+        assert result.output == "priority pattern ratelimit:* not confirmed yet: no match within the scan budget"
         assert observed(result)["priority_keys_missing"] == 0
+        assert observed(result)["scan_calls"] == 10
         assert result.duration < 0.3
+
+
+async def test_priority_pattern_witness_is_remembered(redis_factory: Any) -> None:
+    server = redis_factory()
+    client = sync_client(server)
+    with client.pipeline(transaction=False) as pipe:
+        for i in range(3000):
+            pipe.set(f"session:{i}", "x", ex=600)
+        pipe.execute()
+    client.set("ratelimit:api", "100")
+    checks = {"memory": {"priority_keys": ["ratelimit:*"], "max_keys": 100000, "scan_count": 100}}
+    async with check_runner(settings_for(server, checks)) as scheduler:
+        found = await run(scheduler, "memory")
+        assert found.status is Status.PASS, found.output
+        assert observed(found)["scan_calls"] >= 1
+        again = await run(scheduler, "memory")  # the key that matched is checked with one EXISTS
+        assert again.status is Status.PASS and observed(again)["scan_calls"] == 0
+        client.delete("ratelimit:api")
+        gone = await run(scheduler, "memory")  # a whole SCAN cycle, from the start, finds nothing
+        assert gone.status is Status.FAIL
+        assert gone.output == "no key matches priority pattern ratelimit:*"
+        assert observed(gone)["priority_keys_missing"] == 1 and observed(gone)["scan_calls"] > 20
+    client.close()
+
+
+async def test_session_sampling_continues_where_the_last_run_stopped(redis_factory: Any) -> None:
+    server = redis_factory(extra=SAVE_POLICY)
+    client = sync_client(server)
+    with client.pipeline(transaction=False) as pipe:
+        for i in range(1000):
+            pipe.set(f"session:{i}", "x", ex=600)
+        pipe.execute()
+    client.close()
+    checks = {"session_ttl": {"max_keys": 100, "scan_count": 50}}
+    async with check_runner(settings_for(server, checks)) as scheduler:
+        sampled = 0
+        for _ in range(30):
+            result = await run(scheduler, "session_ttl")
+            assert result.status is Status.PASS, result.output
+            assert observed(result)["sessions_sampled"] <= 100
+            sampled += observed(result)["sessions_sampled"]
+            if observed(result)["sampling_cycle_complete"]:
+                break
+        assert observed(result)["sampling_cycle_complete"] is True
+        assert 1000 <= sampled < 1100  # every session key once (SCAN may repeat a few), over about ten runs
