@@ -300,11 +300,11 @@ def fmt_seconds(seconds: float) -> str:
 
 
 def fmt_span(seconds: float) -> str:
-    """A configured window: `24h`, `3d`, `5m`, `90s`."""
+    """A configured window: `24h`, `72h`, `14d`, `5m`, `90s`."""
     whole = int(seconds)
     if whole != seconds:
         return f"{seconds:g}s"
-    if whole >= 2 * 86400 and whole % 86400 == 0:
+    if whole >= 7 * 86400 and whole % 86400 == 0:
         return f"{whole // 86400}d"
     if whole >= 3600 and whole % 3600 == 0:
         return f"{whole // 3600}h"
@@ -473,13 +473,17 @@ async def query_performance(ctx: CheckContext[ClickHouseClient]) -> Outcome:
         if ctx.remaining() <= DEADLINE_MARGIN:
             findings.append((Status.FAIL, f"query {name} not run: no time left before the check's deadline"))
             continue
+        own_timeout = query.timeout is not None and query.timeout < ctx.remaining() - DEADLINE_MARGIN
         try:
             result = await run_query(ctx, query.sql, name, f"query {name}", limit=query.timeout)
         except QueryTimeout as exc:
             observed.append(Observation(f"{name}_latency", round(exc.elapsed, 6), "s"))
-            findings.append(
-                (Status.FAIL, f"query {name} cancelled after {fmt_seconds(exc.elapsed)}, SLA {fmt_seconds(query.sla)}")
+            when = (
+                f"at its {fmt_seconds(exc.budget)} timeout"
+                if own_timeout
+                else f"at the check's deadline after {fmt_seconds(exc.elapsed)}"
             )
+            findings.append((Status.FAIL, f"query {name} cancelled {when}, SLA {fmt_seconds(query.sla)}"))
             continue
         except ServerException as exc:
             verb = "refused by the server" if exc.code == READONLY_ERROR else "failed"

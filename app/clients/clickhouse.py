@@ -34,7 +34,7 @@ class QueryTimeout(Exception):
     """A query ran out of its time budget; it was cancelled on the server and its connection closed."""
 
     def __init__(self, label: str, query_id: str, elapsed: float, budget: float) -> None:
-        super().__init__(f"{label} cancelled after {elapsed:.1f} s (time budget {budget:.1f} s)")
+        super().__init__(f"{label} cancelled after {elapsed:.1f} s: no result within its {budget:.1f} s budget")
         self.label = label
         self.query_id = query_id
         self.elapsed = elapsed

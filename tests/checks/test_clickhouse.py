@@ -1,0 +1,548 @@
+"""The `clickhouse` checks (connectivity, query_performance, timeseries, rollup) against a real clickhouse-server.
+
+Each test seeds its own database: a raw MergeTree events table (one row a minute), an hourly SummingMergeTree
+materialized view over it, and a daily SummingMergeTree table built from the hourly one; faults are injected
+with plain SQL over the server's HTTP interface.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from app.checks.base import CheckContext
+from app.checks.clickhouse import fmt_bucket, fmt_time
+from app.config import Settings
+from app.model import CheckResult, Status
+from tests.conftest import HttpTarget, check_runner, make_settings, run_check
+from tests.servers import ClickHouseServer, free_port
+
+ROWS = 50 * 60  # 50 hours of one row a minute, ending at the current minute
+ENDLESS = "SELECT count() FROM system.numbers WHERE sipHash64(number) = 0"  # filters before any LIMIT: never ends
+HEAVY = "SELECT sum(sipHash64(number)) FROM (SELECT number FROM system.numbers LIMIT 20000000)"
+
+
+@dataclass
+class Seeded:
+    server: ClickHouseServer
+    db: str
+    now: int  # the server's clock when the data was seeded
+
+    def q(self, sql: str) -> str:
+        return self.server.query(sql)
+
+    def count(self, table: str) -> int:
+        return int(self.q(f"SELECT count() FROM {self.db}.{table}"))
+
+
+def seed(server: ClickHouseServer, *, skip_hour: int | None = None, end_offset: int = 0) -> Seeded:
+    """Create and fill a fresh database; `skip_hour` (epoch of an hour) leaves that hour out of the raw table."""
+    db = f"vigil_{uuid.uuid4().hex[:10]}"
+    now = int(server.query("SELECT toUInt32(now())"))
+    last = (now - end_offset) // 60 * 60
+    server.query(f"CREATE DATABASE {db}")
+    server.query(
+        f"CREATE TABLE {db}.events (ts DateTime, event_id UInt64, user_id UInt32, value Float64) "
+        "ENGINE = MergeTree PARTITION BY toYYYYMMDD(ts) ORDER BY (ts, event_id)"
+    )
+    server.query(
+        f"CREATE MATERIALIZED VIEW {db}.events_hourly ENGINE = SummingMergeTree() PARTITION BY toYYYYMM(hour) "
+        f"ORDER BY hour AS SELECT toStartOfHour(ts) AS hour, count() AS events, sum(value) AS value "
+        f"FROM {db}.events GROUP BY hour"
+    )
+    server.query(
+        f"CREATE TABLE {db}.events_daily (day Date, events UInt64, value Float64) "
+        "ENGINE = SummingMergeTree() ORDER BY day"
+    )
+    where = f"WHERE intDiv({last} - ({ROWS - 1} - number) * 60, 3600) * 3600 != {skip_hour}" if skip_hour else ""
+    server.query(
+        f"INSERT INTO {db}.events SELECT toDateTime({last} - ({ROWS - 1} - number) * 60), number, number % 7, "
+        f"number * 0.1 FROM numbers({ROWS}) {where}"
+    )
+    server.query(
+        f"INSERT INTO {db}.events_daily SELECT toDate(hour), sum(events), sum(value) "
+        f"FROM {db}.events_hourly GROUP BY toDate(hour)"
+    )
+    return Seeded(server, db, now)
+
+
+@pytest.fixture
+def seeded(clickhouse_server: ClickHouseServer) -> Iterator[Seeded]:
+    data = seed(clickhouse_server)
+    yield data
+    clickhouse_server.query(f"DROP DATABASE IF EXISTS {data.db}")
+
+
+def component(server: ClickHouseServer, checks: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"type": "clickhouse", "port": server.tcp_port, "connect_timeout": 0.5, "socket_timeout": 1.0,
+            "checks": checks, **extra}
+
+
+def settings(server: ClickHouseServer, checks: dict[str, Any], timeout: float = 5, **extra: Any) -> Settings:
+    return make_settings(defaults={"interval": 30, "timeout": timeout}, components={"ch": component(server, checks, **extra)})
+
+
+async def run(server: ClickHouseServer, name: str, options: dict[str, Any], timeout: float = 5) -> CheckResult:
+    return await run_check(settings(server, {name: options}, timeout), "ch", name)
+
+
+def observed(result: CheckResult) -> dict[str, Any]:
+    return {o.name: o.value for o in result.observed}
+
+
+def rollup_levels(db: str) -> list[dict[str, Any]]:
+    return [
+        {"name": "raw", "table": f"{db}.events", "time_column": "ts",
+         "measures": {"count": "count()", "value": "sum(value)"}},
+        {"name": "hourly", "table": f"{db}.events_hourly", "time_column": "hour", "bucket": "1h",
+         "measures": {"count": "sum(events)", "value": "sum(value)"}},
+        {"name": "daily", "table": f"{db}.events_daily", "time_column": "day", "bucket": 86400,
+         "measures": {"count": "sum(events)", "value": "sum(value)"}},
+    ]
+
+
+def timeseries(db: str, **options: Any) -> dict[str, Any]:
+    return {"kind": "timeseries", "table": f"{db}.events", "time_column": "ts", "keys": ["event_id"], **options}
+
+
+async def processes(server: ClickHouseServer, like: str) -> list[str]:
+    text = await asyncio.to_thread(
+        server.query, f"SELECT query_id FROM system.processes WHERE query_id LIKE '{like}'"
+    )
+    return text.split()
+
+
+# -- connectivity -----------------------------------------------------------------------------------
+
+
+async def test_connectivity_pass_and_fail(clickhouse_server: ClickHouseServer) -> None:
+    result = await run(clickhouse_server, "connectivity", {})
+    assert result.status is Status.PASS
+    assert result.output.startswith("SELECT 1 in ") and result.output.endswith(" ms from ClickHouse 18.16.1")
+    values = observed(result)
+    assert values["server_version"] == "18.16.1"
+    assert 0 < values["latency"] < 1 and values["uptime"] >= 0
+
+    nothing = make_settings(
+        defaults={"interval": 30, "timeout": 2},
+        components={"ch": {"type": "clickhouse", "port": free_port(), "connect_timeout": 0.5, "socket_timeout": 1.0}},
+    )
+    down = await run_check(nothing, "ch", "connectivity")
+    assert down.status is Status.FAIL
+    assert "unreachable" in down.output and down.duration < 2
+
+
+# -- query_performance ------------------------------------------------------------------------------
+
+
+async def test_queries_within_sla_report_latency_and_rows_read(seeded: Seeded) -> None:
+    queries = {
+        "count_all": f"SELECT count() FROM {seeded.db}.events",
+        "by_user": {"sql": f"SELECT user_id, count(), sum(value) FROM {seeded.db}.events GROUP BY user_id;", "sla": 2},
+    }
+    result = await run(seeded.server, "perf", {"kind": "query_performance", "queries": queries})
+    assert result.status is Status.PASS, result.output
+    assert result.output.startswith("2 queries within SLA: count_all ")
+    assert " of 5 s, by_user " in result.output and result.output.endswith(" of 2 s")
+    values = observed(result)
+    assert values["count_all_read_rows"] == ROWS and values["by_user_read_rows"] == ROWS
+    assert values["count_all_read_bytes"] == 4 * ROWS  # count() reads the smallest column (ts, 4 bytes)
+    assert values["by_user_read_bytes"] == 12 * ROWS  # user_id UInt32 + value Float64
+    assert 0 < values["count_all_latency"] < 1
+    units = {o.name: o.unit for o in result.observed}
+    assert (units["by_user_latency"], units["by_user_read_rows"], units["by_user_read_bytes"]) == ("s", "rows", "bytes")
+
+
+async def test_query_slower_than_sla_fails_and_near_sla_warns(clickhouse_server: ClickHouseServer) -> None:
+    slow = await run(clickhouse_server, "perf", {"kind": "query_performance", "queries": {"heavy": {"sql": HEAVY, "sla": "10ms"}}})
+    assert slow.status is Status.FAIL
+    values = observed(slow)
+    assert values["heavy_latency"] > 0.01
+    assert values["heavy_read_rows"] >= 20_000_000 and values["heavy_read_bytes"] >= 8 * 20_000_000
+    took = f"{values['heavy_latency'] * 1000:.3g} ms" if values["heavy_latency"] < 1 else f"{values['heavy_latency']:.3g} s"
+    assert slow.output == f"query heavy took {took}, SLA 10 ms"
+
+    near = await run(
+        clickhouse_server, "perf",
+        {"kind": "query_performance", "warn_fraction": 0.001, "queries": {"heavy": {"sql": HEAVY, "sla": 10}}},
+    )
+    assert near.status is Status.WARN
+    assert near.output.startswith("query heavy took ") and near.output.endswith("% of its 10 s SLA")
+
+
+async def test_writes_are_refused_under_readonly(seeded: Seeded) -> None:
+    queries = {
+        "insert": f"INSERT INTO {seeded.db}.events SELECT * FROM {seeded.db}.events LIMIT 1",
+        "drop": f"DROP TABLE {seeded.db}.events",
+        "fine": f"SELECT count() FROM {seeded.db}.events",
+    }
+    result = await run(seeded.server, "perf", {"kind": "query_performance", "queries": queries})
+    assert result.status is Status.FAIL
+    assert result.output == (
+        "query insert refused by the server: Cannot insert into table in readonly mode (code 164); "
+        "query drop refused by the server: Cannot drop table in readonly mode (code 164)"
+    )
+    assert seeded.count("events") == ROWS  # nothing was written, nothing dropped
+    assert observed(result)["fine_read_rows"] == ROWS
+
+
+async def test_table_functions_and_settings_overrides_are_refused(clickhouse_server: ClickHouseServer) -> None:
+    queries = {
+        "tablefn": "SELECT count() FROM numbers(10)",  # 18.16 refuses table functions (url, remote, ...) in readonly=1
+        "unsafe": "SELECT 1 SETTINGS readonly = 0",
+    }
+    result = await run(clickhouse_server, "perf", {"kind": "query_performance", "queries": queries})
+    assert result.status is Status.FAIL
+    assert result.output == (
+        "query tablefn refused by the server: Table functions are forbidden in readonly mode (code 164); "
+        "query unsafe refused by the server: Cannot execute SET query in readonly mode (code 164)"
+    )
+
+
+async def test_query_past_its_timeout_is_cancelled_on_the_server(clickhouse_server: ClickHouseServer) -> None:
+    like = "vigil:ch:perf:endless:%"
+    options = {"kind": "query_performance", "queries": {"endless": {"sql": ENDLESS, "timeout": "700ms"}}}
+    config = settings(clickhouse_server, {"perf": options}, timeout=10)
+    async with check_runner(config) as scheduler:
+        client = scheduler.clients["ch"]
+        task = asyncio.get_running_loop().create_task(run_check(config, "ch", "perf", scheduler))
+        await asyncio.sleep(0.4)
+        assert len(await processes(clickhouse_server, like)) == 1  # it really runs on the server
+        result = await task
+        finished = time.monotonic()
+        assert result.status is Status.FAIL
+        assert result.output == "query endless cancelled at its 700 ms timeout, SLA 5 s"
+        assert 0.7 <= result.duration < 1.0
+        assert 0.7 <= observed(result)["endless_latency"] < 1.0
+        # The server's own limit would stop it at 2 s (ceil(0.7) + 1); Vigil's cancel is well before that.
+        while await processes(clickhouse_server, like):
+            assert time.monotonic() - finished < 0.8, "query still running on the server"
+            await asyncio.sleep(0.05)
+        assert client.in_use == 0
+        again = await run_check(config, "ch", "perf", scheduler)  # the pool is usable: no half-read connection
+        assert again.output == "query endless cancelled at its 700 ms timeout, SLA 5 s"
+
+
+async def test_check_cancelled_mid_query_cancels_it_on_the_server(clickhouse_server: ClickHouseServer) -> None:
+    """The scheduler cancelling a run (its deadline, or shutdown) stops the query server-side too."""
+    like = "vigil:ch:perf:endless:%"
+    config = settings(clickhouse_server, {"perf": {"kind": "query_performance", "queries": {"endless": ENDLESS}}}, timeout=20)
+    async with check_runner(config) as scheduler:
+        runner = scheduler.runners[("ch", "perf")]
+        task = asyncio.get_running_loop().create_task(runner.fn(_context(runner)))
+        await asyncio.sleep(0.4)
+        assert len(await processes(clickhouse_server, like)) == 1
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        cancelled = time.monotonic()
+        while await processes(clickhouse_server, like):  # max_execution_time is 21 s here: only Vigil can stop it
+            assert time.monotonic() - cancelled < 1.5, "query still running on the server"
+            await asyncio.sleep(0.05)
+
+
+def _context(runner: Any) -> CheckContext[Any]:
+    return CheckContext(
+        component_name=runner.component, component=runner.component_config, check_name=runner.check,
+        options=runner.options, schedule=runner.schedule, client=runner.client,
+        deadline=asyncio.get_running_loop().time() + runner.schedule.timeout,
+    )
+
+
+async def test_check_timeout_without_query_timeout_names_the_query(clickhouse_server: ClickHouseServer) -> None:
+    like = "vigil:ch:perf:endless:%"
+    result = await run(clickhouse_server, "perf", {"kind": "query_performance", "queries": {"endless": ENDLESS}}, timeout=1.5)
+    assert result.status is Status.FAIL
+    assert result.output.startswith("query endless cancelled at the check's deadline after 1.")
+    assert result.output.endswith(", SLA 5 s")
+    assert result.duration < 1.5
+    started = time.monotonic()
+    while await processes(clickhouse_server, like):  # the server's own limit is 3 s (ceil(1.4) + 1)
+        assert time.monotonic() - started < 1.0, "query still running on the server"
+        await asyncio.sleep(0.05)
+
+
+# -- timeseries -------------------------------------------------------------------------------------
+
+
+async def test_timeseries_passes_on_consistent_data(seeded: Seeded) -> None:
+    result = await run(seeded.server, "ts", timeseries(seeded.db))
+    assert result.status is Status.PASS, result.output
+    values = observed(result)
+    assert values["window_rows"] in (1440, 1441)
+    assert result.output.startswith(f"{values['window_rows']} rows in the last 24h, newest ")
+    assert result.output.endswith(" old; no gaps, future, pre-2000-01-01 or duplicate rows")
+    assert (values["future_rows"], values["past_rows"], values["gaps"], values["duplicate_rows"]) == (0, 0, 0, 0)
+    assert 0 <= values["lag"] < 120
+    for step in ("stats", "buckets", "duplicates"):
+        assert 0 < values[f"{step}_read_rows"] <= ROWS and values[f"{step}_read_bytes"] > 0
+        assert 0 < values[f"{step}_latency"] < 1
+
+
+async def test_future_and_1970_rows_fail_with_count_and_worst(seeded: Seeded) -> None:
+    future = seeded.now + 400 * 86400
+    seeded.q(
+        f"INSERT INTO {seeded.db}.events SELECT toDateTime({future} - number * 3600), 900000 + number, 1, 0 "
+        "FROM numbers(12)"
+    )
+    seeded.q(f"INSERT INTO {seeded.db}.events SELECT toDateTime(0), 800000 + number, 1, 0 FROM numbers(3)")
+    result = await run(seeded.server, "ts", timeseries(seeded.db))
+    assert result.status is Status.FAIL
+    assert result.output == (
+        f"12 rows dated in the future, worst {fmt_time(future)}; "
+        "3 rows dated before 2000-01-01 00:00:00, earliest 1970-01-01 00:00:00"
+    )
+    values = observed(result)
+    assert (values["future_rows"], values["past_rows"], values["gaps"]) == (12, 3, 0)
+
+
+async def test_clock_skew_allowance_and_floor_are_configurable(seeded: Seeded) -> None:
+    floor = (seeded.now - 30 * 86400) // 86400 * 86400
+    old = seeded.now - 40 * 86400
+    seeded.q(f"INSERT INTO {seeded.db}.events VALUES (toDateTime({seeded.now + 600}), 700000, 1, 0)")
+    seeded.q(f"INSERT INTO {seeded.db}.events VALUES (toDateTime({old}), 700001, 1, 0)")
+    iso = datetime.fromtimestamp(floor, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    result = await run(seeded.server, "ts", timeseries(seeded.db, clock_skew="15m", floor=iso))
+    assert result.status is Status.FAIL
+    assert result.output == f"1 row dated before {fmt_time(floor)}, earliest {fmt_time(old)}"
+    assert observed(result)["future_rows"] == 0  # 10 minutes ahead is within the 15 min allowance
+    strict = await run(seeded.server, "ts", timeseries(seeded.db, clock_skew=0))
+    assert strict.output == f"1 row dated in the future, worst {fmt_time(seeded.now + 600)}"
+
+
+async def test_gap_fails_naming_the_first_empty_bucket(clickhouse_server: ClickHouseServer) -> None:
+    now = int(clickhouse_server.query("SELECT toUInt32(now())"))
+    hole = (now // 3600 - 5) * 3600
+    data = seed(clickhouse_server, skip_hour=hole)
+    try:
+        result = await run(clickhouse_server, "ts", timeseries(data.db))
+        assert result.status is Status.FAIL
+        assert result.output == f"1 gap in the last 24h (1h buckets with no rows), first at {fmt_bucket(hole, 3600)}"
+        assert observed(result)["gaps"] == 1
+        sparse = await run(clickhouse_server, "ts", timeseries(data.db, bucket="2h", min_bucket_rows=100))
+        assert sparse.status is Status.FAIL
+        assert sparse.output.startswith("1 gap in the last 24h (2h buckets under 100 rows), first at ")
+    finally:
+        clickhouse_server.query(f"DROP DATABASE IF EXISTS {data.db}")
+
+
+async def test_stale_table_fails_freshness(clickhouse_server: ClickHouseServer) -> None:
+    data = seed(clickhouse_server, end_offset=3 * 3600)
+    newest = (data.now - 3 * 3600) // 60 * 60
+    try:
+        result = await run(clickhouse_server, "ts", timeseries(data.db, max_lag="2h", min_bucket_rows=0))
+        assert result.status is Status.FAIL
+        lag = observed(result)["lag"]
+        assert 3 * 3600 <= lag < 3 * 3600 + 120
+        assert result.output == f"newest row is {lag / 3600:.1f} h old ({fmt_time(newest)}), max lag 2h"
+        # with gap detection on, the empty recent hours are reported as well
+        gaps = await run(clickhouse_server, "ts", timeseries(data.db, max_lag="2h"))
+        assert "gaps in the last 24h (1h buckets with no rows)" in gaps.output
+        assert observed(gaps)["gaps"] in (2, 3)
+    finally:
+        clickhouse_server.query(f"DROP DATABASE IF EXISTS {data.db}")
+
+
+async def test_duplicates_fail_above_threshold(seeded: Seeded) -> None:
+    # five rows of the last hour written twice (a retried batch), one of them three times
+    recent = f"SELECT * FROM {seeded.db}.events WHERE ts >= toDateTime({seeded.now - 3600}) ORDER BY event_id LIMIT 5"
+    seeded.q(f"INSERT INTO {seeded.db}.events {recent}")
+    worst = int(seeded.q(f"SELECT event_id FROM ({recent}) LIMIT 1"))
+    seeded.q(f"INSERT INTO {seeded.db}.events SELECT * FROM {seeded.db}.events WHERE event_id = {worst} LIMIT 1")
+    result = await run(seeded.server, "ts", timeseries(seeded.db))
+    assert result.status is Status.FAIL
+    assert result.output == f"6 duplicate rows on (event_id) in the last 24h, 5 keys repeated, worst {worst} x3"
+    assert observed(result)["duplicate_rows"] == 6
+    tolerated = await run(seeded.server, "ts", timeseries(seeded.db, max_duplicates=6))
+    assert tolerated.status is Status.PASS
+
+
+async def test_missing_table_or_column_is_named(seeded: Seeded) -> None:
+    missing = await run(seeded.server, "ts", timeseries(seeded.db, table=f"{seeded.db}.nope"))
+    assert (missing.status, missing.output) == (Status.FAIL, f"table {seeded.db}.nope not found")
+    column = await run(seeded.server, "ts", timeseries(seeded.db, keys=["nope"]))
+    assert (column.status, column.output) == (Status.FAIL, f"table {seeded.db}.events has no column nope")
+    wrong = await run(seeded.server, "ts", timeseries(seeded.db, time_column="value"))
+    assert wrong.output == f"column {seeded.db}.events.value is Float64, expected DateTime or Date"
+
+
+def test_identifiers_and_measures_are_validated() -> None:
+    bad = [
+        {"kind": "timeseries", "table": "events; DROP TABLE x", "time_column": "ts"},
+        {"kind": "timeseries", "table": "events", "time_column": "ts`"},
+        {"kind": "timeseries", "table": "events", "time_column": "ts", "keys": ["a b"]},
+        {"kind": "timeseries", "table": "events", "time_column": "ts", "lookback": 86400 * 30, "bucket": 60},
+        {"kind": "rollup", "levels": [
+            {"name": "raw", "table": "e", "time_column": "ts", "measures": {"c": "count() FROM system.users --"}},
+            {"name": "h", "table": "h", "time_column": "hour", "bucket": 3600, "measures": {"c": "sum(events)"}}]},
+        {"kind": "rollup", "levels": [
+            {"name": "raw", "table": "e", "time_column": "ts", "measures": {"c": "count()"}},
+            {"name": "h", "table": "h", "time_column": "hour", "bucket": "7h", "measures": {"c": "sum(events)"}},
+            {"name": "d", "table": "d", "time_column": "day", "bucket": 86400, "measures": {"c": "sum(events)"}}]},
+        {"kind": "query_performance", "queries": {"Bad-Name": "SELECT 1"}},
+        {"kind": "query_performance", "queries": {}},
+    ]
+    messages = []
+    for options in bad:
+        with pytest.raises(ValidationError) as info:
+            make_settings(components={"ch": {"type": "clickhouse", "checks": {"x": options}}})
+        messages.append(str(info.value))
+    assert "is not a table name" in messages[0]
+    assert "is not a plain identifier" in messages[1] and "is not a plain identifier" in messages[2]
+    assert "at most 10000 buckets" in messages[3]
+    assert "is not a measure" in messages[4]
+    assert "must be a multiple of the level below's" in messages[5]
+    assert "names must match" in messages[6]
+    assert "at least 1 item" in messages[7]
+    ok = make_settings(components={"ch": {"type": "clickhouse", "checks": {
+        "ts": {"kind": "timeseries", "table": "db.events", "time_column": "ts"},
+        "query_performance": {"queries": {"a": "SELECT 1"}},
+    }}})
+    checks = ok.components["ch"].checks
+    assert ok.schedule("ch", "ts").severity.value == "degraded"  # data quality does not gate readiness
+    assert ok.schedule("ch", "query_performance").severity.value == "critical"
+    assert checks["query_performance"].queries["a"].sla == 5.0
+
+
+# -- rollup -----------------------------------------------------------------------------------------
+
+
+def rollup(db: str, **options: Any) -> dict[str, Any]:
+    return {"kind": "rollup", "settle": "1m", "lookback": "48h", "levels": rollup_levels(db), **options}
+
+
+async def test_rollup_passes_on_consistent_levels(seeded: Seeded) -> None:
+    result = await run(seeded.server, "roll", rollup(seeded.db))
+    assert result.status is Status.PASS, result.output
+    assert result.output == (
+        "raw->hourly agree on 48 buckets; hourly->daily agree on 2 buckets (closed buckets of the last 48h)"
+    )
+    values = observed(result)
+    assert (values["raw_hourly_buckets"], values["raw_hourly_mismatched_buckets"]) == (48, 0)
+    assert (values["hourly_daily_buckets"], values["hourly_daily_mismatched_buckets"]) == (2, 0)
+    assert 0 < values["raw_read_rows"] <= ROWS and values["hourly_read_rows"] <= 51 and values["daily_read_rows"] <= 3
+    assert all(values[f"{level}_latency"] < 1 for level in ("raw", "hourly", "daily"))
+
+
+async def test_rollup_view_that_missed_inserts_fails(seeded: Seeded) -> None:
+    hour = (seeded.now // 3600 - 3) * 3600
+    # the view is detached while a late row lands in the raw table: the hourly level never sees it
+    seeded.q(f"DETACH TABLE {seeded.db}.events_hourly")
+    seeded.q(f"INSERT INTO {seeded.db}.events VALUES (toDateTime({hour + 30}), 999999, 1, 0)")
+    seeded.q(f"ATTACH TABLE {seeded.db}.events_hourly")
+    result = await run(seeded.server, "roll", rollup(seeded.db))
+    assert result.status is Status.FAIL
+    assert result.output == f"rollup raw->hourly mismatch at {fmt_bucket(hour, 3600)}: count 61 vs 60"
+    values = observed(result)
+    assert (values["raw_hourly_mismatched_buckets"], values["hourly_daily_mismatched_buckets"]) == (1, 0)
+
+
+async def test_rollup_changed_daily_row_fails(seeded: Seeded) -> None:
+    day = (seeded.now - 60) // 86400 * 86400 - 86400  # yesterday: a closed day, fully inside the data
+    expected = int(seeded.q(f"SELECT sum(events) FROM {seeded.db}.events_daily WHERE day = toDate('{fmt_bucket(day, 86400)}')"))
+    seeded.q(f"INSERT INTO {seeded.db}.events_daily VALUES (toDate('{fmt_bucket(day, 86400)}'), 1, 0.5)")
+    result = await run(seeded.server, "roll", rollup(seeded.db))
+    assert result.status is Status.FAIL
+    assert result.output.startswith(
+        f"rollup hourly->daily mismatch at {fmt_bucket(day, 86400)}: count {expected} vs {expected + 1}, value "
+    )
+    # the float sums differ by the 0.5 added; a looser tolerance forgives that but never an integer count
+    loose = await run(seeded.server, "roll", rollup(seeded.db, tolerance=0.01))
+    assert loose.output == f"rollup hourly->daily mismatch at {fmt_bucket(day, 86400)}: count {expected} vs {expected + 1}"
+
+
+async def test_rollup_tolerates_float_rounding_not_missing_rows(seeded: Seeded) -> None:
+    day = (seeded.now - 60) // 86400 * 86400 - 86400
+    # re-sum the same values in another order: float sums may differ in the last digits, the check must not care
+    seeded.q(f"ALTER TABLE {seeded.db}.events_daily DELETE WHERE day = toDate('{fmt_bucket(day, 86400)}')")
+    for _ in range(100):
+        if int(seeded.q(f"SELECT count() FROM system.mutations WHERE database = '{seeded.db}' AND is_done = 0")) == 0:
+            break
+        await asyncio.sleep(0.05)
+    seeded.q(
+        f"INSERT INTO {seeded.db}.events_daily SELECT toDate(ts), count(), sum(value) FROM "
+        f"(SELECT ts, value FROM {seeded.db}.events WHERE toDate(ts) = toDate('{fmt_bucket(day, 86400)}') "
+        "ORDER BY value DESC) GROUP BY toDate(ts)"
+    )
+    result = await run(seeded.server, "roll", rollup(seeded.db))
+    assert result.status is Status.PASS, result.output
+
+
+async def test_rollup_with_no_closed_data_warns(clickhouse_server: ClickHouseServer) -> None:
+    data = seed(clickhouse_server)
+    try:
+        data.q(f"TRUNCATE TABLE {data.db}.events_daily")
+        result = await run(clickhouse_server, "roll", rollup(data.db, lookback="24h", settle="72h"))
+        assert result.status is Status.WARN
+        assert result.output == (
+            "rollup raw->hourly: no rows in closed buckets of the last 24h; "
+            "rollup hourly->daily: no rows in closed buckets of the last 24h"
+        )
+    finally:
+        clickhouse_server.query(f"DROP DATABASE IF EXISTS {data.db}")
+
+
+# -- a stopped server -------------------------------------------------------------------------------
+
+
+async def test_stopped_server_fails_at_timeout_delays_nothing_and_recovers(
+    clickhouse_factory: Any, http_target: HttpTarget
+) -> None:
+    server: ClickHouseServer = clickhouse_factory()
+    data = seed(server)
+    checks = {
+        "connectivity": {},
+        "perf": {"kind": "query_performance", "queries": {"count_all": f"SELECT count() FROM {data.db}.events"}},
+        "ts": timeseries(data.db),
+        "roll": rollup(data.db),
+    }
+    config = make_settings(
+        defaults={"interval": 30, "timeout": 1.5},
+        components={
+            "ch": component(server, checks),
+            "web": {"type": "http", "url": http_target.url, "connect_timeout": 0.5,
+                    "checks": {"ok": {"kind": "reachable", "path": "/ok"}}},
+        },
+    )
+    keys = [("ch", name) for name in checks] + [("web", "ok")]
+    async with check_runner(config) as scheduler:
+        healthy = await scheduler.run_all_once(keys)
+        assert [r.status for r in healthy] == [Status.PASS] * 5, [r.output for r in healthy]
+
+        server.pause()
+        try:
+            started = time.monotonic()
+            stopped = await scheduler.run_all_once(keys)
+            elapsed = time.monotonic() - started
+        finally:
+            server.resume()
+        web = stopped[-1]
+        assert web.status is Status.PASS and web.duration < 0.5  # ran concurrently, not behind ClickHouse
+        for result in stopped[:-1]:
+            assert result.status is Status.FAIL, (result.check, result.output)
+            assert result.duration <= 1.5 + 0.2, (result.check, result.duration)
+        assert elapsed < 1.5 + 0.3
+        # A pooled connection times out on its ping and is cancelled at the deadline; a fresh one fails its handshake.
+        unreachable = f"NetworkError: All hosts are unreachable: 127.0.0.1:{server.tcp_port}"
+        outputs = {r.check: r.output for r in stopped[:-1]}
+        assert outputs["connectivity"] in ("SELECT 1 cancelled after 1.4 s: no result within its 1.4 s budget", unreachable)
+        assert outputs["perf"].startswith("query count_all cancelled at the check's deadline after 1.4") or (
+            outputs["perf"] == unreachable
+        )
+        for check in ("ts", "roll"):
+            assert outputs[check] in (
+                "schema query on system.columns cancelled after 1.4 s: no result within its 1.4 s budget",
+                unreachable,
+            )
+
+        recovered = await scheduler.run_all_once(keys)
+        assert [r.status for r in recovered] == [Status.PASS] * 5, [r.output for r in recovered]
+        assert scheduler.clients["ch"].in_use == 0
