@@ -256,3 +256,29 @@ def test_verbose_lines_keep_one_line_per_check() -> None:
         "[-]api:b failed: pending: not run yet",
         "readyz check failed",
     ]
+
+
+async def test_readyz_after_shutdown_began(http_target: Any) -> None:
+    async with serve(settings_for({"api": http(http_target.url, ok=reach("/ok"))})) as served:
+        await served.wait(lambda: served.store.ready, what="ready")
+        served.store.begin_shutdown()  # what SIGTERM does first (see test_cli for the real signal)
+        assert (await served.get("/readyz"))[:2] == (503, "shutting down\n")
+        assert (await served.get("/ready"))[:2] == (503, "shutting down\n")
+        status, body, _ = await served.get("/readyz?verbose")
+        assert (status, body) == (503, "[+]api:ok ok\n[-]shutdown failed: shutting down\nreadyz check failed\n")
+        # A later passing run does not make it ready again.
+        await served.wait(lambda: served.store.get("api", "ok").runs[served.store.get("api", "ok").last.status] >= 3,
+                          what="more runs")
+        assert (await served.get("/readyz"))[0] == 503
+        assert (await served.get("/livez"))[:2] == (200, "ok\n")
+
+
+def test_livez_fails_when_the_scheduler_loop_stalls() -> None:
+    from app.api.probes import LIVENESS_STALL, live
+    from app.main import build_store
+
+    store = build_store(settings_for({"api": http("http://127.0.0.1:1/", a=reach("/"))}))
+    store.beat()
+    assert live(store) == (200, b"ok\n")
+    store.heartbeat = time.monotonic() - LIVENESS_STALL - 0.1
+    assert live(store) == (503, b"scheduler loop stalled\n")

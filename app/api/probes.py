@@ -70,7 +70,10 @@ def _readiness(store: Store, verbose: str | None, exclude: list[str], component:
         return _text(*ready(store))
     if whole:
         ok, body = verbose_lines(states, set(exclude))
-        ok = ok and not store.shutting_down
+        if store.shutting_down:  # kube-apiserver lists its shutdown as one more failing check
+            ok = False
+            lines = body.splitlines()
+            body = "\n".join([*lines[:-1], "[-]shutdown failed: shutting down", "readyz check failed"]) + "\n"
     else:
         # A part is ready when every check in it is ok, whatever its severity.
         ok = all(s.effective is not None and s.effective.ok for s in states if s.check_id not in exclude)
