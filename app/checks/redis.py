@@ -337,7 +337,8 @@ async def pool(ctx: CheckContext[RedisClient]) -> Outcome:
             findings.append((Status.WARN, f"{load}, at or above the {percent(options.warn_ratio)} warn threshold"))
     if rejected_growth:
         plural = "s" if rejected_growth != 1 else ""
-        findings.append((Status.WARN, f"{rejected_growth} client connection{plural} rejected since the last run (maxclients reached)"))
+        rejections = f"{rejected_growth} client connection{plural} rejected since the last run (maxclients reached)"
+        findings.append((Status.WARN, rejections))
 
     observed = [
         Observation("connected_clients", connected),
@@ -421,7 +422,9 @@ def persistence_findings(persistence: dict[str, Any], save_policy: str | None) -
     aof = as_int(persistence.get("aof_enabled")) == 1
     rdb = "unknown (CONFIG refused)" if save_policy is None else (save_policy.strip() or "off")
     if not aof and save_policy is not None and not save_policy.strip():
-        findings.append((Status.WARN, "no persistence (AOF off, no RDB save points): sessions will not survive a restart"))
+        findings.append(
+            (Status.WARN, "no persistence (AOF off, no RDB save points): sessions will not survive a restart")
+        )
     if aof and str(persistence.get("aof_last_write_status", "ok")) != "ok":
         findings.append((Status.WARN, "AOF writes are failing: recent sessions would not survive a restart"))
     if str(persistence.get("rdb_last_bgsave_status", "ok")) != "ok":
@@ -497,7 +500,8 @@ async def session_ttl(ctx: CheckContext[RedisClient]) -> Outcome:
 
     of_sample = f"of {sample.sampled} sampled session keys ({options.pattern})"
     if sample.no_expiry:
-        findings.append((Status.FAIL, f"{sample.no_expiry} {of_sample} have no expiry: they never expire (a session leak)"))
+        leak = f"{sample.no_expiry} {of_sample} have no expiry: they never expire (a session leak)"
+        findings.append((Status.FAIL, leak))
     if sample.over_max:
         findings.append((
             Status.WARN,
@@ -552,7 +556,9 @@ class PatternSearch:
     cursor: int = 0
 
 
-async def find_any(ctx: CheckContext[RedisClient], pattern: str, search: PatternSearch, budget: ScanBudget) -> bool | None:
+async def find_any(
+    ctx: CheckContext[RedisClient], pattern: str, search: PatternSearch, budget: ScanBudget
+) -> bool | None:
     """Whether some key matches: True, False (a whole SCAN cycle found none), None (not known yet: budget spent)."""
     while budget.allows_another():
         search.cursor, keys = await budget.scan(ctx.client, search.cursor, pattern)
@@ -597,7 +603,8 @@ async def priority_findings(
             missing += 1
             findings.append((Status.FAIL, f"no key matches priority pattern {pattern}"))
         elif found is None:
-            findings.append((Status.WARN, f"priority pattern {pattern} not confirmed yet: no match within the scan budget"))
+            unconfirmed = f"priority pattern {pattern} not confirmed yet: no match within the scan budget"
+            findings.append((Status.WARN, unconfirmed))
     return findings, missing, budget.calls
 
 

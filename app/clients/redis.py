@@ -68,7 +68,8 @@ class RedisClient:
 
     def _exhausted(self) -> PoolExhausted:
         return PoolExhausted(
-            f"pool exhausted: all {self.max_connections} of Vigil's connections busy for {self.settings.pool_timeout:g}s"
+            f"pool exhausted: all {self.max_connections} of Vigil's connections busy "
+            f"for {self.settings.pool_timeout:g}s"
         )
 
     async def _call(self, attempt: Callable[[], Awaitable[T]]) -> T:

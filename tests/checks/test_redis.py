@@ -104,7 +104,8 @@ def vigil_keys(server: RedisServer) -> list[str]:
 
 
 def test_check_kinds_default_to_their_names_and_severities() -> None:
-    settings = make_settings(components={"cache": {"type": "redis", "checks": {"pool": {}, "session_ttl": {}, "memory": {}}}})
+    checks = {"pool": {}, "session_ttl": {}, "memory": {}}
+    settings = make_settings(components={"cache": {"type": "redis", "checks": checks}})
     checks = settings.components["cache"].checks
     assert [c.kind for c in checks.values()] == ["pool", "session_ttl", "memory"]
     assert {settings.schedule("cache", name).severity.value for name in checks} == {"degraded"}
@@ -443,7 +444,9 @@ async def test_survival_canary_deleted_without_restart_warns(redis_factory: Any)
         server.cli("DEL", "vigil:cache:session_ttl:survival")
         result = await run(scheduler, "session_ttl")
         assert result.status is Status.WARN
-        assert result.output == "canary vigil:cache:session_ttl:survival vanished without a restart (evicted or deleted)"
+        assert result.output == (
+            "canary vigil:cache:session_ttl:survival vanished without a restart (evicted or deleted)"
+        )
 
 
 async def test_sampling_budget_holds_on_a_million_session_keys(redis_factory: Any) -> None:
@@ -453,7 +456,9 @@ async def test_sampling_budget_holds_on_a_million_session_keys(redis_factory: An
     checks = {
         "by-keys": {"kind": "session_ttl", "max_keys": 500, "scan_count": 100, "scan_time": "200ms"},
         "by-time": {"kind": "session_ttl", "max_keys": 100000, "scan_count": 10, "scan_time": "50ms"},
-        "by-deadline": {"kind": "session_ttl", "max_keys": 100000, "scan_count": 10, "scan_time": "10s", "timeout": "1.2s"},
+        "by-deadline": {
+            "kind": "session_ttl", "max_keys": 100000, "scan_count": 10, "scan_time": "10s", "timeout": "1.2s"
+        },
     }
     async with check_runner(settings_for(server, checks)) as scheduler:
         for _ in range(3):
