@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -268,6 +270,32 @@ async def test_check_timeout_without_query_timeout_names_the_query(clickhouse_se
     while await processes(clickhouse_server, like):  # the server's own limit is 3 s (ceil(1.4) + 1)
         assert time.monotonic() - started < 1.0, "query still running on the server"
         await asyncio.sleep(0.05)
+
+
+async def test_kill_stops_a_query_that_ignores_cancel(clickhouse_server: ClickHouseServer) -> None:
+    """The fallback when the Cancel packet is not acknowledged: KILL QUERY over a connection of its own."""
+    query_id = f"vigil-test-{uuid.uuid4().hex[:8]}"
+    url = f"http://127.0.0.1:{clickhouse_server.http_port}/?query_id={query_id}&max_execution_time=20"
+    request = urllib.request.Request(url, data=ENDLESS.encode(), method="POST")
+
+    def endless() -> str:
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return str(response.read().decode())
+        except urllib.error.HTTPError as exc:
+            return str(exc.read().decode())
+
+    running = asyncio.get_running_loop().run_in_executor(None, endless)
+    while not await processes(clickhouse_server, query_id):
+        await asyncio.sleep(0.05)
+    config = settings(clickhouse_server, {"connectivity": {}})
+    async with check_runner(config) as scheduler:
+        killed = time.monotonic()
+        await scheduler.clients["ch"].kill(query_id)
+        answer = await asyncio.wait_for(running, 5)
+    assert time.monotonic() - killed < 2
+    assert "Query was cancelled" in answer
+    assert not await processes(clickhouse_server, query_id)
 
 
 # -- timeseries -------------------------------------------------------------------------------------
