@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -24,7 +25,9 @@ WRONG_PASSWORD = "wrong-url-pw-Zp11"  # inside a redis:// URL, refused by the se
 FILE_PASSWORD = "file-pw-Mm42"  # from password_file, wrong on purpose (its check fails)
 BEARER_TOKEN = "http-bearer-token-Yv55"
 HTTP_URL_PASSWORD = "http-url-pw-Rt08"
-SECRETS = [REDIS_PASSWORD, URL_PASSWORD, WRONG_PASSWORD, FILE_PASSWORD, BEARER_TOKEN, HTTP_URL_PASSWORD, JWT_SECRET]
+ENV_JWT_KEY = "env-jwt-key-that-is-long-enough-Wc61"  # from VIGIL_AUTH__KEY, overriding the file
+SECRETS = [REDIS_PASSWORD, URL_PASSWORD, WRONG_PASSWORD, FILE_PASSWORD, BEARER_TOKEN, HTTP_URL_PASSWORD, JWT_SECRET,
+           ENV_JWT_KEY]
 
 
 def config(redis_factory: Any, http_target: Any, tmp_path: Path) -> dict[str, Any]:
@@ -116,7 +119,9 @@ async def test_no_secret_in_responses_metrics_or_logs(
     assert_clean(logs, f"{log_format} logs")
 
 
-def vigil(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def vigil(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
+    env["VIGIL_AUTH__KEY"] = ENV_JWT_KEY
     return subprocess.run(
         [sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, timeout=30, env=env
     )
@@ -133,7 +138,7 @@ def test_no_secret_in_cli_output(redis_factory: Any, http_target: Any, tmp_path:
     assert effective["components"]["sessions"]["url"].startswith("redis://:***@127.0.0.1:")
     assert effective["components"]["legacy"]["url"] == "http://admin:***@127.0.0.1:1/"
     assert effective["components"]["cache"]["password"] != REDIS_PASSWORD
-    assert effective["auth"]["key"] != JWT_SECRET
+    assert effective["auth"]["key"] == "**********"  # the environment's key, hidden like the file's
 
     assert vigil("config", "validate", "--config", str(path)).returncode == 0
 
