@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import time
 from typing import Any
@@ -34,6 +36,14 @@ def resign_header(token: str, **header: Any) -> str:
     """Swap the header of a valid token, keeping its signature (must then fail verification)."""
     _, payload, signature = token.split(".")
     return f"{b64({'alg': 'HS256', 'typ': 'JWT', **header})}.{payload}.{signature}"
+
+
+def hmac_with(key: str) -> str:
+    """An HS256 token signed by hand with `key` (python-jose refuses PEM keys as HMAC secrets itself)."""
+    payload = {"aud": JWT_AUDIENCE, "iss": JWT_ISSUER, "exp": int(time.time()) + 60, "scope": "vigil:run"}
+    signing_input = f"{b64({'alg': 'HS256', 'typ': 'JWT'})}.{b64(payload)}"
+    digest = hmac.new(key.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{base64.urlsafe_b64encode(digest).rstrip(b'=').decode()}"
 
 
 def rsa_pair() -> tuple[str, str]:
@@ -150,7 +160,8 @@ def test_rs256(rsa_keys: tuple[str, str]) -> None:
     other_private, _ = rsa_pair()
     for token, detail in (
         (make_token(secret=other_private, algorithm="RS256"), "signature verification failed"),
-        # Key confusion: an HMAC token keyed with the public PEM must not pass as RS256.
+        # Key confusion: an HMAC token keyed with the (public) PEM must not pass as RS256.
+        (hmac_with(public), "token algorithm not allowed"),
         (jwt.encode({"aud": JWT_AUDIENCE, "iss": JWT_ISSUER, "exp": int(time.time()) + 60, "scope": "vigil:run"},
                     JWT_SECRET, algorithm="HS256"), "token algorithm not allowed"),
         (unsigned(), "token algorithm not allowed"),
