@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from jose import JWTError, jwt
-from jose.exceptions import ExpiredSignatureError, JWTClaimsError
+from jose import JWTError, jwt  # type: ignore[import-untyped]
+from jose.exceptions import ExpiredSignatureError, JWTClaimsError  # type: ignore[import-untyped]
 
 from app.config import AuthConfig
 
@@ -99,7 +99,7 @@ class Verifier:
             raise AuthError(401, "invalid_token", "invalid claims") from None
         if require_scope and config.scope not in _scopes(claims):
             raise AuthError(403, "insufficient_scope", f"token lacks the {config.scope!r} scope")
-        return claims
+        return dict(claims)
 
 
 _MISSING_CLAIM = re.compile(r'missing required key "(\w+)"')

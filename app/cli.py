@@ -14,7 +14,7 @@ import signal
 import sys
 import time
 import xml.etree.ElementTree as ET
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from app import __version__
 
@@ -25,7 +25,7 @@ EXIT_OK, EXIT_NOT_READY, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse exits 2 too; keep its one-line style
+    def error(self, message: str) -> NoReturn:  # argparse exits 2 too; keep its one-line style
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"vigil: error: {message}\n")
 
@@ -84,7 +84,19 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     if args.command == "serve":
         return serve(_load(args.config), args.host, args.port, args.log_format)
-    return asyncio.run(check(_load(args.config), args))
+    settings = _load(args.config)
+    keys = _select(settings, args.component, args.check)
+    try:
+        # Opened before the checks run: a report that cannot be written is a usage error, found at once.
+        out: TextIO = open(args.output, "w") if args.output else sys.stdout  # noqa: SIM115
+    except OSError as exc:
+        print(f"vigil: error: --output {args.output}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return asyncio.run(check(settings, keys, args, out))
+    finally:
+        if args.output:
+            out.close()
 
 
 # -- serve -------------------------------------------------------------------------------------------
@@ -161,20 +173,13 @@ def _select(settings: Settings, components: list[str], checks: list[str]) -> lis
     return list(dict.fromkeys(chosen))
 
 
-async def check(settings: Settings, args: argparse.Namespace) -> int:
+async def check(settings: Settings, keys: list[tuple[str, str]], args: argparse.Namespace, out: TextIO) -> int:
     from app.config import Scrubber
     from app.logs import setup_logging
     from app.main import build_store
     from app.report import health_document
     from app.scheduler import Scheduler
 
-    keys = _select(settings, args.component, args.check)
-    try:
-        # Opened before the checks run: a report that cannot be written is a usage error, found at once.
-        out: TextIO = open(args.output, "w") if args.output else sys.stdout  # noqa: SIM115
-    except OSError as exc:
-        print(f"vigil: error: --output {args.output}: {exc.strerror}", file=sys.stderr)
-        return EXIT_USAGE
     # The report says what failed; transition log lines would only repeat it.
     setup_logging(settings.log_format, "error", Scrubber(settings.secret_values()))
     store = build_store(settings)
@@ -206,26 +211,20 @@ async def check(settings: Settings, args: argparse.Namespace) -> int:
         await scheduler.stop(grace=2.0)
     elapsed = time.monotonic() - started
     if interrupted:
-        if args.output:
-            out.close()
         print("vigil: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
 
     states = [store.states[key] for key in keys]
     ready = all(s.last is not None and s.last.status.ok for s in states if s.critical or args.strict)
 
-    try:
-        if args.format == "json":
-            _, document = health_document(store, states, details=True)
-            json.dump(document, out, indent=2)
-            out.write("\n")
-        elif args.format == "junit":
-            out.write(junit_xml(states, elapsed))
-        else:
-            out.write(table(states, ready, elapsed))
-    finally:
-        if args.output:
-            out.close()
+    if args.format == "json":
+        _, document = health_document(store, states, details=True)
+        json.dump(document, out, indent=2)
+        out.write("\n")
+    elif args.format == "junit":
+        out.write(junit_xml(states, elapsed))
+    else:
+        out.write(table(states, ready, elapsed))
     if args.output and args.format != "table":
         print(table(states, ready, elapsed), end="", file=sys.stderr)
     return EXIT_OK if ready else EXIT_NOT_READY

@@ -86,9 +86,7 @@ class VigilCollector(Collector):
             if state.last is not None:
                 last_run.add_metric(key, state.last.finished_at)
                 for obs in state.last.observed:
-                    if isinstance(obs.value, bool):
-                        observed.add_metric([*key, measure_name(obs.name, obs.unit)], float(obs.value))
-                    elif isinstance(obs.value, int | float):
+                    if isinstance(obs.value, bool | int | float):
                         observed.add_metric([*key, measure_name(obs.name, obs.unit)], float(obs.value))
             if state.last_success_at is not None:
                 last_success.add_metric(key, state.last_success_at)

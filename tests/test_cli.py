@@ -30,7 +30,7 @@ def env(**extra: str) -> dict[str, str]:
 
 def vigil(*args: str, extra_env: dict[str, str] | None = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [VIGIL, *args], capture_output=True, text=True, timeout=timeout, env=env(**(extra_env or {}))
+        [VIGIL, *args], check=False, capture_output=True, text=True, timeout=timeout, env=env(**(extra_env or {}))
     )
 
 
@@ -279,7 +279,7 @@ def test_check_interrupted_exits_130_at_once(tmp_path: Path, hanging_server: Any
         time.sleep(0.02)
     sent = time.monotonic()
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=5)
+    _, err = proc.communicate(timeout=5)
     assert time.monotonic() - sent < 3
     assert proc.returncode == 130, err
     assert err.strip().endswith("vigil: interrupted")
@@ -359,7 +359,7 @@ def test_serve_answers_and_sigterm_turns_readyz_503_then_exits(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    out, err = proc.communicate()
+    _, err = proc.communicate()
     assert seen_503 is not None and seen_503 < 0.5, seen_503
     assert exited < 5, exited
     assert proc.returncode == 0, err

@@ -123,7 +123,7 @@ def vigil(*args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
     env["VIGIL_AUTH__KEY"] = ENV_JWT_KEY
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, timeout=30, env=env
+        [sys.executable, "-m", "app.cli", *args], check=False, capture_output=True, text=True, timeout=30, env=env
     )
 
 

@@ -111,7 +111,7 @@ async def readyz_check(
 class ProbeFastPath:
     """Pure-ASGI answer for plain GET /livez, /readyz, /ready: no routing, no allocation beyond the reply."""
 
-    _HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"cache-control", b"no-store")]
+    _HEADERS = ((b"content-type", b"text/plain; charset=utf-8"), (b"cache-control", b"no-store"))
 
     def __init__(self, app: ASGIApp, store: Store) -> None:
         self.app = app

@@ -5,6 +5,8 @@ Concurrent requests for a check share one execution; a per-check cooldown return
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 
@@ -33,7 +35,10 @@ async def _run(
     return RunResponse(document, status_code=status, headers={"cache-control": "no-store"})
 
 
-_RESPONSES = {401: {"description": "missing or invalid token"}, 403: {"description": "token lacks the run scope, or auth is not configured"}}
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "missing or invalid token"},
+    403: {"description": "token lacks the run scope, or auth is not configured"},
+}
 
 
 @router.post("/checks/run", response_class=RunResponse, responses=_RESPONSES, summary="Run every check now")
