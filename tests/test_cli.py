@@ -342,12 +342,13 @@ def test_serve_answers_and_sigterm_turns_readyz_503_then_exits(
         proc.send_signal(signal.SIGTERM)
         seen_503 = None
         while proc.poll() is None and time.monotonic() - sent < 6:
+            asked = time.monotonic()
             try:
                 status, body = fetch(base + "/readyz", timeout=0.5)
             except OSError:
                 status, body = None, ""
             if status == 200:
-                assert time.monotonic() - sent < 0.05, "readyz still 200 after SIGTERM"
+                assert asked - sent < 0.1, "readyz still 200 after SIGTERM"
             if status == 503 and seen_503 is None:
                 seen_503 = time.monotonic() - sent
                 assert body == "shutting down\n"
