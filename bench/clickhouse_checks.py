@@ -109,11 +109,11 @@ def reads(result: CheckResult) -> bool:
 
 
 def rows_read(result: CheckResult) -> int:
-    return sum(int(o.value) for o in result.observed if o.unit == "rows" and o.name.endswith("_read_rows"))  # type: ignore[arg-type]
+    return sum(o.value for o in result.observed if isinstance(o.value, int) and o.name.endswith("_read_rows"))
 
 
 def bytes_read(result: CheckResult) -> int:
-    return sum(int(o.value) for o in result.observed if o.unit == "bytes" and o.name.endswith("_read_bytes"))  # type: ignore[arg-type]
+    return sum(o.value for o in result.observed if isinstance(o.value, int) and o.name.endswith("_read_bytes"))
 
 
 async def measure(server: ClickHouseServer, runs: int, now: int) -> list[dict[str, Any]]:
