@@ -52,6 +52,10 @@ class Runner:
     def check_id(self) -> str:
         return f"{self.component}:{self.check}"
 
+    @property
+    def busy(self) -> bool:
+        return self._inflight is not None
+
     async def run(self, scheduled: bool = True) -> CheckResult:
         """Run now, or join the run already in flight (single-flight)."""
         if self._inflight is None:
@@ -189,11 +193,14 @@ class Scheduler:
             await asyncio.sleep(WATCHDOG_PERIOD)
 
     async def run_now(self, keys: list[tuple[str, str]], cooldown: float) -> list[tuple[CheckResult, bool]]:
-        """Run the given checks on demand, concurrently; a check run less than `cooldown` ago returns its last
-        result instead (flagged True), so callers cannot hammer the targets."""
+        """Run the given checks on demand, concurrently. A caller arriving while a run is in flight joins it;
+        a check run on demand less than `cooldown` ago returns its last result (flagged True) instead, so
+        callers cannot hammer the targets."""
 
         async def one(key: tuple[str, str]) -> tuple[CheckResult, bool]:
             runner = self.runners[key]
+            if runner.busy:
+                return await runner.run(scheduled=False), False
             state = self.store.states[key]
             last_demand = self._last_run_at.get(key)
             now = time.monotonic()
@@ -203,10 +210,6 @@ class Scheduler:
             return await runner.run(scheduled=False), False
 
         return list(await asyncio.gather(*(one(key) for key in keys)))
-
-    async def run_all_once(self, keys: list[tuple[str, str]]) -> list[CheckResult]:
-        """Every given check once, concurrently (the `vigil check` gate)."""
-        return list(await asyncio.gather(*(self.runners[key].run(scheduled=False) for key in keys)))
 
     async def stop(self, grace: float = 2.0) -> None:
         """Cancel the loops and in-flight runs, then close every client within `grace` seconds."""

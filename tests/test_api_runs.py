@@ -6,7 +6,6 @@ import asyncio
 import json
 from typing import Any
 
-import pytest
 
 from tests.conftest import AUTH, make_settings, make_token, serve
 
@@ -151,11 +150,6 @@ async def test_a_request_body_cannot_choose_the_target(http_target: Any) -> None
         assert http_target.hits.get("/text", 0) == before.get("/text", 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core: Scheduler.run_now answers from the cooldown cache while an on-demand run is in flight; "
-    "it should join the in-flight run first (see the report to the lead)",
-)
 async def test_concurrent_runs_after_the_cooldown_all_get_the_fresh_result(http_target: Any) -> None:
     async with serve(run_settings(http_target, cooldown=0.3)) as served:
         _, first = await post_json(served, "/checks/api/slow/run")

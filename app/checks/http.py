@@ -6,6 +6,7 @@ Status in an expected set, a latency budget, optional JSON field equality; redir
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urljoin, urlsplit
@@ -19,6 +20,7 @@ from app.model import Observation, Outcome, Status
 from app.schema import CheckConfig, ComponentConfig, Duration
 
 _MAX_BODY = 1_048_576  # bytes read from a response body at most
+_SENSITIVE_HEADER = re.compile(r"^(authorization|proxy-authorization|cookie|x-api-key)$|token|secret|key|pass", re.I)
 
 
 class HttpReachable(CheckConfig):
@@ -66,6 +68,13 @@ class HttpComponent(ComponentConfig):
         values = super().secret_values()
         if password := urlsplit(self.url).password:
             values.append(password)
+        # Credentials in plain headers (Authorization, X-Api-Key, ...) are masked like any other secret.
+        for name, value in self.headers.items():
+            if _SENSITIVE_HEADER.search(name):
+                values.append(value)
+                scheme, _, credential = value.partition(" ")
+                if credential and scheme.lower() in ("bearer", "basic", "token"):
+                    values.append(credential)
         return values
 
 

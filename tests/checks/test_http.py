@@ -84,3 +84,14 @@ def test_lookup(path: str, found: bool, value: Any) -> None:
     assert got_found is found
     if found and value is not None:
         assert got == value
+
+
+def test_credentials_in_plain_headers_are_masked() -> None:
+    settings = make_settings(
+        components={"api": {"type": "http", "url": "http://127.0.0.1:1/", "headers": {
+            "Authorization": "Bearer header-token-value", "X-Api-Key": "api-key-value", "Accept": "application/json",
+        }}},
+    )
+    shown = str(settings.redacted())
+    assert "header-token-value" not in shown and "api-key-value" not in shown
+    assert "application/json" in shown
