@@ -1,12 +1,12 @@
 # Shared by scripts/test.sh and scripts/run-local.sh (sourced, not run).
 
-# The Debian packages Vigil's tests and local default need: the servers it probes, and the tools used
-# to load-test it. Installed only when missing, and only as root.
+# The Debian packages Vigil's tests and local default need: the servers it probes and promtool. Installed only when missing, and only as root.
 ensure_debian_packages() {
     local missing=()
     command -v redis-server >/dev/null || missing+=(redis-server)
     command -v redis-cli >/dev/null || missing+=(redis-tools)
     command -v clickhouse-server >/dev/null || missing+=(clickhouse-server)
+    command -v promtool >/dev/null || missing+=(prometheus)   # promtool lints /metrics in the tests
     if [ ${#missing[@]} -eq 0 ]; then
         return 0
     fi

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
 from typing import Any
 
@@ -179,3 +180,14 @@ async def test_metrics_use_a_registry_per_app(http_target: Any) -> None:
         assert {s.labels["component"] for s in a["vigil_check_up"].samples} == {"api"}
         assert "vigil_check_up" not in b or not b["vigil_check_up"].samples
         assert value(b, "vigil_ready") == 1  # no critical checks: vacuously ready
+
+
+async def test_promtool_accepts_the_exposition(http_target: Any) -> None:
+    """Prometheus's own linter (promtool from the Debian prometheus package) on a real scrape."""
+    async with serve(settings_for(http_target)) as served:
+        await served.wait(lambda: served.store.startup_complete, 5, "first runs")
+        status, body, _ = await served.get("/metrics")
+    assert status == 200
+    done = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip() == "" and done.stderr.strip() == ""
