@@ -22,6 +22,7 @@ from app.checks.base import CheckContext, ComponentType
 from app.clients.clickhouse import (
     ClickHouseClient,
     ClickHouseSettings,
+    NoAnswer,
     PoolExhausted,
     QueryResult,
     QueryTimeout,
@@ -615,9 +616,13 @@ async def timeseries(ctx: CheckContext[ClickHouseClient]) -> Outcome:
                     ),
                 )
             )
+    clean = ["gaps"] if options.min_bucket_rows else []
+    clean += ["future", f"pre-{fmt_time(floor)[:10]}"]
+    if options.keys:
+        clean.append("duplicate")
     ok = (
         f"{plural(window_rows, 'row')} in the last {span}, newest {fmt_age(max(0, now - newest))} old; "
-        f"no gaps, future, pre-{fmt_time(floor)[:10]} or duplicate rows"
+        f"no {', '.join(clean[:-1])} or {clean[-1]} rows"
     )
     return Outcome.from_findings(findings, observed, ok=ok)
 
@@ -735,7 +740,7 @@ def _empty(op: Any) -> Any:
 
 
 def describe_error(exc: BaseException) -> str | None:
-    if isinstance(exc, PoolExhausted | QueryTimeout | SchemaMismatch):
+    if isinstance(exc, PoolExhausted | QueryTimeout | NoAnswer | SchemaMismatch):
         return str(exc)
     if isinstance(exc, ServerException):
         return f"ClickHouse error {exc.code}: {server_error_text(exc)}"

@@ -41,6 +41,10 @@ class QueryTimeout(Exception):
         self.budget = budget
 
 
+class NoAnswer(Exception):
+    """ClickHouse stopped answering mid-query: a socket read outlasted the socket timeout."""
+
+
 @dataclass(frozen=True, slots=True)
 class ClickHouseSettings:
     host: str
@@ -181,8 +185,14 @@ class ClickHouseClient:
                     self._spawn(self._abort(conn, task, query_id))
                 else:  # finished with an error: close it, never reuse it
                     self._release(conn, False)
-            if isinstance(exc, TimeoutError) and timer.expired():
-                raise QueryTimeout(label, query_id, loop.time() - started, timeout or 0.0) from None
+            if isinstance(exc, TimeoutError):
+                if timer.expired():
+                    raise QueryTimeout(label, query_id, loop.time() - started, timeout or 0.0) from None
+                # asynch's own socket timeout: the connection is gone, the query may still run on the server
+                self._spawn(self.kill(query_id))
+                raise NoAnswer(
+                    f"{label}: no answer from ClickHouse within the {self.settings.socket_timeout:g} s socket timeout"
+                ) from exc
             raise
         self._release(conn, True)
         return result
