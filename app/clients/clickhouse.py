@@ -189,7 +189,8 @@ class ClickHouseClient:
                 if timer.expired():
                     raise QueryTimeout(label, query_id, loop.time() - started, timeout or 0.0) from None
                 # asynch's own socket timeout: the connection is gone, the query may still run on the server
-                self._spawn(self.kill(query_id))
+                if task is not None:
+                    self._spawn(self.kill(query_id))
                 raise NoAnswer(
                     f"{label}: no answer from ClickHouse within the {self.settings.socket_timeout:g} s socket timeout"
                 ) from exc
