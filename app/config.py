@@ -132,6 +132,7 @@ class Settings(BaseSettings):
                     problems.append(
                         f"{path}.timeout: {schedule.timeout:g}s must be shorter than the interval ({schedule.interval:g}s)"
                     )
+                problems.extend(f"{path}.{problem}" for problem in self.check_config(cname, check_name).schedule_problems(schedule))
                 deadline = getattr(component, "socket_deadline", 0.0)
                 if not deadline < schedule.timeout:
                     problems.append(

@@ -13,12 +13,12 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 
 def parse_duration(value: Any) -> float:
-    """`500ms`, `15s`, `2m`, `1h` or plain seconds -> seconds as a float."""
+    """`500ms`, `15s`, `2m`, `1h`, `3d` or plain seconds -> seconds as a float."""
     if isinstance(value, bool):
         raise ValueError("expected a duration such as 500ms, 15s, 2m or a number of seconds")
     if isinstance(value, int | float):
@@ -118,6 +118,13 @@ class CheckConfig(ScheduleFields):
 
     default_severity: ClassVar[Severity] = Severity.CRITICAL
     kind: str
+
+    def schedule_problems(self, schedule: Schedule) -> list[str]:
+        """Problems between this check's options and its effective schedule, as `field: what is wrong`.
+
+        Only the settings know the effective schedule (defaults applied), so they call this after loading.
+        """
+        return []
 
 
 class ComponentConfig(SecretFields):

@@ -143,6 +143,20 @@ def test_deadlines_must_nest(tmp_path: Path) -> None:
     ]
 
 
+def test_query_sla_beyond_the_check_timeout_is_refused(tmp_path: Path) -> None:
+    checks = {"perf": {"kind": "query_performance", "timeout": "4s", "queries": {"q": {"sql": "SELECT 1", "sla": "5s"}}}}
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, {"components": {"ch": {"type": "clickhouse", "checks": checks}}}))
+    assert caught.value.problems == [
+        "components.ch.checks.perf.timeout: 4s is shorter than a query SLA (5s); "
+        "raise the check's timeout or give the query its own timeout"
+    ]
+
+
+def test_durations_in_days(tmp_path: Path) -> None:
+    assert parse_duration("3d") == 3 * 86400
+
+
 def test_unknown_check_kind_and_alg_none(tmp_path: Path) -> None:
     path = write(
         tmp_path,

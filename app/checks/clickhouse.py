@@ -30,7 +30,7 @@ from app.clients.clickhouse import (
     server_error_text,
 )
 from app.model import Observation, Outcome, Status
-from app.schema import CheckConfig, ComponentConfig, Duration, Frozen, Severity
+from app.schema import CheckConfig, ComponentConfig, Duration, Frozen, Schedule, Severity
 
 READONLY_ERROR = 164  # ClickHouse's READONLY error code: the server refused a write under readonly=1
 DEADLINE_MARGIN = 0.1  # seconds kept back from the check's deadline so a timed-out query is reported by name
@@ -108,6 +108,17 @@ class ClickHouseQueryPerformance(CheckConfig):
     kind: Literal["query_performance"] = "query_performance"
     queries: dict[Name, SlaQuery] = Field(min_length=1)
     warn_fraction: float = Field(default=0.8, gt=0.0, le=1.0)  # warn above this fraction of a query's SLA
+
+    def schedule_problems(self, schedule: Schedule) -> list[str]:
+        # A query is cancelled at the check's deadline: with a deadline before its SLA, a query that would have
+        # met the SLA is reported as failed. (A query's own `timeout` is the user's explicit, tighter bound.)
+        bounded_by_check = [q.sla for q in self.queries.values() if q.timeout is None]
+        if bounded_by_check and schedule.timeout < max(bounded_by_check):
+            return [
+                f"timeout: {schedule.timeout:g}s is shorter than a query SLA ({max(bounded_by_check):g}s); "
+                "raise the check's timeout or give the query its own timeout"
+            ]
+        return []
 
 
 class ClickHouseTimeseries(CheckConfig):

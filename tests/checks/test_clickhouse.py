@@ -184,6 +184,7 @@ async def test_query_slower_than_sla_fails_and_near_sla_warns(clickhouse_server:
     near = await run(
         clickhouse_server, "perf",
         {"kind": "query_performance", "warn_fraction": 0.001, "queries": {"heavy": {"sql": HEAVY, "sla": 10}}},
+        timeout=12,
     )
     assert near.status is Status.WARN
     assert near.output.startswith("query heavy took ") and near.output.endswith("% of its 10 s SLA")
@@ -268,10 +269,11 @@ def _context(runner: Any) -> CheckContext[Any]:
 
 async def test_check_timeout_without_query_timeout_names_the_query(clickhouse_server: ClickHouseServer) -> None:
     like = "vigil:ch:perf:slow_three:%"
-    result = await run(clickhouse_server, "perf", {"kind": "query_performance", "queries": {"slow_three": ENDLESS}}, timeout=1.5)
+    options = {"kind": "query_performance", "queries": {"slow_three": {"sql": ENDLESS, "sla": 1}}}
+    result = await run(clickhouse_server, "perf", options, timeout=1.5)
     assert result.status is Status.FAIL
     assert result.output.startswith("query slow_three cancelled at the check's deadline after 1.")
-    assert result.output.endswith(", SLA 5 s")
+    assert result.output.endswith(", SLA 1 s")
     assert result.duration < 1.5
     started = time.monotonic()
     while await processes(clickhouse_server, like):  # the server's own limit is 3 s (ceil(1.4) + 1)
@@ -560,7 +562,8 @@ async def test_stopped_server_fails_at_timeout_delays_nothing_and_recovers(
     data = seed(server)
     checks = {
         "connectivity": {},
-        "perf": {"kind": "query_performance", "queries": {"count_all": f"SELECT count() FROM {data.db}.events"}},
+        "perf": {"kind": "query_performance",
+                 "queries": {"count_all": {"sql": f"SELECT count() FROM {data.db}.events", "sla": 1}}},
         "ts": timeseries(data.db),
         "roll": rollup(data.db),
     }
