@@ -96,7 +96,7 @@ def health_document(
 
 
 def verbose_lines(states: list[CheckState], excluded: set[str], name: str = "readyz") -> tuple[bool, str]:
-    """kube-apiserver style: `[+]id ok` / `[-]id failed: reason`, then a summary line."""
+    """kube-apiserver style: `[+]id ok` (or `[+]id warn: reason`) / `[-]id failed: reason`, then a summary."""
     lines = []
     ready = True
     for state in states:
@@ -106,11 +106,13 @@ def verbose_lines(states: list[CheckState], excluded: set[str], name: str = "rea
         ok = state.effective is not None and state.effective.ok
         gating = state.critical
         suffix = "" if gating else " (degraded: does not gate readiness)"
-        if ok:
+        # One line per check, whatever the reason looks like (a multi-line error would break parsers).
+        reason = " ".join(state.effective_output.split())
+        if ok and state.effective is Status.WARN:
+            lines.append(f"[+]{state.check_id} warn: {reason}{suffix}")
+        elif ok:
             lines.append(f"[+]{state.check_id} ok{suffix}")
         else:
-            # One line per check, whatever the reason looks like (a multi-line error would break parsers).
-            reason = " ".join(state.effective_output.split())
             lines.append(f"[-]{state.check_id} failed: {reason}{suffix}")
             if gating:
                 ready = False

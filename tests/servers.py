@@ -197,7 +197,30 @@ class ClickHouseServer(_Process):
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-if __name__ == "__main__":  # scripts/run-local.sh: start both, print their ports, run until interrupted
+def seed_demo(redis_server: RedisServer, clickhouse: ClickHouseServer) -> None:
+    """Demo data for the local default: a feature-flag key and sessions in Redis; in ClickHouse, 50 hours of
+    one event a minute with an hourly materialized view and a daily rollup, for the data-quality checks."""
+    redis_server.cli("SET", "feature:flags", '{"new_checkout": true}')
+    for i in range(20):
+        redis_server.cli("SET", f"session:demo-{i}", "user", "EX", str(3600 + 60 * i))
+    q = clickhouse.query
+    now = int(q("SELECT toUInt32(now())"))
+    last = now // 60 * 60
+    rows = 50 * 60
+    q("CREATE DATABASE IF NOT EXISTS demo")
+    q("CREATE TABLE demo.events (ts DateTime, event_id UInt64, user_id UInt32, value Float64) "
+      "ENGINE = MergeTree PARTITION BY toYYYYMMDD(ts) ORDER BY (ts, event_id)")
+    q("CREATE MATERIALIZED VIEW demo.events_hourly ENGINE = SummingMergeTree() PARTITION BY toYYYYMM(hour) "
+      "ORDER BY hour AS SELECT toStartOfHour(ts) AS hour, count() AS events, sum(value) AS value "
+      "FROM demo.events GROUP BY hour")
+    q("CREATE TABLE demo.events_daily (day Date, events UInt64, value Float64) ENGINE = SummingMergeTree() ORDER BY day")
+    q(f"INSERT INTO demo.events SELECT toDateTime({last} - ({rows - 1} - number) * 60), number, number % 7, "
+      f"number * 0.1 FROM numbers({rows})")
+    q("INSERT INTO demo.events_daily SELECT toDate(hour), sum(events), sum(value) FROM demo.events_hourly "
+      "GROUP BY toDate(hour)")
+
+
+if __name__ == "__main__":  # scripts/run-local.sh: start both, seed demo data, print ports, run until interrupted
     import sys
 
     base = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp(prefix="vigil-local-"))
@@ -206,6 +229,7 @@ if __name__ == "__main__":  # scripts/run-local.sh: start both, print their port
     clickhouse = ClickHouseServer(directory=base / "clickhouse")
     redis_server.start()
     clickhouse.start()
+    seed_demo(redis_server, clickhouse)
     # Blocked only now, so the servers do not inherit the mask; sigwait below receives them.
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     print(f"REDIS_PORT={redis_server.port} CLICKHOUSE_PORT={clickhouse.tcp_port} CLICKHOUSE_HTTP_PORT={clickhouse.http_port}", flush=True)
