@@ -182,6 +182,15 @@ async def close_client(client: RedisClient) -> None:
     await client.close()
 
 
+def ratio_findings(ratio: float, warn: float, fail: float, load: str) -> list[tuple[Status, str]]:
+    """A fail or warn finding when `ratio` reaches its threshold; `load` says what was measured."""
+    if ratio >= fail:
+        return [(Status.FAIL, f"{load}, at or above the {percent(fail)} fail threshold")]
+    if ratio >= warn:
+        return [(Status.WARN, f"{load}, at or above the {percent(warn)} warn threshold")]
+    return []
+
+
 def parse_info(raw: Any) -> dict[str, Any]:
     """redis-py parses INFO into a dict already; keep a defensive copy."""
     return dict(raw) if isinstance(raw, dict) else {}
@@ -331,10 +340,7 @@ async def pool(ctx: CheckContext[RedisClient]) -> Outcome:
     if maxclients and connected is not None:
         utilisation = connected / maxclients
         load = f"{connected} of maxclients {maxclients} connections in use ({percent(utilisation)})"
-        if utilisation >= options.fail_ratio:
-            findings.append((Status.FAIL, f"{load}, at or above the {percent(options.fail_ratio)} fail threshold"))
-        elif utilisation >= options.warn_ratio:
-            findings.append((Status.WARN, f"{load}, at or above the {percent(options.warn_ratio)} warn threshold"))
+        findings.extend(ratio_findings(utilisation, options.warn_ratio, options.fail_ratio, load))
     if rejected_growth:
         plural = "s" if rejected_growth != 1 else ""
         rejections = f"{rejected_growth} client connection{plural} rejected since the last run (maxclients reached)"
@@ -632,10 +638,7 @@ async def memory(ctx: CheckContext[RedisClient]) -> Outcome:
     if used is not None and limit:
         ratio = used / limit
         load = f"memory at {percent(ratio)} of {source} ({mib(used)} of {mib(limit)})"
-        if ratio >= options.fail_ratio:
-            findings.append((Status.FAIL, f"{load}, at or above the {percent(options.fail_ratio)} fail threshold"))
-        elif ratio >= options.warn_ratio:
-            findings.append((Status.WARN, f"{load}, at or above the {percent(options.warn_ratio)} warn threshold"))
+        findings.extend(ratio_findings(ratio, options.warn_ratio, options.fail_ratio, load))
     if policy is not None and str(policy) not in options.allowed_policies:
         findings.append((
             Status.WARN,
