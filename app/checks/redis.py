@@ -384,6 +384,7 @@ class SessionScan:
     pattern: str
     cursor: int = 0
     pending: list[bytes] = field(default_factory=list)
+    wrapped: bool = False  # the cursor came back to 0 with keys still pending: the cycle ends once they are seen
 
 
 async def sample_session_ttls(
@@ -394,7 +395,7 @@ async def sample_session_ttls(
     max_ms = int(options.max_ttl * 1000)
     min_ms = None if options.min_ttl is None else int(options.min_ttl * 1000)
     examined = 0
-    wrapped = False
+    wrapped = scan.wrapped
     while True:
         room = options.max_keys - examined
         if scan.pending and room > 0:
@@ -418,6 +419,7 @@ async def sample_session_ttls(
         scan.cursor, keys = await budget.scan(ctx.client, scan.cursor, options.pattern)
         scan.pending.extend(keys)
         wrapped = scan.cursor == 0
+    scan.wrapped = wrapped and bool(scan.pending)
     sample.covered = wrapped and not scan.pending
     return sample
 
