@@ -144,7 +144,7 @@ class Settings(BaseSettings):
         return self
 
     def check_config(self, component: str, check: str) -> CheckConfig:
-        return self.components[component].checks[check]  # type: ignore[no-any-return]
+        return self.components[component].checks[check]
 
     def schedule(self, component: str, check: str) -> Schedule:
         options = self.check_config(component, check)

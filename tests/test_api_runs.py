@@ -6,7 +6,6 @@ import asyncio
 import json
 from typing import Any
 
-
 from tests.conftest import AUTH, make_settings, make_token, serve
 
 BEARER = {"Authorization": f"Bearer {make_token()}"}

@@ -43,7 +43,7 @@ def test_chart_lints_clean() -> None:
 def test_rendered_manifests_are_valid_kubernetes() -> None:
     manifests = render(VALUES)
     assert {key.split("/")[0] for key in manifests} == {"ConfigMap", "Deployment", "Service", "ServiceMonitor"}
-    for key, manifest in manifests.items():
+    for manifest in manifests.values():
         if manifest["kind"] == "ServiceMonitor":
             continue  # a CRD: not in the Kubernetes schemas
         kubernetes_validate.validate(manifest, kubernetes_validate.latest_version(), strict=True)

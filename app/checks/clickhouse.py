@@ -671,7 +671,7 @@ async def rollup(ctx: CheckContext[ClickHouseClient]) -> Outcome:
     levels = options.levels
     measure_names = list(levels[0].measures)
     refs = [TableRef.parse(level.table, component.database) for level in levels]
-    now, columns = await describe_tables(ctx, [(ref, level.time_column, []) for ref, level in zip(refs, levels)])
+    now, columns = await describe_tables(ctx, [(ref, level.time_column, []) for ref, level in zip(refs, levels, strict=True)])
 
     # One window per pair (lower, upper), in the upper level's closed buckets.
     pairs: list[tuple[int, int, int, int]] = []  # (lower index, bucket, start, end)
@@ -684,7 +684,7 @@ async def rollup(ctx: CheckContext[ClickHouseClient]) -> Outcome:
     findings: list[tuple[Status, str]] = []
     observed: list[Observation] = []
     values: list[dict[int, tuple[Any, ...]]] = []
-    for index, (level, ref) in enumerate(zip(levels, refs)):
+    for index, (level, ref) in enumerate(zip(levels, refs, strict=True)):
         tc = columns[(ref, level.time_column)]
         grouping = int(_grouping(levels, index))
         if tc.is_date and grouping % 86400:
@@ -708,9 +708,9 @@ async def rollup(ctx: CheckContext[ClickHouseClient]) -> Outcome:
         for b, row in values[index].items():
             if start <= b < end:
                 parts = rolled.setdefault(b // bucket * bucket, [[] for _ in measure_names])
-                for part, value in zip(parts, row):
+                for part, value in zip(parts, row, strict=True):
                     part.append(value)
-        below = {b: tuple(op(p) for op, p in zip(ops, parts)) for b, parts in rolled.items()}
+        below = {b: tuple(op(p) for op, p in zip(ops, parts, strict=True)) for b, parts in rolled.items()}
         above = {b: row for b, row in values[index + 1].items() if start <= b < end}
         compared = sorted(set(below) | set(above))
         mismatches: list[tuple[int, str]] = []
@@ -719,7 +719,7 @@ async def rollup(ctx: CheckContext[ClickHouseClient]) -> Outcome:
             high = above.get(b) or tuple(_empty(op) for op in ops)
             differ = [
                 f"{m} {fmt_value(x)} vs {fmt_value(y)}"
-                for m, x, y in zip(measure_names, low, high)
+                for m, x, y in zip(measure_names, low, high, strict=True)
                 if not _agrees(x, y, options.tolerance)
             ]
             if differ:
