@@ -175,6 +175,36 @@ def test_check_exits_0_when_every_critical_check_passes(tmp_path: Path, http_tar
     assert strict.stdout.splitlines()[-1].startswith("NOT READY")
 
 
+def test_check_shows_progress_on_a_terminal_only(tmp_path: Path, http_target: Any) -> None:
+    """stderr on a pseudo-terminal gets a progress line; a pipe (CI logs) gets none."""
+    import pty
+
+    config = write(tmp_path, system(http_target))
+    controller, terminal = pty.openpty()
+    try:
+        done = subprocess.run(
+            [VIGIL, "check", "--config", config], stdout=subprocess.PIPE, stderr=terminal, env=env(), timeout=30,
+            check=False,
+        )
+        os.close(terminal)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # EIO: the terminal's other end is closed and drained
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(controller)
+    assert done.returncode == 0
+    assert b"running checks: 3/3 done" in seen
+    assert b"running checks" not in done.stdout
+    piped = vigil("check", "--config", config)
+    assert "running checks" not in piped.stderr
+
+
 def test_check_exits_1_when_a_critical_check_fails(tmp_path: Path, http_target: Any) -> None:
     path = write(tmp_path, system(http_target, critical_fails=True))
     result = vigil("check", "--config", path)
