@@ -11,6 +11,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -74,16 +75,28 @@ class RedisServer(_Process):
     name = "redis"
 
     def __init__(self, port: int | None = None, *, appendonly: bool = False, extra: list[str] | None = None,
-                 password: str | None = None, directory: Path | None = None) -> None:
+                 password: str | None = None, directory: Path | None = None, tls: bool = False) -> None:
         self.port = port or free_port()
         self.dir = directory or Path(tempfile.mkdtemp(prefix="vigil-redis-"))
         self.appendonly = appendonly
         self.extra = list(extra or [])
         self.password = password
+        self.tls = tls
+        if tls:  # a self-signed certificate for 127.0.0.1, which is also the CA clients must trust
+            subprocess.run(
+                ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                 "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(self.dir / "key.pem"),
+                 "-out", str(self.ca_file)],
+                check=True, capture_output=True, timeout=30,
+            )
+
+    @property
+    def ca_file(self) -> Path:
+        return self.dir / "cert.pem"
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"{'rediss' if self.tls else 'redis'}://127.0.0.1:{self.port}/0"
 
     def args(self) -> list[str]:
         args = [
@@ -96,6 +109,11 @@ class RedisServer(_Process):
             args += ["--appendfsync", "always"]
         if self.password:
             args += ["--requirepass", self.password]
+        if self.tls:
+            args[args.index("--port") + 1] = "0"
+            args += ["--tls-port", str(self.port), "--tls-cert-file", str(self.ca_file),
+                     "--tls-key-file", str(self.dir / "key.pem"), "--tls-ca-cert-file", str(self.ca_file),
+                     "--tls-auth-clients", "no"]
         return args + self.extra
 
     def start(self) -> RedisServer:
@@ -111,7 +129,7 @@ class RedisServer(_Process):
         if self.proc is not None and self.proc.poll() is not None:
             raise RuntimeError(f"redis-server exited: {(self.dir / 'redis.log').read_text()[-2000:]}")
         try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+            with self._connect() as sock:
                 if self.password:
                     sock.sendall(f"AUTH {self.password}\r\n".encode())
                     sock.recv(64)
@@ -120,9 +138,18 @@ class RedisServer(_Process):
         except OSError:
             return False
 
+    def _connect(self) -> socket.socket:
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=0.5)
+        if not self.tls:
+            return sock
+        context = ssl.create_default_context(cafile=str(self.ca_file))
+        return context.wrap_socket(sock, server_hostname="127.0.0.1")
+
     def cli(self, *args: str) -> str:
         """Run one command with redis-cli (for tests to shape the server's state)."""
         cmd = ["redis-cli", "-p", str(self.port)]
+        if self.tls:
+            cmd += ["--tls", "--cacert", str(self.ca_file)]
         if self.password:
             cmd += ["--no-auth-warning", "-a", self.password]
         return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=30, check=True).stdout.strip()

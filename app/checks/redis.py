@@ -136,6 +136,8 @@ class RedisComponent(ComponentConfig):
     pool_timeout: Duration = 0.5  # waiting for a free connection of Vigil's pool
     connect_timeout: Duration = 1.0
     socket_timeout: Duration = 1.0  # per command
+    tls_ca_file: str | None = None  # CA bundle for rediss:// (default: the system's)
+    tls_verify: bool = True  # verify the server's certificate and host name (rediss://)
     key_prefix: str = "vigil:"  # the only keys Vigil ever writes (canaries, with a TTL)
     checks: dict[str, RedisCheck] = Field(default_factory=default_checks)
 
@@ -174,6 +176,8 @@ def open_client(component: RedisComponent) -> RedisClient:
             pool_timeout=component.pool_timeout,
             connect_timeout=component.connect_timeout,
             socket_timeout=component.socket_timeout,
+            tls_ca_file=component.tls_ca_file,
+            tls_verify=component.tls_verify,
         )
     )
 

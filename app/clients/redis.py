@@ -37,6 +37,8 @@ class RedisSettings:
     pool_timeout: float
     connect_timeout: float
     socket_timeout: float
+    tls_ca_file: str | None = None
+    tls_verify: bool = True
 
 
 class RedisClient:
@@ -55,6 +57,12 @@ class RedisClient:
             kwargs["password"] = settings.password
         if settings.username is not None:
             kwargs["username"] = settings.username
+        if settings.url.startswith("rediss://"):
+            if settings.tls_ca_file is not None:
+                kwargs["ssl_ca_certs"] = settings.tls_ca_file
+            if not settings.tls_verify:
+                kwargs["ssl_cert_reqs"] = "none"
+                kwargs["ssl_check_hostname"] = False
         self.pool = aioredis.BlockingConnectionPool.from_url(settings.url, **kwargs)
         self.redis = aioredis.Redis(connection_pool=self.pool, retry=no_retry)
 

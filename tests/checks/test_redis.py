@@ -157,6 +157,30 @@ async def test_connectivity_with_password(redis_factory: Any) -> None:
     )
 
 
+async def test_connectivity_over_tls(redis_factory: Any) -> None:
+    """A real TLS redis-server (self-signed certificate): trusted through tls_ca_file, refused without it."""
+    server = redis_factory(tls=True, password=PASSWORD)
+    assert server.url.startswith("rediss://")
+    trusted = settings_for(server, {"connectivity": {}}, password=PASSWORD, tls_ca_file=str(server.ca_file))
+    result = await run_check(trusted, "cache", "connectivity")
+    assert result.status is Status.PASS, result.output
+    assert result.output.startswith("PONG in ")
+
+    untrusted = await run_check(settings_for(server, {"connectivity": {}}, password=PASSWORD), "cache", "connectivity")
+    assert untrusted.status is Status.FAIL
+    assert "CERTIFICATE_VERIFY_FAILED" in untrusted.output
+
+    unverified = settings_for(server, {"connectivity": {}}, password=PASSWORD, tls_verify=False)
+    assert (await run_check(unverified, "cache", "connectivity")).status is Status.PASS
+
+    plain = make_settings(components={"cache": {"type": "redis", "url": server.url.replace("rediss", "redis", 1),
+                                                "password": PASSWORD}})
+    cleartext = await run_check(plain, "cache", "connectivity")
+    assert cleartext.status is Status.FAIL
+    assert cleartext.output.startswith("cannot reach redis: ")
+    assert PASSWORD not in cleartext.output
+
+
 # -- pool -----------------------------------------------------------------------------------------------------
 
 
