@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -78,8 +81,9 @@ def clickhouse_factory() -> Iterator[Any]:
 class HttpTarget:
     """A small aiohttp app on loopback, in its own thread and loop, serving canned behaviours."""
 
-    def __init__(self) -> None:
+    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
         self.port = free_port()
+        self.ssl_context = ssl_context
         self.hits: dict[str, int] = {}
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -87,7 +91,7 @@ class HttpTarget:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.ssl_context else 'http'}://127.0.0.1:{self.port}"
 
     def _app(self) -> web.Application:
         async def count(request: web.Request) -> None:
@@ -131,7 +135,7 @@ class HttpTarget:
         asyncio.set_event_loop(self._loop)
         runner = web.AppRunner(self._app())
         self._loop.run_until_complete(runner.setup())
-        site = web.TCPSite(runner, "127.0.0.1", self.port)
+        site = web.TCPSite(runner, "127.0.0.1", self.port, ssl_context=self.ssl_context)
         self._loop.run_until_complete(site.start())
         self._ready.set()
         self._loop.run_forever()
@@ -152,6 +156,23 @@ class HttpTarget:
 def http_target() -> Iterator[HttpTarget]:
     target = HttpTarget().start()
     yield target
+    target.stop()
+
+
+@pytest.fixture(scope="session")
+def https_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[HttpTarget, Path]]:
+    """The same app over TLS with a self-signed certificate for 127.0.0.1; yields (target, CA file)."""
+    directory = tmp_path_factory.mktemp("tls")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=30,
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    target = HttpTarget(context).start()
+    yield target, cert
     target.stop()
 
 

@@ -48,6 +48,7 @@ class HttpComponent(ComponentConfig):
     headers: dict[str, str] = Field(default_factory=dict)
     bearer_token: SecretStr | None = None  # sent as `Authorization: Bearer …`
     verify_tls: bool = True
+    tls_ca_file: str | None = None  # CA bundle for a private CA (default: the system's)
     max_connections: int = Field(default=4, ge=1, le=100)
     connect_timeout: Duration = 1.0
     checks: dict[str, HttpCheck] = Field(default_factory=lambda: {"reachable": HttpReachable()})
@@ -79,7 +80,13 @@ class HttpComponent(ComponentConfig):
 
 
 def open_client(component: HttpComponent) -> HttpClient:
-    return HttpClient(HttpSettings(verify_tls=component.verify_tls, max_connections=component.max_connections))
+    return HttpClient(
+        HttpSettings(
+            verify_tls=component.verify_tls,
+            max_connections=component.max_connections,
+            tls_ca_file=component.tls_ca_file,
+        )
+    )
 
 
 async def close_client(client: HttpClient) -> None:

@@ -16,6 +16,7 @@ import aiohttp
 class HttpSettings:
     verify_tls: bool
     max_connections: int
+    tls_ca_file: str | None = None
 
 
 class HttpClient:
@@ -30,6 +31,8 @@ class HttpClient:
             ssl_context: ssl.SSLContext | bool = True
             if not self.settings.verify_tls:
                 ssl_context = False
+            elif self.settings.tls_ca_file is not None:
+                ssl_context = ssl.create_default_context(cafile=self.settings.tls_ca_file)
             connector = aiohttp.TCPConnector(
                 limit=self.settings.max_connections, ssl=ssl_context, force_close=False
             )

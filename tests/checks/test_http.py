@@ -95,3 +95,22 @@ def test_credentials_in_plain_headers_are_masked() -> None:
     shown = str(settings.redacted())
     assert "header-token-value" not in shown and "api-key-value" not in shown
     assert "application/json" in shown
+
+
+async def test_https_with_a_private_ca(https_target: tuple[HttpTarget, Any]) -> None:
+    target, ca_file = https_target
+
+    def settings(**component: Any) -> Any:
+        return make_settings(
+            defaults={"interval": 5, "timeout": 2},
+            components={"api": {"type": "http", "url": target.url, "connect_timeout": 0.5, **component,
+                                "checks": {"r": {"kind": "reachable", "path": "/ok"}}}},
+        )
+
+    trusted = await run_check(settings(tls_ca_file=str(ca_file)), "api", "r")
+    assert trusted.status is Status.PASS, trusted.output
+    untrusted = await run_check(settings(), "api", "r")
+    assert untrusted.status is Status.FAIL
+    assert "certificate verify failed" in untrusted.output.lower()
+    unverified = await run_check(settings(verify_tls=False), "api", "r")
+    assert unverified.status is Status.PASS
