@@ -201,3 +201,29 @@ def test_bad_config_never_starts_the_service(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "components.cache.max_connections" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VIGIL_AUTH__KEY", "local-key")  # what scripts/run-local.sh provides
+    settings = load_settings(ROOT / "examples" / "local.yaml")
+    kinds = {(settings.components[c].type, settings.check_config(c, k).kind) for c, k in settings.check_ids()}
+    assert kinds == {
+        ("redis", "connectivity"), ("redis", "pool"), ("redis", "session_ttl"), ("redis", "memory"),
+        ("clickhouse", "connectivity"), ("clickhouse", "query_performance"), ("clickhouse", "timeseries"),
+        ("clickhouse", "rollup"), ("http", "reachable"),
+    }
+
+
+def test_readme_configuration_example_is_valid(tmp_path: Path) -> None:
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"```yaml\n(.*?)```", readme, re.S)
+    assert block is not None
+    for name in ("vigil-jwt.pub", "redis", "clickhouse", "api-token"):
+        (tmp_path / name).write_text(f"secret-{name}")
+    settings = load_settings(write(tmp_path, block.group(1).replace("/run/secrets/", f"{tmp_path}/")))
+    assert [f"{c}:{k}" for c, k in settings.check_ids()] == ["cache:connectivity", "analytics:connectivity", "api:health"]
