@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -218,8 +219,6 @@ def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_readme_configuration_example_is_valid(tmp_path: Path) -> None:
-    import re
-
     readme = (ROOT / "README.md").read_text()
     block = re.search(r"```yaml\n(.*?)```", readme, re.S)
     assert block is not None
