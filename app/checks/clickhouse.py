@@ -657,7 +657,7 @@ def _agrees(a: Any, b: Any, tolerance: float) -> bool:
         return a is b
     if isinstance(a, int) and isinstance(b, int):
         return a == b
-    return abs(a - b) <= tolerance * max(abs(a), abs(b))
+    return bool(abs(a - b) <= tolerance * max(abs(a), abs(b)))
 
 
 async def rollup(ctx: CheckContext[ClickHouseClient]) -> Outcome:

@@ -226,7 +226,7 @@ class ClickHouseClient:
             async with asyncio.timeout(self.settings.connect_timeout + self.settings.socket_timeout):
                 await conn.connect()
                 async with conn.cursor() as cursor:
-                    cursor.set_settings(dict(KILL_SETTINGS))
+                    cursor.set_settings(dict(KILL_SETTINGS))  # type: ignore[no-untyped-call]
                     await cursor.execute(f"KILL QUERY WHERE query_id = {quote(query_id)} ASYNC")
                     await cursor.fetchall()
         except (Exception, TimeoutError) as exc:  # noqa: BLE001 - best effort: max_execution_time is the backstop
@@ -255,8 +255,8 @@ class ClickHouseClient:
 async def _run(conn: Connection, sql: str, settings: dict[str, Any], query_id: str) -> QueryResult:
     started = time.perf_counter()
     async with conn.cursor() as cursor:
-        cursor.set_settings(dict(settings))
-        cursor.set_query_id(query_id)
+        cursor.set_settings(dict(settings))  # type: ignore[no-untyped-call]
+        cursor.set_query_id(query_id)  # type: ignore[no-untyped-call]
         await cursor.execute(sql)
         rows = list(await cursor.fetchall())
     elapsed = time.perf_counter() - started
