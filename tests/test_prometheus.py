@@ -1,0 +1,153 @@
+"""Vigil as Prometheus sees it: the example rules pass `promtool test rules`, and a real Prometheus server
+scrapes a running Vigil and evaluates the SLI recording rules over it."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import yaml
+
+from tests.conftest import HttpTarget, make_settings, serve
+from tests.servers import free_port
+
+RULES = Path(__file__).resolve().parent.parent / "examples" / "prometheus-rules.yml"
+
+
+def series(name: str, values: str, **labels: str) -> dict[str, str]:
+    rendered = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    return {"series": f"{name}{{{rendered}}}", "values": values}
+
+
+def test_rules_are_valid() -> None:
+    done = subprocess.run(["promtool", "check", "rules", str(RULES)], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SUCCESS: 9 rules found" in done.stdout
+
+
+def test_alerts_fire_for_failing_critical_checks_only(tmp_path: Path) -> None:
+    cache = {"component": "cache", "check": "connectivity"}
+    api = {"component": "api", "check": "health"}
+    memory = {"component": "cache", "check": "memory"}
+    inputs = [
+        # cache:connectivity (critical) fails every run from the start: 4 runs a minute.
+        series("vigil_check_runs_total", "0+4x120", status="fail", **cache),
+        series("vigil_check_runs_total", "0+0x120", status="pass", **cache),
+        series("vigil_check_up", "0x120", **cache),
+        series("vigil_check_info", "1x120", type="redis", severity="critical", **cache),
+        # api:health (critical) passes.
+        series("vigil_check_runs_total", "0+0x120", status="fail", **api),
+        series("vigil_check_runs_total", "0+4x120", status="pass", **api),
+        series("vigil_check_up", "1x120", **api),
+        series("vigil_check_info", "1x120", type="http", severity="critical", **api),
+        # cache:memory (degraded) fails: a ticket after 15 minutes, never a page.
+        series("vigil_check_runs_total", "0+4x120", status="fail", **memory),
+        series("vigil_check_runs_total", "0+0x120", status="pass", **memory),
+        series("vigil_check_up", "0x120", **memory),
+        series("vigil_check_info", "1x120", type="redis", severity="degraded", **memory),
+    ]
+    failing = {
+        "exp_labels": {"severity": "page", **cache},
+        "exp_annotations": {
+            "summary": "cache:connectivity is failing",
+            "description": "Critical check cache:connectivity has reported fail for 2 minutes; /readyz is 503.",
+        },
+    }
+    fast_burn = {
+        "exp_labels": {"severity": "page", **cache},
+        "exp_annotations": {"summary": "cache:connectivity burns its 99.5% SLO budget 14.4x too fast"},
+    }
+    degraded = {
+        "exp_labels": {"severity": "ticket", **memory},
+        "exp_annotations": {"summary": "cache:memory (degraded) is failing"},
+    }
+    suite = {
+        "rule_files": [str(RULES)],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": inputs,
+                "alert_rule_test": [
+                    {"eval_time": "1m", "alertname": "VigilCriticalCheckFailing", "exp_alerts": []},
+                    {"eval_time": "5m", "alertname": "VigilCriticalCheckFailing", "exp_alerts": [failing]},
+                    {"eval_time": "10m", "alertname": "VigilSLOFastBurn", "exp_alerts": [fast_burn]},
+                    {"eval_time": "10m", "alertname": "VigilDegradedCheckFailing", "exp_alerts": []},
+                    {"eval_time": "20m", "alertname": "VigilDegradedCheckFailing", "exp_alerts": [degraded]},
+                ],
+                "promql_expr_test": [
+                    {
+                        "expr": "vigil:check_error_ratio:rate5m",
+                        "eval_time": "10m",
+                        "exp_samples": [
+                            {"labels": "vigil:check_error_ratio:rate5m{component=\"api\",check=\"health\"}", "value": 0},
+                            {"labels": "vigil:check_error_ratio:rate5m{component=\"cache\",check=\"connectivity\"}", "value": 1},
+                            {"labels": "vigil:check_error_ratio:rate5m{component=\"cache\",check=\"memory\"}", "value": 1},
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    test_file = tmp_path / "rules-test.yml"
+    test_file.write_text(yaml.safe_dump(suite, sort_keys=False))
+    done = subprocess.run(["promtool", "test", "rules", str(test_file)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SUCCESS" in done.stdout
+
+
+async def query(session: aiohttp.ClientSession, base: str, expr: str) -> list[dict[str, Any]]:
+    async with session.get(f"{base}/api/v1/query", params={"query": expr}) as response:
+        body = await response.json()
+    assert body["status"] == "success", body
+    return list(body["data"]["result"])
+
+
+async def test_real_prometheus_scrapes_vigil_and_evaluates_the_sli(http_target: HttpTarget, tmp_path: Path) -> None:
+    settings = make_settings(
+        defaults={"interval": "300ms", "timeout": "250ms", "jitter": 0, "failure_threshold": 1},
+        components={"api": {"type": "http", "url": http_target.url, "connect_timeout": 0.1,
+                            "checks": {"ok": {"kind": "reachable", "path": "/ok"},
+                                       "broken": {"kind": "reachable", "path": "/status/500"}}}},
+    )
+    async with serve(settings) as served:
+        port = free_port()
+        config = {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": [str(RULES)],
+            "scrape_configs": [{"job_name": "vigil", "static_configs": [{"targets": [served.url.split("//")[1]]}]}],
+        }
+        (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+        binary = shutil.which("prometheus") or "/usr/bin/prometheus"
+        prometheus = subprocess.Popen(
+            [binary, f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'data'}",
+             f"--web.listen-address=127.0.0.1:{port}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
+                deadline = time.monotonic() + 30
+                up: list[dict[str, Any]] = []
+                ratios: list[dict[str, Any]] = []
+                while time.monotonic() < deadline:
+                    try:
+                        up = await query(session, base, 'vigil_check_up{job="vigil"}')
+                        ratios = await query(session, base, "vigil:check_error_ratio:rate5m")
+                    except aiohttp.ClientError:
+                        up, ratios = [], []
+                    if len(up) == 2 and len(ratios) == 2:
+                        break
+                    await asyncio.sleep(0.5)
+                assert {(r["metric"]["check"], r["value"][1]) for r in up} == {("ok", "1"), ("broken", "0")}
+                assert {(r["metric"]["check"], float(r["value"][1])) for r in ratios} == {("ok", 0.0), ("broken", 1.0)}
+                target = await query(session, base, 'up{job="vigil"}')
+                assert target[0]["value"][1] == "1"
+        finally:
+            prometheus.terminate()
+            prometheus.wait(15)
