@@ -13,7 +13,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,17 +140,6 @@ class ClickHouseClient:
                 self._idle.append(conn)
             else:
                 self._spawn(_close_quietly(conn))
-
-    @contextlib.asynccontextmanager
-    async def connection(self) -> AsyncIterator[Connection]:
-        """A connection for one unit of work; returned to the pool only if the work finished cleanly."""
-        conn = await self._acquire()
-        clean = False
-        try:
-            yield conn
-            clean = True
-        finally:
-            self._release(conn, clean)
 
     async def execute(
         self,
