@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import __version__
@@ -19,7 +19,7 @@ from app.api import health, probes, runs
 from app.api.deps import NotFound
 from app.auth import AuthError, Verifier
 from app.config import Scrubber, Settings
-from app.metrics import build_registry
+from app.metrics import Exposition, build_registry
 from app.scheduler import Scheduler
 from app.store import Store
 
@@ -61,9 +61,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(runs.router)
 
+    exposition = Exposition(registry)
+
     @app.get("/metrics", tags=["metrics"], summary="Prometheus metrics", response_class=Response)
     async def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(await exposition.render(), media_type=CONTENT_TYPE_LATEST)
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> JSONResponse:

@@ -5,10 +5,11 @@ Labels come only from configuration (component, check names, types) and code (st
 
 from __future__ import annotations
 
+import asyncio
 import platform
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, ProcessCollector
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -95,6 +96,27 @@ class VigilCollector(Collector):
         build = InfoMetricFamily("vigil_build", "Vigil's version.")
         build.add_metric([], {"version": __version__, "python": platform.python_version()})
         yield from (up, status, info, stale, runs, duration, observed, last_run, last_success, failures, lag, ready, build)
+
+
+class Exposition:
+    """Renders the registry for /metrics in a worker thread, so a large scrape never stalls probes on the event
+    loop; scrapes arriving while a render runs share it (single-flight), so scrapers cannot pile up CPU work.
+    The collector only reads counters and immutable results, which is safe beside the loop."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self._inflight: asyncio.Future[bytes] | None = None
+
+    async def render(self) -> bytes:
+        if self._inflight is None:
+            future = asyncio.ensure_future(asyncio.to_thread(generate_latest, self.registry))
+            self._inflight = future
+            future.add_done_callback(self._clear)
+        return await asyncio.shield(self._inflight)
+
+    def _clear(self, future: asyncio.Future[bytes]) -> None:
+        if self._inflight is future:
+            self._inflight = None
 
 
 def build_registry(store: Store) -> CollectorRegistry:

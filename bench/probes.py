@@ -38,10 +38,22 @@ def wait_http(url: str, timeout: float = 20) -> None:
     raise TimeoutError(url)
 
 
-def wrk(url: str, duration: int, connections: int) -> float:
-    out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", url], capture_output=True, text=True, check=True
+def wrk_output(url: str, duration: int, connections: int) -> str:
+    return subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url], capture_output=True, text=True,
+        check=True,
     ).stdout
+
+
+def p99_ms(out: str) -> float:
+    match = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    if not match:
+        raise RuntimeError(out)
+    return float(match.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(2)]
+
+
+def wrk(url: str, duration: int, connections: int) -> float:
+    out = wrk_output(url, duration, connections)
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if not match:
         raise RuntimeError(out)
@@ -55,16 +67,18 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--checks", type=int, default=40, help="redis checks Vigil runs (about 40 runs a second)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install -y wrk)")
     python = str(ROOT / ".venv" / "bin" / "python")
     redis = RedisServer().start()
     tmp = Path(tempfile.mkdtemp(prefix="vigil-bench-"))
-    checks = "\n".join(f"      c{i}: {{kind: connectivity}}" for i in range(40))
+    checks = "\n".join(f"      c{i}: {{kind: connectivity}}" for i in range(args.checks))
+    interval = max(1.0, args.checks / 40)  # about 40 runs a second, whatever the number of checks
     config = tmp / "vigil.yaml"
     config.write_text(
-        f"""defaults: {{interval: 1s, timeout: 800ms}}
+        f"""defaults: {{interval: {interval:g}s, timeout: 800ms}}
 server: {{show_details: always}}
 components:
   cache:
@@ -93,16 +107,35 @@ components:
     try:
         wait_http(f"http://127.0.0.1:{vigil_port}/readyz")
         wait_http(f"http://127.0.0.1:{empty_port}/")
+        # /readyz latency while Prometheus-like scrapers hit /metrics back to back: scrapes must not stall probes.
+        quiet = p99_ms(wrk_output(f"http://127.0.0.1:{vigil_port}/readyz", args.duration, 10))
+        scraper = subprocess.Popen(
+            ["wrk", "-t1", "-c2", f"-d{args.duration + 2}s", f"http://127.0.0.1:{vigil_port}/metrics"],
+            stdout=subprocess.DEVNULL,
+        )
+        time.sleep(1)
+        busy = p99_ms(wrk_output(f"http://127.0.0.1:{vigil_port}/readyz", args.duration, 10))
+        scraper.wait()
+        scrape_times = []
+        for _ in range(5):  # one scrape at a time: the full render each time
+            started = time.perf_counter()
+            with urllib.request.urlopen(f"http://127.0.0.1:{vigil_port}/metrics", timeout=30) as response:
+                size = len(response.read())
+            scrape_times.append(time.perf_counter() - started)
+        scrape_ms = sorted(scrape_times)[2] * 1000
         rows = []
         floor = wrk(f"http://127.0.0.1:{empty_port}/", args.duration, args.connections)
         rows.append(("empty ASGI app (floor)", floor))
-        for path in ("/readyz", "/livez", "/readyz?verbose", "/health", "/metrics"):
+        for path in ("/readyz", "/livez", "/readyz?verbose", "/health"):
             rows.append((f"vigil {path}", wrk(f"http://127.0.0.1:{vigil_port}{path}", args.duration, args.connections)))
-        print(f"wrk -t1 -c{args.connections} -d{args.duration}s, 40 redis checks running every 1 s, {os.cpu_count()} cores\n")
+        print(f"wrk -t1 -c{args.connections} -d{args.duration}s, {args.checks} redis checks every {interval:g} s, "
+              f"{os.cpu_count()} cores\n")
         print("| endpoint | requests/s | vs empty ASGI app |")
         print("|---|---:|---:|")
         for name, rps in rows:
             print(f"| {name} | {rps:,.0f} | {rps / floor:.2f}x |")
+        print(f"\n/metrics: {scrape_ms:.0f} ms per scrape (median of 5), {size / 1e6:.2f} MB")
+        print(f"/readyz p99 latency (wrk -c10): {quiet:.2f} ms alone, {busy:.2f} ms while /metrics is scraped back to back")
     finally:
         for proc in procs:
             proc.terminate()

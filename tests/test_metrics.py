@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import threading
 import time
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.parser import text_string_to_metric_families
 
 from app import __version__
+from app.metrics import Exposition
 from tests.conftest import AUTH, make_settings, make_token, serve
 
 FAST = {"interval": "300ms", "timeout": "250ms", "failure_threshold": 1, "success_threshold": 1, "jitter": 0}
@@ -191,3 +195,41 @@ async def test_promtool_accepts_the_exposition(http_target: Any) -> None:
     done = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.strip() == "" and done.stderr.strip() == ""
+
+
+async def test_concurrent_scrapes_share_one_render_off_the_event_loop() -> None:
+    """Exposition renders in a worker thread, and scrapes arriving during a render share it."""
+
+    class SlowCollector:
+        def __init__(self) -> None:
+            self.calls = 0
+            self.threads: set[int] = set()
+
+        def collect(self) -> Any:
+            self.calls += 1
+            self.threads.add(threading.get_ident())
+            time.sleep(0.2)  # a large configuration's render
+            gauge = GaugeMetricFamily("vigil_test_renders", "renders so far")
+            gauge.add_metric([], self.calls)
+            yield gauge
+
+    registry = CollectorRegistry(auto_describe=False)
+    collector = SlowCollector()
+    registry.register(collector)  # type: ignore[arg-type]
+    exposition = Exposition(registry)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    loop_task = asyncio.create_task(ticker())
+    bodies = await asyncio.gather(*(exposition.render() for _ in range(10)))
+    loop_task.cancel()
+    assert collector.calls == 1
+    assert len(set(bodies)) == 1 and b"vigil_test_renders 1.0" in bodies[0]
+    assert threading.get_ident() not in collector.threads
+    assert ticks >= 5  # the event loop kept running during the 0.2 s render
+    assert b"vigil_test_renders 2.0" in await exposition.render()  # the next scrape renders afresh
