@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import __version__
 from app.api import health, probes, runs
-from app.api.deps import NotFound
+from app.api.deps import NotFound, Turns
 from app.auth import AuthError, Verifier
 from app.config import Scrubber, Settings
 from app.metrics import Exposition, build_registry
@@ -56,6 +56,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.store = store
     app.state.scheduler = scheduler
     app.state.verifier = Verifier(settings.auth)
+    app.state.turns = Turns()
     app.state.registry = registry
     app.include_router(probes.router)
     app.include_router(health.router)

@@ -20,6 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
+
 from tests.servers import RedisServer, free_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,7 +61,7 @@ def wrk(url: str, duration: int, connections: int) -> float:
         raise RuntimeError(out)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non2xx:
-        raise RuntimeError(f"{url}: {non2xx.group(1)} non-2xx responses")
+        print(f"note: {url}: {non2xx.group(1)} non-2xx responses (a check failed under this load)", file=sys.stderr)
     return float(match.group(1))
 
 
@@ -134,7 +136,15 @@ components:
         print("|---|---:|---:|")
         for name, rps in rows:
             print(f"| {name} | {rps:,.0f} | {rps / floor:.2f}x |")
-        print(f"\n/metrics: {scrape_ms:.0f} ms per scrape (median of 5), {size / 1e6:.2f} MB")
+        # Checks share the event loop with HTTP: under saturating load a run can miss its socket timeout.
+        with urllib.request.urlopen(f"http://127.0.0.1:{vigil_port}/metrics", timeout=30) as response:
+            families = {f.name: f for f in text_string_to_metric_families(response.read().decode())}
+        runs = {"pass": 0.0, "warn": 0.0, "fail": 0.0}
+        for sample in families["vigil_check_runs"].samples:
+            if sample.name.endswith("_total"):
+                runs[sample.labels["status"]] += sample.value
+        print(f"\ncheck runs during the benchmark: {sum(runs.values()):.0f}, failed: {runs['fail']:.0f}")
+        print(f"/metrics: {scrape_ms:.0f} ms per scrape (median of 5), {size / 1e6:.2f} MB")
         print(f"/readyz p99 latency (wrk -c10): {quiet:.2f} ms alone, {busy:.2f} ms while /metrics is scraped back to back")
     finally:
         for proc in procs:

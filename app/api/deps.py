@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -10,6 +13,24 @@ from app.auth import Verifier
 from app.config import Settings
 from app.scheduler import Scheduler
 from app.store import CheckState, Store
+
+
+class Turns:
+    """Heavy reads (a /health document over many checks) take turns, one per event-loop iteration.
+
+    Without this, a burst of N requests renders N documents back to back in one iteration, and a check whose
+    reply arrived meanwhile waits behind all of them (long enough, under load, to miss its socket timeout or to
+    hold its pool connection too long). The lock is FIFO; the yield inside it lets pending I/O run first.
+    """
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        async with self._lock:
+            await asyncio.sleep(0)
+            yield
 
 
 class NotFound(Exception):
@@ -34,10 +55,15 @@ def get_verifier(request: Request) -> Verifier:
     return request.app.state.verifier  # type: ignore[no-any-return]
 
 
+def get_turns(request: Request) -> Turns:
+    return request.app.state.turns  # type: ignore[no-any-return]
+
+
 StoreDep = Annotated[Store, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SchedulerDep = Annotated[Scheduler, Depends(get_scheduler)]
 VerifierDep = Annotated[Verifier, Depends(get_verifier)]
+TurnsDep = Annotated[Turns, Depends(get_turns)]
 
 
 def select(store: Store, component: str | None = None, check: str | None = None) -> list[CheckState]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 
-from app.api.deps import SettingsDep, StoreDep, VerifierDep, select
+from app.api.deps import SettingsDep, StoreDep, TurnsDep, VerifierDep, select
 from app.auth import AuthError
 from app.config import ShowDetails
 from app.report import HEALTH_JSON, health_document
@@ -46,22 +46,26 @@ def _health(
 
 @router.get("/health", response_class=HealthResponse, summary="Health of every check (application/health+json)")
 async def health(
-    store: StoreDep, settings: SettingsDep, verifier: VerifierDep, authorization: str | None = Header(None)
+    store: StoreDep, settings: SettingsDep, verifier: VerifierDep, turns: TurnsDep,
+    authorization: str | None = Header(None),
 ) -> HealthResponse:
-    return _health(store, settings, verifier, authorization)
+    async with turns.turn():
+        return _health(store, settings, verifier, authorization)
 
 
 @router.get("/health/{component}", response_class=HealthResponse, summary="Health of one component")
 async def health_component(
-    component: str, store: StoreDep, settings: SettingsDep, verifier: VerifierDep,
+    component: str, store: StoreDep, settings: SettingsDep, verifier: VerifierDep, turns: TurnsDep,
     authorization: str | None = Header(None),
 ) -> HealthResponse:
-    return _health(store, settings, verifier, authorization, component)
+    async with turns.turn():
+        return _health(store, settings, verifier, authorization, component)
 
 
 @router.get("/health/{component}/{check}", response_class=HealthResponse, summary="Health of one check")
 async def health_check(
-    component: str, check: str, store: StoreDep, settings: SettingsDep, verifier: VerifierDep,
+    component: str, check: str, store: StoreDep, settings: SettingsDep, verifier: VerifierDep, turns: TurnsDep,
     authorization: str | None = Header(None),
 ) -> HealthResponse:
-    return _health(store, settings, verifier, authorization, component, check)
+    async with turns.turn():
+        return _health(store, settings, verifier, authorization, component, check)
