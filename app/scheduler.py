@@ -172,8 +172,12 @@ class Scheduler:
     async def _loop(self, runner: Runner) -> None:
         loop = asyncio.get_running_loop()
         schedule = runner.schedule
+        # First runs come soon (spread over `jitter` of the interval) so startup is quick; after that each
+        # check settles on a random phase of the whole interval, so N checks sharing a pool run at a steady
+        # N/interval per second instead of in one burst per interval (Prometheus spreads scrapes the same way).
         spread = self._random.uniform(0, self.settings.defaults.jitter * schedule.interval)
         next_at = loop.time() + schedule.initial_delay + spread
+        gap = schedule.interval * self._random.uniform(0.05, 1.0)  # first to second run: a random phase
         while True:
             await asyncio.sleep(max(0.0, next_at - loop.time()))
             self.store.set_lag(runner.component, runner.check, max(0.0, loop.time() - next_at))
@@ -181,7 +185,8 @@ class Scheduler:
                 await runner.run(scheduled=True)
             except Exception:  # defensive: _execute maps check errors, so this is a bug in Vigil itself
                 log.exception("scheduler error in %s", runner.check_id)
-            next_at += schedule.interval
+            next_at += gap
+            gap = schedule.interval
             if next_at < loop.time():  # we fell behind (a long run): skip, do not burst
                 next_at = loop.time()
 

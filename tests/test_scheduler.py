@@ -164,6 +164,34 @@ async def test_first_runs_are_spread_by_jitter(http_target: HttpTarget) -> None:
         await scheduler.stop()
 
 
+async def test_runs_settle_on_phases_spread_over_the_interval(http_target: HttpTarget) -> None:
+    """With no first-run jitter all checks start together, but later runs do not keep firing in one burst."""
+    checks = {f"c{i}": {"kind": "reachable", "path": "/ok"} for i in range(20)}
+    settings = make_settings(
+        defaults={"interval": 1.0, "timeout": 0.5, "jitter": 0.0},
+        components={"api": {"type": "http", "url": http_target.url, "connect_timeout": 0.2, "checks": checks}},
+    )
+    scheduler = await started(settings)
+    second: dict[str, float] = {}
+    try:
+        states = scheduler.store.states.values()
+        await wait_until(lambda: scheduler.store.startup_complete, 3, "first runs")
+        first = sorted(s.last.started_at for s in states if s.last)
+        assert first[-1] - first[0] < 0.2  # jitter 0: the first runs fire together
+        deadline = time.monotonic() + 3
+        while len(second) < len(checks):
+            for state in states:
+                if state.runs[Status.PASS] == 2 and state.check not in second and state.last is not None:
+                    second[state.check] = state.last.started_at
+            await asyncio.sleep(0.005)
+            assert time.monotonic() < deadline, f"only {len(second)} second runs in 3 s"
+    finally:
+        await scheduler.stop()
+    times = sorted(second.values())
+    assert times[-1] - times[0] > 0.5  # second runs spread over the interval
+    assert max(b - a for a, b in zip(times, times[1:], strict=False)) < 0.5  # and no single burst
+
+
 async def test_stop_cancels_in_flight_runs_quickly(hanging_server: HangingServer) -> None:
     settings = settings_for(
         {"hung": {"type": "http", "url": f"http://127.0.0.1:{hanging_server.port}/", "connect_timeout": 0.3,
