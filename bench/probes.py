@@ -109,15 +109,6 @@ components:
     try:
         wait_http(f"http://127.0.0.1:{vigil_port}/readyz")
         wait_http(f"http://127.0.0.1:{empty_port}/")
-        # /readyz latency while Prometheus-like scrapers hit /metrics back to back: scrapes must not stall probes.
-        quiet = p99_ms(wrk_output(f"http://127.0.0.1:{vigil_port}/readyz", args.duration, 10))
-        scraper = subprocess.Popen(
-            ["wrk", "-t1", "-c2", f"-d{args.duration + 2}s", f"http://127.0.0.1:{vigil_port}/metrics"],
-            stdout=subprocess.DEVNULL,
-        )
-        time.sleep(1)
-        busy = p99_ms(wrk_output(f"http://127.0.0.1:{vigil_port}/readyz", args.duration, 10))
-        scraper.wait()
         scrape_times = []
         for _ in range(5):  # one scrape at a time: the full render each time
             started = time.perf_counter()
@@ -136,6 +127,15 @@ components:
         print("|---|---:|---:|")
         for name, rps in rows:
             print(f"| {name} | {rps:,.0f} | {rps / floor:.2f}x |")
+        # /readyz latency while Prometheus-like scrapers hit /metrics back to back: scrapes must not stall probes.
+        quiet = p99_ms(wrk_output(f"http://127.0.0.1:{vigil_port}/readyz", args.duration, 10))
+        scraper = subprocess.Popen(
+            ["wrk", "-t1", "-c2", f"-d{args.duration + 2}s", f"http://127.0.0.1:{vigil_port}/metrics"],
+            stdout=subprocess.DEVNULL,
+        )
+        time.sleep(1)
+        busy = p99_ms(wrk_output(f"http://127.0.0.1:{vigil_port}/readyz", args.duration, 10))
+        scraper.wait()
         # Checks share the event loop with HTTP: under saturating load a run can miss its socket timeout.
         with urllib.request.urlopen(f"http://127.0.0.1:{vigil_port}/metrics", timeout=30) as response:
             families = {f.name: f for f in text_string_to_metric_families(response.read().decode())}
