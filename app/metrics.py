@@ -21,6 +21,7 @@ from prometheus_client.registry import Collector
 
 from app import __version__
 from app.model import Status
+from app.singleflight import SingleFlight
 from app.store import DURATION_BUCKETS, Store
 
 _UNIT_SUFFIX = {"s": "seconds", "bytes": "bytes", "ratio": "ratio", "rows": "rows"}
@@ -105,18 +106,10 @@ class Exposition:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
-        self._inflight: asyncio.Future[bytes] | None = None
+        self._flight: SingleFlight[bytes] = SingleFlight()
 
     async def render(self) -> bytes:
-        if self._inflight is None:
-            future = asyncio.ensure_future(asyncio.to_thread(generate_latest, self.registry))
-            self._inflight = future
-            future.add_done_callback(self._clear)
-        return await asyncio.shield(self._inflight)
-
-    def _clear(self, future: asyncio.Future[bytes]) -> None:
-        if self._inflight is future:
-            self._inflight = None
+        return await self._flight.do(lambda: asyncio.to_thread(generate_latest, self.registry))
 
 
 def build_registry(store: Store) -> CollectorRegistry:

@@ -16,6 +16,7 @@ from typing import Any
 from app.checks import COMPONENT_TYPES, CheckContext, ComponentType
 from app.config import Scrubber, Settings
 from app.model import CheckResult, Observation, Outcome, Status
+from app.singleflight import SingleFlight
 from app.store import Store, Transition
 
 log = logging.getLogger("vigil.scheduler")
@@ -46,7 +47,7 @@ class Runner:
         self.store = store
         self.scrubber = scrubber
         self.memo: dict[str, Any] = {}
-        self._inflight: asyncio.Task[CheckResult] | None = None
+        self._flight: SingleFlight[CheckResult] = SingleFlight()
 
     @property
     def check_id(self) -> str:
@@ -54,20 +55,15 @@ class Runner:
 
     @property
     def busy(self) -> bool:
-        return self._inflight is not None
+        return self._flight.inflight is not None
 
     async def run(self, scheduled: bool = True) -> CheckResult:
         """Run now, or join the run already in flight (single-flight)."""
-        if self._inflight is None:
-            task = asyncio.get_running_loop().create_task(self._execute(scheduled), name=f"run {self.check_id}")
-            self._inflight = task
-            task.add_done_callback(self._clear_inflight)
-        # shield: a caller that goes away (HTTP client disconnect) does not cancel the run for the others
-        return await asyncio.shield(self._inflight)
+        return await self._flight.do(lambda: self._execute(scheduled))
 
-    def _clear_inflight(self, task: asyncio.Task[CheckResult]) -> None:
-        if self._inflight is task:
-            self._inflight = None
+    def cancel(self) -> asyncio.Future[CheckResult] | None:
+        """Cancel the run in flight, if any (shutdown); returns it to wait on."""
+        return self._flight.cancel()
 
     async def _execute(self, scheduled: bool) -> CheckResult:
         loop = asyncio.get_running_loop()
@@ -221,10 +217,8 @@ class Scheduler:
         self.store.begin_shutdown()
         for task in self._tasks:
             task.cancel()
-        for runner in self.runners.values():
-            if runner._inflight is not None:
-                runner._inflight.cancel()
-        pending = [*self._tasks] + [r._inflight for r in self.runners.values() if r._inflight is not None]
+        pending: list[asyncio.Future[Any]] = list(self._tasks)
+        pending.extend(future for runner in self.runners.values() if (future := runner.cancel()) is not None)
         if pending:
             await asyncio.wait(pending, timeout=grace / 2)
         self._tasks.clear()
