@@ -29,21 +29,14 @@ sys.path.insert(0, str(ROOT))
 from app.clients.clickhouse import ClickHouseClient, ClickHouseSettings
 from app.model import CheckResult
 from tests.conftest import check_runner, make_settings
-from tests.servers import ClickHouseServer
+from tests.servers import ClickHouseServer, create_event_tables, event_rollup_levels, fill_daily
 
 DB = "bench"
 DASHBOARD = f"SELECT user_id, count(), sum(value) FROM {DB}.events GROUP BY user_id ORDER BY user_id"
 
 
 def checks() -> dict[str, dict[str, Any]]:
-    levels = [
-        {"name": "raw", "table": f"{DB}.events", "time_column": "ts",
-         "measures": {"count": "count()", "value": "sum(value)"}},
-        {"name": "hourly", "table": f"{DB}.events_hourly", "time_column": "hour", "bucket": "1h",
-         "measures": {"count": "sum(events)", "value": "sum(value)"}},
-        {"name": "daily", "table": f"{DB}.events_daily", "time_column": "day", "bucket": 86400,
-         "measures": {"count": "sum(events)", "value": "sum(value)"}},
-    ]
+    levels = event_rollup_levels(DB)
     return {
         "connectivity": {},
         "query_performance": {"queries": {"by_user": {"sql": DASHBOARD, "sla": 10}}},
@@ -78,28 +71,13 @@ def naive_queries(now: int) -> dict[str, list[str]]:
 def seed(server: ClickHouseServer, rows: int) -> tuple[int, float]:
     now = int(server.query("SELECT toUInt32(now())"))
     started = time.perf_counter()
-    server.query(f"CREATE DATABASE {DB}")
-    server.query(
-        f"CREATE TABLE {DB}.events (ts DateTime, event_id UInt64, user_id UInt32, value Float64) "
-        "ENGINE = MergeTree PARTITION BY toYYYYMM(ts) ORDER BY (ts, event_id)"
-    )
-    server.query(
-        f"CREATE MATERIALIZED VIEW {DB}.events_hourly ENGINE = SummingMergeTree() PARTITION BY toYYYYMM(hour) "
-        f"ORDER BY hour AS SELECT toStartOfHour(ts) AS hour, count() AS events, sum(value) AS value "
-        f"FROM {DB}.events GROUP BY hour"
-    )
-    server.query(
-        f"CREATE TABLE {DB}.events_daily (day Date, events UInt64, value Float64) ENGINE = SummingMergeTree() ORDER BY day"
-    )
+    create_event_tables(server, DB, partition="toYYYYMM(ts)")
     server.query(
         f"INSERT INTO {DB}.events SELECT toDateTime({now} - ({rows - 1} - number)), number, number % 1000, "
         f"(number % 1000) * 0.5 FROM numbers({rows})",
         timeout=600,
     )
-    server.query(
-        f"INSERT INTO {DB}.events_daily SELECT toDate(hour), sum(events), sum(value) FROM {DB}.events_hourly "
-        "GROUP BY toDate(hour)"
-    )
+    fill_daily(server, DB)
     server.query(f"OPTIMIZE TABLE {DB}.events_hourly FINAL")
     return now, time.perf_counter() - started
 

@@ -224,6 +224,45 @@ class ClickHouseServer(_Process):
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def create_event_tables(server: ClickHouseServer, db: str, partition: str = "toYYYYMMDD(ts)") -> None:
+    """The events schema the ClickHouse tests, benchmark and demo share: a raw MergeTree `events` table, an
+    hourly SummingMergeTree materialized view over it and a daily SummingMergeTree table (see `fill_daily`)."""
+    server.query(f"CREATE DATABASE IF NOT EXISTS {db}")
+    server.query(
+        f"CREATE TABLE {db}.events (ts DateTime, event_id UInt64, user_id UInt32, value Float64) "
+        f"ENGINE = MergeTree PARTITION BY {partition} ORDER BY (ts, event_id)"
+    )
+    server.query(
+        f"CREATE MATERIALIZED VIEW {db}.events_hourly ENGINE = SummingMergeTree() PARTITION BY toYYYYMM(hour) "
+        f"ORDER BY hour AS SELECT toStartOfHour(ts) AS hour, count() AS events, sum(value) AS value "
+        f"FROM {db}.events GROUP BY hour"
+    )
+    server.query(
+        f"CREATE TABLE {db}.events_daily (day Date, events UInt64, value Float64) "
+        "ENGINE = SummingMergeTree() ORDER BY day"
+    )
+
+
+def fill_daily(server: ClickHouseServer, db: str) -> None:
+    """Build the daily level from the hourly one, once the raw rows are in."""
+    server.query(
+        f"INSERT INTO {db}.events_daily SELECT toDate(hour), sum(events), sum(value) "
+        f"FROM {db}.events_hourly GROUP BY toDate(hour)"
+    )
+
+
+def event_rollup_levels(db: str) -> list[dict[str, object]]:
+    """The `rollup` check's levels for the shared events schema: raw -> hourly -> daily."""
+    return [
+        {"name": "raw", "table": f"{db}.events", "time_column": "ts",
+         "measures": {"count": "count()", "value": "sum(value)"}},
+        {"name": "hourly", "table": f"{db}.events_hourly", "time_column": "hour", "bucket": "1h",
+         "measures": {"count": "sum(events)", "value": "sum(value)"}},
+        {"name": "daily", "table": f"{db}.events_daily", "time_column": "day", "bucket": 86400,
+         "measures": {"count": "sum(events)", "value": "sum(value)"}},
+    ]
+
+
 def seed_demo(redis_server: RedisServer, clickhouse: ClickHouseServer) -> None:
     """Demo data for the local default: a feature-flag key and sessions in Redis; in ClickHouse, 50 hours of
     one event a minute with an hourly materialized view and a daily rollup, for the data-quality checks."""
@@ -234,17 +273,10 @@ def seed_demo(redis_server: RedisServer, clickhouse: ClickHouseServer) -> None:
     now = int(q("SELECT toUInt32(now())"))
     last = now // 60 * 60
     rows = 50 * 60
-    q("CREATE DATABASE IF NOT EXISTS demo")
-    q("CREATE TABLE demo.events (ts DateTime, event_id UInt64, user_id UInt32, value Float64) "
-      "ENGINE = MergeTree PARTITION BY toYYYYMMDD(ts) ORDER BY (ts, event_id)")
-    q("CREATE MATERIALIZED VIEW demo.events_hourly ENGINE = SummingMergeTree() PARTITION BY toYYYYMM(hour) "
-      "ORDER BY hour AS SELECT toStartOfHour(ts) AS hour, count() AS events, sum(value) AS value "
-      "FROM demo.events GROUP BY hour")
-    q("CREATE TABLE demo.events_daily (day Date, events UInt64, value Float64) ENGINE = SummingMergeTree() ORDER BY day")
+    create_event_tables(clickhouse, "demo")
     q(f"INSERT INTO demo.events SELECT toDateTime({last} - ({rows - 1} - number) * 60), number, number % 7, "
       f"number * 0.1 FROM numbers({rows})")
-    q("INSERT INTO demo.events_daily SELECT toDate(hour), sum(events), sum(value) FROM demo.events_hourly "
-      "GROUP BY toDate(hour)")
+    fill_daily(clickhouse, "demo")
 
 
 if __name__ == "__main__":  # scripts/run-local.sh: start both, seed demo data, print ports, run until interrupted

@@ -25,7 +25,7 @@ from app.checks.clickhouse import ClickHouseQueryPerformance, fmt_bucket, fmt_ti
 from app.config import Settings
 from app.model import CheckResult, Status
 from tests.conftest import HttpTarget, check_runner, make_settings, run_check
-from tests.servers import ClickHouseServer, free_port
+from tests.servers import ClickHouseServer, create_event_tables, event_rollup_levels, fill_daily, free_port
 
 ROWS = 50 * 60  # 50 hours of one row a minute, ending at the current minute
 ENDLESS = "SELECT count() FROM system.numbers WHERE sipHash64(number) = 0"  # filters before any LIMIT: never ends
@@ -50,29 +50,13 @@ def seed(server: ClickHouseServer, *, skip_hour: int | None = None, end_offset: 
     db = f"vigil_{uuid.uuid4().hex[:10]}"
     now = int(server.query("SELECT toUInt32(now())"))
     last = (now - end_offset) // 60 * 60
-    server.query(f"CREATE DATABASE {db}")
-    server.query(
-        f"CREATE TABLE {db}.events (ts DateTime, event_id UInt64, user_id UInt32, value Float64) "
-        "ENGINE = MergeTree PARTITION BY toYYYYMMDD(ts) ORDER BY (ts, event_id)"
-    )
-    server.query(
-        f"CREATE MATERIALIZED VIEW {db}.events_hourly ENGINE = SummingMergeTree() PARTITION BY toYYYYMM(hour) "
-        f"ORDER BY hour AS SELECT toStartOfHour(ts) AS hour, count() AS events, sum(value) AS value "
-        f"FROM {db}.events GROUP BY hour"
-    )
-    server.query(
-        f"CREATE TABLE {db}.events_daily (day Date, events UInt64, value Float64) "
-        "ENGINE = SummingMergeTree() ORDER BY day"
-    )
+    create_event_tables(server, db)
     where = f"WHERE intDiv({last} - ({ROWS - 1} - number) * 60, 3600) * 3600 != {skip_hour}" if skip_hour else ""
     server.query(
         f"INSERT INTO {db}.events SELECT toDateTime({last} - ({ROWS - 1} - number) * 60), number, number % 7, "
         f"number * 0.1 FROM numbers({ROWS}) {where}"
     )
-    server.query(
-        f"INSERT INTO {db}.events_daily SELECT toDate(hour), sum(events), sum(value) "
-        f"FROM {db}.events_hourly GROUP BY toDate(hour)"
-    )
+    fill_daily(server, db)
     return Seeded(server, db, now)
 
 
@@ -98,17 +82,6 @@ async def run(server: ClickHouseServer, name: str, options: dict[str, Any], time
 
 def observed(result: CheckResult) -> dict[str, Any]:
     return {o.name: o.value for o in result.observed}
-
-
-def rollup_levels(db: str) -> list[dict[str, Any]]:
-    return [
-        {"name": "raw", "table": f"{db}.events", "time_column": "ts",
-         "measures": {"count": "count()", "value": "sum(value)"}},
-        {"name": "hourly", "table": f"{db}.events_hourly", "time_column": "hour", "bucket": "1h",
-         "measures": {"count": "sum(events)", "value": "sum(value)"}},
-        {"name": "daily", "table": f"{db}.events_daily", "time_column": "day", "bucket": 86400,
-         "measures": {"count": "sum(events)", "value": "sum(value)"}},
-    ]
 
 
 def timeseries(db: str, **options: Any) -> dict[str, Any]:
@@ -473,7 +446,7 @@ def test_identifiers_and_measures_are_validated() -> None:
 
 
 def rollup(db: str, **options: Any) -> dict[str, Any]:
-    return {"kind": "rollup", "settle": "1m", "lookback": "48h", "levels": rollup_levels(db), **options}
+    return {"kind": "rollup", "settle": "1m", "lookback": "48h", "levels": event_rollup_levels(db), **options}
 
 
 async def test_rollup_passes_on_consistent_levels(seeded: Seeded) -> None:
