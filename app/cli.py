@@ -20,6 +20,8 @@ from app import __version__
 
 if TYPE_CHECKING:
     from app.config import Settings
+    from app.specs import CheckSpec
+    from app.store import CheckState
 
 EXIT_OK, EXIT_NOT_READY, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -67,7 +69,7 @@ def _load(path: str | None) -> Settings:
     try:
         return load_settings(path)
     except ConfigError as exc:
-        for problem in exc.problems:
+        for problem in exc.entries:
             print(f"vigil: config error: {problem}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE) from None
 
@@ -77,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "config":
         settings = _load(args.config)
         if args.action == "validate":
-            print(f"configuration ok: {len(settings.components)} components, {len(settings.check_ids())} checks")
+            checks = sum(len(component.checks) for component in settings.components.values())
+            print(f"configuration ok: {len(settings.components)} components, {checks} checks")
         else:
             json.dump(settings.redacted(), sys.stdout, indent=2)
             sys.stdout.write("\n")
@@ -85,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         return serve(_load(args.config), args.host, args.port, args.log_format)
     settings = _load(args.config)
-    keys = _select(settings, args.component, args.check)
+    specs = _select(settings, args.component, args.check)
     try:
         # Opened before the checks run: a report that cannot be written is a usage error, found at once.
         out: TextIO = open(args.output, "w") if args.output else sys.stdout  # noqa: SIM115
@@ -93,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"vigil: error: --output {args.output}: {exc.strerror}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        return asyncio.run(check(settings, keys, args, out))
+        return asyncio.run(check(settings, specs, args, out))
     finally:
         if args.output:
             out.close()
@@ -111,7 +114,7 @@ def serve(settings: Settings, host: str | None, port: int | None, log_format: st
 
     setup_logging(log_format or settings.log_format, settings.log_level, Scrubber(settings.secret_values()))
     app = create_app(settings)
-    store = app.state.store
+    store = app.state.services.store
     # SIGTERM to exit fits in server.shutdown_grace: a quarter draining (readiness already 503, still
     # answering so callers see it), a quarter for in-flight requests, half for the scheduler (main's lifespan).
     grace = settings.server.shutdown_grace
@@ -150,45 +153,47 @@ def serve(settings: Settings, host: str | None, port: int | None, log_format: st
 # -- check -------------------------------------------------------------------------------------------
 
 
-def _select(settings: Settings, components: list[str], checks: list[str]) -> list[tuple[str, str]]:
-    all_ids = settings.check_ids()
+def _select(settings: Settings, components: list[str], checks: list[str]) -> list[CheckSpec]:
+    from app.model import CheckId
+    from app.specs import resolve
+
+    specs = resolve(settings, one_shot=True)
     if not components and not checks:
-        return all_ids
-    chosen: list[tuple[str, str]] = []
+        return specs
+    chosen: list[CheckSpec] = []
     problems = []
     for name in components:
         if name not in settings.components:
             problems.append(f"--component {name}: no such component")
-        chosen.extend(key for key in all_ids if key[0] == name)
-    for check_id in checks:
-        component, _, check = check_id.partition(":")
-        if (component, check) not in all_ids:
-            problems.append(f"--check {check_id}: no such check (use component:check)")
+        chosen.extend(spec for spec in specs if spec.id.component == name)
+    by_id = {str(spec.id): spec for spec in specs}
+    for text in checks:
+        spec = by_id.get(text) if CheckId.parse(text) is not None else None
+        if spec is None:
+            problems.append(f"--check {text}: no such check (use component:check)")
         else:
-            chosen.append((component, check))
+            chosen.append(spec)
     if problems:
         for problem in problems:
             print(f"vigil: error: {problem}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
-    return list(dict.fromkeys(chosen))
+    return list({spec.id: spec for spec in chosen}.values())
 
 
-async def check(settings: Settings, keys: list[tuple[str, str]], args: argparse.Namespace, out: TextIO) -> int:
+async def check(settings: Settings, specs: list[CheckSpec], args: argparse.Namespace, out: TextIO) -> int:
     from app.config import Scrubber
     from app.logs import setup_logging
-    from app.main import build_store
-    from app.report import health_document
-    from app.scheduler import Scheduler
+    from app.main import build_engine
+    from app.report import health_document, overall
 
     # The report says what failed; transition log lines would only repeat it.
     setup_logging(settings.log_format, "error", Scrubber(settings.secret_values()))
-    store = build_store(settings)
-    scheduler = Scheduler(settings, store, Scrubber(settings.secret_values()))
+    store, scheduler = build_engine(settings, specs)
     scheduler.build()
     progress = sys.stderr.isatty()
     started = time.monotonic()
     loop = asyncio.get_running_loop()
-    tasks = [loop.create_task(scheduler.runners[key].run(scheduled=False)) for key in keys]
+    tasks = [loop.create_task(runner.run(scheduled=False)) for runner in scheduler.runners.values()]
     interrupted = False
 
     def interrupt() -> None:
@@ -203,7 +208,7 @@ async def check(settings: Settings, keys: list[tuple[str, str]], args: argparse.
             with contextlib.suppress(asyncio.CancelledError):
                 await future
             if progress:
-                print(f"\rrunning checks: {done}/{len(keys)} done", end="", file=sys.stderr, flush=True)
+                print(f"\rrunning checks: {done}/{len(tasks)} done", end="", file=sys.stderr, flush=True)
         if progress:
             print("\r\033[K", end="", file=sys.stderr, flush=True)
     finally:
@@ -214,11 +219,11 @@ async def check(settings: Settings, keys: list[tuple[str, str]], args: argparse.
         print("vigil: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
 
-    states = [store.states[key] for key in keys]
-    ready = all(s.last is not None and s.last.status.ok for s in states if s.critical or args.strict)
-
+    states = list(store.states.values())
+    # One rule for the exit status and the report: the same verdict /readyz and /health give (app.readiness).
+    ready = overall(states, strict=args.strict).ok
     if args.format == "json":
-        _, document = health_document(store, states, details=True)
+        _, document = health_document(store, states, details=True, strict=args.strict)
         json.dump(document, out, indent=2)
         out.write("\n")
     elif args.format == "junit":
@@ -230,15 +235,15 @@ async def check(settings: Settings, keys: list[tuple[str, str]], args: argparse.
     return EXIT_OK if ready else EXIT_NOT_READY
 
 
-def table(states: list[Any], ready: bool, elapsed: float) -> str:
+def table(states: list[CheckState], ready: bool, elapsed: float) -> str:
     rows = [("CHECK", "STATUS", "SEVERITY", "TIME", "OUTPUT")]
     for state in states:
         last = state.last
         rows.append(
             (
-                state.check_id,
+                str(state.check_id),
                 last.status.value.upper() if last else "-",
-                state.schedule.severity.value,
+                state.severity.value,
                 f"{last.duration * 1000:.0f}ms" if last else "-",
                 (last.output if last else "not run").replace("\n", " ")[:120],
             )
@@ -253,7 +258,7 @@ def table(states: list[Any], ready: bool, elapsed: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-def junit_xml(states: list[Any], elapsed: float) -> str:
+def junit_xml(states: list[CheckState], elapsed: float) -> str:
     suite = ET.Element("testsuite", name="vigil", tests=str(len(states)), time=f"{elapsed:.3f}")
     failures = 0
     for state in states:
@@ -268,7 +273,7 @@ def junit_xml(states: list[Any], elapsed: float) -> str:
         if last is None or last.status.value == "fail":
             failures += 1
             message = last.output if last else "not run"
-            failure = ET.SubElement(case, "failure", message=message[:200], type=state.schedule.severity.value)
+            failure = ET.SubElement(case, "failure", message=message[:200], type=state.severity.value)
             failure.text = message
         elif last.status.value == "warn":
             ET.SubElement(case, "system-out").text = f"warn: {last.output}"

@@ -1,37 +1,56 @@
 """Vigil's settings: one YAML file plus `VIGIL_*` environment overrides, validated once into a frozen model.
 
-`load_settings` is the only entry point; its ConfigError carries one line per problem, each naming the field.
+`load_settings` is the only entry point; its ConfigError carries one ConfigProblem (field path, message) each.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union
 
 import yaml
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from app.checks import COMPONENT_TYPES
-from app.checks.clickhouse import ClickHouseComponent
-from app.checks.http import HttpComponent
-from app.checks.redis import RedisComponent
 from app.schema import CheckConfig, ComponentConfig, Duration, Frozen, Schedule, SecretFields, Severity
 
-NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")  # component and check names: they appear in URLs and labels
 
-AnyComponent = Annotated[RedisComponent | ClickHouseComponent | HttpComponent, Field(discriminator="type")]
+if TYPE_CHECKING:
+    AnyComponent = ComponentConfig
+else:  # one model per registered type, told apart by `type:`
+    AnyComponent = Annotated[
+        Union[tuple(t.config for t in COMPONENT_TYPES.values())],  # noqa: UP007 - built from the registry
+        Field(discriminator="type"),
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigProblem:
+    """One thing wrong with the configuration: where (a dotted field path, or a file) and what."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
 
 
 class ConfigError(Exception):
-    """The configuration cannot be used; `problems` has one `field.path: what is wrong` line each."""
+    """The configuration cannot be used; `entries` names each problem's field, `problems` words them."""
 
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
+    def __init__(self, entries: list[ConfigProblem]) -> None:
+        super().__init__("\n".join(map(str, entries)))
+        self.entries = entries
+
+    @property
+    def problems(self) -> list[str]:
+        return [str(entry) for entry in self.entries]
 
 
 class ShowDetails(StrEnum):
@@ -118,30 +137,44 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_names_and_deadlines(self) -> Settings:
-        problems = []
+        # Raised as ConfigError, not ValueError: pydantic passes it through, and the entries keep their paths.
+        problems: list[ConfigProblem] = []
         for cname, component in self.components.items():
             if not NAME.match(cname):
-                problems.append(f"components.{cname}: name must match {NAME.pattern} (it is used in URLs and labels)")
+                problems.append(
+                    ConfigProblem(f"components.{cname}", f"name must match {NAME.pattern} (it is used in URLs and labels)")
+                )
             for check_name in component.checks:
                 path = f"components.{cname}.checks.{check_name}"
                 if not NAME.match(check_name):
-                    problems.append(f"{path}: name must match {NAME.pattern}")
+                    problems.append(ConfigProblem(path, f"name must match {NAME.pattern}"))
                     continue
-                schedule = self.schedule(cname, check_name)
-                if not schedule.timeout < schedule.interval:
-                    problems.append(
-                        f"{path}.timeout: {schedule.timeout:g}s must be shorter than the interval ({schedule.interval:g}s)"
-                    )
-                problems.extend(f"{path}.{problem}" for problem in self.check_config(cname, check_name).schedule_problems(schedule))
-                deadline = getattr(component, "socket_deadline", 0.0)
-                if not deadline < schedule.timeout:
-                    problems.append(
-                        f"{path}.timeout: {schedule.timeout:g}s must be longer than the component's "
-                        f"connect/socket timeouts ({deadline:g}s)"
-                    )
+                problems.extend(self._schedule_problems(path, cname, check_name))
         if problems:
-            raise ValueError("\n".join(problems))
+            raise ConfigError(problems)
         return self
+
+    def _schedule_problems(self, path: str, component: str, check: str) -> list[ConfigProblem]:
+        """Deadlines must nest: socket waits < check timeout < interval, and the check's own rules."""
+        schedule = self.schedule(component, check)
+        problems = []
+        if not schedule.timeout < schedule.interval:
+            problems.append(
+                ConfigProblem(
+                    f"{path}.timeout", f"{schedule.timeout:g}s must be shorter than the interval ({schedule.interval:g}s)"
+                )
+            )
+        for field, message in self.check_config(component, check).schedule_problems(schedule):
+            problems.append(ConfigProblem(f"{path}.{field}", message))
+        deadline = self.components[component].socket_deadline
+        if not deadline < schedule.timeout:
+            problems.append(
+                ConfigProblem(
+                    f"{path}.timeout",
+                    f"{schedule.timeout:g}s must be longer than the component's connect/socket timeouts ({deadline:g}s)",
+                )
+            )
+        return problems
 
     def check_config(self, component: str, check: str) -> CheckConfig:
         return self.components[component].checks[check]
@@ -161,9 +194,6 @@ class Settings(BaseSettings):
             success_threshold=pick(options.success_threshold, d.success_threshold),
             severity=pick(options.severity, pick(d.severity, type(options).default_severity)),
         )
-
-    def check_ids(self) -> list[tuple[str, str]]:
-        return [(c, k) for c, comp in self.components.items() for k in comp.checks]
 
     def secret_values(self) -> list[str]:
         values: list[str] = []
@@ -218,7 +248,7 @@ class Scrubber:
 
 def _format_loc(loc: tuple[Any, ...]) -> str:
     parts: list[str] = []
-    kinds = {kind for t in COMPONENT_TYPES.values() for kind in t.checks}
+    kinds = {kind.name for t in COMPONENT_TYPES.values() for kind in t.kinds}
     for i, part in enumerate(loc):
         parent = loc[i - 2] if i >= 2 else None
         # pydantic puts the union tag in the path (components.cache.redis.url); users never wrote it.
@@ -230,7 +260,7 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
     return ".".join(parts)
 
 
-def format_validation_error(exc: ValidationError) -> list[str]:
+def format_validation_error(exc: ValidationError) -> list[ConfigProblem]:
     problems = []
     for error in exc.errors(include_input=False, include_url=False):
         path = _format_loc(tuple(error["loc"]))
@@ -243,16 +273,10 @@ def format_validation_error(exc: ValidationError) -> list[str]:
                 message = f"unknown {discriminator} {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags')}"
             else:
                 message = f"{discriminator} is required"
-        if message.startswith("Value error, "):
-            message = message[len("Value error, ") :]
+        message = message.removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown field (check the spelling; see `vigil config show` for the known ones)"
-        for line in message.splitlines():
-            # Model-level validators already name their field in the message.
-            if ": " in line and line.split(": ", 1)[0].startswith(("components.", "defaults.", "server.", "auth.")):
-                problems.append(line)
-            else:
-                problems.append(f"{path}: {line}" if path else line)
+        problems.append(ConfigProblem(path, message))
     return problems
 
 
@@ -260,18 +284,18 @@ def read_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text()
     except OSError as exc:
-        raise ConfigError([f"config file {path}: {exc.strerror}"]) from None
+        raise ConfigError([ConfigProblem(f"config file {path}", str(exc.strerror))]) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError([f"config file {path}{where}: {problem}"]) from None
+        raise ConfigError([ConfigProblem(f"config file {path}{where}", str(problem))]) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError([f"config file {path}: the top level must be a mapping"])
+        raise ConfigError([ConfigProblem(f"config file {path}", "the top level must be a mapping")])
     return data
 
 
@@ -285,4 +309,4 @@ def load_settings(path: str | Path | None = None) -> Settings:
         raise ConfigError(format_validation_error(exc)) from None
 
 
-__all__ = ["AuthConfig", "ComponentConfig", "ConfigError", "Settings", "ShowDetails", "load_settings"]
+__all__ = ["AuthConfig", "ComponentConfig", "ConfigError", "ConfigProblem", "Settings", "ShowDetails", "load_settings"]

@@ -16,26 +16,29 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import __version__
 from app.api import health, probes, runs
-from app.api.deps import NotFound, Turns
+from app.api.deps import NotFound, Services, Turns
 from app.auth import AuthError, Verifier
 from app.config import Scrubber, Settings
-from app.metrics import Exposition, build_registry
+from app.metrics import build_exposition
 from app.scheduler import Scheduler
+from app.specs import CheckSpec, resolve
 from app.store import Store
 
 
-def build_store(settings: Settings) -> Store:
-    schedules = {
-        (c, k): (settings.components[c].type, settings.schedule(c, k)) for c, k in settings.check_ids()
-    }
-    return Store(schedules, history=settings.defaults.history)
+def build_engine(
+    settings: Settings, specs: list[CheckSpec] | None = None, *, seed: int | None = None
+) -> tuple[Store, Scheduler]:
+    """The store and the scheduler for `specs` (default: every configured check); the CLI builds the same pair."""
+    specs = resolve(settings) if specs is None else specs
+    store = Store(specs, history=settings.defaults.history)
+    scrubber = Scrubber(settings.secret_values())
+    scheduler = Scheduler(specs, store, scrubber, jitter=settings.defaults.jitter, seed=seed)
+    return store, scheduler
 
 
 def create_app(settings: Settings) -> FastAPI:
-    scrubber = Scrubber(settings.secret_values())
-    store = build_store(settings)
-    scheduler = Scheduler(settings, store, scrubber)
-    registry = build_registry(store)
+    store, scheduler = build_engine(settings)
+    exposition = build_exposition(store)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -52,17 +55,10 @@ def create_app(settings: Settings) -> FastAPI:
         description="Health checks and readiness for a system's dependencies.",
         lifespan=lifespan,
     )
-    app.state.settings = settings
-    app.state.store = store
-    app.state.scheduler = scheduler
-    app.state.verifier = Verifier(settings.auth)
-    app.state.turns = Turns()
-    app.state.registry = registry
+    app.state.services = Services(settings, store, scheduler, Verifier(settings.auth), Turns())
     app.include_router(probes.router)
     app.include_router(health.router)
     app.include_router(runs.router)
-
-    exposition = Exposition(registry)
 
     @app.get("/metrics", tags=["metrics"], summary="Prometheus metrics", response_class=Response)
     async def metrics() -> Response:

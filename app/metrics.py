@@ -1,13 +1,17 @@
 """A Prometheus collector that reads the store at scrape time; no metric is updated anywhere else.
 
-Labels come only from configuration (component, check names, types) and code (status, measure names).
+Labels come only from configuration (component, check names, types) and code (status, measure names). The
+numbers are copied on the event loop (the store's only writer runs there) and formatted in a worker thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import platform
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.core import (
@@ -20,7 +24,8 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from app import __version__
-from app.model import Status
+from app.model import CheckResult, Status
+from app.schema import Severity
 from app.singleflight import SingleFlight
 from app.store import DURATION_BUCKETS, Store
 
@@ -34,11 +39,74 @@ def measure_name(name: str, unit: str | None) -> str:
     return name
 
 
+@dataclass(frozen=True, slots=True)
+class CheckSample:
+    """One check's numbers at one instant: counters copied together, so a histogram's buckets, sum and count agree."""
+
+    component: str
+    check: str
+    component_type: str
+    severity: Severity
+    effective: Status | None
+    stale: bool
+    runs: tuple[int, ...]  # per Status, in Status order
+    duration_counts: tuple[int, ...]
+    duration_sum: float
+    consecutive_failures: int
+    lag: float
+    last: CheckResult | None  # immutable
+    last_success_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    checks: tuple[CheckSample, ...]
+    ready: bool
+
+
+def take_snapshot(store: Store) -> Snapshot:
+    """Copy what the metrics need; call it on the event loop, where the scheduler writes the store."""
+    return Snapshot(
+        tuple(
+            CheckSample(
+                state.component,
+                state.check,
+                state.component_type,
+                state.severity,
+                state.effective,
+                state.stale,
+                tuple(state.runs[s] for s in Status),
+                tuple(state.duration_counts),
+                state.duration_sum,
+                state.consecutive_failures,
+                state.lag,
+                state.last,
+                state.last_success_at,
+            )
+            for state in store.states.values()
+        ),
+        store.ready,
+    )
+
+
 class VigilCollector(Collector):
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._pinned = threading.local()
+
+    @contextlib.contextmanager
+    def pinned(self, snapshot: Snapshot) -> Iterator[None]:
+        """Collect from `snapshot` (taken on the loop) in this thread, instead of reading the live store."""
+        self._pinned.snapshot = snapshot
+        try:
+            yield
+        finally:
+            self._pinned.snapshot = None
 
     def collect(self) -> Iterator[Metric]:
+        snapshot: Snapshot | None = getattr(self._pinned, "snapshot", None)
+        if snapshot is None:
+            snapshot = take_snapshot(self.store)
         labels = ["component", "check"]
         up = GaugeMetricFamily("vigil_check_up", "1 when the check's reported state is pass or warn, else 0.", labels=labels)
         status = GaugeMetricFamily(
@@ -67,16 +135,16 @@ class VigilCollector(Collector):
         lag = GaugeMetricFamily(
             "vigil_scheduler_lag_seconds", "How late the last scheduled run of the check started.", labels=labels
         )
-        for state in self.store.states.values():
+        for state in snapshot.checks:
             key = [state.component, state.check]
             effective = state.effective
             up.add_metric(key, 1.0 if effective is not None and effective.ok else 0.0)
             for s in Status:
                 status.add_metric([*key, s.value], 1.0 if effective is s else 0.0)
-            info.add_metric([*key, state.component_type, state.schedule.severity.value], 1.0)
+            info.add_metric([*key, state.component_type, state.severity.value], 1.0)
             stale.add_metric(key, 1.0 if state.stale else 0.0)
-            for s in Status:
-                runs.add_metric([*key, s.value], state.runs[s])
+            for s, count in zip(Status, state.runs, strict=True):
+                runs.add_metric([*key, s.value], count)
             cumulative = 0
             buckets = []
             for bound, count in zip(DURATION_BUCKETS, state.duration_counts, strict=True):
@@ -93,7 +161,7 @@ class VigilCollector(Collector):
             if state.last_success_at is not None:
                 last_success.add_metric(key, state.last_success_at)
         ready = GaugeMetricFamily("vigil_ready", "1 when every critical check is pass or warn (what /readyz says).")
-        ready.add_metric([], 1.0 if self.store.ready else 0.0)
+        ready.add_metric([], 1.0 if snapshot.ready else 0.0)
         build = InfoMetricFamily("vigil_build", "Vigil's version.")
         build.add_metric([], {"version": __version__, "python": platform.python_version()})
         yield from (up, status, info, stale, runs, duration, observed, last_run, last_success, failures, lag, ready, build)
@@ -102,18 +170,33 @@ class VigilCollector(Collector):
 class Exposition:
     """Renders the registry for /metrics in a worker thread, so a large scrape never stalls probes on the event
     loop; scrapes arriving while a render runs share it (single-flight), so scrapers cannot pile up CPU work.
-    The collector only reads counters and immutable results, which is safe beside the loop."""
+    Vigil's numbers are copied on the loop first (`take_snapshot`), so the thread never reads a moving store."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry, collector: VigilCollector | None = None) -> None:
         self.registry = registry
+        self.collector = collector
         self._flight: SingleFlight[bytes] = SingleFlight()
 
     async def render(self) -> bytes:
-        return await self._flight.do(lambda: asyncio.to_thread(generate_latest, self.registry))
+        return await self._flight.do(self._render)
+
+    async def _render(self) -> bytes:
+        collector = self.collector
+        if collector is None:
+            return await asyncio.to_thread(generate_latest, self.registry)
+        snapshot = take_snapshot(collector.store)  # on the loop
+
+        def generate() -> bytes:
+            with collector.pinned(snapshot):
+                return generate_latest(self.registry)
+
+        return await asyncio.to_thread(generate)
 
 
-def build_registry(store: Store) -> CollectorRegistry:
+def build_exposition(store: Store) -> Exposition:
+    """A registry of its own per app (no global one): Vigil's collector and the process's."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(VigilCollector(store))
+    collector = VigilCollector(store)
+    registry.register(collector)
     ProcessCollector(registry=registry)
-    return registry
+    return Exposition(registry, collector)

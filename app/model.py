@@ -1,4 +1,4 @@
-"""The values that flow from a check to its readers: Status, Observation, Outcome and CheckResult.
+"""The values that flow from a check to its readers: CheckId, Status, Observation, Outcome and CheckResult.
 
 A check returns an Outcome; the scheduler stamps it into a CheckResult; the store keeps results.
 """
@@ -7,6 +7,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
+
+
+class CheckId(NamedTuple):
+    """A check's identity: its component's name and its own. Written `component:check` in URLs, logs and reports."""
+
+    component: str
+    check: str
+
+    def __str__(self) -> str:
+        return f"{self.component}:{self.check}"
+
+    @classmethod
+    def parse(cls, text: str) -> CheckId | None:
+        component, sep, check = text.partition(":")
+        return cls(component, check) if sep and component and check else None
 
 
 class Status(StrEnum):
@@ -39,6 +55,9 @@ class Outcome:
     status: Status
     output: str = ""
     observed: tuple[Observation, ...] = ()
+    # The reason of a failure that happens once and will not be seen again (data lost in a restart): the store
+    # reports it at once, past hysteresis, and keeps reporting it for `failure_threshold` runs in all.
+    latch: str | None = None
 
     @classmethod
     def from_findings(cls, findings: list[tuple[Status, str]], observed: list[Observation], ok: str = "ok") -> Outcome:
@@ -63,10 +82,11 @@ class CheckResult:
     started_at: float  # wall clock, seconds since the epoch
     duration: float  # seconds
     scheduled: bool = True  # False when an operator asked for the run
+    latch: str | None = None  # see Outcome.latch
 
     @property
-    def check_id(self) -> str:
-        return f"{self.component}:{self.check}"
+    def check_id(self) -> CheckId:
+        return CheckId(self.component, self.check)
 
     @property
     def finished_at(self) -> float:

@@ -12,6 +12,7 @@ from typing import Any
 
 from app import __version__
 from app.model import Status
+from app.readiness import verdict
 from app.store import CheckState, Store
 
 HEALTH_JSON = "application/health+json"
@@ -23,15 +24,9 @@ def iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def overall(states: Iterable[CheckState], *, gate_on_severity: bool) -> Status:
-    """Worst effective state. With gate_on_severity, a failing (or pending) degraded check only warns."""
-    status = Status.PASS
-    for state in states:
-        effective = state.effective or Status.FAIL  # pending counts as not healthy yet
-        if effective is Status.FAIL and gate_on_severity and not state.critical:
-            effective = Status.WARN
-        status = status.worst(effective)
-    return status
+def overall(states: Iterable[CheckState], *, strict: bool) -> Status:
+    """The readiness rule (app.readiness) over these checks' effective states."""
+    return verdict(((state.effective, state.severity) for state in states), strict=strict)
 
 
 def http_status(status: Status) -> int:
@@ -45,7 +40,7 @@ def check_entry(state: CheckState, now: float) -> dict[str, Any]:
         "componentType": state.component_type,
         "status": (state.effective or Status.FAIL).value,
         "state": state.state_name,
-        "severity": state.schedule.severity.value,
+        "severity": state.severity.value,
         "time": iso(last.finished_at if last else None),
         "output": state.effective_output,
     }
@@ -71,10 +66,10 @@ def check_entry(state: CheckState, now: float) -> dict[str, Any]:
 
 
 def health_document(
-    store: Store, states: list[CheckState], *, details: bool, gate_on_severity: bool = True
+    store: Store, states: list[CheckState], *, details: bool, strict: bool = False
 ) -> tuple[int, dict[str, Any]]:
-    """The health+json body and its HTTP status for a set of checks."""
-    status = overall(states, gate_on_severity=gate_on_severity)
+    """The health+json body and its HTTP status for a set of checks (`strict`: every check gates, see readiness)."""
+    status = overall(states, strict=strict)
     document: dict[str, Any] = {"status": status.value}
     if not details:
         return http_status(status), document
@@ -84,37 +79,43 @@ def health_document(
         releaseId=__version__,
         serviceId="vigil",
         description="health of the system Vigil watches",
-        checks={state.check_id: [check_entry(state, now)] for state in states},
+        checks={str(state.check_id): [check_entry(state, now)] for state in states},
     )
     if len(states) > 1:
+        wanted = {state.check_id for state in states}
         document["transitions"] = [
-            {"time": iso(t.at), "check": t.check_id, "from": t.old, "to": t.new, "reason": t.reason}
+            {"time": iso(t.at), "check": str(t.check_id), "from": t.old, "to": t.new, "reason": t.reason}
             for t in store.recent_transitions()
-            if any(t.check_id == s.check_id for s in states)
+            if t.check_id in wanted
         ]
     return http_status(status), document
 
 
-def verbose_lines(states: list[CheckState], excluded: set[str], name: str = "readyz") -> tuple[bool, str]:
-    """kube-apiserver style: `[+]id ok` (or `[+]id warn: reason`) / `[-]id failed: reason`, then a summary."""
+def verbose_lines(
+    states: list[CheckState], excluded: set[str], *, strict: bool = False, name: str = "readyz"
+) -> tuple[bool, str]:
+    """kube-apiserver style: `[+]id ok` (or `[+]id warn: reason`) / `[-]id failed: reason`, then a summary line.
+
+    Readiness follows the one rule (app.readiness) over the checks not excluded.
+    """
     lines = []
-    ready = True
+    counted = []
     for state in states:
-        if state.check_id in excluded:
-            lines.append(f"[+]{state.check_id} excluded: ok")
+        check_id = str(state.check_id)
+        if check_id in excluded:
+            lines.append(f"[+]{check_id} excluded: ok")
             continue
-        ok = state.effective is not None and state.effective.ok
-        gating = state.critical
-        suffix = "" if gating else " (degraded: does not gate readiness)"
+        counted.append(state)
+        effective = state.effective
+        suffix = "" if state.critical else " (degraded: does not gate readiness)"
         # One line per check, whatever the reason looks like (a multi-line error would break parsers).
         reason = " ".join(state.effective_output.split())
-        if ok and state.effective is Status.WARN:
-            lines.append(f"[+]{state.check_id} warn: {reason}{suffix}")
-        elif ok:
-            lines.append(f"[+]{state.check_id} ok{suffix}")
+        if effective is Status.WARN:
+            lines.append(f"[+]{check_id} warn: {reason}{suffix}")
+        elif effective is Status.PASS:
+            lines.append(f"[+]{check_id} ok{suffix}")
         else:
-            lines.append(f"[-]{state.check_id} failed: {reason}{suffix}")
-            if gating:
-                ready = False
+            lines.append(f"[-]{check_id} failed: {reason}{suffix}")
+    ready = overall(counted, strict=strict) is not Status.FAIL
     lines.append(f"{name} check {'passed' if ready else 'failed'}")
     return ready, "\n".join(lines) + "\n"

@@ -5,7 +5,6 @@ Durations, secrets, the schedule fields, and the base models a component type an
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -13,24 +12,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
-
-
-def parse_duration(value: Any) -> float:
-    """`500ms`, `15s`, `2m`, `1h`, `3d` or plain seconds -> seconds as a float."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as 500ms, 15s, 2m or a number of seconds")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str) and (match := _DURATION.match(value)):
-        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    else:
-        raise ValueError("expected a duration such as 500ms, 15s, 2m or a number of seconds")
-    if seconds < 0:
-        raise ValueError("a duration cannot be negative")
-    return seconds
-
+from app.units import parse_duration
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 """Seconds, written in YAML or the environment as `500ms`, `15s`, `2m` or a plain number."""
@@ -119,8 +101,8 @@ class CheckConfig(ScheduleFields):
     default_severity: ClassVar[Severity] = Severity.CRITICAL
     kind: str
 
-    def schedule_problems(self, schedule: Schedule) -> list[str]:
-        """Problems between this check's options and its effective schedule, as `field: what is wrong`.
+    def schedule_problems(self, schedule: Schedule) -> list[tuple[str, str]]:
+        """Problems between this check's options and its effective schedule, as (field, what is wrong).
 
         Only the settings know the effective schedule (defaults applied), so they call this after loading.
         """
@@ -132,6 +114,11 @@ class ComponentConfig(SecretFields):
 
     type: str
     checks: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def socket_deadline(self) -> float:
+        """The longest one network wait of this component's client may take; every check's timeout must be longer."""
+        return 0.0
 
     @model_validator(mode="before")
     @classmethod

@@ -9,11 +9,13 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 
-from app.model import CheckResult, Status
+from app.model import CheckId, CheckResult, Status
+from app.readiness import is_ready
 from app.schema import Schedule, Severity
+from app.specs import CheckSpec
 
 DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, math.inf)
 WINDOWS = {"5m": 300.0, "1h": 3600.0, "24h": 86400.0}
@@ -23,7 +25,7 @@ TRANSITIONS_KEPT = 20
 @dataclass(frozen=True, slots=True)
 class Transition:
     at: float  # wall clock
-    check_id: str
+    check_id: CheckId
     old: str  # "pending" before the first reported state
     new: str
     reason: str
@@ -69,14 +71,19 @@ class Availability:
         return {name: (self.ok[name] / self.total[name] if self.total[name] else None) for name in self.windows}
 
 
+@dataclass(frozen=True, slots=True)
+class Latch:
+    """A latched failure (Outcome.latch): reported as it was for `runs_left` more runs, whatever they find."""
+
+    reason: str
+    runs_left: int
+
+
 @dataclass(eq=False)
 class CheckState:
     """What the store knows about one check. Mutated only through Store."""
 
-    component: str
-    check: str
-    component_type: str
-    schedule: Schedule
+    spec: CheckSpec
     availability: Availability
     last: CheckResult | None = None
     last_mono: float | None = None  # loop time the last result arrived, for the staleness watchdog
@@ -90,14 +97,35 @@ class CheckState:
     duration_counts: list[int] = field(default_factory=lambda: [0] * len(DURATION_BUCKETS))
     duration_sum: float = 0.0
     transitions: deque[Transition] = field(default_factory=lambda: deque(maxlen=TRANSITIONS_KEPT))
+    latch: Latch | None = None
 
     @property
-    def check_id(self) -> str:
-        return f"{self.component}:{self.check}"
+    def check_id(self) -> CheckId:
+        return self.spec.id
+
+    @property
+    def component(self) -> str:
+        return self.spec.id.component
+
+    @property
+    def check(self) -> str:
+        return self.spec.id.check
+
+    @property
+    def component_type(self) -> str:
+        return self.spec.type.name
+
+    @property
+    def schedule(self) -> Schedule:
+        return self.spec.schedule
+
+    @property
+    def severity(self) -> Severity:
+        return self.spec.schedule.severity
 
     @property
     def critical(self) -> bool:
-        return self.schedule.severity is Severity.CRITICAL
+        return self.spec.critical
 
     @property
     def effective(self) -> Status | None:
@@ -121,18 +149,15 @@ class CheckState:
 
 
 class Store:
-    def __init__(self, schedules: Mapping[tuple[str, str], tuple[str, Schedule]], history: float = 86400.0) -> None:
-        self.states: dict[tuple[str, str], CheckState] = {}
-        for (component, check), (component_type, schedule) in schedules.items():
-            entries = min(200_000, math.ceil(history / max(schedule.interval, 0.05)) + 16)
+    def __init__(self, specs: Iterable[CheckSpec], history: float = 86400.0) -> None:
+        self.states: dict[CheckId, CheckState] = {}
+        for spec in specs:
+            entries = min(200_000, math.ceil(history / max(spec.schedule.interval, 0.05)) + 16)
             windows = {name: span for name, span in WINDOWS.items() if span <= history} or {"all": history}
-            self.states[(component, check)] = CheckState(
-                component, check, component_type, schedule, Availability(windows, entries)
-            )
+            self.states[spec.id] = CheckState(spec, Availability(windows, entries))
         self.by_component: dict[str, list[CheckState]] = {}
         for state in self.states.values():
             self.by_component.setdefault(state.component, []).append(state)
-        self.started_at = time.time()
         self.heartbeat = time.monotonic()  # the scheduler's watchdog beats here; /livez reads it
         self.shutting_down = False
         self.startup_complete = not self.states
@@ -142,7 +167,8 @@ class Store:
     # -- writers (the scheduler only) --------------------------------------------------------------
 
     def record(self, result: CheckResult, mono: float) -> Transition | None:
-        state = self.states[(result.component, result.check)]
+        state = self.states[result.check_id]
+        result = self._apply_latch(state, result)
         before = state.state_name
         state.last = result
         state.last_mono = mono
@@ -161,7 +187,7 @@ class Store:
         else:
             state.consecutive_failures += 1
             state.consecutive_successes = 0
-        state.reported = self._hysteresis(state, result.status)
+        state.reported = Status.FAIL if result.latch is not None else self._hysteresis(state, result.status)
         if not self.startup_complete:
             self.startup_complete = all(s.last is not None for s in self.states.values())
         return self._transition(state, before, result.output)
@@ -179,8 +205,8 @@ class Store:
                     transitions.append(transition)
         return transitions
 
-    def set_lag(self, component: str, check: str, lag: float) -> None:
-        self.states[(component, check)].lag = lag
+    def set_lag(self, check_id: CheckId, lag: float) -> None:
+        self.states[check_id].lag = lag
 
     def begin_shutdown(self) -> None:
         self.shutting_down = True
@@ -190,6 +216,23 @@ class Store:
         self.heartbeat = time.monotonic()
 
     # -- internals ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _apply_latch(state: CheckState, result: CheckResult) -> CheckResult:
+        """A latched failure is reported at once and held for failure_threshold runs in all (hysteresis would
+        otherwise absorb a failure that is seen once), each of them failing with the latched reason first."""
+        if result.latch is not None and result.status is Status.FAIL:
+            state.latch = Latch(result.latch, state.schedule.failure_threshold - 1)
+            return result
+        latch = state.latch
+        if latch is None:
+            return result
+        if latch.runs_left <= 0:
+            state.latch = None
+            return result
+        state.latch = replace(latch, runs_left=latch.runs_left - 1)
+        output = latch.reason if result.status is Status.PASS else f"{latch.reason}; {result.output}"
+        return replace(result, status=Status.FAIL, output=output, latch=latch.reason)
 
     @staticmethod
     def _hysteresis(state: CheckState, status: Status) -> Status | None:
@@ -217,14 +260,12 @@ class Store:
         return transition
 
     def _recompute_ready(self) -> None:
-        self.ready = not self.shutting_down and all(
-            s.effective is not None and s.effective.ok for s in self.states.values() if s.critical
-        )
+        self.ready = not self.shutting_down and is_ready((s.effective, s.severity) for s in self.states.values())
 
     # -- readers -----------------------------------------------------------------------------------
 
-    def get(self, component: str, check: str) -> CheckState | None:
-        return self.states.get((component, check))
+    def get(self, check_id: CheckId) -> CheckState | None:
+        return self.states.get(check_id)
 
     def component(self, component: str) -> list[CheckState]:
         return self.by_component.get(component, [])

@@ -21,8 +21,8 @@ from aiohttp import web
 from jose import jwt
 
 from app.config import Scrubber, Settings
-from app.main import build_store, create_app
-from app.model import CheckResult
+from app.main import build_engine, create_app
+from app.model import CheckId, CheckResult
 from app.scheduler import Scheduler
 from tests.servers import ClickHouseServer, RedisServer, free_port
 
@@ -223,10 +223,10 @@ async def run_check(settings: Settings, component: str, check: str, scheduler: S
     """Run one check once through the real scheduler path (deadline, error mapping, store)."""
     own = scheduler is None
     if scheduler is None:
-        scheduler = Scheduler(settings, build_store(settings), Scrubber(settings.secret_values()))
+        scheduler = build_engine(settings)[1]
         scheduler.build()
     try:
-        return await scheduler.runners[(component, check)].run(scheduled=False)
+        return await scheduler.runners[CheckId(component, check)].run(scheduled=False)
     finally:
         if own:
             await scheduler.stop()
@@ -235,7 +235,7 @@ async def run_check(settings: Settings, component: str, check: str, scheduler: S
 @contextlib.asynccontextmanager
 async def check_runner(settings: Settings) -> AsyncIterator[Scheduler]:
     """A built scheduler (clients, runners, memo kept between runs) without its loops; closed on exit."""
-    scheduler = Scheduler(settings, build_store(settings), Scrubber(settings.secret_values()))
+    scheduler = build_engine(settings)[1]
     scheduler.build()
     try:
         yield scheduler
@@ -248,8 +248,8 @@ class Served:
         self.app = app
         self.url = url
         self.session = session
-        self.store = app.state.store
-        self.scheduler = app.state.scheduler
+        self.store = app.state.services.store
+        self.scheduler = app.state.services.scheduler
 
     async def get(self, path: str, **kwargs: Any) -> tuple[int, str, Any]:
         async with self.session.get(self.url + path, allow_redirects=False, **kwargs) as response:

@@ -44,7 +44,7 @@ async def test_livez_is_ok_and_never_depends_on_targets(http_target: Any, hangin
             started = time.monotonic()
             await served.get(path)
             assert time.monotonic() - started < 0.1, path
-        assert served.store.get("hung", "reachable").last is None
+        assert served.store.states[("hung", "reachable")].last is None
         await served.wait(lambda: all_ran(served), what="first runs")
         assert (await served.get("/livez"))[:2] == (200, "ok\n")
         assert (await served.get("/readyz"))[0] == 503
@@ -63,7 +63,7 @@ async def test_startupz_and_readyz_wait_for_every_critical_first_run(http_target
         }
     )
     async with serve(settings) as served:
-        await served.wait(lambda: served.store.get("api", "fast").last is not None, what="fast check")
+        await served.wait(lambda: served.store.states[("api", "fast")].last is not None, what="fast check")
         status, body, _ = await served.get("/startupz")
         assert status == 503
         assert body == "starting: 1 of 2 checks have run once\n"
@@ -242,7 +242,7 @@ async def test_docs_and_openapi_list_every_endpoint(http_target: Any) -> None:
 
 
 def test_verbose_lines_keep_one_line_per_check() -> None:
-    from app.main import build_store
+    from app.main import build_engine
     from app.model import CheckResult, Status
     from app.report import verbose_lines
 
@@ -267,7 +267,7 @@ async def test_readyz_after_shutdown_began(http_target: Any) -> None:
         status, body, _ = await served.get("/readyz?verbose")
         assert (status, body) == (503, "[+]api:ok ok\n[-]shutdown failed: shutting down\nreadyz check failed\n")
         # A later passing run does not make it ready again.
-        await served.wait(lambda: served.store.get("api", "ok").runs[served.store.get("api", "ok").last.status] >= 3,
+        await served.wait(lambda: served.store.states[("api", "ok")].runs[served.store.states[("api", "ok")].last.status] >= 3,
                           what="more runs")
         assert (await served.get("/readyz"))[0] == 503
         assert (await served.get("/livez"))[:2] == (200, "ok\n")
@@ -275,7 +275,7 @@ async def test_readyz_after_shutdown_began(http_target: Any) -> None:
 
 def test_livez_fails_when_the_scheduler_loop_stalls() -> None:
     from app.api.probes import LIVENESS_STALL, live
-    from app.main import build_store
+    from app.main import build_engine
 
     store = build_store(settings_for({"api": http("http://127.0.0.1:1/", a=reach("/"))}))
     store.beat()

@@ -48,8 +48,8 @@ async def test_run_one_check_returns_fresh_results(http_target: Any) -> None:
         assert entry["componentType"] == "http"
         assert entry["lastResult"]["scheduled"] is False
         assert doc["runs"] == {"api:ok": {"status": "pass", "output": entry["output"], "cached": False}}
-        assert served.store.get("api", "ok").last is not None
-        assert served.store.get("api", "slow").last is None
+        assert served.store.states[("api", "ok")].last is not None
+        assert served.store.states[("api", "slow")].last is None
 
 
 async def test_run_all_and_component(http_target: Any) -> None:
@@ -95,7 +95,7 @@ async def test_single_flight_concurrent_runs_share_one_execution(http_target: An
         times = {doc["checks"]["api:slow"][0]["time"] for _, doc in results}
         assert len(times) == 1  # everyone saw the same run
         assert all(doc["runs"]["api:slow"]["status"] == "pass" for _, doc in results)
-        assert served.store.get("api", "slow").runs[served.store.get("api", "slow").last.status] == 1
+        assert served.store.states[("api", "slow")].runs[served.store.states[("api", "slow")].last.status] == 1
 
 
 async def test_cooldown_returns_the_cached_result(http_target: Any) -> None:

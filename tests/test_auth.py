@@ -197,7 +197,7 @@ async def test_every_rejection_is_401_over_http_and_runs_nothing(http_target: An
                                             "detail": detail}, name
                 assert response_headers["WWW-Authenticate"].startswith("Bearer error=")
             assert http_target.hits.get("/ok", 0) == before, name
-            assert served.store.get("api", "ok").last is None
+            assert served.store.states[("api", "ok")].last is None
 
 
 async def test_token_without_scope_is_403_over_http(http_target: Any) -> None:
@@ -208,7 +208,7 @@ async def test_token_without_scope_is_403_over_http(http_target: Any) -> None:
         assert status == 403
         assert json.loads(body) == {"error": "insufficient_scope", "detail": "token lacks the 'vigil:run' scope"}
         assert "WWW-Authenticate" not in headers
-        assert served.store.get("api", "ok").last is None
+        assert served.store.states[("api", "ok")].last is None
 
 
 async def test_run_endpoints_are_refused_without_auth_config(http_target: Any) -> None:
@@ -218,7 +218,7 @@ async def test_run_endpoints_are_refused_without_auth_config(http_target: Any) -
                 status, body, _ = await served.post(path, headers=headers)
                 assert status == 403, (path, headers)
                 assert json.loads(body)["error"] == "access_denied"
-        assert served.store.get("api", "ok").last is None
+        assert served.store.states[("api", "ok")].last is None
 
 
 async def test_rs256_over_http(http_target: Any, rsa_keys: tuple[str, str]) -> None:

@@ -6,12 +6,15 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from app.config import ConfigError, Scrubber, load_settings
-from app.schema import Severity, parse_duration
+from app.schema import Severity
+from app.specs import resolve
+from app.units import parse_duration
 
 
 def write(tmp_path: Path, data: object) -> Path:
@@ -50,12 +53,12 @@ def test_defaults_and_per_check_overrides(tmp_path: Path) -> None:
     api = settings.schedule("api", "home")
     assert (api.interval, api.severity, api.success_threshold) == (20.0, Severity.CRITICAL, 1)
     assert cache.stale_after == 2 * 60 + 4
-    assert settings.check_ids() == [("cache", "connectivity"), ("api", "home")]
+    assert check_ids(settings) == [("cache", "connectivity"), ("api", "home")]
 
 
 def test_component_without_checks_gets_its_connectivity_check(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path, {"components": {"db": {"type": "clickhouse"}}}))
-    assert settings.check_ids() == [("db", "connectivity")]
+    assert check_ids(settings) == [("db", "connectivity")]
 
 
 def test_environment_overrides_yaml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -210,7 +213,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VIGIL_AUTH__KEY", "local-key")  # what scripts/run-local.sh provides
     settings = load_settings(ROOT / "examples" / "local.yaml")
-    kinds = {(settings.components[c].type, settings.check_config(c, k).kind) for c, k in settings.check_ids()}
+    kinds = {(settings.components[c].type, settings.check_config(c, k).kind) for c, k in check_ids(settings)}
     assert kinds == {
         ("redis", "connectivity"), ("redis", "pool"), ("redis", "session_ttl"), ("redis", "memory"),
         ("clickhouse", "connectivity"), ("clickhouse", "query_performance"), ("clickhouse", "timeseries"),
@@ -225,4 +228,8 @@ def test_readme_configuration_example_is_valid(tmp_path: Path) -> None:
     for name in ("vigil-jwt.pub", "redis", "clickhouse", "api-token"):
         (tmp_path / name).write_text(f"secret-{name}")
     settings = load_settings(write(tmp_path, block.group(1).replace("/run/secrets/", f"{tmp_path}/")))
-    assert [f"{c}:{k}" for c, k in settings.check_ids()] == ["cache:connectivity", "analytics:connectivity", "api:health"]
+    assert [f"{c}:{k}" for c, k in check_ids(settings)] == ["cache:connectivity", "analytics:connectivity", "api:health"]
+
+
+def check_ids(settings: Any) -> list[tuple[str, str]]:
+    return [spec.id for spec in resolve(settings)]

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from app.config import Settings
+from app.specs import resolve
 
 CHART = Path(__file__).resolve().parent.parent / "helm" / "vigil"
 VALUES: dict[str, Any] = {
@@ -67,5 +68,5 @@ def test_rendered_config_is_valid_vigil_config(monkeypatch: pytest.MonkeyPatch) 
     data = yaml.safe_load(configmap["data"]["vigil.yaml"])
     monkeypatch.setenv("VIGIL_AUTH__KEY", "from-the-secret")  # what secretEnv provides in the pod
     settings = Settings(**data)
-    assert settings.check_ids() == [("cache", "connectivity")]
+    assert [spec.id for spec in resolve(settings)] == [("cache", "connectivity")]
     assert settings.defaults.interval == 15.0

@@ -165,7 +165,7 @@ async def test_runs_total_counts_every_run_by_status(http_target: Any) -> None:
 
 async def test_runs_total_follows_the_schedule(http_target: Any) -> None:
     async with serve(settings_for(http_target)) as served:
-        state = served.store.get("api", "ok")
+        state = served.store.states[("api", "ok")]
         await served.wait(lambda: state.runs[state.last.status] >= 3 if state.last else False, what="three runs")
         families = await scrape(served)
         scraped = value(families, "vigil_check_runs", "vigil_check_runs_total", component="api", check="ok",

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from app.config import Scrubber
-from app.main import build_store
+from app.main import build_engine
 from app.model import Status
 from app.scheduler import Scheduler
 from tests.conftest import HangingServer, HttpTarget, make_settings, run_check
@@ -21,7 +21,7 @@ def settings_for(components: dict[str, Any], **defaults: Any) -> Any:
 
 
 async def started(settings: Any) -> Scheduler:
-    scheduler = Scheduler(settings, build_store(settings), Scrubber(settings.secret_values()), seed=1)
+    scheduler = build_engine(settings, seed=1)[1]
     await scheduler.start()
     return scheduler
 
@@ -94,7 +94,7 @@ async def test_interrupted_command_never_poisons_the_pool(redis_factory: Any) ->
     """A PING cut off by SIGSTOP must not leave its PONG for the next command on a reused connection."""
     server: RedisServer = redis_factory()
     settings = settings_for({"cache": {"type": "redis", "url": server.url, "max_connections": 1, **FAST_REDIS}})
-    scheduler = Scheduler(settings, build_store(settings), Scrubber([]))
+    scheduler = build_engine(settings)[1]
     scheduler.build()
     client = scheduler.clients["cache"]
     try:
@@ -137,7 +137,7 @@ async def test_single_flight_shares_one_execution(http_target: HttpTarget) -> No
         {"api": {"type": "http", "url": http_target.url, "connect_timeout": 0.2, "checks": {"slow": {"kind": "reachable", "path": "/slow?delay=0.3"}}}},
         timeout=1.0, interval=2.0,
     )
-    scheduler = Scheduler(settings, build_store(settings), Scrubber([]))
+    scheduler = build_engine(settings)[1]
     scheduler.build()
     before = http_target.hits.get("/slow", 0)
     try:

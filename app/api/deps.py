@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -12,6 +13,7 @@ from fastapi import Depends, Request
 from app.auth import Verifier
 from app.config import Settings
 from app.scheduler import Scheduler
+from app.model import CheckId
 from app.store import CheckState, Store
 
 
@@ -39,31 +41,50 @@ class NotFound(Exception):
         self.detail = detail
 
 
-def get_store(request: Request) -> Store:
-    return request.app.state.store  # type: ignore[no-any-return]
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What the lifespan built for one app; create_app hands it to the routes (no module-level state)."""
+
+    settings: Settings
+    store: Store
+    scheduler: Scheduler
+    verifier: Verifier
+    turns: Turns
 
 
-def get_settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+def get_services(request: Request) -> Services:
+    services = request.app.state.services
+    if not isinstance(services, Services):  # create_app sets it; anything else is a wiring bug
+        raise TypeError("app.state.services is not set: build the app with create_app()")
+    return services
 
 
-def get_scheduler(request: Request) -> Scheduler:
-    return request.app.state.scheduler  # type: ignore[no-any-return]
+ServicesDep = Annotated[Services, Depends(get_services)]
+def _store(services: ServicesDep) -> Store:
+    return services.store
 
 
-def get_verifier(request: Request) -> Verifier:
-    return request.app.state.verifier  # type: ignore[no-any-return]
+def _settings(services: ServicesDep) -> Settings:
+    return services.settings
 
 
-def get_turns(request: Request) -> Turns:
-    return request.app.state.turns  # type: ignore[no-any-return]
+def _scheduler(services: ServicesDep) -> Scheduler:
+    return services.scheduler
 
 
-StoreDep = Annotated[Store, Depends(get_store)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-SchedulerDep = Annotated[Scheduler, Depends(get_scheduler)]
-VerifierDep = Annotated[Verifier, Depends(get_verifier)]
-TurnsDep = Annotated[Turns, Depends(get_turns)]
+def _verifier(services: ServicesDep) -> Verifier:
+    return services.verifier
+
+
+def _turns(services: ServicesDep) -> Turns:
+    return services.turns
+
+
+StoreDep = Annotated[Store, Depends(_store)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
+SchedulerDep = Annotated[Scheduler, Depends(_scheduler)]
+VerifierDep = Annotated[Verifier, Depends(_verifier)]
+TurnsDep = Annotated[Turns, Depends(_turns)]
 
 
 def select(store: Store, component: str | None = None, check: str | None = None) -> list[CheckState]:
@@ -75,7 +96,7 @@ def select(store: Store, component: str | None = None, check: str | None = None)
         raise NotFound(f"unknown component {component!r}")
     if check is None:
         return states
-    state = store.get(component, check)
+    state = store.get(CheckId(component, check))
     if state is None:
         raise NotFound(f"unknown check {check!r} in component {component!r}")
     return [state]

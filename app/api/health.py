@@ -40,7 +40,7 @@ def _health(
     states = select(store, component, check)
     details = _details(settings, verifier, authorization)
     # The whole system follows readiness (degraded checks only warn); a named part reports its own worst state.
-    status, document = health_document(store, states, details=details, gate_on_severity=component is None)
+    status, document = health_document(store, states, details=details, strict=component is not None)
     return HealthResponse(document, status_code=status, headers={"cache-control": "no-store"})
 
 

@@ -61,7 +61,7 @@ Exclude = Annotated[list[str], Query(description="check id (component:check) to 
 
 def _readiness(store: Store, verbose: str | None, exclude: list[str], component: str | None, check: str | None) -> PlainTextResponse:
     states = select(store, component, check)
-    known = {s.check_id for s in store.states.values()}
+    known = {str(s.check_id) for s in store.states.values()}
     unknown = [e for e in exclude if e not in known]
     if unknown:
         raise NotFound(f"unknown check id in exclude: {', '.join(unknown)}")
@@ -75,10 +75,8 @@ def _readiness(store: Store, verbose: str | None, exclude: list[str], component:
             lines = body.splitlines()
             body = "\n".join([*lines[:-1], "[-]shutdown failed: shutting down", "readyz check failed"]) + "\n"
     else:
-        # A part is ready when every check in it is ok, whatever its severity.
-        ok = all(s.effective is not None and s.effective.ok for s in states if s.check_id not in exclude)
-        _, body = verbose_lines(states, set(exclude))
-        body = body.rsplit("\n", 2)[0] + f"\nreadyz check {'passed' if ok else 'failed'}\n"
+        # A part is ready when every check in it is ok, whatever its severity (the strict form of the rule).
+        ok, body = verbose_lines(states, set(exclude), strict=True)
     if verbose is None:
         body = "ok\n" if ok else "not ready\n"
     return _text(200 if ok else 503, body)

@@ -26,10 +26,10 @@ async def _run(
 ) -> RunResponse:
     verifier.verify(authorization, require_scope=True)  # AuthError -> 401/403 in main's handler
     states = select(store, component, check)
-    results = await scheduler.run_now([(s.component, s.check) for s in states], settings.server.run_cooldown)
-    status, document = health_document(store, states, details=True, gate_on_severity=component is None)
+    results = await scheduler.run_now([s.check_id for s in states], settings.server.run_cooldown)
+    status, document = health_document(store, states, details=True, strict=component is not None)
     document["runs"] = {
-        result.check_id: {"status": result.status.value, "output": result.output, "cached": cached}
+        str(result.check_id): {"status": result.status.value, "output": result.output, "cached": cached}
         for result, cached in results
     }
     return RunResponse(document, status_code=status, headers={"cache-control": "no-store"})

@@ -18,7 +18,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from asynch.errors import ServerException
 from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 
-from app.checks.base import CheckContext, ComponentType
+from app.checks.base import CheckContext, CheckKind, ComponentType
 from app.clients.clickhouse import (
     ClickHouseClient,
     ClickHouseSettings,
@@ -109,15 +109,16 @@ class ClickHouseQueryPerformance(CheckConfig):
     queries: dict[Name, SlaQuery] = Field(min_length=1)
     warn_fraction: float = Field(default=0.8, gt=0.0, le=1.0)  # warn above this fraction of a query's SLA
 
-    def schedule_problems(self, schedule: Schedule) -> list[str]:
+    def schedule_problems(self, schedule: Schedule) -> list[tuple[str, str]]:
         # A query is cancelled at the check's deadline: with a deadline before its SLA, a query that would have
         # met the SLA is reported as failed. (A query's own `timeout` is the user's explicit, tighter bound.)
         bounded_by_check = [q.sla for q in self.queries.values() if q.timeout is None]
         if bounded_by_check and schedule.timeout < max(bounded_by_check):
-            return [
-                f"timeout: {schedule.timeout:g}s is shorter than a query SLA ({max(bounded_by_check):g}s); "
-                "raise the check's timeout or give the query its own timeout"
-            ]
+            return [(
+                "timeout",
+                f"{schedule.timeout:g}s is shorter than a query SLA ({max(bounded_by_check):g}s); "
+                "raise the check's timeout or give the query its own timeout",
+            )]
         return []
 
 
@@ -262,7 +263,7 @@ async def close_client(client: ClickHouseClient) -> None:
     await client.close()
 
 
-def safety_settings(ctx: CheckContext[ClickHouseClient], budget: float | None = None) -> dict[str, Any]:
+def safety_settings(ctx: CheckContext[Any, Any, ClickHouseClient, Any], budget: float | None = None) -> dict[str, Any]:
     """Settings every Vigil query runs under: read-only and bounded by the time left in the run.
 
     max_execution_time is whole seconds, rounded up and one more: the server's own backstop sits just past
@@ -281,7 +282,7 @@ def safety_settings(ctx: CheckContext[ClickHouseClient], budget: float | None = 
 
 
 async def run_query(
-    ctx: CheckContext[ClickHouseClient], sql: str, step: str, label: str, limit: float | None = None
+    ctx: CheckContext[Any, Any, ClickHouseClient, Any], sql: str, step: str, label: str, limit: float | None = None
 ) -> QueryResult:
     """One query under the safety settings, budgeted to the time left (and `limit`), cancelled when it runs out."""
     budget = ctx.remaining() - DEADLINE_MARGIN
@@ -413,7 +414,7 @@ class TimeColumn:
 
 
 async def describe_tables(
-    ctx: CheckContext[ClickHouseClient], wanted: list[tuple[TableRef, str, list[str]]]
+    ctx: CheckContext[Any, Any, ClickHouseClient, Any], wanted: list[tuple[TableRef, str, list[str]]]
 ) -> tuple[int, dict[tuple[TableRef, str], TimeColumn]]:
     """The server's clock and, for each (table, time column, other columns), the time column's type.
 
@@ -452,7 +453,7 @@ async def describe_tables(
 # -- connectivity -----------------------------------------------------------------------------------
 
 
-async def connectivity(ctx: CheckContext[ClickHouseClient]) -> Outcome:
+async def connectivity(ctx: CheckContext[Any, Any, ClickHouseClient, Any]) -> Outcome:
     options: ClickHouseConnectivity = ctx.options
     started = time.perf_counter()
     result = await run_query(ctx, "SELECT 1, version(), uptime()", "select1", "SELECT 1")
@@ -475,7 +476,7 @@ async def connectivity(ctx: CheckContext[ClickHouseClient]) -> Outcome:
 # -- query_performance ------------------------------------------------------------------------------
 
 
-async def query_performance(ctx: CheckContext[ClickHouseClient]) -> Outcome:
+async def query_performance(ctx: CheckContext[Any, Any, ClickHouseClient, Any]) -> Outcome:
     """Each configured query in turn: fail above its SLA, on error, or when cancelled; warn above warn_fraction."""
     options: ClickHouseQueryPerformance = ctx.options
     findings: list[tuple[Status, str]] = []
@@ -519,7 +520,7 @@ async def query_performance(ctx: CheckContext[ClickHouseClient]) -> Outcome:
 # -- timeseries -------------------------------------------------------------------------------------
 
 
-async def timeseries(ctx: CheckContext[ClickHouseClient]) -> Outcome:
+async def timeseries(ctx: CheckContext[Any, Any, ClickHouseClient, Any]) -> Outcome:
     """Freshness, future rows, impossible past, gaps and duplicates of one table, bounded to the lookback window.
 
     The out-of-window probes (future, before the floor) are range predicates on the time column, which the
@@ -660,7 +661,7 @@ def _agrees(a: Any, b: Any, tolerance: float) -> bool:
     return bool(abs(a - b) <= tolerance * max(abs(a), abs(b)))
 
 
-async def rollup(ctx: CheckContext[ClickHouseClient]) -> Outcome:
+async def rollup(ctx: CheckContext[Any, Any, ClickHouseClient, Any]) -> Outcome:
     """Each level against the one below, per closed bucket of the upper level, over the lookback window.
 
     Each level is read once, grouped by its own bucket, and rolled up further in Vigil (count and sum add,
@@ -759,14 +760,13 @@ def describe_error(exc: BaseException) -> str | None:
 
 
 CLICKHOUSE = ComponentType(
-    name="clickhouse",
     config=ClickHouseComponent,
-    checks={
-        "connectivity": connectivity,
-        "query_performance": query_performance,
-        "timeseries": timeseries,
-        "rollup": rollup,
-    },
+    kinds=(
+        CheckKind(ClickHouseConnectivity, connectivity),
+        CheckKind(ClickHouseQueryPerformance, query_performance),
+        CheckKind(ClickHouseTimeseries, timeseries),
+        CheckKind(ClickHouseRollup, rollup),
+    ),
     open_client=open_client,
     close_client=close_client,
     describe_error=describe_error,

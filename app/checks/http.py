@@ -14,7 +14,7 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 from pydantic import Field, SecretStr, field_validator
 
-from app.checks.base import CheckContext, ComponentType
+from app.checks.base import CheckContext, CheckKind, ComponentType
 from app.clients.http import HttpClient, HttpSettings
 from app.model import Observation, Outcome, Status
 from app.schema import CheckConfig, ComponentConfig, Duration
@@ -106,7 +106,7 @@ def lookup(document: Any, dotted: str) -> tuple[bool, Any]:
     return True, node
 
 
-async def reachable(ctx: CheckContext[HttpClient]) -> Outcome:
+async def reachable(ctx: CheckContext[Any, Any, HttpClient, Any]) -> Outcome:
     component: HttpComponent = ctx.component
     options: HttpReachable = ctx.options
     url = urljoin(component.url, options.path) if options.path else component.url
@@ -171,9 +171,8 @@ def describe_error(exc: BaseException) -> str | None:
 
 
 HTTP = ComponentType(
-    name="http",
     config=HttpComponent,
-    checks={"reachable": reachable},
+    kinds=(CheckKind(HttpReachable, reachable),),
     open_client=open_client,
     close_client=close_client,
     describe_error=describe_error,

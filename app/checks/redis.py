@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
@@ -18,7 +18,7 @@ from redis.exceptions import AuthenticationError, BusyLoadingError, ResponseErro
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from app.checks.base import CheckContext, ComponentType
+from app.checks.base import CheckContext, CheckKind, ComponentType
 from app.clients.redis import PoolExhausted, RedisClient, RedisSettings
 from app.model import Observation, Outcome, Status
 from app.schema import CheckConfig, ComponentConfig, Duration, Severity
@@ -200,7 +200,7 @@ def parse_info(raw: Any) -> dict[str, Any]:
     return dict(raw) if isinstance(raw, dict) else {}
 
 
-async def connectivity(ctx: CheckContext[RedisClient]) -> Outcome:
+async def connectivity(ctx: CheckContext[Any, Any, RedisClient, Any]) -> Outcome:
     options: RedisConnectivity = ctx.options
     started = time.perf_counter()
     await ctx.client.execute("PING")
@@ -220,9 +220,9 @@ async def connectivity(ctx: CheckContext[RedisClient]) -> Outcome:
 # -- shared pieces of the resilience checks -----------------------------------------------------------------
 
 
-def canary_key(ctx: CheckContext[RedisClient], name: str) -> str:
+def canary_key(ctx: CheckContext[Any, Any, RedisClient, Any], name: str) -> str:
     """Vigil's own keys: under the component's prefix, one set per component and check."""
-    return f"{ctx.component.key_prefix}{ctx.component_name}:{ctx.check_name}:{name}"
+    return f"{ctx.component.key_prefix}{ctx.check_id.component}:{ctx.check_id.check}:{name}"
 
 
 def as_int(value: Any) -> int | None:
@@ -288,7 +288,7 @@ class ScanBudget:
     calls: int = 0
 
     @classmethod
-    def for_run(cls, ctx: CheckContext[RedisClient], options: ScanFields) -> ScanBudget:
+    def for_run(cls, ctx: CheckContext[Any, Any, RedisClient, Any], options: ScanFields) -> ScanBudget:
         loop_now = asyncio.get_running_loop().time()
         seconds = min(options.scan_time, ctx.remaining() / 2)  # the rest of the deadline is for the other steps
         return cls(options.scan_count, math.ceil(options.max_keys / options.scan_count), loop_now + seconds)
@@ -323,7 +323,7 @@ async def maxclients_of(client: RedisClient, clients_info: dict[str, Any]) -> tu
     return None, "unknown"
 
 
-async def pool(ctx: CheckContext[RedisClient]) -> Outcome:
+async def pool(ctx: CheckContext[Any, Any, RedisClient, Any]) -> Outcome:
     options: RedisPool = ctx.options
     own = vigil_pool(ctx.client)  # before this run takes a connection
     try:
@@ -392,7 +392,7 @@ class SessionScan:
 
 
 async def sample_session_ttls(
-    ctx: CheckContext[RedisClient], options: RedisSessionTtl, budget: ScanBudget, scan: SessionScan
+    ctx: CheckContext[Any, Any, RedisClient, Any], options: RedisSessionTtl, budget: ScanBudget, scan: SessionScan
 ) -> TtlSample:
     """Continue the SCAN of the session pattern within the budget and classify each key's PTTL."""
     sample = TtlSample()
@@ -444,7 +444,7 @@ def persistence_findings(persistence: dict[str, Any], save_policy: str | None) -
     return findings, f"AOF {'on' if aof else 'off'}, RDB save {rdb}"
 
 
-async def session_ttl(ctx: CheckContext[RedisClient]) -> Outcome:
+async def session_ttl(ctx: CheckContext[Any, Any, RedisClient, Any]) -> Outcome:
     options: RedisSessionTtl = ctx.options
     client, memo = ctx.client, ctx.memo
     server, persistence = await info(client, "server", "persistence")
@@ -483,19 +483,17 @@ async def session_ttl(ctx: CheckContext[RedisClient]) -> Outcome:
             ))
 
     # Survival: the restart canary must outlive a restart of Redis.
+    loss = None
     if previous is None and memo.get("survival_written"):
         if restarted:
             started_at = time.time() - (identity.uptime or 0)
             when = datetime.fromtimestamp(started_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            memo["loss"] = f"session data did not survive the restart of redis at {when}: canary {survival_key} is gone"
-            memo["loss_runs_left"] = ctx.schedule.failure_threshold  # long enough for hysteresis to report it
+            loss = f"session data did not survive the restart of redis at {when}: canary {survival_key} is gone"
+            findings.append((Status.FAIL, loss))
         else:
             findings.append((Status.WARN, f"canary {survival_key} vanished without a restart (evicted or deleted)"))
     elif previous is not None and as_text(previous) != identity.run_id:
         notes.append("canary survived a redis restart")
-    if memo.get("loss_runs_left", 0) > 0:
-        findings.append((Status.FAIL, memo["loss"]))
-        memo["loss_runs_left"] -= 1
 
     save_policy = await client.config_get("save")
     persistence_problems, persistence_text = persistence_findings(persistence, save_policy)
@@ -546,7 +544,7 @@ async def session_ttl(ctx: CheckContext[RedisClient]) -> Outcome:
     ]
     ok = f"canary TTL within tolerance; {sample.sampled} sampled session keys all expire within {options.max_ttl:g}s"
     ok = "; ".join([ok, *notes, f"persistence: {persistence_text}"])
-    return Outcome.from_findings(findings, observed, ok=ok)
+    return replace(Outcome.from_findings(findings, observed, ok=ok), latch=loss)
 
 
 # -- memory -------------------------------------------------------------------------------------------------
@@ -569,7 +567,7 @@ class PatternSearch:
 
 
 async def find_any(
-    ctx: CheckContext[RedisClient], pattern: str, search: PatternSearch, budget: ScanBudget
+    ctx: CheckContext[Any, Any, RedisClient, Any], pattern: str, search: PatternSearch, budget: ScanBudget
 ) -> bool | None:
     """Whether some key matches: True, False (a whole SCAN cycle found none), None (not known yet: budget spent)."""
     while budget.allows_another():
@@ -583,7 +581,7 @@ async def find_any(
 
 
 async def priority_findings(
-    ctx: CheckContext[RedisClient], options: RedisMemory, restarted: bool
+    ctx: CheckContext[Any, Any, RedisClient, Any], options: RedisMemory, restarted: bool
 ) -> tuple[list[tuple[Status, str]], int, int]:
     """Missing priority keys and patterns. EXISTS and SCAN do not touch a key's LRU/LFU data, so looking cannot
     keep a key alive under an allkeys-* policy and hide the problem."""
@@ -620,7 +618,7 @@ async def priority_findings(
     return findings, missing, budget.calls
 
 
-async def memory(ctx: CheckContext[RedisClient]) -> Outcome:
+async def memory(ctx: CheckContext[Any, Any, RedisClient, Any]) -> Outcome:
     options: RedisMemory = ctx.options
     mem, stats, server = await info(ctx.client, "memory", "stats", "server")
     identity = ServerIdentity.from_info(server)
@@ -698,9 +696,13 @@ def describe_error(exc: BaseException) -> str | None:
 
 
 REDIS = ComponentType(
-    name="redis",
     config=RedisComponent,
-    checks={"connectivity": connectivity, "pool": pool, "session_ttl": session_ttl, "memory": memory},
+    kinds=(
+        CheckKind(RedisConnectivity, connectivity, dict),
+        CheckKind(RedisPool, pool, dict),
+        CheckKind(RedisSessionTtl, session_ttl, dict),
+        CheckKind(RedisMemory, memory, dict),
+    ),
     open_client=open_client,
     close_client=close_client,
     describe_error=describe_error,

@@ -1,0 +1,49 @@
+"""The configuration resolved once into CheckSpecs: which check, of which kind, with which options and schedule.
+
+The scheduler, the store, the metrics and the CLI all work from this list (as Gatus resolves its endpoints once).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from app.checks import COMPONENT_TYPES, CheckKind, ComponentType
+from app.config import Settings
+from app.model import CheckId
+from app.schema import CheckConfig, ComponentConfig, Schedule, Severity
+
+
+@dataclass(frozen=True, slots=True)
+class CheckSpec:
+    """One configured check, everything about it decided."""
+
+    id: CheckId
+    type: ComponentType
+    component: ComponentConfig
+    kind: CheckKind
+    options: CheckConfig
+    schedule: Schedule
+
+    @property
+    def severity(self) -> Severity:
+        return self.schedule.severity
+
+    @property
+    def critical(self) -> bool:
+        return self.schedule.severity is Severity.CRITICAL
+
+
+def resolve(settings: Settings, *, one_shot: bool = False) -> list[CheckSpec]:
+    """Every configured check in config order. `one_shot` (a `vigil check` gate) has no history to smooth over, so
+    each result is reported as it is (both thresholds 1)."""
+    specs = []
+    for cname, component in settings.components.items():
+        ctype = COMPONENT_TYPES[component.type]
+        for check_name, options in component.checks.items():
+            schedule = settings.schedule(cname, check_name)
+            if one_shot:
+                schedule = replace(schedule, failure_threshold=1, success_threshold=1)
+            specs.append(
+                CheckSpec(CheckId(cname, check_name), ctype, component, ctype.kind(options.kind), options, schedule)
+            )
+    return specs
