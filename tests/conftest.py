@@ -20,7 +20,7 @@ import uvicorn
 from aiohttp import web
 from jose import jwt
 
-from app.config import Scrubber, Settings
+from app.config import Settings
 from app.main import build_engine, create_app
 from app.model import CheckId, CheckResult
 from app.scheduler import Scheduler

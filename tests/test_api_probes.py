@@ -6,6 +6,7 @@ import json
 import time
 from typing import Any
 
+from app.main import build_engine
 from tests.conftest import make_settings, serve
 
 FAST = {"interval": "300ms", "timeout": "250ms", "failure_threshold": 1, "success_threshold": 1, "jitter": 0}
@@ -242,12 +243,11 @@ async def test_docs_and_openapi_list_every_endpoint(http_target: Any) -> None:
 
 
 def test_verbose_lines_keep_one_line_per_check() -> None:
-    from app.main import build_engine
     from app.model import CheckResult, Status
     from app.report import verbose_lines
 
     settings = settings_for({"api": http("http://127.0.0.1:1/", a=reach("/"), b=reach("/"))})
-    store = build_store(settings)
+    store, _ = build_engine(settings)
     store.record(CheckResult("api", "a", "http", Status.FAIL, "first line\nsecond line\r\n  third", (), 1.0, 0.1), 1.0)
     ready, body = verbose_lines(list(store.states.values()), set())
     assert not ready
@@ -275,9 +275,8 @@ async def test_readyz_after_shutdown_began(http_target: Any) -> None:
 
 def test_livez_fails_when_the_scheduler_loop_stalls() -> None:
     from app.api.probes import LIVENESS_STALL, live
-    from app.main import build_engine
 
-    store = build_store(settings_for({"api": http("http://127.0.0.1:1/", a=reach("/"))}))
+    store, _ = build_engine(settings_for({"api": http("http://127.0.0.1:1/", a=reach("/"))}))
     store.beat()
     assert live(store) == (200, b"ok\n")
     store.heartbeat = time.monotonic() - LIVENESS_STALL - 0.1

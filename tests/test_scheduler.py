@@ -6,7 +6,6 @@ import asyncio
 import time
 from typing import Any
 
-from app.config import Scrubber
 from app.main import build_engine
 from app.model import Status
 from app.scheduler import Scheduler

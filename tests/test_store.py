@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 
-from app.model import CheckResult, Status
+from app.checks import COMPONENT_TYPES
+from app.model import CheckId, CheckResult, Status
 from app.schema import Schedule, Severity
+from app.specs import CheckSpec
 from app.store import Availability, Store
 
 
@@ -17,7 +19,15 @@ def schedule(severity: Severity = Severity.CRITICAL, failure: int = 3, success: 
 
 
 def make_store(**checks: Schedule) -> Store:
-    return Store({tuple(name.split("__")): ("redis", sched) for name, sched in checks.items()})  # type: ignore[misc]
+    """A store over redis connectivity checks named `component__check`, with the given schedules."""
+    redis = COMPONENT_TYPES["redis"]
+    kind = redis.kind("connectivity")
+    component = redis.config(type="redis")
+    specs = [
+        CheckSpec(CheckId(*name.split("__")), redis, component, kind, kind.options(), sched)
+        for name, sched in checks.items()
+    ]
+    return Store(specs)
 
 
 def result(check_id: str, status: Status, output: str = "", at: float | None = None) -> CheckResult:
@@ -90,7 +100,7 @@ def test_transitions_are_recorded_once_per_change() -> None:
     feed(store, "c:x", P, P, F, F, P)
     transitions = [(t.old, t.new) for t in store.states[("c", "x")].transitions]
     assert transitions == [("pending", "pass"), ("pass", "fail"), ("fail", "pass")]
-    assert [t.check_id for t in store.recent_transitions()] == ["c:x"] * 3
+    assert [str(t.check_id) for t in store.recent_transitions()] == ["c:x"] * 3
 
 
 def test_runs_and_duration_histogram() -> None:

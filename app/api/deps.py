@@ -12,8 +12,8 @@ from fastapi import Depends, Request
 
 from app.auth import Verifier
 from app.config import Settings
-from app.scheduler import Scheduler
 from app.model import CheckId
+from app.scheduler import Scheduler
 from app.store import CheckState, Store
 
 

@@ -20,14 +20,12 @@ from typing import Any
 from asynch.connection import Connection
 from asynch.errors import ServerException
 
+from app.clients.errors import PoolExhausted
+
 log = logging.getLogger("vigil.clickhouse")
 
 CANCEL_GRACE = 1.0  # seconds the server gets to acknowledge a Cancel packet before KILL QUERY is sent
 KILL_SETTINGS = {"readonly": 1, "max_execution_time": 2}  # KILL QUERY is allowed under readonly=1
-
-
-class PoolExhausted(Exception):
-    """Every connection of Vigil's own ClickHouse pool was busy for the whole acquire timeout."""
 
 
 class QueryTimeout(Exception):

@@ -16,16 +16,14 @@ from redis.backoff import NoBackoff
 from redis.exceptions import AuthenticationError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from app.clients.errors import PoolExhausted
+
 T = TypeVar("T")
 
 _POOL_EMPTY = "No connection available."
 # What redis-py says when an idle pooled connection turns out to have been closed by the server (a restart,
 # `CLIENT KILL`, an idle timeout); the server may be perfectly healthy, only that socket is dead.
 _STALE = ("Connection closed by server", "Broken pipe", "Connection reset by peer")
-
-
-class PoolExhausted(Exception):
-    """Every connection of Vigil's own pool was busy for the whole acquire timeout."""
 
 
 @dataclass(frozen=True, slots=True)
