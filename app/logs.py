@@ -9,6 +9,7 @@ import json
 import logging
 import sys
 import time
+import traceback
 from typing import Any
 
 from app.config import Scrubber
@@ -30,10 +31,11 @@ class _ScrubFilter(logging.Filter):
             if isinstance(value, str):
                 setattr(record, name, self.scrubber.text(value))
         if record.exc_info:
-            # Tracebacks may quote secrets from frames; keep only the scrubbed exception line.
-            record.msg = f"{record.msg}: {self.scrubber.text(repr(record.exc_info[1]))}"
+            # A bug in Vigil is logged with its traceback, formatted here so the mask covers it too (exception
+            # messages may quote a URL with a password); the formatter then prints the text as it is.
+            text = "".join(traceback.format_exception(*record.exc_info)).rstrip()
+            record.exc_text = self.scrubber.text(text)
             record.exc_info = None
-            record.exc_text = None
         return True
 
 
@@ -48,6 +50,8 @@ class _JsonFormatter(logging.Formatter):
         for name in _FIELDS:
             if (value := getattr(record, name, None)) is not None:
                 entry[name] = value
+        if record.exc_text:
+            entry["traceback"] = record.exc_text
         return json.dumps(entry, ensure_ascii=False)
 
 

@@ -219,6 +219,31 @@ def make_settings(**data: Any) -> Settings:
     return Settings(**data)
 
 
+def http(url: str, connect_timeout: float = 0.2, **checks: dict[str, Any]) -> dict[str, Any]:
+    """An `http` component's config, as YAML would give it."""
+    return {"type": "http", "url": url, "connect_timeout": connect_timeout, "checks": checks}
+
+
+def reach(path: str, **extra: Any) -> dict[str, Any]:
+    """A `reachable` check's config."""
+    return {"kind": "reachable", "path": path, **extra}
+
+
+async def wait_until(predicate: Any, timeout: float = 10.0, what: str = "condition") -> float:
+    """Poll `predicate` on the event loop until it holds; seconds it took, AssertionError after `timeout`."""
+    start = time.monotonic()
+    while not predicate():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.01)
+    return time.monotonic() - start
+
+
+def all_ran(served: Served) -> bool:
+    """Every check has a result."""
+    return all(s.last is not None for s in served.store.states.values())
+
+
 async def run_check(settings: Settings, component: str, check: str, scheduler: Scheduler | None = None) -> CheckResult:
     """Run one check once through the real scheduler path (deadline, error mapping, store)."""
     own = scheduler is None
@@ -260,12 +285,7 @@ class Served:
             return response.status, await response.text(), response.headers
 
     async def wait(self, predicate: Any, timeout: float = 10.0, what: str = "condition") -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await wait_until(predicate, timeout, what)
 
 
 @contextlib.asynccontextmanager

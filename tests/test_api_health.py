@@ -8,17 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import AUTH, make_settings, make_token, serve
+from tests.conftest import AUTH, all_ran, http, make_settings, make_token, reach, serve
 
 FAST = {"interval": "300ms", "timeout": "250ms", "failure_threshold": 1, "success_threshold": 1, "jitter": 0}
-
-
-def http(url: str, **checks: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "http", "url": url, "connect_timeout": 0.1, "checks": checks}
-
-
-def reach(path: str, **extra: Any) -> dict[str, Any]:
-    return {"kind": "reachable", "path": path, **extra}
 
 
 def mixed(http_target: Any, show_details: str = "always", auth: dict[str, Any] | None = None) -> Any:
@@ -32,10 +24,6 @@ def mixed(http_target: Any, show_details: str = "always", auth: dict[str, Any] |
             "cache": http(http_target.url, ping=reach("/ok")),
         },
     )
-
-
-def all_ran(served: Any) -> bool:
-    return all(s.last is not None for s in served.store.states.values())
 
 
 async def get_json(served: Any, path: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:

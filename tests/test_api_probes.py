@@ -7,25 +7,13 @@ import time
 from typing import Any
 
 from app.main import build_engine
-from tests.conftest import make_settings, serve
+from tests.conftest import all_ran, http, make_settings, reach, serve
 
 FAST = {"interval": "300ms", "timeout": "250ms", "failure_threshold": 1, "success_threshold": 1, "jitter": 0}
 
 
-def http(url: str, **checks: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "http", "url": url, "connect_timeout": 0.1, "checks": checks}
-
-
-def reach(path: str, **extra: Any) -> dict[str, Any]:
-    return {"kind": "reachable", "path": path, **extra}
-
-
 def settings_for(components: dict[str, Any], **top: Any) -> Any:
     return make_settings(defaults={**FAST, **top.pop("defaults", {})}, components=components, **top)
-
-
-def all_ran(served: Any) -> bool:
-    return all(s.last is not None for s in served.store.states.values())
 
 
 async def test_livez_is_ok_and_never_depends_on_targets(http_target: Any, hanging_server: Any) -> None:

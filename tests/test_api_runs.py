@@ -8,7 +8,10 @@ from typing import Any
 
 from tests.conftest import AUTH, make_settings, make_token, serve
 
-BEARER = {"Authorization": f"Bearer {make_token()}"}
+
+def bearer() -> dict[str, str]:
+    """A fresh token per request: a slow suite must not outlive a token minted once at import."""
+    return {"Authorization": f"Bearer {make_token()}"}
 SLOW = "/slow?delay=0.5"
 
 
@@ -29,7 +32,7 @@ def run_settings(http_target: Any, cooldown: float = 0, **checks: Any) -> Any:
 
 
 async def post_json(served: Any, path: str) -> tuple[int, dict[str, Any]]:
-    status, body, headers = await served.post(path, headers=BEARER)
+    status, body, headers = await served.post(path, headers=bearer())
     assert headers["content-type"] == "application/health+json", body
     assert headers["cache-control"] == "no-store"
     return status, json.loads(body)
@@ -76,7 +79,7 @@ async def test_unknown_targets_are_404_after_auth(http_target: Any) -> None:
             ("/checks/nope/run", "unknown component 'nope'"),
             ("/checks/api/nope/run", "unknown check 'nope' in component 'api'"),
         ):
-            status, body, headers = await served.post(path, headers=BEARER)
+            status, body, headers = await served.post(path, headers=bearer())
             assert status == 404
             assert headers["content-type"] == "application/json"
             assert json.loads(body) == {"error": "not_found", "detail": detail}
@@ -140,7 +143,7 @@ async def test_a_request_body_cannot_choose_the_target(http_target: Any) -> None
     async with serve(run_settings(http_target)) as served:
         before = dict(http_target.hits)
         status, body, _ = await served.post(
-            "/checks/api/ok/run?url=http://127.0.0.1:1/&path=/text", headers=BEARER,
+            "/checks/api/ok/run?url=http://127.0.0.1:1/&path=/text", headers=bearer(),
             json={"url": "http://127.0.0.1:1/", "path": "/text"},
         )
         assert status == 200

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.conftest import http, reach
 from tests.servers import free_port
 
 VIGIL = str(Path(sys.executable).with_name("vigil"))
@@ -38,14 +39,6 @@ def write(tmp_path: Path, data: dict[str, Any] | str, name: str = "vigil.yaml") 
     path = tmp_path / name
     path.write_text(data if isinstance(data, str) else yaml.safe_dump(data))
     return str(path)
-
-
-def http(url: str, **checks: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "http", "url": url, "connect_timeout": 0.2, "checks": checks}
-
-
-def reach(path: str, **extra: Any) -> dict[str, Any]:
-    return {"kind": "reachable", "path": path, **extra}
 
 
 def system(http_target: Any, *, critical_fails: bool = False) -> dict[str, Any]:
@@ -269,6 +262,20 @@ def test_check_format_json_is_health_json(tmp_path: Path, http_target: Any) -> N
     assert ok["observedValue"] > 0
 
 
+@pytest.mark.parametrize(("strict", "code", "status"), [(False, 0, "warn"), (True, 1, "fail")])
+def test_check_exit_status_and_document_agree(
+    tmp_path: Path, http_target: Any, strict: bool, code: int, status: str
+) -> None:
+    """A failing degraded check: warn and exit 0, or with --strict fail and exit 1; never exit 1 beside `warn`."""
+    config = write(tmp_path, system(http_target))
+    result = vigil("check", "--format", "json", "--config", config, *(["--strict"] if strict else []))
+    assert result.returncode == code, result.stderr
+    assert json.loads(result.stdout)["status"] == status
+    table = vigil("check", "--config", config, *(["--strict"] if strict else []))
+    assert table.returncode == code
+    assert table.stdout.splitlines()[-1].startswith("NOT READY: " if strict else "READY: ")
+
+
 def test_check_format_junit_writes_parseable_xml(tmp_path: Path, http_target: Any) -> None:
     report = tmp_path / "out" / "vigil.xml"
     report.parent.mkdir()
@@ -378,7 +385,7 @@ def test_serve_answers_and_sigterm_turns_readyz_503_then_exits(
             except OSError:
                 status, body = None, ""
             if status == 200:
-                assert asked - sent < 0.1, "readyz still 200 after SIGTERM"
+                assert asked - sent < 1.0, "readyz still 200 after SIGTERM"
             if status == 503 and seen_503 is None:
                 seen_503 = time.monotonic() - sent
                 assert body == "shutting down\n"
@@ -391,7 +398,7 @@ def test_serve_answers_and_sigterm_turns_readyz_503_then_exits(
             proc.kill()
             proc.wait()
     _, err = proc.communicate()
-    assert seen_503 is not None and seen_503 < 0.5, seen_503
+    assert seen_503 is not None and seen_503 < 2.0, seen_503
     assert exited < 5, exited
     assert proc.returncode == 0, err
     assert "Traceback" not in err

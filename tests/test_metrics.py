@@ -8,12 +8,14 @@ import threading
 import time
 from typing import Any
 
+import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.parser import text_string_to_metric_families
 
 from app import __version__
 from app.metrics import Exposition
+from app.model import Status
 from tests.conftest import AUTH, make_settings, make_token, serve
 
 FAST = {"interval": "300ms", "timeout": "250ms", "failure_threshold": 1, "success_threshold": 1, "jitter": 0}
@@ -171,7 +173,7 @@ async def test_runs_total_follows_the_schedule(http_target: Any) -> None:
         scraped = value(families, "vigil_check_runs", "vigil_check_runs_total", component="api", check="ok",
                         status="pass")
         assert scraped >= 3
-        await asyncio.sleep(0.7)
+        await served.wait(lambda: state.runs[Status.PASS] > scraped, what="another run")
         families = await scrape(served)
         later = value(families, "vigil_check_runs", "vigil_check_runs_total", component="api", check="ok",
                       status="pass")
@@ -233,3 +235,33 @@ async def test_concurrent_scrapes_share_one_render_off_the_event_loop() -> None:
     assert threading.get_ident() not in collector.threads
     assert ticks >= 5  # the event loop kept running during the 0.2 s render
     assert b"vigil_test_renders 2.0" in await exposition.render()  # the next scrape renders afresh
+
+
+async def test_render_formats_the_snapshot_taken_on_the_loop() -> None:
+    """The worker thread formats numbers copied on the loop: a result recorded meanwhile is not half in it."""
+    from prometheus_client import generate_latest
+
+    from app.main import build_engine
+    from app.metrics import build_exposition, take_snapshot
+    from app.model import CheckResult
+    from tests.conftest import http, reach
+
+    store, _ = build_engine(make_settings(components={"api": http("http://127.0.0.1:1/", ok=reach("/"))}))
+    exposition = build_exposition(store)
+    store.record(CheckResult("api", "ok", "http", Status.PASS, "ok", (), time.time(), 0.02), 1.0)
+    snapshot = take_snapshot(store)
+    store.record(CheckResult("api", "ok", "http", Status.FAIL, "down", (), time.time(), 3.0), 2.0)
+    assert exposition.collector is not None
+    with exposition.collector.pinned(snapshot):
+        pinned = {f.name: f for f in text_string_to_metric_families(generate_latest(exposition.registry).decode())}
+    labels = {"component": "api", "check": "ok"}
+    assert value(pinned, "vigil_check_runs", "vigil_check_runs_total", status="pass", **labels) == 1
+    assert value(pinned, "vigil_check_runs", "vigil_check_runs_total", status="fail", **labels) == 0
+    assert value(pinned, "vigil_check_duration_seconds", "vigil_check_duration_seconds_count", **labels) == 1
+    assert value(pinned, "vigil_check_up", **labels) == 1
+
+    live = {f.name: f for f in text_string_to_metric_families((await exposition.render()).decode())}
+    count = value(live, "vigil_check_duration_seconds", "vigil_check_duration_seconds_count", **labels)
+    infinite = value(live, "vigil_check_duration_seconds", "vigil_check_duration_seconds_bucket", le="+Inf", **labels)
+    total = value(live, "vigil_check_duration_seconds", "vigil_check_duration_seconds_sum", **labels)
+    assert count == infinite == 2 and total == pytest.approx(3.02)

@@ -9,7 +9,7 @@ from typing import Any
 from app.main import build_engine
 from app.model import Status
 from app.scheduler import Scheduler
-from tests.conftest import HangingServer, HttpTarget, make_settings, run_check
+from tests.conftest import HangingServer, HttpTarget, make_settings, run_check, wait_until
 from tests.servers import RedisServer, free_port
 
 FAST_REDIS = {"connect_timeout": 0.2, "socket_timeout": 0.2, "pool_timeout": 0.1}
@@ -23,16 +23,6 @@ async def started(settings: Any) -> Scheduler:
     scheduler = build_engine(settings, seed=1)[1]
     await scheduler.start()
     return scheduler
-
-
-async def wait_until(predicate: Any, timeout: float, what: str) -> float:
-    """Seconds it took; AssertionError when it did not happen in time."""
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if predicate():
-            return time.monotonic() - start
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"{what} did not happen within {timeout}s")
 
 
 async def test_hung_target_times_out_and_delays_nothing_else(
@@ -197,7 +187,7 @@ async def test_stop_cancels_in_flight_runs_quickly(hanging_server: HangingServer
                   "checks": {"reachable": {"timeout": 5.0, "interval": 10.0}}}}
     )
     scheduler = await started(settings)
-    await asyncio.sleep(0.3)  # the run is now waiting on the hung socket
+    await wait_until(lambda: hanging_server.conns and scheduler.runners[("hung", "reachable")].busy, 5, "run in flight")
     begun = time.monotonic()
     await scheduler.stop(grace=2.0)
     assert time.monotonic() - begun < 1.5

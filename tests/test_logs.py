@@ -1,0 +1,93 @@
+"""Logging: one handler, text or JSON, secrets masked everywhere, tracebacks kept for Vigil's own bugs."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from app.checks import CheckKind
+from app.config import Scrubber
+from app.logs import setup_logging
+from app.main import build_engine
+from app.model import CheckId, Outcome, Status
+from app.scheduler import Runner
+from tests.conftest import http, make_settings, reach
+
+SECRET = "hunter2-log-secret-9f8e"
+
+
+@pytest.fixture
+def captured() -> Iterator[Any]:
+    """Route Vigil's loggers to a buffer, as `vigil serve` routes them to stderr; undone afterwards."""
+    handlers: list[logging.Handler] = []
+
+    def capture(fmt: str) -> io.StringIO:
+        stream = io.StringIO()
+        handlers.append(setup_logging(fmt, "info", Scrubber([SECRET]), stream))
+        return stream
+
+    yield capture
+    for name in ("vigil", "uvicorn", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        for handler in handlers:
+            if handler in logger.handlers:
+                logger.removeHandler(handler)
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_a_traceback_is_kept_and_masked(captured: Any, fmt: str) -> None:
+    stream = captured(fmt)
+    try:
+        raise RuntimeError(f"cannot use redis://user:{SECRET}@db:6379/0")
+    except RuntimeError:
+        logging.getLogger("vigil.test").exception("something broke with %s", SECRET)
+    text = stream.getvalue()
+    assert SECRET not in text
+    if fmt == "json":
+        entry = json.loads(text)
+        assert entry["msg"] == "something broke with ***"
+        assert entry["traceback"].startswith("Traceback (most recent call last):")
+        assert entry["traceback"].endswith("RuntimeError: cannot use redis://user:***@db:6379/0")
+    else:
+        assert "something broke with ***\nTraceback (most recent call last):" in text
+        assert 'in test_a_traceback_is_kept_and_masked\n    raise RuntimeError(' in text
+
+
+async def test_a_bug_in_a_check_is_a_fail_and_a_logged_traceback(captured: Any) -> None:
+    stream = captured("text")
+    settings = make_settings(components={"api": http("http://127.0.0.1:1/", probe=reach("/"))})
+    store, scheduler = build_engine(settings)
+    spec = scheduler.specs[0]
+
+    async def buggy(ctx: Any) -> Outcome:
+        raise ZeroDivisionError(f"division by zero near {SECRET}")
+
+    spec = dataclasses.replace(spec, kind=CheckKind(spec.kind.options, buggy))
+    runner = Runner(spec, None, store, Scrubber([SECRET]))
+    result = await runner.run(scheduled=False)
+    assert (result.status, result.output) == (Status.FAIL, "ZeroDivisionError: division by zero near ***")
+    text = stream.getvalue()
+    assert "unexpected error in check api:probe" in text
+    assert "Traceback (most recent call last):" in text and "in buggy" in text
+    assert SECRET not in text
+    assert store.states[CheckId("api", "probe")].last is result
+
+
+async def test_a_client_that_fails_to_close_is_logged(captured: Any) -> None:
+    stream = captured("text")
+    settings = make_settings(components={"api": http("http://127.0.0.1:1/", probe=reach("/"))})
+    _, scheduler = build_engine(settings)
+    scheduler.build()
+
+    async def broken_close(client: Any) -> None:
+        raise OSError(f"socket already gone ({SECRET})")
+
+    scheduler._closers["api"] = broken_close
+    await scheduler.stop(grace=1.0)
+    assert "closing the client of api failed: OSError('socket already gone (***)')" in stream.getvalue()
