@@ -63,8 +63,10 @@ class Verifier:
             raise AuthError(401, "invalid_request", "authorization header must be 'Bearer <token>'")
         try:
             header = jwt.get_unverified_header(token)
-        except JWTError:
+        except (JWTError, RecursionError, ValueError, TypeError):
             raise AuthError(401, "invalid_token", "malformed token") from None
+        if not isinstance(header, dict):
+            raise AuthError(401, "invalid_token", "malformed token")
         if header.get("alg") not in config.algorithms:
             raise AuthError(401, "invalid_token", "token algorithm not allowed")
         try:
@@ -97,6 +99,10 @@ class Verifier:
         except (TypeError, ValueError, OverflowError):
             # python-jose 3.5 calls int() on exp/nbf/iat unguarded: `"exp": null` would otherwise be a 500.
             raise AuthError(401, "invalid_token", "invalid claims") from None
+        except RecursionError:  # a payload nested thousands of levels deep: json.loads gives up
+            raise AuthError(401, "invalid_token", "malformed token") from None
+        if not isinstance(claims, dict):
+            raise AuthError(401, "invalid_token", "malformed token")
         if require_scope and config.scope not in _scopes(claims):
             raise AuthError(403, "insufficient_scope", f"token lacks the {config.scope!r} scope")
         return dict(claims)

@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
 def serve(settings: Settings, host: str | None, port: int | None, log_format: str | None) -> int:
     import uvicorn
 
-    from app.config import Scrubber
+    from app.masking import Scrubber
     from app.logs import setup_logging
     from app.main import create_app
 
@@ -124,12 +124,15 @@ def serve(settings: Settings, host: str | None, port: int | None, log_format: st
         draining_until: float | None = None
 
         def handle_exit(self, sig: int, frame: Any) -> None:
-            # Readiness turns 503 the moment SIGTERM arrives, before uvicorn stops listening.
+            # SIGTERM and SIGINT (Ctrl-C) alike: readiness turns 503 at once, a short drain, then a quiet exit 0.
+            # uvicorn's own handler would re-raise the signal after shutdown (a KeyboardInterrupt traceback).
             store.begin_shutdown()
-            if sig == signal.SIGTERM and self.draining_until is None and drain > 0:
+            if self.draining_until is None and drain > 0:
                 self.draining_until = time.monotonic() + drain
                 return
-            super().handle_exit(sig, frame)  # SIGINT, or a second SIGTERM: stop now
+            if self.should_exit:  # a second signal: stop now, without waiting for connections
+                self.force_exit = True
+            self.should_exit = True
 
         async def on_tick(self, counter: int) -> bool:
             if self.draining_until is not None and time.monotonic() >= self.draining_until:
@@ -181,7 +184,7 @@ def _select(settings: Settings, components: list[str], checks: list[str]) -> lis
 
 
 async def check(settings: Settings, specs: list[CheckSpec], args: argparse.Namespace, out: TextIO) -> int:
-    from app.config import Scrubber
+    from app.masking import Scrubber
     from app.logs import setup_logging
     from app.main import build_engine
     from app.report import health_document, overall

@@ -7,19 +7,23 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union
 
-import yaml
+from jose import jwk  # type: ignore[import-untyped]
+from jose.exceptions import JWKError  # type: ignore[import-untyped]
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from app.checks import COMPONENT_TYPES
+from app.configfile import Environment, format_validation_error, read_yaml
+from app.masking import Scrubber
+from app.problems import ConfigError, ConfigProblem
 from app.schema import CheckConfig, ComponentConfig, Duration, Frozen, Schedule, SecretFields, Severity
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")  # component and check names: they appear in URLs and labels
+MIN_HMAC_KEY_BYTES = 32  # RFC 7518 3.2: a key at least as long as the HS256 hash
 
 if TYPE_CHECKING:
     AnyComponent = ComponentConfig
@@ -28,29 +32,6 @@ else:  # one model per registered type, told apart by `type:`
         Union[tuple(t.config for t in COMPONENT_TYPES.values())],  # noqa: UP007 - built from the registry
         Field(discriminator="type"),
     ]
-
-
-@dataclass(frozen=True, slots=True)
-class ConfigProblem:
-    """One thing wrong with the configuration: where (a dotted field path, or a file) and what."""
-
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}" if self.path else self.message
-
-
-class ConfigError(Exception):
-    """The configuration cannot be used; `entries` names each problem's field, `problems` words them."""
-
-    def __init__(self, entries: list[ConfigProblem]) -> None:
-        super().__init__("\n".join(map(str, entries)))
-        self.entries = entries
-
-    @property
-    def problems(self) -> list[str]:
-        return [str(entry) for entry in self.entries]
 
 
 class ShowDetails(StrEnum):
@@ -106,6 +87,28 @@ class AuthConfig(SecretFields):
             raise ValueError("algorithms: do not mix HMAC (HS*) with public-key algorithms; one key cannot serve both")
         return self
 
+    @model_validator(mode="after")
+    def _usable_key(self) -> AuthConfig:
+        """The key is loaded now, at startup: a key that cannot verify tokens is a config error, not a 500 later."""
+        key = self.key.get_secret_value()
+        if not key:
+            raise ValueError("key: must not be empty (anyone could sign tokens with an empty key)")
+        if self.algorithms[0].startswith("HS"):
+            if len(key.encode()) < MIN_HMAC_KEY_BYTES:
+                raise ValueError(
+                    f"key: an HMAC key must be at least {MIN_HMAC_KEY_BYTES} bytes (RFC 7518), "
+                    f"this one has {len(key.encode())}; generate one with `openssl rand -base64 48`"
+                )
+            return self
+        for algorithm in self.algorithms:
+            try:
+                jwk.construct(key, algorithm)
+            except (JWKError, ValueError, TypeError):
+                raise ValueError(
+                    f"key: not a PEM public key usable with {algorithm} (expected -----BEGIN PUBLIC KEY-----)"
+                ) from None
+        return self
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -133,7 +136,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The environment overrides the YAML file (which arrives as init kwargs).
-        return (env_settings, init_settings)
+        return (Environment(settings_cls), init_settings)
 
     @model_validator(mode="after")
     def _check_names_and_deadlines(self) -> Settings:
@@ -177,7 +180,8 @@ class Settings(BaseSettings):
         return problems
 
     def check_config(self, component: str, check: str) -> CheckConfig:
-        return self.components[component].checks[check]
+        options: CheckConfig = self.components[component].checks[check]
+        return options
 
     def schedule(self, component: str, check: str) -> Schedule:
         options = self.check_config(component, check)
@@ -221,82 +225,6 @@ class Settings(BaseSettings):
         return scrub.data(data)  # type: ignore[no-any-return]
 
 
-class Scrubber:
-    """Replaces every configured secret (and URL passwords) with `***` in text bound for users."""
-
-    MASK = "***"
-    _URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<password>[^@/\s]+)@", re.I)
-
-    def __init__(self, secrets: list[str]) -> None:
-        self.secrets = [s for s in secrets if s]
-
-    def text(self, text: str) -> str:
-        for secret in self.secrets:
-            if secret in text:
-                text = text.replace(secret, self.MASK)
-        return self._URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{self.MASK}@", text)
-
-    def data(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, dict):
-            return {k: self.data(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.data(v) for v in value]
-        return value
-
-
-def _format_loc(loc: tuple[Any, ...]) -> str:
-    parts: list[str] = []
-    kinds = {kind.name for t in COMPONENT_TYPES.values() for kind in t.kinds}
-    for i, part in enumerate(loc):
-        parent = loc[i - 2] if i >= 2 else None
-        # pydantic puts the union tag in the path (components.cache.redis.url); users never wrote it.
-        if parent == "components" and part in COMPONENT_TYPES:
-            continue
-        if parent == "checks" and part in kinds:
-            continue
-        parts.append(str(part))
-    return ".".join(parts)
-
-
-def format_validation_error(exc: ValidationError) -> list[ConfigProblem]:
-    problems = []
-    for error in exc.errors(include_input=False, include_url=False):
-        path = _format_loc(tuple(error["loc"]))
-        message = str(error["msg"])
-        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
-            ctx = error.get("ctx", {})
-            discriminator = str(ctx.get("discriminator", "")).strip("'")
-            path = f"{path}.{discriminator}" if path else discriminator
-            if error["type"] == "union_tag_invalid":
-                message = f"unknown {discriminator} {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags')}"
-            else:
-                message = f"{discriminator} is required"
-        message = message.removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            message = "unknown field (check the spelling; see `vigil config show` for the known ones)"
-        problems.append(ConfigProblem(path, message))
-    return problems
-
-
-def read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError([ConfigProblem(f"config file {path}", str(exc.strerror))]) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError([ConfigProblem(f"config file {path}{where}", str(problem))]) from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError([ConfigProblem(f"config file {path}", "the top level must be a mapping")])
-    return data
 
 
 def load_settings(path: str | Path | None = None) -> Settings:
@@ -307,6 +235,16 @@ def load_settings(path: str | Path | None = None) -> Settings:
         return Settings(**data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc)) from None
+    except RecursionError:
+        raise ConfigError([ConfigProblem("config", "nested too deeply to validate")]) from None
 
 
-__all__ = ["AuthConfig", "ComponentConfig", "ConfigError", "ConfigProblem", "Settings", "ShowDetails", "load_settings"]
+__all__ = [
+    "AuthConfig",
+    "ComponentConfig",
+    "ConfigError",
+    "ConfigProblem",
+    "Settings",
+    "ShowDetails",
+    "load_settings",
+]

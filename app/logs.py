@@ -12,7 +12,7 @@ import time
 import traceback
 from typing import Any
 
-from app.config import Scrubber
+from app.masking import Scrubber
 
 LOGGER = "vigil"
 _FIELDS = ("check", "old", "new", "reason", "component")

@@ -18,7 +18,8 @@ from app import __version__
 from app.api import health, probes, runs
 from app.api.deps import NotFound, Services, Turns
 from app.auth import AuthError, Verifier
-from app.config import Scrubber, Settings
+from app.config import Settings
+from app.masking import Scrubber
 from app.metrics import build_exposition
 from app.scheduler import Scheduler
 from app.specs import CheckSpec, resolve

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from app.checks.base import CheckContext
-from app.config import Scrubber
+from app.masking import Scrubber
 from app.model import CheckId, CheckResult, Observation, Outcome, Status
 from app.singleflight import SingleFlight
 from app.specs import CheckSpec
@@ -105,7 +105,7 @@ class Runner:
 
 def timed_out(timeout: float) -> str:
     """The one wording of a run that hit its check's timeout."""
-    return f"timed out after {timeout:g}s (the check's timeout)"
+    return f"timed out after {timeout:g}s"
 
 
 def log_transition(transition: Transition) -> None:

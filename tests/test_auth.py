@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 from typing import Any
 
@@ -231,3 +232,38 @@ async def test_rs256_over_http(http_target: Any, rsa_keys: tuple[str, str]) -> N
         assert json.loads(body)["runs"]["api:ok"]["status"] == "pass"
         status, _, _ = await served.post("/checks/run", headers={"Authorization": f"Bearer {make_token()}"})
         assert status == 401
+
+
+# -- keys are checked at startup (found by attacking Vigil) ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("", "key: must not be empty"),
+        ("short-key", "key: an HMAC key must be at least 32 bytes (RFC 7518), this one has 9"),
+    ],
+)
+def test_empty_or_short_hmac_keys_are_refused(key: str, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        AuthConfig(algorithms=["HS256"], key=key, audience=JWT_AUDIENCE, issuer=JWT_ISSUER)
+
+
+@pytest.mark.parametrize("alg", ["RS256", "ES256"])
+def test_a_key_that_is_not_pem_is_refused_at_startup(alg: str) -> None:
+    with pytest.raises(ValueError, match=f"key: not a PEM public key usable with {alg}") as caught:
+        AuthConfig(algorithms=[alg], key="not-a-pem-key-" * 4, audience=JWT_AUDIENCE, issuer=JWT_ISSUER)
+    assert "not-a-pem-key" not in str(caught.value).split("key: not a PEM")[1]
+
+
+def test_a_deeply_nested_payload_is_a_401() -> None:
+    verifier = Verifier(AuthConfig(algorithms=["HS256"], key=JWT_SECRET, audience=JWT_AUDIENCE, issuer=JWT_ISSUER))
+    header = b64({"alg": "HS256", "typ": "JWT"})
+    payload = base64.urlsafe_b64encode(("[" * 100_000 + "]" * 100_000).encode()).rstrip(b"=").decode()
+    signing_input = f"{header}.{payload}"
+    digest = hmac.new(JWT_SECRET.encode(), signing_input.encode(), hashlib.sha256).digest()
+    token = f"{signing_input}.{base64.urlsafe_b64encode(digest).rstrip(b'=').decode()}"
+    for candidate in (token, f"{b64({'alg': 'HS256'})[:-2]}{payload}.{payload}.x"):
+        with pytest.raises(AuthError) as caught:
+            verifier.verify(f"Bearer {candidate}", require_scope=True)
+        assert caught.value.status == 401

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -407,3 +408,45 @@ def test_serve_answers_and_sigterm_turns_readyz_503_then_exits(
         line for line in logs if line.get("check") == "api:ok"
     ).items()
     assert any(line["logger"].startswith("uvicorn") for line in logs)
+
+
+def test_ctrl_c_on_serve_shuts_down_quietly(tmp_path: Path, http_target: Any) -> None:
+    """SIGINT is a shutdown like SIGTERM: readiness 503, a drain, exit 0, no KeyboardInterrupt traceback."""
+    port = free_port()
+    data = {"defaults": FAST, "components": {"api": http(http_target.url, ok=reach("/ok"))}}
+    proc = subprocess.Popen(
+        [VIGIL, "serve", "--config", write(tmp_path, data), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(),
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            assert proc.poll() is None, proc.communicate()
+            with contextlib.suppress(OSError):
+                if fetch(f"http://127.0.0.1:{port}/readyz") == (200, "ok\n"):
+                    break
+            assert time.monotonic() < deadline, "vigil serve never became ready"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+
+
+@pytest.mark.parametrize(
+    ("extra_env", "problem"),
+    [
+        ({"VIGIL_DEFAULTS": "{bad"}, "vigil: config error: VIGIL_DEFAULTS: not valid JSON"),
+        ({"VIGIL_AUTH__ALGORITHMS": "RS256", "VIGIL_AUTH__KEY": "x" * 40, "VIGIL_AUTH__AUDIENCE": "a",
+          "VIGIL_AUTH__ISSUER": "i"}, "vigil: config error: auth.key: not a PEM public key usable with RS256"),
+    ],
+)
+def test_bad_environment_overrides_exit_2(tmp_path: Path, extra_env: dict[str, str], problem: str) -> None:
+    result = vigil("config", "validate", "--config", write(tmp_path, {}), extra_env=extra_env)
+    assert result.returncode == 2
+    assert result.stderr.startswith(problem), result.stderr
+    assert_no_traceback(result)

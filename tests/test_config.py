@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from app.config import ConfigError, Scrubber, load_settings
+from app.config import ConfigError, load_settings
+from app.masking import Scrubber
 from app.schema import Severity
 from app.specs import resolve
 from app.units import parse_duration
@@ -233,3 +234,60 @@ def test_readme_configuration_example_is_valid(tmp_path: Path) -> None:
 
 def check_ids(settings: Any) -> list[tuple[str, str]]:
     return [spec.id for spec in resolve(settings)]
+
+
+# -- found by attacking Vigil: each of these was a traceback or a silent merge --------------------------
+
+
+def test_duplicate_component_or_check_names_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "vigil.yaml"
+    path.write_text("components:\n  cache:\n    type: redis\n  cache:\n    type: clickhouse\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert caught.value.problems == [
+        f"config file {path}: cache is given twice (lines 2 and 4); each name must be unique"
+    ]
+    path.write_text("components:\n  cache:\n    type: redis\n    checks:\n      a: {}\n      a: {}\n")
+    with pytest.raises(ConfigError, match="a is given twice"):
+        load_settings(path)
+
+
+def test_deeply_nested_yaml_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "vigil.yaml"
+    for text in ("components: " + "[" * 5000 + "]" * 5000 + "\n", "a:\n" + "".join(" " * i + "b:\n" for i in range(1, 200))):
+        path.write_text(text)
+        with pytest.raises(ConfigError) as caught:
+            load_settings(path)
+        assert caught.value.problems[0].startswith(f"config file {path}: nested")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("VIGIL_DEFAULTS", "{bad", "VIGIL_DEFAULTS: not valid JSON"),
+        ("VIGIL_AUTH", "{also bad", "VIGIL_AUTH: not valid JSON"),
+        ("VIGIL_AUTH__ALGORITHMS", "[RS256", "VIGIL_AUTH__ALGORITHMS: not valid JSON"),
+    ],
+)
+def test_bad_json_in_the_environment_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, problem: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert caught.value.problems[0].startswith(problem), caught.value.problems
+
+
+def test_list_fields_take_a_plain_comma_list_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VIGIL_AUTH__ALGORITHMS", "HS256, HS384")
+    monkeypatch.setenv("VIGIL_AUTH__KEY", "k" * 40)
+    monkeypatch.setenv("VIGIL_AUTH__AUDIENCE", "vigil")
+    monkeypatch.setenv("VIGIL_AUTH__ISSUER", "iss")
+    settings = load_settings()
+    assert settings.auth is not None and settings.auth.algorithms == ["HS256", "HS384"]
+    monkeypatch.setenv("VIGIL_AUTH__ALGORITHMS", "RS256")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert caught.value.problems == [
+        "auth.key: not a PEM public key usable with RS256 (expected -----BEGIN PUBLIC KEY-----)"
+    ]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from app.checks import CheckKind
-from app.config import Scrubber
+from app.masking import Scrubber
 from app.logs import setup_logging
 from app.main import build_engine
 from app.model import CheckId, Outcome, Status

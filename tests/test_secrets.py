@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from app.config import Scrubber
+from app.masking import Scrubber
 from app.logs import setup_logging
 from tests.conftest import AUTH, JWT_SECRET, make_settings, make_token, serve
 

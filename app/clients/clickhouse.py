@@ -4,6 +4,7 @@ asynch's own pool waits for a free connection with no timeout and an interrupted
 unusable, so this pool bounds acquisition itself and closes, never reuses, a connection whose query did not finish.
 A query that runs out of time is stopped on the server too: ClickHouse 18.16 keeps running a query whose client
 merely disconnected, so the client sends a Cancel packet and, when that is not acknowledged, `KILL QUERY`.
+asynch's errors are mapped here, once, into this module's own (a ClickHouseError, or the shared PoolExhausted).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
+import ssl
 import time
 import uuid
 from collections.abc import Coroutine
@@ -18,8 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from asynch.connection import Connection
-from asynch.errors import ServerException
+from asynch.errors import NetworkError, OperationalError, ServerException
 
+from app import units
 from app.clients.errors import PoolExhausted
 
 log = logging.getLogger("vigil.clickhouse")
@@ -27,20 +31,59 @@ log = logging.getLogger("vigil.clickhouse")
 CANCEL_GRACE = 1.0  # seconds the server gets to acknowledge a Cancel packet before KILL QUERY is sent
 KILL_SETTINGS = {"readonly": 1, "max_execution_time": 2}  # KILL QUERY is allowed under readonly=1
 
+# What a connection that stopped mid-stream raises in asynch: EOF on a read, a reset or broken pipe, a socket timeout.
+_STREAM_ERRORS = (OperationalError, EOFError, OSError)  # TimeoutError and ConnectionError are OSErrors
 
-class QueryTimeout(Exception):
-    """A query ran out of its time budget; it was cancelled on the server and its connection closed."""
 
-    def __init__(self, label: str, query_id: str, elapsed: float, budget: float) -> None:
-        super().__init__(f"{label} cancelled after {elapsed:.1f} s: no result within its {budget:.1f} s budget")
+class ClickHouseError(Exception):
+    """Base of the errors this client raises; each one's text is a finished sentence for a check's output."""
+
+
+class Unreachable(ClickHouseError):
+    """No connection to ClickHouse could be made: nothing listens, the handshake got no answer, the name is unknown."""
+
+    def __init__(self, address: str, reason: str) -> None:
+        super().__init__(f"cannot reach ClickHouse at {address}: {reason}")
+        self.address = address
+        self.reason = reason
+
+
+class ConnectionLost(ClickHouseError):
+    """ClickHouse stopped answering mid-query: it closed the connection, or a read outlasted the socket timeout."""
+
+    def __init__(self, label: str, address: str, reason: str) -> None:
+        super().__init__(f"lost ClickHouse at {address} during {label}: {reason}")
+        self.label = label
+        self.address = address
+        self.reason = reason
+
+
+class QueryTimeout(ClickHouseError):
+    """A query ran out of its time budget; it was cancelled on the server and its connection closed.
+
+    The budget is the caller's deadline unless `own_timeout` says it was the query's own (tighter) timeout.
+    """
+
+    def __init__(self, label: str, query_id: str, elapsed: float, budget: float, own_timeout: bool = False) -> None:
+        if own_timeout:
+            text = f"{label} cancelled at its {units.latency(budget)} timeout"
+        else:
+            text = f"{label} cancelled at the check's deadline after {units.latency(elapsed)}"
+        super().__init__(text)
         self.label = label
         self.query_id = query_id
         self.elapsed = elapsed
         self.budget = budget
+        self.own_timeout = own_timeout
 
 
-class NoAnswer(Exception):
-    """ClickHouse stopped answering mid-query: a socket read outlasted the socket timeout."""
+class ServerError(ClickHouseError):
+    """The server answered with an exception (a bad query, a readonly refusal, an unknown user...)."""
+
+    def __init__(self, code: int, text: str) -> None:
+        super().__init__(f"ClickHouse error {code}: {text}")
+        self.code = code
+        self.text = text
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +96,12 @@ class ClickHouseSettings:
     secure: bool
     max_connections: int
     pool_timeout: float
-    connect_timeout: float
-    socket_timeout: float
+    connect_timeout: float  # TCP connect, handshake, and the ping asynch sends before reusing a pooled connection
+    socket_timeout: float  # each read and write of a query
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +109,6 @@ class QueryResult:
     """Rows plus what the query cost: Vigil's own wall-clock timing and the server's progress counters."""
 
     rows: list[tuple[Any, ...]]
-    query_id: str
     elapsed: float  # seconds from sending the query to the last row, measured by Vigil
     read_rows: int  # rows the server read (its Progress packets)
     read_bytes: int  # uncompressed bytes the server read
@@ -76,9 +122,33 @@ def quote(value: str) -> str:
 def server_error_text(exc: ServerException) -> str:
     """`Code: 164.\\nDB::Exception: Cannot drop table in readonly mode` -> the message part, on one line."""
     text = " ".join(str(exc).split())
-    prefix = f"Code: {exc.code}. "
-    text = text.removeprefix(prefix).removeprefix("DB::Exception: ")
-    return text
+    return text.removeprefix(f"Code: {exc.code}. ").removeprefix("DB::Exception: ")
+
+
+def unreachable_reason(exc: BaseException, connect_timeout: float) -> str:
+    """Why a connection could not be made, in a few words (asynch's NetworkError carries the cause)."""
+    if isinstance(exc, NetworkError) and exc.__cause__ is not None:
+        exc = exc.__cause__
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, TimeoutError):
+        return f"no answer within the {units.latency(connect_timeout)} connect timeout"
+    if isinstance(exc, socket.gaierror):
+        return "host name not resolved"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS handshake failed ({exc.reason or exc})"
+    if isinstance(exc, OperationalError | EOFError | ConnectionError):
+        return "connection closed during the handshake"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return str(exc) or type(exc).__name__
+
+
+def lost_reason(exc: BaseException, socket_timeout: float) -> str:
+    """Why a connection stopped mid-query."""
+    if isinstance(exc, TimeoutError):
+        return f"no data within the {units.latency(socket_timeout)} socket timeout"
+    return "connection closed"
 
 
 class ClickHouseClient:
@@ -104,13 +174,8 @@ class ClickHouseClient:
             secure=s.secure,
             connect_timeout=s.connect_timeout,
             send_receive_timeout=s.socket_timeout,
-            sync_request_timeout=s.socket_timeout,
+            sync_request_timeout=s.connect_timeout,  # the ping before reuse: a pooled connection gone stale fails fast
         )
-
-    async def _open(self) -> Connection:
-        conn = self._new_connection()
-        await conn.connect()
-        return conn
 
     async def _acquire(self) -> Connection:
         try:
@@ -118,12 +183,16 @@ class ClickHouseClient:
                 await self._slots.acquire()
         except TimeoutError:
             raise PoolExhausted(
-                f"pool exhausted: all {self.settings.max_connections} connections busy "
-                f"for {self.settings.pool_timeout:g}s"
+                f"pool exhausted: all {self.settings.max_connections} of Vigil's connections busy "
+                f"for {self.settings.pool_timeout:g}s"  # the wording Redis's pool uses too
             ) from None
         self._in_use += 1
         try:
-            return self._idle.pop() if self._idle else await self._open()
+            if self._idle:
+                return self._idle.pop()
+            conn = self._new_connection()
+            await conn.connect()
+            return conn
         except BaseException:
             self._in_use -= 1
             self._slots.release()
@@ -147,11 +216,13 @@ class ClickHouseClient:
         timeout: float | None = None,
         label: str = "query",
         query_id: str | None = None,
+        own_timeout: bool = False,
     ) -> QueryResult:
         """Run one query under `settings`, give up after `timeout` seconds (acquisition included).
 
         On timeout, or when the calling task is cancelled, the query is cancelled on the server in the background
         (Cancel packet, then KILL QUERY if the server does not acknowledge it) and its connection is closed.
+        Raises PoolExhausted or a ClickHouseError; `label` names the query in their text.
         """
         query_id = query_id or f"vigil-{uuid.uuid4().hex}"
         loop = asyncio.get_running_loop()
@@ -172,21 +243,26 @@ class ClickHouseClient:
                     self._spawn(self._abort(conn, task, query_id))
                 else:  # finished with an error: close it, never reuse it
                     self._release(conn, False)
-            if isinstance(exc, TimeoutError):
-                if timer.expired():
-                    raise QueryTimeout(label, query_id, loop.time() - started, timeout or 0.0) from None
-                # asynch's own socket timeout: the connection is gone, the query may still run on the server
-                if task is not None:
-                    self._spawn(self.kill(query_id))
-                raise NoAnswer(
-                    f"{label}: no answer from ClickHouse within the {self.settings.socket_timeout:g} s socket timeout"
-                ) from exc
-            raise
+            if timer.expired():
+                raise QueryTimeout(label, query_id, loop.time() - started, timeout or 0.0, own_timeout) from None
+            error = self._map(exc, label, sent=task is not None)
+            if error is None:
+                raise
+            if isinstance(error, ConnectionLost):  # the connection is gone; the query may still run on the server
+                self._spawn(self.kill(query_id))
+            raise error from exc
         self._release(conn, True)
         return result
 
-    async def query(self, sql: str, settings: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        return (await self.execute(sql, settings or {})).rows
+    def _map(self, exc: BaseException, label: str, *, sent: bool) -> ClickHouseError | None:
+        """asynch's error as this client's, or None for one it does not know (a bug, or a cancellation)."""
+        if isinstance(exc, ServerException):
+            return ServerError(exc.code, server_error_text(exc))
+        if isinstance(exc, NetworkError) or (not sent and isinstance(exc, _STREAM_ERRORS)):
+            return Unreachable(self.settings.address, unreachable_reason(exc, self.settings.connect_timeout))
+        if isinstance(exc, _STREAM_ERRORS):
+            return ConnectionLost(label, self.settings.address, lost_reason(exc, self.settings.socket_timeout))
+        return None
 
     async def _abort(self, conn: Connection, task: asyncio.Task[QueryResult], query_id: str) -> None:
         """Stop a query whose caller gave up: Cancel packet, wait for the server to end the stream, else KILL QUERY."""
@@ -247,11 +323,9 @@ async def _run(conn: Connection, sql: str, settings: dict[str, Any], query_id: s
         await cursor.execute(sql)
         rows = list(await cursor.fetchall())
     elapsed = time.perf_counter() - started
-    info = conn.last_query
-    progress = getattr(info, "progress", None)
+    progress = getattr(conn.last_query, "progress", None)
     return QueryResult(
         rows=rows,
-        query_id=query_id,
         elapsed=elapsed,
         read_rows=int(getattr(progress, "rows", 0) or 0),
         read_bytes=int(getattr(progress, "bytes", 0) or 0),

@@ -1,0 +1,27 @@
+"""The `redis` component type: its config, its client's life cycle, its error wording and its four check kinds.
+
+Every check bounds its own work and writes nothing but Vigil's canary keys under `key_prefix`.
+"""
+
+from __future__ import annotations
+
+from app.checks.base import CheckKind, ComponentType
+from app.checks.redis import connectivity, memory, pool, session_ttl
+from app.checks.redis.client import close_client, open_client
+from app.checks.redis.config import RedisComponent, RedisConnectivity, RedisMemory, RedisPool, RedisSessionTtl
+from app.checks.redis.errors import describe_error
+
+REDIS = ComponentType(
+    config=RedisComponent,
+    kinds=(
+        CheckKind(RedisConnectivity, connectivity.run),
+        CheckKind(RedisPool, pool.run, pool.PoolMemo),
+        CheckKind(RedisSessionTtl, session_ttl.run, session_ttl.SessionMemo),
+        CheckKind(RedisMemory, memory.run, memory.MemoryMemo),
+    ),
+    open_client=open_client,
+    close_client=close_client,
+    describe_error=describe_error,
+)
+
+__all__ = ["REDIS"]

@@ -1,0 +1,171 @@
+"""The `redis` component's configuration: the component model and the options of its four check kinds.
+
+Validated once, at load; nothing here talks to Redis.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal, Self
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from app.clients.redis import RedisSettings
+from app.schema import CheckConfig, ComponentConfig, Duration, Severity
+
+EVICTION_POLICIES = (
+    "noeviction",
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+)
+SAFE_POLICIES = ("noeviction", "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl")
+
+Ratio = Annotated[float, Field(gt=0.0, le=1.0)]
+
+
+class RedisConnectivity(CheckConfig):
+    """PING round trip and server version."""
+
+    kind: Literal["connectivity"] = "connectivity"
+    latency_warn: Duration | None = None  # warn when the PING round trip is slower
+
+
+class RatioThresholds(CheckConfig):
+    """A utilisation judged against two thresholds; subclasses give the defaults."""
+
+    warn_ratio: Ratio
+    fail_ratio: Ratio
+
+    @model_validator(mode="after")
+    def _ratios_ordered(self) -> Self:
+        if self.warn_ratio > self.fail_ratio:
+            raise ValueError("warn_ratio must not be above fail_ratio")
+        return self
+
+
+class RedisPool(RatioThresholds):
+    """Connection headroom: the server's client table against maxclients, rejections, and Vigil's own pool.
+
+    Degraded, not critical: it measures capacity, not reachability (`connectivity` gates readiness). Pulling
+    this service out of rotation when Redis nears maxclients frees no Redis connection and turns a warning
+    into an outage; and a full Vigil pool is Vigil's own trouble, not the dependency's.
+    """
+
+    default_severity: ClassVar[Severity] = Severity.DEGRADED
+    kind: Literal["pool"] = "pool"
+    warn_ratio: Ratio = 0.7  # connected_clients / maxclients
+    fail_ratio: Ratio = 0.9
+
+
+class ScanFields(CheckConfig):
+    """The per-run bound on SCAN work: COUNT per call, keys examined, wall time."""
+
+    scan_count: int = Field(default=100, ge=1, le=10_000)  # COUNT hint of each SCAN call
+    max_keys: int = Field(default=1000, ge=1, le=100_000)  # keys examined per run (SCAN calls = max_keys / scan_count)
+    scan_time: Duration = Field(default=0.25, gt=0.0)  # wall time per run; never more than half the time left
+
+
+class RedisSessionTtl(ScanFields):
+    """Session expiry and survival: a TTL canary, a bounded SCAN sample of session keys, a restart canary."""
+
+    default_severity: ClassVar[Severity] = Severity.DEGRADED
+    kind: Literal["session_ttl"] = "session_ttl"
+    pattern: str = "session:*"
+    max_ttl: Duration = 7 * 86400.0  # a session TTL above this warns
+    min_ttl: Duration | None = None  # when set, warn if more than min_ttl_ratio of the sample is below it
+    min_ttl_ratio: float = Field(default=0.5, ge=0.0, le=1.0)
+    canary_ttl: Duration = Field(default=60.0, ge=1.0)
+    ttl_tolerance: Duration = 1.0  # canary PTTL read back may differ from what was written by this (plus the RTT)
+    survival_ttl: Duration = Field(default=86400.0, ge=60.0)  # the restart canary; never below 3 intervals
+
+    @model_validator(mode="after")
+    def _ttls_ordered(self) -> Self:
+        if self.min_ttl is not None and self.min_ttl >= self.max_ttl:
+            raise ValueError("min_ttl must be below max_ttl")
+        return self
+
+
+class RedisMemory(RatioThresholds, ScanFields):
+    """Memory pressure, the eviction policy, and priority keys that must never be evicted."""
+
+    default_severity: ClassVar[Severity] = Severity.DEGRADED
+    kind: Literal["memory"] = "memory"
+    warn_ratio: Ratio = 0.8  # used_memory / maxmemory (or system memory)
+    fail_ratio: Ratio = 0.95
+    allowed_policies: tuple[str, ...] = SAFE_POLICIES
+    priority_keys: tuple[str, ...] = ()  # exact keys, or glob patterns that must match at least one key
+
+    @field_validator("allowed_policies")
+    @classmethod
+    def _known_policies(cls, policies: tuple[str, ...]) -> tuple[str, ...]:
+        for policy in policies:
+            if policy not in EVICTION_POLICIES:
+                raise ValueError(f"unknown maxmemory-policy {policy!r}; use some of {', '.join(EVICTION_POLICIES)}")
+        return policies
+
+
+RedisCheck = Annotated[RedisConnectivity | RedisPool | RedisSessionTtl | RedisMemory, Field(discriminator="kind")]
+
+
+def default_checks() -> dict[str, RedisCheck]:
+    return {"connectivity": RedisConnectivity()}
+
+
+class RedisComponent(ComponentConfig):
+    secret_fields: ClassVar[tuple[str, ...]] = ("password",)
+
+    type: Literal["redis"]
+    url: str = "redis://127.0.0.1:6379/0"
+    username: str | None = None
+    password: SecretStr | None = None
+    max_connections: int = Field(default=4, ge=1, le=1000)  # Vigil's own pool, per component
+    pool_timeout: Duration = 0.5  # waiting for a free connection of Vigil's pool
+    connect_timeout: Duration = 1.0
+    socket_timeout: Duration = 1.0  # per command
+    tls_ca_file: str | None = None  # CA bundle for rediss:// (default: the system's)
+    tls_verify: bool = True  # verify the server's certificate and host name (rediss://)
+    key_prefix: str = Field(default="vigil:", min_length=1)  # the only keys Vigil ever writes (canaries, with a TTL)
+    checks: dict[str, RedisCheck] = Field(default_factory=default_checks)
+
+    @field_validator("url")
+    @classmethod
+    def _url_scheme(cls, url: str) -> str:
+        if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return url
+
+    @model_validator(mode="after")
+    def _timeouts_nest(self) -> Self:
+        if not self.pool_timeout < self.socket_timeout:
+            raise ValueError("pool_timeout must be shorter than socket_timeout")
+        return self
+
+    def secret_values(self) -> list[str]:
+        values = super().secret_values()
+        if password := urlsplit(self.url).password:
+            values.append(password)
+        return values
+
+    @property
+    def socket_deadline(self) -> float:
+        """The longest a single network wait may take; the scheduler checks it is below every check's timeout."""
+        return max(self.connect_timeout, self.socket_timeout)
+
+    def client_settings(self) -> RedisSettings:
+        """What the client needs of this config, the password revealed."""
+        return RedisSettings(
+            url=self.url,
+            password=self.password.get_secret_value() if self.password else None,
+            username=self.username,
+            max_connections=self.max_connections,
+            pool_timeout=self.pool_timeout,
+            connect_timeout=self.connect_timeout,
+            socket_timeout=self.socket_timeout,
+            tls_ca_file=self.tls_ca_file,
+            tls_verify=self.tls_verify,
+        )
