@@ -110,6 +110,19 @@ class AuthConfig(SecretFields):
         return self
 
 
+class Shard(Frozen):
+    """This replica's share of the checks when several replicas (a StatefulSet) split one configuration."""
+
+    index: int = Field(default=0, ge=0)
+    count: int = Field(default=1, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _index_in_range(self) -> Shard:
+        if self.index >= self.count:
+            raise ValueError(f"index: {self.index} is not below count ({self.count}); shards are numbered from 0")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="VIGIL_",
@@ -124,6 +137,7 @@ class Settings(BaseSettings):
     defaults: Defaults = Defaults()
     server: ServerConfig = ServerConfig()
     auth: AuthConfig | None = None
+    shard: Shard = Shard()
     components: dict[str, AnyComponent] = Field(default_factory=dict)
 
     @classmethod

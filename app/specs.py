@@ -5,6 +5,7 @@ The scheduler, the store, the metrics and the CLI all work from this list (as Ga
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 
 from app.checks import COMPONENT_TYPES, CheckKind, ComponentType
@@ -33,13 +34,25 @@ class CheckSpec:
         return self.schedule.severity is Severity.CRITICAL
 
 
+def shard_of(check_id: CheckId, count: int) -> int:
+    """The shard a check belongs to: stable across processes, machines and Python versions (no `hash()`)."""
+    digest = hashlib.sha256(str(check_id).encode()).digest()
+    return int.from_bytes(digest[:8], "big") % count
+
+
 def resolve(settings: Settings, *, one_shot: bool = False) -> list[CheckSpec]:
-    """Every configured check in config order. `one_shot` (a `vigil check` gate) has no history to smooth over, so
-    each result is reported as it is (both thresholds 1)."""
+    """The configured checks this process runs, in config order: its shard's share when `shard.count` > 1.
+
+    `one_shot` (a `vigil check` gate) runs every check whatever the shard, and has no history to smooth over, so
+    each result is reported as it is (both thresholds 1).
+    """
+    shard = settings.shard
     specs = []
     for cname, component in settings.components.items():
         ctype = COMPONENT_TYPES[component.type]
         for check_name, options in component.checks.items():
+            if not one_shot and shard.count > 1 and shard_of(CheckId(cname, check_name), shard.count) != shard.index:
+                continue
             schedule = settings.schedule(cname, check_name)
             if one_shot:
                 schedule = replace(schedule, failure_threshold=1, success_threshold=1)

@@ -16,6 +16,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import AuthenticationError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from app import units
 from app.clients.errors import PoolExhausted
 
 T = TypeVar("T")
@@ -40,6 +41,8 @@ class RedisSettings:
 
 
 class RedisClient:
+    """One component's pool, its commands (each mapped to PoolExhausted when the pool is full) and its life cycle."""
+
     def __init__(self, settings: RedisSettings) -> None:
         self.settings = settings
         no_retry = Retry(NoBackoff(), 0)
@@ -75,7 +78,7 @@ class RedisClient:
     def _exhausted(self) -> PoolExhausted:
         return PoolExhausted(
             f"pool exhausted: all {self.max_connections} of Vigil's connections busy "
-            f"for {self.settings.pool_timeout:g}s"
+            f"for {units.span(self.settings.pool_timeout)}"
         )
 
     async def _call(self, attempt: Callable[[], Awaitable[T]]) -> T:
