@@ -58,7 +58,7 @@ def check_entry(state: CheckState, now: float) -> dict[str, Any]:
         }
     entry["consecutiveFailures"] = state.consecutive_failures
     entry["lastSuccess"] = iso(state.last_success_at)
-    entry["availability"] = state.availability.ratios(now)
+    entry["availability"] = state.history.ratios(now)
     entry["transitions"] = [
         {"time": iso(t.at), "from": t.old, "to": t.new, "reason": t.reason} for t in reversed(state.transitions)
     ][:5]

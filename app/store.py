@@ -12,14 +12,15 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
+from app.history import History
 from app.model import CheckId, CheckResult, Status
 from app.readiness import is_ready
 from app.schema import Schedule, Severity
 from app.specs import CheckSpec
 
 DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, math.inf)
-WINDOWS = {"5m": 300.0, "1h": 3600.0, "24h": 86400.0}
 TRANSITIONS_KEPT = 20
+RECENT_DURATIONS = 60  # run durations kept per check, for a sparkline
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,46 +30,6 @@ class Transition:
     old: str  # "pending" before the first reported state
     new: str
     reason: str
-
-
-class Availability:
-    """Share of ok runs over sliding windows, O(1) amortised per run: one deque, a running sum per window."""
-
-    def __init__(self, windows: dict[str, float], max_entries: int) -> None:
-        self.windows = windows
-        self.entries: deque[tuple[float, bool]] = deque(maxlen=max_entries)
-        self.first_seq = 0  # sequence number of entries[0]
-        self.tail = dict.fromkeys(windows, 0)  # per window: sequence number of its oldest entry
-        self.ok = dict.fromkeys(windows, 0)
-        self.total = dict.fromkeys(windows, 0)
-
-    def add(self, at: float, ok: bool) -> None:
-        if len(self.entries) == self.entries.maxlen:  # the append below drops entries[0]: uncount it first
-            for name in self.windows:
-                if self.tail[name] == self.first_seq:
-                    self._drop(name)
-            self.first_seq += 1
-        self.entries.append((at, ok))
-        for name in self.windows:
-            self.total[name] += 1
-            self.ok[name] += ok
-        self._expire(at)
-
-    def _drop(self, name: str) -> None:
-        _, ok = self.entries[self.tail[name] - self.first_seq]
-        self.tail[name] += 1
-        self.total[name] -= 1
-        self.ok[name] -= ok
-
-    def _expire(self, now: float) -> None:
-        end_seq = self.first_seq + len(self.entries)
-        for name, span in self.windows.items():
-            while self.tail[name] < end_seq and self.entries[self.tail[name] - self.first_seq][0] < now - span:
-                self._drop(name)
-
-    def ratios(self, now: float) -> dict[str, float | None]:
-        self._expire(now)
-        return {name: (self.ok[name] / self.total[name] if self.total[name] else None) for name in self.windows}
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +45,7 @@ class CheckState:
     """What the store knows about one check. Mutated only through Store."""
 
     spec: CheckSpec
-    availability: Availability
+    history: History
     last: CheckResult | None = None
     last_mono: float | None = None  # loop time the last result arrived, for the staleness watchdog
     reported: Status | None = None  # after hysteresis; None until the first result
@@ -97,6 +58,7 @@ class CheckState:
     duration_counts: list[int] = field(default_factory=lambda: [0] * len(DURATION_BUCKETS))
     duration_sum: float = 0.0
     transitions: deque[Transition] = field(default_factory=lambda: deque(maxlen=TRANSITIONS_KEPT))
+    recent_durations: deque[float] = field(default_factory=lambda: deque(maxlen=RECENT_DURATIONS))
     latch: Latch | None = None
 
     @property
@@ -152,9 +114,7 @@ class Store:
     def __init__(self, specs: Iterable[CheckSpec], history: float = 86400.0) -> None:
         self.states: dict[CheckId, CheckState] = {}
         for spec in specs:
-            entries = min(200_000, math.ceil(history / max(spec.schedule.interval, 0.05)) + 16)
-            windows = {name: span for name, span in WINDOWS.items() if span <= history} or {"all": history}
-            self.states[spec.id] = CheckState(spec, Availability(windows, entries))
+            self.states[spec.id] = CheckState(spec, History(history))
         self.by_component: dict[str, list[CheckState]] = {}
         for state in self.states.values():
             self.by_component.setdefault(state.component, []).append(state)
@@ -179,7 +139,8 @@ class Store:
             if result.duration <= bound:
                 state.duration_counts[i] += 1
                 break
-        state.availability.add(result.finished_at, result.status.ok)
+        state.history.add(result.finished_at, result.status)
+        state.recent_durations.append(result.duration)
         if result.status.ok:
             state.consecutive_successes += 1
             state.consecutive_failures = 0

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from app.config import ConfigError, load_settings
 from app.masking import Scrubber
@@ -84,7 +86,7 @@ def test_secret_from_file_and_redaction(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         {
-            "auth": {"algorithms": ["HS256"], "key": "jwt-key-value", "audience": "a", "issuer": "i"},
+            "auth": {"algorithms": ["HS256"], "key": "jwt-key-value-that-is-long-enough-for-hs256", "audience": "a", "issuer": "i"},
             "components": {
                 "cache": {"type": "redis", "password_file": str(secret_file)},
                 "other": {"type": "redis", "url": "redis://user:url-secret@127.0.0.1:1/0"},
@@ -94,7 +96,7 @@ def test_secret_from_file_and_redaction(tmp_path: Path) -> None:
     settings = load_settings(path)
     assert settings.components["cache"].password.get_secret_value() == "file-secret-value"  # type: ignore[union-attr]
     shown = str(settings.redacted())
-    for secret in ("file-secret-value", "jwt-key-value", "url-secret"):
+    for secret in ("file-secret-value", "jwt-key-value-that-is-long-enough-for-hs256", "url-secret"):
         assert secret not in shown
     assert "redis://user:***@127.0.0.1:1/0" in shown
     assert Scrubber(settings.secret_values()).text("x file-secret-value y") == "x *** y"
@@ -193,7 +195,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_missing_secret_file(tmp_path: Path) -> None:
     path = write(tmp_path, {"components": {"cache": {"type": "redis", "password_file": str(tmp_path / "nope")}}})
-    with pytest.raises(ConfigError, match=r"components.cache: password_file: cannot read"):
+    with pytest.raises(ConfigError, match=r"components.cache.password_file: cannot read"):
         load_settings(path)
 
 
@@ -212,7 +214,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("VIGIL_AUTH__KEY", "local-key")  # what scripts/run-local.sh provides
+    monkeypatch.setenv("VIGIL_AUTH__KEY", "local-key-long-enough-for-hs256-0123456789")  # what scripts/run-local.sh provides
     settings = load_settings(ROOT / "examples" / "local.yaml")
     kinds = {(settings.components[c].type, settings.check_config(c, k).kind) for c, k in check_ids(settings)}
     assert kinds == {
@@ -226,8 +228,11 @@ def test_readme_configuration_example_is_valid(tmp_path: Path) -> None:
     readme = (ROOT / "README.md").read_text()
     block = re.search(r"```yaml\n(.*?)```", readme, re.S)
     assert block is not None
-    for name in ("vigil-jwt.pub", "redis", "clickhouse", "api-token"):
+    for name in ("redis", "clickhouse", "api-token"):
         (tmp_path / name).write_text(f"secret-{name}")
+    public = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    pem = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    (tmp_path / "vigil-jwt.pub").write_bytes(pem)
     settings = load_settings(write(tmp_path, block.group(1).replace("/run/secrets/", f"{tmp_path}/")))
     assert [f"{c}:{k}" for c, k in check_ids(settings)] == ["cache:connectivity", "analytics:connectivity", "api:health"]
 

@@ -8,7 +8,8 @@ from app.checks import COMPONENT_TYPES
 from app.model import CheckId, CheckResult, Status
 from app.schema import Schedule, Severity
 from app.specs import CheckSpec
-from app.store import Availability, Store
+from app.history import History
+from app.store import Store
 
 
 def schedule(severity: Severity = Severity.CRITICAL, failure: int = 3, success: int = 1) -> Schedule:
@@ -113,19 +114,36 @@ def test_runs_and_duration_histogram() -> None:
 
 
 def test_availability_windows_slide() -> None:
-    windows = Availability({"5m": 300.0, "1h": 3600.0}, max_entries=10_000)
+    history = History(3600.0)
     for i in range(3600):  # one run per second for an hour; only the last 5 minutes failed
-        windows.add(float(i), ok=i < 3299)
-    ratios = windows.ratios(3599.0)
-    assert ratios["5m"] == 0.0
-    assert abs(ratios["1h"] - 3299 / 3600) < 1e-9
-    assert windows.ratios(10_000.0) == {"5m": None, "1h": None}
+        history.add(float(i), Status.PASS if i < 3300 else Status.FAIL)
+    ratios = history.ratios(3599.0)
+    assert ratios == {"5m": 0.0, "1h": 3300 / 3600}
+    assert history.ratios(3659.0) == {"5m": 0.0, "1h": 3240 / 3540}  # a minute on, no run: the oldest slot left
+    assert history.ratios(10_000.0) == {"5m": None, "1h": None}
+    history.add(10_000.0, Status.WARN)
+    assert history.ratios(10_000.0) == {"5m": 1.0, "1h": 1.0}
 
 
-def test_availability_bounded_memory() -> None:
-    windows = Availability({"all": 1e9}, max_entries=100)
-    for i in range(1000):
-        windows.add(float(i), ok=i % 4 != 0)
-    assert len(windows.entries) == 100
-    assert windows.total["all"] == 100
-    assert windows.ratios(999.0)["all"] == 0.75
+def test_history_memory_is_constant_whatever_the_interval() -> None:
+    history = History(86400.0)
+    assert set(history.windows) == {"5m", "1h", "24h"}
+    size = sum(len(c) * c.itemsize for c in history.counts.values())
+    for i in range(200_000):  # 200,000 runs, 4 a second
+        history.add(i / 4, Status.FAIL if i % 4 == 0 else Status.PASS)
+    assert sum(len(c) * c.itemsize for c in history.counts.values()) == size == 1440 * 3 * 2
+    assert history.ratios(199_999 / 4) == {"5m": 0.75, "1h": 0.75, "24h": 0.75}
+
+
+def test_cells_for_a_status_bar() -> None:
+    history = History(86400.0)
+    history.add(100.0, Status.PASS)
+    history.add(4000.0, Status.WARN)
+    history.add(4001.0, Status.FAIL)
+    cells = history.cells(86399.0, 24)
+    assert len(cells) == 24 and cells[0].start == 0.0 and cells[-1].end == 86400.0
+    assert (cells[0].passed, cells[0].worst) == (1, Status.PASS)
+    assert (cells[1].warned, cells[1].failed, cells[1].worst) == (1, 1, Status.FAIL)
+    assert all(c.worst is None for c in cells[2:])
+
+

@@ -257,7 +257,7 @@ class ClickHouseClient:
     def _map(self, exc: BaseException, label: str, *, sent: bool) -> ClickHouseError | None:
         """asynch's error as this client's, or None for one it does not know (a bug, or a cancellation)."""
         if isinstance(exc, ServerException):
-            return ServerError(exc.code, server_error_text(exc))
+            return ServerError(exc.code or 0, server_error_text(exc))
         if isinstance(exc, NetworkError) or (not sent and isinstance(exc, _STREAM_ERRORS)):
             return Unreachable(self.settings.address, unreachable_reason(exc, self.settings.connect_timeout))
         if isinstance(exc, _STREAM_ERRORS):

@@ -1,15 +1,19 @@
-"""The aiohttp session an `http` component's checks share, with every wait bounded explicitly.
+"""The aiohttp session an `http` component's checks share (requests and WebSocket upgrades), every wait bounded.
 
-aiohttp's defaults follow 10 redirects and wait 300 s; here redirects are off unless configured and every
-request carries its own connect and total timeout.
+aiohttp's defaults follow 10 redirects and wait 300 s: here each request passes `allow_redirects` and its own
+timeouts, and an upgrade that answers with a redirect is refused (ws_connect has no `allow_redirects`).
 """
 
 from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import aiohttp
+
+# Only a fallback: every call passes its own timeout, and WebSocket upgrades run under the check's own bound.
+_SESSION_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +21,23 @@ class HttpSettings:
     verify_tls: bool
     max_connections: int
     tls_ca_file: str | None = None
+
+
+class UpgradeRedirected(aiohttp.ClientError):
+    """A WebSocket upgrade answered with a redirect; it is not followed (the token may be in the URL)."""
+
+    def __init__(self, status: int, location: str) -> None:
+        super().__init__(f"HTTP {status} redirect")
+        self.status = status
+        self.location = location
+
+
+async def _refuse_upgrade_redirect(
+    session: aiohttp.ClientSession, context: SimpleNamespace, params: aiohttp.TraceRequestRedirectParams
+) -> None:
+    if params.headers.get("Upgrade", "").lower() == "websocket":
+        params.response.close()
+        raise UpgradeRedirected(params.response.status, params.response.headers.get("Location", ""))
 
 
 class HttpClient:
@@ -33,20 +54,26 @@ class HttpClient:
                 ssl_context = False
             elif self.settings.tls_ca_file is not None:
                 ssl_context = ssl.create_default_context(cafile=self.settings.tls_ca_file)
-            connector = aiohttp.TCPConnector(
-                limit=self.settings.max_connections, ssl=ssl_context, force_close=False
-            )
+            connector = aiohttp.TCPConnector(limit=self.settings.max_connections, ssl=ssl_context, force_close=False)
+            redirects = aiohttp.TraceConfig()
+            redirects.on_request_redirect.append(_refuse_upgrade_redirect)
             self._session = aiohttp.ClientSession(
                 connector=connector,
-                timeout=aiohttp.ClientTimeout(total=30, connect=5),  # overridden per request
+                timeout=_SESSION_TIMEOUT,
                 auto_decompress=True,
                 trust_env=False,
+                trace_configs=[redirects],
             )
         return self._session
 
     @staticmethod
     def timeout(connect: float, total: float) -> aiohttp.ClientTimeout:
         return aiohttp.ClientTimeout(total=total, connect=connect, sock_connect=connect, sock_read=total)
+
+    @staticmethod
+    def ws_timeout(close: float) -> aiohttp.ClientWSTimeout:
+        """Receives are bounded by the caller (each wait has its own deadline); closing waits `close` at most."""
+        return aiohttp.ClientWSTimeout(ws_receive=None, ws_close=close)
 
     async def close(self) -> None:
         if self._session is not None:

@@ -21,9 +21,11 @@ import pytest
 from pydantic import ValidationError
 
 from app.checks.base import CheckContext
-from app.checks.clickhouse import ClickHouseQueryPerformance, fmt_bucket, fmt_time
+from app.checks.clickhouse.config import ClickHouseQueryPerformance
 from app.config import Settings
-from app.model import CheckResult, Status
+from app.model import CheckId, CheckResult, Status
+from app.units import bucket_start as fmt_bucket
+from app.units import timestamp as fmt_time
 from tests.conftest import HttpTarget, check_runner, make_settings, run_check
 from tests.servers import ClickHouseServer, create_event_tables, event_rollup_levels, fill_daily, free_port
 
@@ -220,8 +222,11 @@ async def test_check_cancelled_mid_query_cancels_it_on_the_server(clickhouse_ser
     like = "vigil:ch:perf:slow_two:%"
     config = settings(clickhouse_server, {"perf": {"kind": "query_performance", "queries": {"slow_two": ENDLESS}}}, timeout=20)
     async with check_runner(config) as scheduler:
-        runner = scheduler.runners[("ch", "perf")]
-        task = asyncio.ensure_future(runner.fn(_context(runner)))
+        runner = scheduler.runners[CheckId("ch", "perf")]
+        spec = runner.spec
+        deadline = asyncio.get_running_loop().time() + spec.schedule.timeout
+        context = CheckContext(spec.id, spec.component, spec.options, spec.schedule, runner.client, deadline, runner.memo)
+        task = asyncio.ensure_future(spec.kind.run(context))  # the check itself, without the runner's own timeout
         assert await appears(clickhouse_server, like)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -230,14 +235,6 @@ async def test_check_cancelled_mid_query_cancels_it_on_the_server(clickhouse_ser
         while await processes(clickhouse_server, like):  # max_execution_time is 21 s here: only Vigil can stop it
             assert time.monotonic() - cancelled < 1.5, "query still running on the server"
             await asyncio.sleep(0.05)
-
-
-def _context(runner: Any) -> CheckContext[Any]:
-    return CheckContext(
-        component_name=runner.component, component=runner.component_config, check_name=runner.check,
-        options=runner.options, schedule=runner.schedule, client=runner.client,
-        deadline=asyncio.get_running_loop().time() + runner.schedule.timeout,
-    )
 
 
 async def test_check_timeout_without_query_timeout_names_the_query(clickhouse_server: ClickHouseServer) -> None:

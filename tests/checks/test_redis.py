@@ -7,6 +7,7 @@ and asserts the status, the output and the observed values. No mocks.
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -88,6 +89,17 @@ def idle_clients() -> Iterator[Any]:
         clients.close()
 
 
+@pytest.fixture
+def full_backlog() -> Iterator[int]:
+    """The port of a listener that never accepts and whose queue (backlog 0) one connection already fills."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = int(listener.getsockname()[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            yield port
+
+
 async def wait_until(predicate: Any, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -127,6 +139,12 @@ def test_invalid_options_are_refused(check: dict[str, Any], message: str) -> Non
         make_settings(components={"cache": {"type": "redis", "checks": {"x": check}}})
 
 
+def test_key_prefix_must_not_be_empty() -> None:
+    """An empty prefix would put Vigil's canaries among the application's own keys."""
+    with pytest.raises(ValidationError, match="key_prefix"):
+        make_settings(components={"cache": {"type": "redis", "key_prefix": ""}})
+
+
 # -- connectivity ---------------------------------------------------------------------------------------------
 
 
@@ -137,6 +155,36 @@ async def test_connectivity_passes(redis_server: RedisServer) -> None:
     values = observed(result)
     assert values["server_version"].startswith("7.")
     assert 0 < values["latency"] < 0.5
+
+
+async def test_connectivity_slower_than_latency_warn_warns(redis_server: RedisServer) -> None:
+    settings = settings_for(redis_server, {"connectivity": {"latency_warn": 0}})
+    result = await run_check(settings, "cache", "connectivity")
+    assert result.status is Status.WARN
+    assert re.fullmatch(r"PING took \d+(\.\d+)? ms \(budget 0s\)", result.output), result.output
+
+
+async def test_server_that_never_answers_is_a_socket_timeout(hanging_server: Any) -> None:
+    url = f"redis://127.0.0.1:{hanging_server.port}/0"
+    timeouts = {"pool_timeout": "100ms", "connect_timeout": "300ms", "socket_timeout": "300ms"}
+    settings = make_settings(components={"cache": {"type": "redis", "url": url, **timeouts}})
+    result = await run_check(settings, "cache", "connectivity")
+    assert result.status is Status.FAIL
+    assert result.output == (
+        f"redis did not answer within the socket timeout: Timeout reading from 127.0.0.1:{hanging_server.port}"
+    )
+    assert result.duration < 1.0
+
+
+async def test_connect_timeout_is_unreachable(full_backlog: int) -> None:
+    """A listener whose accept queue is full drops new SYNs: the connection is never made."""
+    url = f"redis://127.0.0.1:{full_backlog}/0"
+    timeouts = {"pool_timeout": "100ms", "connect_timeout": "300ms", "socket_timeout": "300ms"}
+    settings = make_settings(components={"cache": {"type": "redis", "url": url, **timeouts}})
+    result = await run_check(settings, "cache", "connectivity")
+    assert result.status is Status.FAIL
+    assert result.output == "cannot reach redis: Timeout connecting to server"
+    assert result.duration < 1.0
 
 
 async def test_connectivity_with_password(redis_factory: Any) -> None:
@@ -173,8 +221,9 @@ async def test_connectivity_over_tls(redis_factory: Any) -> None:
     unverified = settings_for(server, {"connectivity": {}}, password=PASSWORD, tls_verify=False)
     assert (await run_check(unverified, "cache", "connectivity")).status is Status.PASS
 
-    plain = make_settings(components={"cache": {"type": "redis", "url": server.url.replace("rediss", "redis", 1),
-                                                "password": PASSWORD}})
+    plain = make_settings(
+        components={"cache": {"type": "redis", "url": server.url.replace("rediss", "redis", 1), "password": PASSWORD}}
+    )
     cleartext = await run_check(plain, "cache", "connectivity")
     assert cleartext.status is Status.FAIL
     assert cleartext.output.startswith("cannot reach redis: ")
@@ -421,11 +470,11 @@ async def test_restart_without_persistence_loses_the_canary(redis_factory: Any) 
             "no persistence (AOF off, no RDB save points): sessions will not survive a restart"
         )
         assert observed(lost)["redis_restarted"] is True
+        assert lost.latch is not None and lost.output.startswith(lost.latch)
 
-        # The loss is seen once (the next run finds a fresh canary and no restart); the store latches it for
-        # failure_threshold runs, so the reported state flips to fail despite hysteresis.
+        # The check sees the loss once (the next run finds a fresh canary and no restart); the store latches it
+        # for failure_threshold runs, so readers keep seeing the loss and the state flips to fail past hysteresis.
         again = await run(scheduler, "session_ttl")
-        assert again.status is Status.WARN and again.output == before.output and again.latch is None
         assert observed(again)["redis_restarted"] is False
         state = scheduler.store.states[("cache", "session_ttl")]
         assert state.last is not None and state.last.status is Status.FAIL and state.last.output == lost.output
@@ -485,7 +534,11 @@ async def test_sampling_budget_holds_on_a_million_session_keys(redis_factory: An
         "by-keys": {"kind": "session_ttl", "max_keys": 500, "scan_count": 100, "scan_time": "200ms"},
         "by-time": {"kind": "session_ttl", "max_keys": 100000, "scan_count": 10, "scan_time": "50ms"},
         "by-deadline": {
-            "kind": "session_ttl", "max_keys": 100000, "scan_count": 10, "scan_time": "10s", "timeout": "1.2s"
+            "kind": "session_ttl",
+            "max_keys": 100000,
+            "scan_count": 10,
+            "scan_time": "10s",
+            "timeout": "1.2s",
         },
     }
     async with check_runner(settings_for(server, checks)) as scheduler:

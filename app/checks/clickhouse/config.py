@@ -34,7 +34,9 @@ def parse_measure(measure: str) -> tuple[str, str | None]:
 
 def _identifier(value: str) -> str:
     if not IDENTIFIER.match(value):
-        raise ValueError(f"{value!r} is not a plain identifier (letters, digits, underscore; not starting with a digit)")
+        raise ValueError(
+            f"{value!r} is not a plain identifier (letters, digits, underscore; not starting with a digit)"
+        )
     return value
 
 
@@ -101,11 +103,13 @@ class ClickHouseQueryPerformance(CheckConfig):
         # met the SLA is reported as failed. (A query's own `timeout` is the user's explicit, tighter bound.)
         bounded_by_check = [q.sla for q in self.queries.values() if q.timeout is None]
         if bounded_by_check and schedule.timeout < max(bounded_by_check):
-            return [(
-                "timeout",
-                f"{schedule.timeout:g}s is shorter than a query SLA ({max(bounded_by_check):g}s); "
-                "raise the check's timeout or give the query its own timeout",
-            )]
+            return [
+                (
+                    "timeout",
+                    f"{schedule.timeout:g}s is shorter than a query SLA ({max(bounded_by_check):g}s); "
+                    "raise the check's timeout or give the query its own timeout",
+                )
+            ]
         return []
 
 
@@ -220,8 +224,12 @@ class ClickHouseComponent(ComponentConfig):
     socket_timeout: Duration = 3.0  # per network read; queries are also bounded by max_execution_time
     max_memory_usage: int = Field(default=2_000_000_000, ge=0)  # bytes per query (0 = server default)
     max_result_rows: int = Field(default=100_000, ge=0)
-    checks: dict[str, ClickHouseCheck] = Field(default_factory=lambda: {"connectivity": ClickHouseConnectivity()})
+    checks: dict[str, ClickHouseCheck] = Field(default_factory=lambda: _default_checks())
 
     @property
     def socket_deadline(self) -> float:
         return max(self.connect_timeout, self.socket_timeout)
+
+
+def _default_checks() -> dict[str, Any]:
+    return {"connectivity": ClickHouseConnectivity()}

@@ -1,0 +1,32 @@
+"""The `clickhouse` component type: its config, its client's life cycle, its error wording and its four check kinds.
+
+Every query runs read-only under safety settings and is cancelled on the server when it outlives its budget;
+see the README's Layout section for which module owns what.
+"""
+
+from __future__ import annotations
+
+from app.checks.base import CheckKind, ComponentType
+from app.checks.clickhouse import connectivity, query_performance, rollup, timeseries
+from app.checks.clickhouse.client import close_client, open_client
+from app.checks.clickhouse.config import (
+    ClickHouseComponent,
+    ClickHouseConnectivity,
+    ClickHouseQueryPerformance,
+    ClickHouseRollup,
+    ClickHouseTimeseries,
+)
+from app.checks.clickhouse.errors import describe_error
+
+CLICKHOUSE = ComponentType(
+    config=ClickHouseComponent,
+    kinds=(
+        CheckKind(ClickHouseConnectivity, connectivity.run),
+        CheckKind(ClickHouseQueryPerformance, query_performance.run),
+        CheckKind(ClickHouseTimeseries, timeseries.run),
+        CheckKind(ClickHouseRollup, rollup.run),
+    ),
+    open_client=open_client,
+    close_client=close_client,
+    describe_error=describe_error,
+)

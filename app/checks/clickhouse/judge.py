@@ -1,0 +1,104 @@
+"""Pure judgement of queries for the `clickhouse` checks: time budgets, SLAs and `SELECT 1`; no I/O, no clock.
+
+The timeseries check is judged in `window`, the rollup check in `chain`; all three return findings or Outcomes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from app import units
+from app.checks.clickhouse.config import ClickHouseQueryPerformance
+from app.model import Observation, Outcome, Status
+
+Finding = tuple[Status, str]
+
+DEADLINE_MARGIN = 0.1  # seconds kept back from the check's deadline so a timed-out query is reported by name
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    seconds: float
+    own_timeout: bool  # the query's own timeout is the bound, not the check's deadline
+
+
+def query_budget(remaining: float, timeout: float | None) -> Budget | None:
+    """The time one query gets: what is left before the deadline, less the margin, capped by its own timeout.
+
+    None when no time is left: the query is not run at all.
+    """
+    seconds = remaining - DEADLINE_MARGIN
+    if seconds <= 0:
+        return None
+    if timeout is not None and timeout < seconds:
+        return Budget(timeout, own_timeout=True)
+    return Budget(seconds, own_timeout=False)
+
+
+def not_run(label: str) -> str:
+    return f"{label} not run: no time left before the check's deadline"
+
+
+def connectivity(row: Sequence[Any], rtt: float, latency_warn: float | None) -> Outcome:
+    """`SELECT 1, version(), uptime()`'s row and its round trip."""
+    one, version, uptime = row
+    if one != 1:
+        return Outcome(Status.FAIL, f"SELECT 1 returned {one!r}")
+    observed = (
+        Observation("latency", round(rtt, 6), "s"),
+        Observation("server_version", str(version)),
+        Observation("uptime", int(uptime), "s"),
+    )
+    if latency_warn is not None and rtt > latency_warn:
+        return Outcome(
+            Status.WARN, f"SELECT 1 took {units.latency(rtt)} (budget {units.latency(latency_warn)})", observed
+        )
+    return Outcome(Status.PASS, f"SELECT 1 in {units.latency(rtt)} from ClickHouse {version}", observed)
+
+
+@dataclass(frozen=True, slots=True)
+class QueryRun:
+    """What became of one configured query. All fields None: it was not run, no time was left."""
+
+    elapsed: float | None = None  # it finished, in this many seconds
+    cancelled: str | None = None  # it was cancelled: the client's wording of why
+    error: tuple[int, str] | None = None  # the server refused or failed it: (code, message)
+
+
+READONLY_ERROR = 164  # the server refused a write under readonly=1
+
+
+def query_finding(name: str, sla: float, warn_fraction: float, run: QueryRun) -> Finding:
+    """Fail above the SLA, on an error, when cancelled or not run; warn above `warn_fraction` of the SLA."""
+    if run.cancelled is not None:
+        return Status.FAIL, f"{run.cancelled}, SLA {units.latency(sla)}"
+    if run.error is not None:
+        code, text = run.error
+        verb = "refused by the server" if code == READONLY_ERROR else "failed"
+        return Status.FAIL, f"query {name} {verb}: {text} (code {code})"
+    if run.elapsed is None:
+        return Status.FAIL, not_run(f"query {name}")
+    took = units.latency(run.elapsed)
+    if run.elapsed > sla:
+        return Status.FAIL, f"query {name} took {took}, SLA {units.latency(sla)}"
+    if run.elapsed > warn_fraction * sla:
+        share = units.percent(run.elapsed / sla)
+        return Status.WARN, f"query {name} took {took}, {share} of its {units.latency(sla)} SLA"
+    return Status.PASS, ""
+
+
+def query_performance(
+    options: ClickHouseQueryPerformance, runs: Mapping[str, QueryRun], observed: list[Observation]
+) -> Outcome:
+    findings = []
+    timings = []
+    for name, query in options.queries.items():
+        run = runs.get(name, QueryRun())
+        findings.append(query_finding(name, query.sla, options.warn_fraction, run))
+        if run.elapsed is not None:
+            timings.append(f"{name} {units.latency(run.elapsed)} of {units.latency(query.sla)}")
+    count = len(options.queries)
+    ok = f"{count} {'query' if count == 1 else 'queries'} within SLA: {', '.join(timings)}"
+    return Outcome.from_findings(findings, observed, ok=ok)

@@ -1,0 +1,34 @@
+"""The `query_performance` check: each configured query in turn, timed against its SLA under the safety settings.
+
+A query cancelled at its timeout, refused by the server or not run for lack of time is a finding, not an error:
+the other queries still run.
+"""
+
+from __future__ import annotations
+
+from app.checks.base import CheckContext, NoMemo
+from app.checks.clickhouse import judge
+from app.checks.clickhouse.config import ClickHouseComponent, ClickHouseQueryPerformance
+from app.checks.clickhouse.judge import QueryRun
+from app.checks.clickhouse.query import NoTimeLeft, cost, run_query
+from app.clients.clickhouse import ClickHouseClient, QueryTimeout, ServerError
+from app.model import Observation, Outcome
+
+
+async def run(ctx: CheckContext[ClickHouseComponent, ClickHouseQueryPerformance, ClickHouseClient, NoMemo]) -> Outcome:
+    runs: dict[str, QueryRun] = {}
+    observed: list[Observation] = []
+    for name, query in ctx.options.queries.items():
+        try:
+            result = await run_query(ctx, query.sql, name, f"query {name}", timeout=query.timeout)
+        except NoTimeLeft:
+            runs[name] = QueryRun()
+        except QueryTimeout as exc:
+            observed.append(Observation(f"{name}_latency", round(exc.elapsed, 6), "s"))
+            runs[name] = QueryRun(cancelled=str(exc))
+        except ServerError as exc:
+            runs[name] = QueryRun(error=(exc.code, exc.text))
+        else:
+            observed.extend(cost(name, result))
+            runs[name] = QueryRun(elapsed=result.elapsed)
+    return judge.query_performance(ctx.options, runs, observed)

@@ -1,0 +1,249 @@
+"""The `http` component's configuration: the component model and the options of its four check kinds.
+
+Validated once, at load; nothing here talks to the network. Paths are relative to the component's `url`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, ClassVar, Literal, Self
+from urllib.parse import urlsplit
+
+from jose import jwk  # type: ignore[import-untyped]
+from jose.exceptions import JOSEError  # type: ignore[import-untyped]
+from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
+
+from app.schema import CheckConfig, ComponentConfig, Duration, Frozen, Schedule, SecretFields
+from app.units import span
+
+SENSITIVE_HEADER = re.compile(r"^(authorization|proxy-authorization|cookie|x-api-key)$|token|secret|key|pass", re.I)
+JWT_ALGORITHMS = ("HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
+HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP token (RFC 9110 5.6.2)
+
+Method = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+JwtAlgorithm = Literal[
+    "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"
+]
+
+
+def _origin(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query or parts.fragment:
+        raise ValueError(f"{value!r} is not an origin; write scheme and host (and port), e.g. https://app.example")
+    return value
+
+
+def _header_name(value: str) -> str:
+    if not HEADER_NAME.match(value):
+        raise ValueError(f"{value!r} is not an HTTP header name")
+    return value
+
+
+Origin = Annotated[str, AfterValidator(_origin)]
+HeaderName = Annotated[str, AfterValidator(_header_name)]
+Timeout = Annotated[float, Field(gt=0.0)]
+
+
+def _longer_than(schedule: Schedule, needed: float, what: str) -> list[tuple[str, str]]:
+    if schedule.timeout <= needed:
+        return [("timeout", f"{span(schedule.timeout)} must be longer than {what} ({span(needed)})")]
+    return []
+
+
+class HttpReachable(CheckConfig):
+    """One request; pass when the status is expected, the latency within budget and the JSON fields equal."""
+
+    kind: Literal["reachable"] = "reachable"
+    path: str = ""
+    method: Literal["GET", "HEAD", "POST", "OPTIONS"] = "GET"
+    expect_status: list[int] = Field(default_factory=lambda: [200], min_length=1)
+    latency_budget: Duration | None = None  # fail when slower
+    latency_warn: Duration | None = None  # warn when slower
+    json_fields: dict[str, Any] = Field(default_factory=dict)  # dotted path -> expected value
+    follow_redirects: bool = False
+    max_redirects: int = Field(default=3, ge=0, le=10)
+
+
+class CorsRoute(Frozen):
+    """A request the browser frontend really sends: its method and the headers it adds."""
+
+    path: str = Field(min_length=1)
+    method: Method = "GET"
+    headers: list[HeaderName] = Field(default_factory=list)  # what the browser lists in Access-Control-Request-Headers
+
+
+class HttpCors(CheckConfig):
+    """Preflights as a browser sends them, per route and allowed origin; a disallowed origin must never be echoed."""
+
+    kind: Literal["cors"] = "cors"
+    routes: list[CorsRoute] = Field(min_length=1)
+    allowed_origins: list[Origin] = Field(min_length=1)
+    disallowed_origin: Origin | None = None  # default: a random origin under .invalid, new each run
+    credentials: bool = False  # the frontend sends cookies / Authorization (fetch credentials: include)
+    request_timeout: Duration = Field(default=2.0, gt=0.0)  # each request
+
+    @model_validator(mode="after")
+    def _disallowed_is_not_allowed(self) -> Self:
+        if self.disallowed_origin is not None and self.disallowed_origin in self.allowed_origins:
+            raise ValueError("disallowed_origin: is also in allowed_origins")
+        return self
+
+    def schedule_problems(self, schedule: Schedule) -> list[tuple[str, str]]:
+        return _longer_than(schedule, self.request_timeout, "request_timeout")
+
+
+class TokenEndpoint(SecretFields):
+    """An OAuth 2.0 token endpoint and the service account Vigil gets a token with (client credentials grant)."""
+
+    secret_fields: ClassVar[tuple[str, ...]] = ("client_secret",)
+
+    url: str = Field(min_length=1)  # a path under the component's url, or an absolute http(s) URL
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr | None = None
+    body: Literal["form", "json"] = "form"  # application/x-www-form-urlencoded (RFC 6749) or a JSON object
+    scope: str | None = None
+    audience: str | None = None  # sent as `audience` (Auth0 and others) when set
+    token_field: str = "access_token"
+    timeout: Duration = Field(default=2.0, gt=0.0)
+
+
+class ProtectedRoute(Frozen):
+    path: str = Field(min_length=1)
+    method: Method = "GET"
+    refuse_status: list[int] = Field(default_factory=lambda: [401, 403], min_length=1)  # what a refusal looks like
+
+
+class HttpJwt(CheckConfig, SecretFields):
+    """The authentication flow: a token as a client gets it must open the protected route; bad tokens must not."""
+
+    secret_fields: ClassVar[tuple[str, ...]] = ("signing_key",)
+
+    kind: Literal["jwt"] = "jwt"
+    token: TokenEndpoint | None = None  # where the valid token comes from; without it Vigil mints one
+    signing_key: SecretStr | None = None  # HMAC secret or PEM private key: mints tokens, forges expired / wrong audience
+    algorithm: JwtAlgorithm = "HS256"  # of tokens Vigil mints
+    audience: str | None = None  # of minted tokens; with a token endpoint the issued token's `aud` is used
+    issuer: str | None = None
+    claims: dict[str, Any] = Field(default_factory=lambda: {"sub": "vigil"})  # further claims of minted tokens
+    lifetime: Duration = Field(default=300.0, gt=0.0)  # of minted tokens
+    protected: ProtectedRoute
+    request_timeout: Duration = Field(default=2.0, gt=0.0)  # each call of the protected route
+
+    @model_validator(mode="after")
+    def _token_source(self) -> Self:
+        if self.token is None and self.signing_key is None:
+            raise ValueError("token: set token (a token endpoint) or signing_key (Vigil mints the token)")
+        if self.signing_key is not None:
+            try:
+                key = jwk.construct(self.signing_key.get_secret_value(), self.algorithm)
+            except (JOSEError, ValueError, TypeError):
+                raise ValueError(f"signing_key: not a usable {self.algorithm} signing key") from None
+            if not self.algorithm.startswith("HS") and key.is_public():
+                raise ValueError(f"signing_key: a public key cannot sign; {self.algorithm} needs the private key")
+        return self
+
+    def secret_values(self) -> list[str]:
+        values = super().secret_values()
+        if self.token is not None:
+            values.extend(self.token.secret_values())
+        return values
+
+    def schedule_problems(self, schedule: Schedule) -> list[tuple[str, str]]:
+        if self.token is None:
+            return _longer_than(schedule, self.request_timeout, "request_timeout")
+        return _longer_than(schedule, self.token.timeout + self.request_timeout, "token.timeout + request_timeout")
+
+
+class WebSocketAuth(Frozen):
+    """Where the handshake carries the token of a `jwt` check of the same component (exactly one place)."""
+
+    check: str  # the jwt check whose token is used (minted from its signing_key, else from its token endpoint)
+    query: str | None = None  # ?<query>=<token>
+    header: HeaderName | None = None  # <header>: Bearer <token>
+    subprotocol: str | None = None  # Sec-WebSocket-Protocol: <subprotocol>, <token>
+    refuse_anonymous: bool = True  # a handshake without the token must be refused
+
+    @model_validator(mode="after")
+    def _one_place(self) -> Self:
+        if sum(place is not None for place in (self.query, self.header, self.subprotocol)) != 1:
+            raise ValueError("set exactly one of auth.query, auth.header, auth.subprotocol")
+        return self
+
+
+class HttpWebSocket(CheckConfig):
+    """The upgrade with the frontend's origin and credentials, one round trip, and anonymous clients refused."""
+
+    kind: Literal["websocket"] = "websocket"
+    path: str = Field(min_length=1)
+    origin: Origin | None = None
+    auth: WebSocketAuth | None = None
+    send: str | None = None  # a text message; without it a WebSocket ping is sent and a pong expected
+    expect: str | None = None  # a substring of the reply (default: any reply)
+    json_fields: dict[str, Any] = Field(default_factory=dict)  # dotted path -> expected value in a JSON reply
+    handshake_timeout: Duration = Field(default=2.0, gt=0.0)
+    reply_timeout: Duration = Field(default=2.0, gt=0.0)
+
+    @model_validator(mode="after")
+    def _expect_needs_send(self) -> Self:
+        if self.send is None and (self.expect is not None or self.json_fields):
+            raise ValueError("send: expect and json_fields judge the reply to a message; set send too")
+        return self
+
+    def schedule_problems(self, schedule: Schedule) -> list[tuple[str, str]]:
+        return _longer_than(schedule, self.handshake_timeout + self.reply_timeout, "handshake_timeout + reply_timeout")
+
+
+HttpCheck = Annotated[HttpReachable | HttpCors | HttpJwt | HttpWebSocket, Field(discriminator="kind")]
+
+
+class HttpComponent(ComponentConfig):
+    secret_fields: ClassVar[tuple[str, ...]] = ("bearer_token",)
+
+    type: Literal["http"]
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    bearer_token: SecretStr | None = None  # sent as `Authorization: Bearer …` (reachable, and websocket without auth)
+    verify_tls: bool = True
+    tls_ca_file: str | None = None  # CA bundle for a private CA (default: the system's)
+    max_connections: int = Field(default=4, ge=1, le=100)
+    connect_timeout: Duration = 1.0
+    checks: dict[str, HttpCheck] = Field(default_factory=lambda: {"reachable": HttpReachable()})
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        return url
+
+    @model_validator(mode="after")
+    def _websocket_auth_refers_to_a_jwt_check(self) -> Self:
+        for name, check in self.checks.items():
+            if not isinstance(check, HttpWebSocket) or check.auth is None:
+                continue
+            target = self.checks.get(check.auth.check)
+            if target is None:
+                raise ValueError(f"checks.{name}.auth.check: no check named {check.auth.check!r} in this component")
+            if not isinstance(target, HttpJwt):
+                raise ValueError(
+                    f"checks.{name}.auth.check: {check.auth.check!r} is a {target.kind} check; the token comes from a jwt check"
+                )
+        return self
+
+    @property
+    def socket_deadline(self) -> float:
+        return self.connect_timeout
+
+    def secret_values(self) -> list[str]:
+        values = super().secret_values()
+        if password := urlsplit(self.url).password:
+            values.append(password)
+        # Credentials in plain headers (Authorization, X-Api-Key, ...) are masked like any other secret.
+        for name, value in self.headers.items():
+            if SENSITIVE_HEADER.search(name):
+                values.append(value)
+                scheme, _, credential = value.partition(" ")
+                if credential and scheme.lower() in ("bearer", "basic", "token"):
+                    values.append(credential)
+        return values
