@@ -118,6 +118,7 @@ class Store:
         self.by_component: dict[str, list[CheckState]] = {}
         for state in self.states.values():
             self.by_component.setdefault(state.component, []).append(state)
+        self.version = 0  # bumped by every write: readers cache what they derive from the store per version
         self.heartbeat = time.monotonic()  # the scheduler's watchdog beats here; /livez reads it
         self.shutting_down = False
         self.startup_complete = not self.states
@@ -128,6 +129,7 @@ class Store:
 
     def record(self, result: CheckResult, mono: float) -> Transition | None:
         state = self.states[result.check_id]
+        self.version += 1
         result = self._apply_latch(state, result)
         before = state.state_name
         state.last = result
@@ -161,6 +163,7 @@ class Store:
             if mono - state.last_mono > state.schedule.stale_after:
                 before = state.state_name
                 state.stale = True
+                self.version += 1
                 transition = self._transition(state, before, state.effective_output)
                 if transition is not None:
                     transitions.append(transition)
@@ -172,6 +175,7 @@ class Store:
     def begin_shutdown(self) -> None:
         self.shutting_down = True
         self.ready = False
+        self.version += 1
 
     def beat(self) -> None:
         self.heartbeat = time.monotonic()

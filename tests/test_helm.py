@@ -66,7 +66,7 @@ def test_probes_point_at_vigils_own_endpoints() -> None:
 def test_rendered_config_is_valid_vigil_config(monkeypatch: pytest.MonkeyPatch) -> None:
     configmap = next(m for m in render(VALUES).values() if m["kind"] == "ConfigMap")
     data = yaml.safe_load(configmap["data"]["vigil.yaml"])
-    monkeypatch.setenv("VIGIL_AUTH__KEY", "from-the-secret")  # what secretEnv provides in the pod
+    monkeypatch.setenv("VIGIL_AUTH__KEY", "from-the-secret-" + "k" * 32)  # what secretEnv provides in the pod
     settings = Settings(**data)
     assert [spec.id for spec in resolve(settings)] == [("cache", "connectivity")]
     assert settings.defaults.interval == 15.0

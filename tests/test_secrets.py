@@ -74,7 +74,7 @@ async def test_no_secret_in_responses_metrics_or_logs(
     try:
         async with serve(settings) as served:
             await served.wait(lambda: all(s.last is not None for s in served.store.states.values()), what="runs")
-            states = {s.check_id: s for s in served.store.states.values()}
+            states = {str(s.check_id): s for s in served.store.states.values()}
             # The setup really exercised both sides: right passwords pass, wrong ones fail.
             assert states["cache:connectivity"].last.status == "pass", states["cache:connectivity"].last
             assert states["sessions:connectivity"].last.status == "pass", states["sessions:connectivity"].last

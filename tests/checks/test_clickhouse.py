@@ -117,13 +117,14 @@ async def test_connectivity_pass_and_fail(clickhouse_server: ClickHouseServer) -
     assert values["server_version"] == "18.16.1"
     assert 0 < values["latency"] < 1 and values["uptime"] >= 0
 
+    port = free_port()
     nothing = make_settings(
         defaults={"interval": 30, "timeout": 2},
-        components={"ch": {"type": "clickhouse", "port": free_port(), "connect_timeout": 0.5, "socket_timeout": 1.0}},
+        components={"ch": {"type": "clickhouse", "port": port, "connect_timeout": 0.5, "socket_timeout": 1.0}},
     )
     down = await run_check(nothing, "ch", "connectivity")
     assert down.status is Status.FAIL
-    assert "unreachable" in down.output and down.duration < 2
+    assert down.output == f"cannot reach ClickHouse at 127.0.0.1:{port}: connection refused" and down.duration < 2
 
 
 # -- query_performance ------------------------------------------------------------------------------
@@ -519,61 +520,97 @@ async def test_rollup_with_no_closed_data_warns(clickhouse_server: ClickHouseSer
 
 
 # -- a stopped server -------------------------------------------------------------------------------
+# Whenever a stopped server is hit (a pooled connection, a fresh one, a query in flight) a check says so in one way.
 
 
 async def run_all(scheduler: Any, keys: list[tuple[str, str]]) -> list[CheckResult]:
     """Every given check once, concurrently, each through its runner (deadline, error mapping, store)."""
-    return list(await asyncio.gather(*(scheduler.runners[key].run(scheduled=False) for key in keys)))
+    return list(await asyncio.gather(*(scheduler.runners[CheckId(*key)].run(scheduled=False) for key in keys)))
 
 
-async def test_stopped_server_fails_at_timeout_delays_nothing_and_recovers(
-    clickhouse_factory: Any, http_target: HttpTarget
-) -> None:
-    server: ClickHouseServer = clickhouse_factory()
-    data = seed(server)
+def stopped_server_settings(server: ClickHouseServer, data: Seeded, **extra: Any) -> tuple[Settings, list[tuple[str, str]]]:
+    """The four kinds on seeded data, plus `slow` (a query that never ends, to be hit mid-query), and an HTTP check."""
     checks = {
         "connectivity": {},
         "perf": {"kind": "query_performance",
                  "queries": {"count_all": {"sql": f"SELECT count() FROM {data.db}.events", "sla": 1}}},
         "ts": timeseries(data.db),
         "roll": rollup(data.db),
+        "slow": {"kind": "query_performance", "timeout": 3, "queries": {"endless": {"sql": ENDLESS, "sla": 1}}},
     }
     config = make_settings(
-        defaults={"interval": 30, "timeout": 1.5},
-        components={
-            "ch": component(server, checks),
-            "web": {"type": "http", "url": http_target.url, "connect_timeout": 0.5,
-                    "checks": {"ok": {"kind": "reachable", "path": "/ok"}}},
-        },
+        defaults={"interval": 30, "timeout": 2},
+        components={"ch": component(server, checks, max_connections=5), **extra},
     )
-    keys = [("ch", name) for name in checks] + [("web", "ok")]
+    return config, [("ch", name) for name in checks if name != "slow"]
+
+
+async def start_slow(scheduler: Any, server: ClickHouseServer) -> asyncio.Task[CheckResult]:
+    """The `slow` check, running on the server."""
+    task = asyncio.get_running_loop().create_task(scheduler.runners[CheckId("ch", "slow")].run(scheduled=False))
+    assert await appears(server, "vigil:ch:slow:endless:%")
+    return task
+
+
+async def test_killed_server_is_one_message_wherever_it_is_hit(clickhouse_factory: Any) -> None:
+    server: ClickHouseServer = clickhouse_factory()
+    config, keys = stopped_server_settings(server, seed(server))
+    refused = f"cannot reach ClickHouse at 127.0.0.1:{server.tcp_port}: connection refused"
+    async with check_runner(config) as scheduler:
+        healthy = await run_all(scheduler, keys)  # leaves a pooled connection per check
+        assert [r.status for r in healthy] == [Status.PASS] * 4, [r.output for r in healthy]
+        slow = await start_slow(scheduler, server)
+
+        server.kill()
+        lost = await slow
+        assert (lost.status, lost.output) == (
+            Status.FAIL, f"lost ClickHouse at 127.0.0.1:{server.tcp_port} during query endless: connection closed"
+        )
+        pooled = await run_all(scheduler, keys)  # each pooled connection finds the server gone when it pings
+        assert [(r.status, r.output) for r in pooled] == [(Status.FAIL, refused)] * 4
+        fresh = await run_all(scheduler, keys)  # the pool is empty now: each check connects anew
+        assert [(r.status, r.output) for r in fresh] == [(Status.FAIL, refused)] * 4
+        assert all(r.duration < 0.5 for r in pooled + fresh)  # refused at once, no waiting for a timeout
+
+        server.start()
+        recovered = await run_all(scheduler, keys)
+        assert [r.status for r in recovered] == [Status.PASS] * 4, [r.output for r in recovered]
+        assert scheduler.clients["ch"].in_use == 0
+
+
+async def test_paused_server_is_one_message_and_delays_nothing(
+    clickhouse_factory: Any, http_target: HttpTarget
+) -> None:
+    """A server that stops answering (SIGSTOP): the kernel still accepts connections, nothing answers on them."""
+    server: ClickHouseServer = clickhouse_factory()
+    web = {"type": "http", "url": http_target.url, "connect_timeout": 0.5, "checks": {"ok": {"kind": "reachable", "path": "/ok"}}}
+    config, keys = stopped_server_settings(server, seed(server), web=web)
+    keys.append(("web", "ok"))
+    silent = f"cannot reach ClickHouse at 127.0.0.1:{server.tcp_port}: no answer within the 500 ms connect timeout"
     async with check_runner(config) as scheduler:
         healthy = await run_all(scheduler, keys)
         assert [r.status for r in healthy] == [Status.PASS] * 5, [r.output for r in healthy]
+        slow = await start_slow(scheduler, server)
 
         server.pause()
         try:
             started = time.monotonic()
-            stopped = await run_all(scheduler, keys)
+            pooled, lost = await asyncio.gather(run_all(scheduler, keys), slow)
             elapsed = time.monotonic() - started
+            fresh = await run_all(scheduler, keys[:-1])
         finally:
             server.resume()
-        web = stopped[-1]
-        assert web.status is Status.PASS and web.duration < 0.5  # ran concurrently, not behind ClickHouse
-        for result in stopped[:-1]:
-            assert result.status is Status.FAIL, (result.check, result.output)
-            assert result.duration <= 1.5 + 0.2, (result.check, result.duration)
-        assert elapsed < 1.5 + 0.3
-        # Depending on where each check's connection was when the server stopped: a pooled connection times out on
-        # its ping and the query is cancelled at the deadline, a fresh one fails its handshake, a read in flight
-        # outlasts the socket timeout.
-        for result in stopped[:-1]:
-            assert (
-                " cancelled after 1.4 s: no result within its 1.4 s budget" in result.output
-                or "cancelled at the check's deadline after 1.4" in result.output
-                or result.output == f"NetworkError: All hosts are unreachable: 127.0.0.1:{server.tcp_port}"
-                or result.output.endswith(": no answer from ClickHouse within the 1 s socket timeout")
-            ), (result.check, result.output)
+        assert (lost.status, lost.output) == (
+            Status.FAIL,
+            f"lost ClickHouse at 127.0.0.1:{server.tcp_port} during query endless: no data within the 1 s socket timeout",
+        )
+        web_result = pooled[-1]
+        assert web_result.status is Status.PASS and web_result.duration < 0.5  # ran concurrently, not behind ClickHouse
+        # a pooled connection's ping (connect_timeout) goes unanswered, then so does the new connection's handshake
+        assert [(r.status, r.output) for r in pooled[:-1]] == [(Status.FAIL, silent)] * 4
+        assert all(r.duration < 2 * 0.5 + 0.3 for r in pooled[:-1]), [r.duration for r in pooled]
+        assert [(r.status, r.output) for r in fresh] == [(Status.FAIL, silent)] * 4
+        assert elapsed < 2  # the check's timeout: nothing waited longer
 
         recovered = await run_all(scheduler, keys)
         assert [r.status for r in recovered] == [Status.PASS] * 5, [r.output for r in recovered]

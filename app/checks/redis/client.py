@@ -1,16 +1,29 @@
-"""The client a `redis` component's checks share, opened from its config and closed on shutdown.
+"""The `redis` component's client life cycle: its config turned into the shared RedisClient, and closed.
 
-The client itself (pool, timeouts, no retries) is app/clients/redis.py; this is only the component's end of it.
+The client itself (a bounded blocking pool, explicit timeouts, no retries) is app/clients/redis.py.
 """
 
 from __future__ import annotations
 
 from app.checks.redis.config import RedisComponent
-from app.clients.redis import RedisClient
+from app.clients.redis import RedisClient, RedisSettings
 
 
 def open_client(component: RedisComponent) -> RedisClient:
-    return RedisClient(component.client_settings())
+    """Built in the running loop; connections are made on first use."""
+    return RedisClient(
+        RedisSettings(
+            url=component.url,
+            password=component.password.get_secret_value() if component.password else None,
+            username=component.username,
+            max_connections=component.max_connections,
+            pool_timeout=component.pool_timeout,
+            connect_timeout=component.connect_timeout,
+            socket_timeout=component.socket_timeout,
+            tls_ca_file=component.tls_ca_file,
+            tls_verify=component.tls_verify,
+        )
+    )
 
 
 async def close_client(client: RedisClient) -> None:

@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from app.clients.redis import RedisSettings
 from app.schema import CheckConfig, ComponentConfig, Duration, Severity
 
 EVICTION_POLICIES = (
@@ -155,17 +154,3 @@ class RedisComponent(ComponentConfig):
     def socket_deadline(self) -> float:
         """The longest a single network wait may take; the scheduler checks it is below every check's timeout."""
         return max(self.connect_timeout, self.socket_timeout)
-
-    def client_settings(self) -> RedisSettings:
-        """What the client needs of this config, the password revealed."""
-        return RedisSettings(
-            url=self.url,
-            password=self.password.get_secret_value() if self.password else None,
-            username=self.username,
-            max_connections=self.max_connections,
-            pool_timeout=self.pool_timeout,
-            connect_timeout=self.connect_timeout,
-            socket_timeout=self.socket_timeout,
-            tls_ca_file=self.tls_ca_file,
-            tls_verify=self.tls_verify,
-        )

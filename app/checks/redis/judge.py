@@ -94,7 +94,7 @@ class Survival:
 
 
 def survival(
-    key: str, previous: str | None, written_before: bool, restarted: bool, run_id: str, started_at: float
+    key: str, previous: str | None, *, written_before: bool, restarted: bool, run_id: str, started_at: float
 ) -> Survival:
     """The restart canary (`previous`: the run_id that wrote it, None when it is gone) must outlive a restart.
 

@@ -41,14 +41,13 @@ async def run(ctx: CheckContext[RedisComponent, RedisSessionTtl, RedisClient, Se
     )
     rtt = time.perf_counter() - sent
     findings = judge.canary_findings(ttl_key, int(pttl), rtt, options)
-    started_at = time.time() - (identity.uptime or 0)
     survival = judge.survival(
         survival_key,
         None if previous is None else as_text(previous),
-        memo.survival_written,
-        restarted,
-        identity.run_id,
-        started_at,
+        written_before=memo.survival_written,
+        restarted=restarted,
+        run_id=identity.run_id,
+        started_at=time.time() - (identity.uptime or 0),
     )
     findings.extend(survival.findings)
 

@@ -1,0 +1,78 @@
+"""One bounded call of an `http` check: the target URL, the headers it sends, a request under its own limit.
+
+Each wait is bounded by its step's limit and by the run's deadline, whichever is nearer; redirects are never
+followed here, and a step that runs out of time raises NoAnswer with the bound it had.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin
+
+from app.checks.base import CheckContext
+from app.checks.http.config import HttpComponent
+from app.checks.http.errors import NoAnswer
+from app.clients.http import HttpClient
+
+MAX_BODY = 1_048_576  # bytes read from a response body at most
+
+HttpContext = CheckContext[HttpComponent, Any, HttpClient, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    headers: dict[str, str]  # lower-case names; a repeated header's values joined with ", "
+    body: bytes
+    latency: float  # seconds, until the headers (and the body, when read)
+
+
+def target(component: HttpComponent, path: str) -> str:
+    return urljoin(component.url, path) if path else component.url
+
+
+def flatten(items: Iterable[tuple[str, str]]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name, value in items:
+        key = name.lower()
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    return headers
+
+
+def api_headers(component: HttpComponent, drop: Iterable[str] = ()) -> dict[str, str]:
+    """The component's headers without credentials the check brings itself (Authorization, and `drop`)."""
+    dropped = {"authorization", *(name.lower() for name in drop)}
+    return {name: value for name, value in component.headers.items() if name.lower() not in dropped}
+
+
+def bounded(ctx: HttpContext, limit: float) -> float:
+    """A step's time: its own limit, or what is left of the run when that is less."""
+    return max(0.001, min(limit, ctx.remaining()))
+
+
+async def request(
+    ctx: HttpContext,
+    method: str,
+    url: str,
+    *,
+    limit: float,
+    headers: Mapping[str, str] | None = None,
+    read: int = 0,
+    data: Any = None,
+    json: Any = None,
+) -> Reply:
+    """One request, redirects not followed, the body read up to `read` bytes; NoAnswer when out of time."""
+    seconds = bounded(ctx, limit)
+    timeout = ctx.client.timeout(connect=min(ctx.component.connect_timeout, seconds), total=seconds)
+    started = time.perf_counter()
+    try:
+        async with ctx.client.session.request(
+            method, url, headers=headers, data=data, json=json, timeout=timeout, allow_redirects=False
+        ) as response:
+            body = await response.content.read(read) if read else b""
+            return Reply(response.status, flatten(response.headers.items()), body, time.perf_counter() - started)
+    except TimeoutError:
+        raise NoAnswer(seconds) from None

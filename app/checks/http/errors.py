@@ -1,0 +1,92 @@
+"""aiohttp's errors as sentences, one per cause, and the mask that keeps run-time tokens out of every output.
+
+The scheduler scrubs configured secrets; tokens Vigil obtains or forges during a run are masked here, before
+anything leaves the check (aiohttp's own messages carry the URL, and a WebSocket URL may carry the token).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable
+from dataclasses import replace
+
+import aiohttp
+
+from app.clients.http import UpgradeRedirected
+from app.model import Observation, Outcome
+from app.units import latency
+
+MASK = "***"
+_MIN_SEGMENT = 16  # token segments at least this long are masked on their own too (a truncated token leaks none)
+
+
+class CheckError(Exception):
+    """A failure the check already worded, free of tokens."""
+
+
+class NoAnswer(Exception):
+    """A request or a WebSocket step got no answer within its bound."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"no answer within {latency(seconds)}")
+        self.seconds = seconds
+
+
+def reason(exc: BaseException) -> str:
+    """Why a request failed, without its URL (which may carry a token)."""
+    if isinstance(exc, NoAnswer | CheckError):
+        return str(exc)
+    if isinstance(exc, aiohttp.TooManyRedirects):
+        return "too many redirects"
+    if isinstance(exc, UpgradeRedirected):
+        return f"answered HTTP {exc.status} (a redirect to {exc.location or 'nowhere'}), not 101"
+    if isinstance(exc, aiohttp.WSServerHandshakeError):
+        return f"HTTP {exc.status}" if exc.status != 101 else f"a broken upgrade: {exc.message}"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"cannot connect: {exc.os_error.strerror or exc.os_error}"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the server closed the connection"
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return f"{type(exc).__name__}: {exc.status}, {exc.message}"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def describe_error(exc: BaseException) -> str | None:
+    if isinstance(exc, aiohttp.ClientError | NoAnswer | CheckError):
+        return reason(exc)
+    return None
+
+
+class TokenMask:
+    """The tokens of one run: everything the run returns or raises has them replaced by `***`."""
+
+    def __init__(self) -> None:
+        self._secrets: set[str] = set()
+
+    def add(self, token: str | None) -> str | None:
+        if token:
+            self._secrets.add(token)
+            self._secrets.update(part for part in re.split(r"[.\s]", token) if len(part) >= _MIN_SEGMENT)
+        return token
+
+    def text(self, text: str) -> str:
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            text = text.replace(secret, MASK)
+        return text
+
+    def outcome(self, outcome: Outcome) -> Outcome:
+        observed = tuple(
+            Observation(o.name, self.text(o.value), o.unit) if isinstance(o.value, str) else o for o in outcome.observed
+        )
+        latch = None if outcome.latch is None else self.text(outcome.latch)
+        return replace(outcome, output=self.text(outcome.output), observed=observed, latch=latch)
+
+    async def guard(self, run: Awaitable[Outcome]) -> Outcome:
+        """Await a check's run; its outcome and any error it raises come out masked."""
+        try:
+            outcome = await run
+        except Exception as exc:
+            raise CheckError(self.text(describe_error(exc) or f"{type(exc).__name__}: {exc}")) from None
+        return self.outcome(outcome)

@@ -1,0 +1,52 @@
+"""The `reachable` check: one request, its status in an expected set, a latency budget, JSON fields equal.
+
+Redirects only when `follow_redirects`; explicit connect and total timeouts on every call.
+"""
+
+from __future__ import annotations
+
+import time
+
+from app import units
+from app.checks.http.calls import MAX_BODY, HttpContext, target
+from app.checks.http.config import HttpReachable
+from app.checks.http.json_fields import mismatches
+from app.model import Observation, Outcome, Status
+
+
+async def run(ctx: HttpContext) -> Outcome:
+    component = ctx.component
+    options: HttpReachable = ctx.options
+    headers = dict(component.headers)
+    if component.bearer_token is not None:
+        headers["Authorization"] = f"Bearer {component.bearer_token.get_secret_value()}"
+    timeout = ctx.client.timeout(connect=min(component.connect_timeout, ctx.remaining()), total=ctx.remaining())
+    started = time.perf_counter()
+    async with ctx.client.session.request(
+        options.method,
+        target(component, options.path),
+        headers=headers,
+        timeout=timeout,
+        allow_redirects=options.follow_redirects,
+        max_redirects=options.max_redirects,
+    ) as response:
+        body = await response.content.read(MAX_BODY) if options.json_fields else b""
+        latency = time.perf_counter() - started
+        status_code = response.status
+        redirects = len(response.history)
+    observed = [
+        Observation("latency", round(latency, 6), "s"),
+        Observation("status_code", status_code),
+    ]
+    if redirects:
+        observed.append(Observation("redirects", redirects))
+    findings: list[tuple[Status, str]] = []
+    if status_code not in options.expect_status:
+        findings.append((Status.FAIL, f"HTTP {status_code}, expected {' or '.join(map(str, options.expect_status))}"))
+    if options.latency_budget is not None and latency > options.latency_budget:
+        findings.append((Status.FAIL, f"took {units.latency(latency)}, budget {units.latency(options.latency_budget)}"))
+    elif options.latency_warn is not None and latency > options.latency_warn:
+        findings.append((Status.WARN, f"took {units.latency(latency)}, warn above {units.latency(options.latency_warn)}"))
+    if options.json_fields and status_code in options.expect_status:
+        findings.extend((Status.FAIL, problem) for problem in mismatches(body, options.json_fields))
+    return Outcome.from_findings(findings, observed, ok=f"HTTP {status_code} in {units.latency(latency)}")
