@@ -8,9 +8,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -50,7 +54,8 @@ def create_app(settings: Settings) -> FastAPI:
             # Half the shutdown budget: the CLI spends the rest draining readiness and in-flight requests.
             await scheduler.stop(grace=settings.server.shutdown_grace / 2)
 
-    app = FastAPI(
+    # FastAPIOffline serves Swagger UI and ReDoc from assets in the package: /docs works in an air-gapped cluster.
+    app = FastAPIOffline(
         title="Vigil",
         version=__version__,
         description="Health checks and readiness for a system's dependencies.",
@@ -61,7 +66,13 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(runs.router)
 
-    @app.get("/metrics", tags=["metrics"], summary="Prometheus metrics", response_class=Response)
+    @app.get(
+        "/metrics",
+        tags=["metrics"],
+        summary="Prometheus metrics",
+        response_class=Response,
+        responses={200: {"description": "the text exposition format", "content": {CONTENT_TYPE_LATEST: {}}}},
+    )
     async def metrics() -> Response:
         return Response(await exposition.render(), media_type=CONTENT_TYPE_LATEST)
 
@@ -87,4 +98,32 @@ def create_app(settings: Settings) -> FastAPI:
         return JSONResponse({"error": "bad_request", "detail": problems}, status_code=400)
 
     app.add_middleware(probes.ProbeFastPath, store=store)
+    app.openapi = lambda: truthful_openapi(app)  # type: ignore[method-assign]
     return app
+
+
+_ERROR_REF = "#/components/schemas/ErrorBody"
+
+
+def truthful_openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI documents a 422 for every route with parameters; Vigil answers a bad request with a 400 and the
+    error body, so the schema says that instead (built once, then cached like FastAPI's own)."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.get("responses", {})
+                if responses.pop("422", None) is not None and "400" not in responses:
+                    responses["400"] = {"description": "malformed parameters"}
+                for response in responses.values():
+                    # Error bodies are plain JSON whatever the route's own media type (health+json, text).
+                    content = response.get("content", {})
+                    if response.get("description") == "malformed parameters" or any(
+                        media.get("schema", {}).get("$ref") == _ERROR_REF for media in content.values()
+                    ):
+                        response["content"] = {"application/json": {"schema": {"$ref": _ERROR_REF}}}
+        component_schemas = schema.get("components", {}).get("schemas", {})
+        for name in ("HTTPValidationError", "ValidationError"):
+            component_schemas.pop(name, None)
+        app.openapi_schema = schema
+    return app.openapi_schema

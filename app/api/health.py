@@ -5,15 +5,24 @@ How much unauthenticated callers see follows `server.show_details` (Spring Boot 
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 
 from app.api.deps import SettingsDep, StoreDep, TurnsDep, VerifierDep, select
+from app.api.schemas import BAD_REQUEST, NOT_FOUND, health
 from app.auth import AuthError
 from app.config import ShowDetails
 from app.report import HEALTH_JSON, health_document
 
 router = APIRouter(tags=["health"])
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: health("pass or warn"),
+    503: health("fail"),
+    **NOT_FOUND,
+    **BAD_REQUEST,
+}
 
 
 class HealthResponse(JSONResponse):
@@ -44,7 +53,7 @@ def _health(
     return HealthResponse(document, status_code=status, headers={"cache-control": "no-store"})
 
 
-@router.get("/health", response_class=HealthResponse, summary="Health of every check (application/health+json)")
+@router.get("/health", response_class=HealthResponse, responses=_RESPONSES, summary="Health of every check (application/health+json)")
 async def health(
     store: StoreDep, settings: SettingsDep, verifier: VerifierDep, turns: TurnsDep,
     authorization: str | None = Header(None),
@@ -53,7 +62,7 @@ async def health(
         return _health(store, settings, verifier, authorization)
 
 
-@router.get("/health/{component}", response_class=HealthResponse, summary="Health of one component")
+@router.get("/health/{component}", response_class=HealthResponse, responses=_RESPONSES, summary="Health of one component")
 async def health_component(
     component: str, store: StoreDep, settings: SettingsDep, verifier: VerifierDep, turns: TurnsDep,
     authorization: str | None = Header(None),
@@ -62,7 +71,7 @@ async def health_component(
         return _health(store, settings, verifier, authorization, component)
 
 
-@router.get("/health/{component}/{check}", response_class=HealthResponse, summary="Health of one check")
+@router.get("/health/{component}/{check}", response_class=HealthResponse, responses=_RESPONSES, summary="Health of one check")
 async def health_check(
     component: str, check: str, store: StoreDep, settings: SettingsDep, verifier: VerifierDep, turns: TurnsDep,
     authorization: str | None = Header(None),

@@ -14,6 +14,7 @@ from fastapi.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api.deps import NotFound, StoreDep, select
+from app.api.schemas import BAD_REQUEST, NOT_FOUND, text
 from app.report import verbose_lines
 from app.store import Store
 
@@ -45,12 +46,25 @@ def _text(status: int, body: bytes | str) -> PlainTextResponse:
     return PlainTextResponse(body, status_code=status)
 
 
-@router.get("/livez", response_class=PlainTextResponse, summary="Vigil's own liveness (never depends on targets)")
+_NOT_READY = {503: text("not ready (a critical check is failing or pending, or Vigil is shutting down)")}
+
+
+@router.get(
+    "/livez",
+    response_class=PlainTextResponse,
+    responses={503: text("scheduler loop stalled")},
+    summary="Vigil's own liveness (never depends on targets)",
+)
 async def livez(store: StoreDep) -> PlainTextResponse:
     return _text(*live(store))
 
 
-@router.get("/startupz", response_class=PlainTextResponse, summary="200 once every check has run once")
+@router.get(
+    "/startupz",
+    response_class=PlainTextResponse,
+    responses={503: text("some checks have not run once yet")},
+    summary="200 once every check has run once",
+)
 async def startupz(store: StoreDep) -> PlainTextResponse:
     return _text(*started(store))
 
@@ -82,24 +96,44 @@ def _readiness(store: Store, verbose: str | None, exclude: list[str], component:
     return _text(200 if ok else 503, body)
 
 
-@router.get("/readyz", response_class=PlainTextResponse, summary="Readiness of the watched system (critical checks)")
+@router.get(
+    "/readyz",
+    response_class=PlainTextResponse,
+    responses={**_NOT_READY, **NOT_FOUND, **BAD_REQUEST},
+    summary="Readiness of the watched system (critical checks)",
+)
 async def readyz(store: StoreDep, verbose: Verbose = None, exclude: Exclude = []) -> PlainTextResponse:  # noqa: B006
     return _readiness(store, verbose, exclude, None, None)
 
 
-@router.get("/ready", response_class=PlainTextResponse, summary="Same as /readyz")
+@router.get(
+    "/ready",
+    response_class=PlainTextResponse,
+    responses={**_NOT_READY, **NOT_FOUND, **BAD_REQUEST},
+    summary="Same as /readyz",
+)
 async def ready_alias(store: StoreDep, verbose: Verbose = None, exclude: Exclude = []) -> PlainTextResponse:  # noqa: B006
     return _readiness(store, verbose, exclude, None, None)
 
 
-@router.get("/readyz/{component}", response_class=PlainTextResponse, summary="Readiness of one component")
+@router.get(
+    "/readyz/{component}",
+    response_class=PlainTextResponse,
+    responses={**_NOT_READY, **NOT_FOUND, **BAD_REQUEST},
+    summary="Readiness of one component",
+)
 async def readyz_component(
     store: StoreDep, component: str, verbose: Verbose = None, exclude: Exclude = []  # noqa: B006
 ) -> PlainTextResponse:
     return _readiness(store, verbose, exclude, component, None)
 
 
-@router.get("/readyz/{component}/{check}", response_class=PlainTextResponse, summary="Readiness of one check")
+@router.get(
+    "/readyz/{component}/{check}",
+    response_class=PlainTextResponse,
+    responses={**_NOT_READY, **NOT_FOUND, **BAD_REQUEST},
+    summary="Readiness of one check",
+)
 async def readyz_check(
     store: StoreDep, component: str, check: str, verbose: Verbose = None, exclude: Exclude = []  # noqa: B006
 ) -> PlainTextResponse:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 
 from app.api.deps import SchedulerDep, SettingsDep, StoreDep, VerifierDep, select
+from app.api.schemas import BAD_REQUEST, NOT_FOUND, error, health
 from app.report import HEALTH_JSON, health_document
 
 router = APIRouter(tags=["runs"])
@@ -36,8 +37,12 @@ async def _run(
 
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"description": "missing or invalid token"},
-    403: {"description": "token lacks the run scope, or auth is not configured"},
+    200: health("fresh results: pass or warn"),
+    503: health("fresh results: fail"),
+    401: error("missing or invalid token"),
+    403: error("token lacks the run scope, or auth is not configured"),
+    **NOT_FOUND,
+    **BAD_REQUEST,
 }
 
 

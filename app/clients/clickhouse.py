@@ -44,8 +44,6 @@ class Unreachable(ClickHouseError):
 
     def __init__(self, address: str, reason: str) -> None:
         super().__init__(f"cannot reach ClickHouse at {address}: {reason}")
-        self.address = address
-        self.reason = reason
 
 
 class ConnectionLost(ClickHouseError):
@@ -53,9 +51,6 @@ class ConnectionLost(ClickHouseError):
 
     def __init__(self, label: str, address: str, reason: str) -> None:
         super().__init__(f"lost ClickHouse at {address} during {label}: {reason}")
-        self.label = label
-        self.address = address
-        self.reason = reason
 
 
 class QueryTimeout(ClickHouseError):
@@ -64,17 +59,12 @@ class QueryTimeout(ClickHouseError):
     The budget is the caller's deadline unless `own_timeout` says it was the query's own (tighter) timeout.
     """
 
-    def __init__(self, label: str, query_id: str, elapsed: float, budget: float, own_timeout: bool = False) -> None:
+    def __init__(self, label: str, elapsed: float, budget: float, own_timeout: bool = False) -> None:
         if own_timeout:
-            text = f"{label} cancelled at its {units.latency(budget)} timeout"
+            super().__init__(f"{label} cancelled at its {units.latency(budget)} timeout")
         else:
-            text = f"{label} cancelled at the check's deadline after {units.latency(elapsed)}"
-        super().__init__(text)
-        self.label = label
-        self.query_id = query_id
+            super().__init__(f"{label} cancelled at the check's deadline after {units.latency(elapsed)}")
         self.elapsed = elapsed
-        self.budget = budget
-        self.own_timeout = own_timeout
 
 
 class ServerError(ClickHouseError):
@@ -244,7 +234,7 @@ class ClickHouseClient:
                 else:  # finished with an error: close it, never reuse it
                     self._release(conn, False)
             if timer.expired():
-                raise QueryTimeout(label, query_id, loop.time() - started, timeout or 0.0, own_timeout) from None
+                raise QueryTimeout(label, loop.time() - started, timeout or 0.0, own_timeout) from None
             error = self._map(exc, label, sent=task is not None)
             if error is None:
                 raise

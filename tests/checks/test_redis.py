@@ -17,6 +17,8 @@ import pytest
 import redis
 from pydantic import ValidationError
 
+from app.checks.redis.memory import MemoryMemo
+from app.checks.redis.pool import PoolMemo
 from app.checks.redis.server import maxclients_of
 from app.config import Settings
 from app.model import CheckResult, Status
@@ -44,11 +46,15 @@ def sync_client(server: RedisServer) -> redis.Redis:
     return redis.Redis(host="127.0.0.1", port=server.port, socket_timeout=10, password=server.password)
 
 
-def info_field(server: RedisServer, section: str, field: str) -> int:
+def info_text(server: RedisServer, section: str, field: str) -> str:
     for line in server.cli("INFO", section).splitlines():
         if line.startswith(f"{field}:"):
-            return int(line.split(":", 1)[1])
+            return line.split(":", 1)[1].strip()
     raise AssertionError(f"{field} not in INFO {section}")
+
+
+def info_field(server: RedisServer, section: str, field: str) -> int:
+    return int(info_text(server, section, field))
 
 
 class IdleClients:
@@ -290,6 +296,9 @@ async def test_pool_any_new_rejection_warns(redis_factory: Any, idle_clients: An
         assert result.output == "3 client connections rejected since the last run (maxclients reached)"
         assert observed(result)["rejected_connections_since_last_run"] == 3
         assert (await run(scheduler, "pool")).status is Status.PASS  # no new rejection since
+        memo = scheduler.runners[("cache", "pool")].memo
+        assert isinstance(memo, PoolMemo) and memo.rejected_connections == 3
+        assert memo.identity is not None and memo.identity.run_id == info_text(server, "server", "run_id")
 
 
 async def test_config_renamed_away_never_fails(redis_factory: Any) -> None:
@@ -683,6 +692,8 @@ async def test_priority_pattern_witness_is_remembered(redis_factory: Any) -> Non
         assert observed(found)["scan_calls"] >= 1
         again = await run(scheduler, "memory")  # the key that matched is checked with one EXISTS
         assert again.status is Status.PASS and observed(again)["scan_calls"] == 0
+        memo = scheduler.runners[("cache", "memory")].memo
+        assert isinstance(memo, MemoryMemo) and memo.patterns["ratelimit:*"].witness == b"ratelimit:api"
         client.delete("ratelimit:api")
         gone = await run(scheduler, "memory")  # a whole SCAN cycle, from the start, finds nothing
         assert gone.status is Status.FAIL

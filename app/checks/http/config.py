@@ -6,6 +6,7 @@ Validated once, at load; nothing here talks to the network. Paths are relative t
 from __future__ import annotations
 
 import re
+import typing
 from typing import Annotated, Any, ClassVar, Literal, Self
 from urllib.parse import urlsplit
 
@@ -17,13 +18,13 @@ from app.schema import CheckConfig, ComponentConfig, Duration, Frozen, Schedule,
 from app.units import span
 
 SENSITIVE_HEADER = re.compile(r"^(authorization|proxy-authorization|cookie|x-api-key)$|token|secret|key|pass", re.I)
-JWT_ALGORITHMS = ("HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP token (RFC 9110 5.6.2)
 
 Method = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 JwtAlgorithm = Literal[
     "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"
 ]
+JWT_ALGORITHMS: tuple[str, ...] = typing.get_args(JwtAlgorithm)
 
 
 def _origin(value: str) -> str:
@@ -120,7 +121,8 @@ class HttpJwt(CheckConfig, SecretFields):
 
     kind: Literal["jwt"] = "jwt"
     token: TokenEndpoint | None = None  # where the valid token comes from; without it Vigil mints one
-    signing_key: SecretStr | None = None  # HMAC secret or PEM private key: mints tokens, forges expired / wrong audience
+    # HMAC secret or PEM private key: Vigil mints tokens with it and forges the expired and wrong-audience ones.
+    signing_key: SecretStr | None = None
     algorithm: JwtAlgorithm = "HS256"  # of tokens Vigil mints
     audience: str | None = None  # of minted tokens; with a token endpoint the issued token's `aud` is used
     issuer: str | None = None
@@ -193,7 +195,12 @@ class HttpWebSocket(CheckConfig):
         return _longer_than(schedule, self.handshake_timeout + self.reply_timeout, "handshake_timeout + reply_timeout")
 
 
-HttpCheck = Annotated[HttpReachable | HttpCors | HttpJwt | HttpWebSocket, Field(discriminator="kind")]
+AnyHttpCheck = HttpReachable | HttpCors | HttpJwt | HttpWebSocket
+HttpCheck = Annotated[AnyHttpCheck, Field(discriminator="kind")]
+
+
+def _default_checks() -> dict[str, AnyHttpCheck]:
+    return {"reachable": HttpReachable()}
 
 
 class HttpComponent(ComponentConfig):
@@ -207,7 +214,7 @@ class HttpComponent(ComponentConfig):
     tls_ca_file: str | None = None  # CA bundle for a private CA (default: the system's)
     max_connections: int = Field(default=4, ge=1, le=100)
     connect_timeout: Duration = 1.0
-    checks: dict[str, HttpCheck] = Field(default_factory=lambda: {"reachable": HttpReachable()})
+    checks: dict[str, HttpCheck] = Field(default_factory=_default_checks)
 
     @field_validator("url")
     @classmethod

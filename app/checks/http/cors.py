@@ -14,7 +14,7 @@ from app import units
 from app.checks.http import cors_rules
 from app.checks.http.calls import HttpContext, Reply, request, target
 from app.checks.http.config import CorsRoute, HttpCors
-from app.checks.http.cors_rules import Finding, Preflight
+from app.checks.http.cors_rules import Preflight
 from app.checks.http.errors import NoAnswer, reason
 from app.model import Observation, Outcome, Status
 
@@ -26,7 +26,7 @@ class _Stop(Exception):
 async def run(ctx: HttpContext) -> Outcome:
     options: HttpCors = ctx.options
     disallowed = options.disallowed_origin or f"https://vigil-{secrets.token_hex(4)}.invalid"
-    findings: list[Finding] = []
+    problems: list[str] = []
     replies: list[Reply] = []
     try:
         for route in options.routes:
@@ -34,13 +34,13 @@ async def run(ctx: HttpContext) -> Outcome:
                 ask = Preflight(route.method, route.path, tuple(route.headers), origin, options.credentials)
                 reply = await _preflight(ctx, route, origin, f"the preflight of {ask.where}")
                 replies.append(reply)
-                findings.extend(cors_rules.judge_preflight(ask, reply.status, reply.headers))
+                problems.extend(cors_rules.judge_preflight(ask, reply.status, reply.headers))
             what = f"the preflight of {route.method} {route.path}"
             reply = await _preflight(ctx, route, disallowed, what)
-            findings.extend(cors_rules.judge_disallowed(what, disallowed, reply.headers))
+            problems.extend(cors_rules.judge_disallowed(what, disallowed, reply.headers))
             what = f"a simple GET {route.path}"
             reply = await _call(ctx, "GET", route.path, {"Origin": disallowed}, what)
-            findings.extend(cors_rules.judge_disallowed(what, disallowed, reply.headers))
+            problems.extend(cors_rules.judge_disallowed(what, disallowed, reply.headers))
     except _Stop as stop:
         return Outcome(Status.FAIL, str(stop), tuple(_observed(replies)))
     routes, origins = len(options.routes), len(options.allowed_origins)
@@ -48,6 +48,7 @@ async def run(ctx: HttpContext) -> Outcome:
         f"{units.plural(len(replies), 'preflight')} ({units.plural(routes, 'route')} x "
         f"{units.plural(origins, 'origin')}) allowed as a browser needs; {disallowed} never echoed"
     )
+    findings = [(Status.FAIL, problem) for problem in problems]
     return Outcome.from_findings(findings, _observed(replies), ok=ok)
 
 

@@ -1,6 +1,6 @@
 """How a browser judges a CORS answer (the Fetch standard's CORS and preflight checks), as pure functions.
 
-Each rule names the route, the origin, the header that was wrong and what it was; no network here.
+Every problem names the route, the origin, the header that was wrong and what it was; no network here.
 """
 
 from __future__ import annotations
@@ -8,11 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from app.model import Status
-
 SAFELISTED_METHODS = frozenset({"GET", "HEAD", "POST"})  # need no Access-Control-Allow-Methods entry
-
-Finding = tuple[Status, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,66 +35,60 @@ def _shown(value: str | None) -> str:
     return "absent" if value is None else repr(value)
 
 
-def judge_preflight(ask: Preflight, status: int, headers: Mapping[str, str]) -> list[Finding]:
-    """A preflight from an allowed origin; `headers` has lower-case names. Empty when a browser would proceed."""
+def judge_preflight(ask: Preflight, status: int, headers: Mapping[str, str]) -> list[str]:
+    """What a browser would refuse in a preflight's answer (`headers` with lower-case names); empty when none."""
     if not 200 <= status < 300:
-        return [(Status.FAIL, f"{ask.where}: preflight answered HTTP {status}")]
-    findings: list[Finding] = []
+        return [f"{ask.where}: preflight answered HTTP {status}"]
+    problems: list[str] = []
     allow_origin = headers.get("access-control-allow-origin")
     allow_credentials = headers.get("access-control-allow-credentials")
     if allow_origin is None:
-        findings.append((Status.FAIL, f"{ask.where}: no Access-Control-Allow-Origin"))
+        problems.append(f"{ask.where}: no Access-Control-Allow-Origin")
     elif allow_origin == "*":
         if ask.credentials or allow_credentials == "true":
-            findings.append((
-                Status.FAIL,
+            problems.append(
                 f"{ask.where}: Access-Control-Allow-Origin is '*' with credentials "
-                f"(Access-Control-Allow-Credentials: {_shown(allow_credentials)}); browsers refuse it",
-            ))
+                f"(Access-Control-Allow-Credentials: {_shown(allow_credentials)}); browsers refuse it"
+            )
     elif allow_origin != ask.origin:
-        findings.append((Status.FAIL, f"{ask.where}: Access-Control-Allow-Origin is {allow_origin!r}, not the origin"))
+        problems.append(f"{ask.where}: Access-Control-Allow-Origin is {allow_origin!r}, not the origin")
     elif not varies_on_origin(headers.get("vary")):
-        findings.append((
-            Status.FAIL,
+        problems.append(
             f"{ask.where}: the origin is echoed without Vary: Origin (Vary: {_shown(headers.get('vary'))}); "
-            "a shared cache would serve this answer to other origins",
-        ))
+            "a shared cache would serve this answer to other origins"
+        )
     if ask.credentials and allow_credentials != "true":
-        findings.append((
-            Status.FAIL,
-            f"{ask.where}: Access-Control-Allow-Credentials is {_shown(allow_credentials)}, expected 'true'",
-        ))
+        problems.append(
+            f"{ask.where}: Access-Control-Allow-Credentials is {_shown(allow_credentials)}, expected 'true'"
+        )
     wildcard = not ask.credentials  # `*` means "any" only for requests without credentials
-    methods = tokens(headers.get("access-control-allow-methods"))
-    if not (ask.method in SAFELISTED_METHODS or ask.method in methods or wildcard and "*" in methods):
-        findings.append((
-            Status.FAIL,
-            f"{ask.where}: method {ask.method} not allowed "
-            f"(Access-Control-Allow-Methods: {_shown(headers.get('access-control-allow-methods'))})",
-        ))
-    allowed = {name.lower() for name in tokens(headers.get("access-control-allow-headers"))}
+    allow_methods = headers.get("access-control-allow-methods")
+    methods = tokens(allow_methods)
+    if not (ask.method in SAFELISTED_METHODS or ask.method in methods or (wildcard and "*" in methods)):
+        problems.append(
+            f"{ask.where}: method {ask.method} not allowed (Access-Control-Allow-Methods: {_shown(allow_methods)})"
+        )
+    allow_headers = headers.get("access-control-allow-headers")
+    allowed = {name.lower() for name in tokens(allow_headers)}
     for name in ask.headers:
-        # The wildcard never covers Authorization (Fetch standard, CORS-non-wildcard request-header names).
-        if name.lower() in allowed or wildcard and "*" in allowed and name.lower() != "authorization":
+        # The wildcard never covers Authorization (Fetch standard: CORS-non-wildcard request-header names).
+        if name.lower() in allowed or (wildcard and "*" in allowed and name.lower() != "authorization"):
             continue
-        findings.append((
-            Status.FAIL,
-            f"{ask.where}: header {name} not allowed "
-            f"(Access-Control-Allow-Headers: {_shown(headers.get('access-control-allow-headers'))})",
-        ))
-    return findings
+        problems.append(
+            f"{ask.where}: header {name} not allowed (Access-Control-Allow-Headers: {_shown(allow_headers)})"
+        )
+    return problems
 
 
-def judge_disallowed(what: str, origin: str, headers: Mapping[str, str]) -> list[Finding]:
+def judge_disallowed(what: str, origin: str, headers: Mapping[str, str]) -> list[str]:
     """A request (`what`: "the preflight of PUT /api/me") from an origin nobody allowed: it must not be echoed."""
-    if headers.get("access-control-allow-origin") == origin:
-        credentials = " with credentials" if headers.get("access-control-allow-credentials") == "true" else ""
-        return [(
-            Status.FAIL,
-            f"{what} echoes the disallowed origin {origin} in Access-Control-Allow-Origin{credentials}: "
-            "any site can call this API",
-        )]
-    return []
+    if headers.get("access-control-allow-origin") != origin:
+        return []
+    credentials = " with credentials" if headers.get("access-control-allow-credentials") == "true" else ""
+    return [
+        f"{what} echoes the disallowed origin {origin} in Access-Control-Allow-Origin{credentials}: "
+        "any site can call this API"
+    ]
 
 
 def varies_on_origin(vary: str | None) -> bool:

@@ -46,7 +46,9 @@ async def run(ctx: HttpContext) -> Outcome:
     if options.latency_budget is not None and latency > options.latency_budget:
         findings.append((Status.FAIL, f"took {units.latency(latency)}, budget {units.latency(options.latency_budget)}"))
     elif options.latency_warn is not None and latency > options.latency_warn:
-        findings.append((Status.WARN, f"took {units.latency(latency)}, warn above {units.latency(options.latency_warn)}"))
+        findings.append(
+            (Status.WARN, f"took {units.latency(latency)}, warn above {units.latency(options.latency_warn)}")
+        )
     if options.json_fields and status_code in options.expect_status:
         findings.extend((Status.FAIL, problem) for problem in mismatches(body, options.json_fields))
     return Outcome.from_findings(findings, observed, ok=f"HTTP {status_code} in {units.latency(latency)}")

@@ -19,6 +19,8 @@ from app.model import Observation, Outcome
 
 @dataclass(slots=True)
 class MemoryMemo:
+    """What the memory check remembers: which server answered last, its evicted_keys counter, each pattern's search."""
+
     identity: ServerIdentity | None = None
     evicted_keys: int | None = None
     patterns: dict[str, PatternSearch] = field(default_factory=dict)

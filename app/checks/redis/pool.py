@@ -17,6 +17,8 @@ from app.model import Observation, Outcome, Status
 
 @dataclass(slots=True)
 class PoolMemo:
+    """What the pool check remembers: which server answered last, and its rejected_connections counter then."""
+
     identity: ServerIdentity | None = None
     rejected_connections: int | None = None
 

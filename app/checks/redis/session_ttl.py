@@ -20,6 +20,8 @@ from app.model import Observation, Outcome
 
 @dataclass(slots=True)
 class SessionMemo:
+    """What the session_ttl check remembers: which server answered last, the restart canary, the sampling SCAN."""
+
     identity: ServerIdentity | None = None
     survival_written: bool = False  # a run wrote the restart canary: from then on, its absence is news
     scan: SessionScan | None = None
