@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sys
 import time
@@ -58,7 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     config = sub.add_parser("config", help="validate or show the configuration")
     config_sub = config.add_subparsers(dest="action", required=True, parser_class=_Parser)
     _config_arg(config_sub.add_parser("validate", help="exit 0 when the configuration is valid, 2 when not"))
-    _config_arg(config_sub.add_parser("show", help="print the effective configuration, secrets redacted"))
+    show = config_sub.add_parser("show", help="print the effective configuration, secrets redacted")
+    _config_arg(show)
+    show.add_argument("--format", choices=["yaml", "json"], default="yaml", help="yaml (default) or json for tools")
     return parser
 
 
@@ -81,9 +84,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.action == "validate":
             checks = sum(len(component.checks) for component in settings.components.values())
             print(f"configuration ok: {len(settings.components)} components, {checks} checks")
-        else:
+        elif args.format == "json":
             json.dump(settings.redacted(), sys.stdout, indent=2)
             sys.stdout.write("\n")
+        else:
+            import yaml
+
+            yaml.safe_dump(settings.redacted(), sys.stdout, sort_keys=False, allow_unicode=True)
         return EXIT_OK
     if args.command == "serve":
         return serve(_load(args.config), args.host, args.port, args.log_format)
@@ -227,12 +234,16 @@ async def check(settings: Settings, specs: list[CheckSpec], args: argparse.Names
     ready = overall(states, strict=args.strict).ok
     if args.format == "json":
         _, document = health_document(store, states, details=True, strict=args.strict)
-        json.dump(document, out, indent=2)
-        out.write("\n")
+        report = json.dumps(document, indent=2) + "\n"
     elif args.format == "junit":
-        out.write(junit_xml(states, elapsed))
+        report = junit_xml(states, elapsed)
     else:
-        out.write(table(states, ready, elapsed))
+        report = table(states, ready, elapsed)
+    try:
+        out.write(report)
+        out.flush()
+    except BrokenPipeError:  # `vigil check | head`: the verdict stands, the rest of the report is not wanted
+        _quiet_stdout()
     if args.output and args.format != "table":
         print(table(states, ready, elapsed), end="", file=sys.stderr)
     return EXIT_OK if ready else EXIT_NOT_READY
@@ -288,7 +299,27 @@ def junit_xml(states: list[CheckState], elapsed: float) -> str:
 
 
 def run() -> None:
-    sys.exit(main())
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`vigil config show | head`): stop quietly. For `check`, the verdict was already
+        # decided; a cut report does not change it, so the report writer keeps the exit status (see `check`).
+        code = EXIT_OK
+    except KeyboardInterrupt:
+        code = EXIT_INTERRUPTED
+    finally:
+        _quiet_stdout()
+    sys.exit(code)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot raise on a closed pipe."""
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 if __name__ == "__main__":

@@ -123,7 +123,9 @@ def test_config_from_vigil_config_and_env_overrides(tmp_path: Path, http_target:
     result = vigil("config", "show", extra_env={"VIGIL_CONFIG": path, "VIGIL_DEFAULTS__TIMEOUT": "750ms",
                                                 "VIGIL_SERVER__SHOW_DETAILS": "always"})
     assert result.returncode == 0, result.stderr
-    shown = json.loads(result.stdout)
+    shown = yaml.safe_load(result.stdout)  # YAML by default, the config's own language
+    assert shown == json.loads(vigil("config", "show", "--format", "json", extra_env={
+        "VIGIL_CONFIG": path, "VIGIL_DEFAULTS__TIMEOUT": "750ms", "VIGIL_SERVER__SHOW_DETAILS": "always"}).stdout)
     assert shown["server"]["show_details"] == "always"
     assert shown["components"]["api"]["checks"]["ok"]["timeout"] == 0.75
     assert shown["components"]["api"]["checks"]["ok"]["interval"] == 2.0
@@ -450,3 +452,15 @@ def test_bad_environment_overrides_exit_2(tmp_path: Path, extra_env: dict[str, s
     assert result.returncode == 2
     assert result.stderr.startswith(problem), result.stderr
     assert_no_traceback(result)
+
+
+def test_output_cut_short_by_the_reader_exits_quietly(tmp_path: Path, http_target: Any) -> None:
+    """`vigil config show | head -1` and `vigil check | head -1`: no BrokenPipeError traceback."""
+    config = write(tmp_path, system(http_target, critical_fails=True))
+    for command, code in ((["config", "show"], 0), (["check"], 1)):
+        done = subprocess.run(
+            f"{VIGIL} {' '.join(command)} --config {config} | head -c 1 >/dev/null; echo \"${{PIPESTATUS[0]}}\"",
+            shell=True, executable="/bin/bash", capture_output=True, text=True, env=env(), timeout=60,
+        )
+        assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+        assert done.stdout.strip() == str(code), (command, done.stdout, done.stderr)

@@ -134,6 +134,9 @@ def test_no_secret_in_cli_output(redis_factory: Any, http_target: Any, tmp_path:
     shown = vigil("config", "show", "--config", str(path))
     assert shown.returncode == 0, shown.stderr
     assert_clean(shown.stdout + shown.stderr, "config show")
+    assert yaml.safe_load(shown.stdout) == json.loads(vigil("config", "show", "--format", "json", "--config", str(path)).stdout)
+    shown = vigil("config", "show", "--format", "json", "--config", str(path))
+    assert_clean(shown.stdout + shown.stderr, "config show --format json")
     effective = json.loads(shown.stdout)
     assert effective["components"]["sessions"]["url"].startswith("redis://:***@127.0.0.1:")
     assert effective["components"]["legacy"]["url"] == "http://admin:***@127.0.0.1:1/"
