@@ -53,6 +53,7 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             # Half the shutdown budget: the CLI spends the rest draining readiness and in-flight requests.
             await scheduler.stop(grace=settings.server.shutdown_grace / 2)
+            exposition.close()
 
     # FastAPIOffline serves Swagger UI and ReDoc from assets in the package: /docs works in an air-gapped cluster.
     app = FastAPIOffline(

@@ -11,6 +11,7 @@ import contextlib
 import platform
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
@@ -170,27 +171,36 @@ class VigilCollector(Collector):
 class Exposition:
     """Renders the registry for /metrics in a worker thread, so a large scrape never stalls probes on the event
     loop; scrapes arriving while a render runs share it (single-flight), so scrapers cannot pile up CPU work.
-    Vigil's numbers are copied on the loop first (`take_snapshot`), so the thread never reads a moving store."""
+    Vigil's numbers are copied on the loop first (`take_snapshot`), so the thread never reads a moving store.
+
+    The thread is its own, not the loop's default executor: blocking name lookups (getaddrinfo of a hung
+    resolver, ~10 s each) queue there, and a scrape must never wait behind them.
+    """
 
     def __init__(self, registry: CollectorRegistry, collector: VigilCollector | None = None) -> None:
         self.registry = registry
         self.collector = collector
         self._flight: SingleFlight[bytes] = SingleFlight()
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vigil-metrics")
 
     async def render(self) -> bytes:
         return await self._flight.do(self._render)
 
     async def _render(self) -> bytes:
+        loop = asyncio.get_running_loop()
         collector = self.collector
         if collector is None:
-            return await asyncio.to_thread(generate_latest, self.registry)
+            return await loop.run_in_executor(self._thread, generate_latest, self.registry)
         snapshot = take_snapshot(collector.store)  # on the loop
 
         def generate() -> bytes:
             with collector.pinned(snapshot):
                 return generate_latest(self.registry)
 
-        return await asyncio.to_thread(generate)
+        return await loop.run_in_executor(self._thread, generate)
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=False, cancel_futures=True)
 
 
 def build_exposition(store: Store) -> Exposition:

@@ -83,10 +83,10 @@ class Runner:
             scheduled=scheduled,
             latch=None if outcome.latch is None else self.scrubber.text(outcome.latch),
         )
-        transition = self.store.record(result, finished)
+        recorded, transition = self.store.record(result, finished)
         if transition is not None:
             log_transition(transition)
-        return result
+        return recorded
 
     def describe(self, exc: BaseException) -> str:
         """The type's wording of an error; an error no type knows is a bug in Vigil, logged with its traceback."""

@@ -127,7 +127,8 @@ class Store:
 
     # -- writers (the scheduler only) --------------------------------------------------------------
 
-    def record(self, result: CheckResult, mono: float) -> Transition | None:
+    def record(self, result: CheckResult, mono: float) -> tuple[CheckResult, Transition | None]:
+        """Keep `result`; returns the result as kept (a latched failure rewrites it) and the transition, if any."""
         state = self.states[result.check_id]
         self.version += 1
         result = self._apply_latch(state, result)
@@ -153,7 +154,7 @@ class Store:
         state.reported = Status.FAIL if result.latch is not None else self._hysteresis(state, result.status)
         if not self.startup_complete:
             self.startup_complete = all(s.last is not None for s in self.states.values())
-        return self._transition(state, before, result.output)
+        return result, self._transition(state, before, result.output)
 
     def mark_stale(self, mono: float) -> list[Transition]:
         transitions = []

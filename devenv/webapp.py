@@ -132,10 +132,11 @@ class WebApp:
                     algorithms=[o.algorithm],
                     audience=o.audience,
                     issuer=o.issuer,
+                    # python-jose turns verify_X on whenever require_X is set: a fault must clear both.
                     options={
                         "verify_exp": not o.accept_expired,
                         "verify_aud": not o.accept_any_audience,
-                        "require_exp": True,
+                        "require_exp": not o.accept_expired,
                         "require_aud": not o.accept_any_audience,
                         "require_iss": True,
                     },

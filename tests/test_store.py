@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from app.checks import COMPONENT_TYPES
 from app.model import CheckId, CheckResult, Status
@@ -147,3 +148,21 @@ def test_cells_for_a_status_bar() -> None:
     assert all(c.worst is None for c in cells[2:])
 
 
+
+
+def test_a_latched_failure_is_reported_at_once_and_held() -> None:
+    """Data lost in a restart is seen once: the store reports it past hysteresis and holds it for
+    failure_threshold runs in all, each of them failing with the reason first, then lets go."""
+    store = make_store(c__x=schedule(failure=3))
+    feed(store, "c:x", P)
+    lost = replace(result("c:x", F, "data lost; disk almost full"), latch="data lost")
+    kept, transition = store.record(lost, 1.0)
+    assert kept is lost and store.states[("c", "x")].reported is F  # at once, not after 3 failures
+    assert transition is not None and (transition.old, transition.new) == ("pass", "fail")
+    held, _ = store.record(result("c:x", W, "disk almost full"), 2.0)
+    assert (held.status, held.output, held.latch) == (F, "data lost; disk almost full", "data lost")
+    held, _ = store.record(result("c:x", P, "all good"), 3.0)
+    assert (held.status, held.output) == (F, "data lost")
+    free, transition = store.record(result("c:x", P, "all good"), 4.0)
+    assert (free.status, free.output, free.latch) == (P, "all good", None)
+    assert store.states[("c", "x")].reported is P and transition is not None

@@ -70,12 +70,20 @@ def seeded(clickhouse_server: ClickHouseServer) -> Iterator[Seeded]:
 
 
 def component(server: ClickHouseServer, checks: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {"type": "clickhouse", "port": server.tcp_port, "connect_timeout": 0.5, "socket_timeout": 1.0,
-            "checks": checks, **extra}
+    return {
+        "type": "clickhouse",
+        "port": server.tcp_port,
+        "connect_timeout": 0.5,
+        "socket_timeout": 1.0,
+        "checks": checks,
+        **extra,
+    }
 
 
 def settings(server: ClickHouseServer, checks: dict[str, Any], timeout: float = 5, **extra: Any) -> Settings:
-    return make_settings(defaults={"interval": 30, "timeout": timeout}, components={"ch": component(server, checks, **extra)})
+    return make_settings(
+        defaults={"interval": 30, "timeout": timeout}, components={"ch": component(server, checks, **extra)}
+    )
 
 
 async def run(server: ClickHouseServer, name: str, options: dict[str, Any], timeout: float = 5) -> CheckResult:
@@ -91,9 +99,7 @@ def timeseries(db: str, **options: Any) -> dict[str, Any]:
 
 
 async def processes(server: ClickHouseServer, like: str) -> list[str]:
-    text = await asyncio.to_thread(
-        server.query, f"SELECT query_id FROM system.processes WHERE query_id LIKE '{like}'"
-    )
+    text = await asyncio.to_thread(server.query, f"SELECT query_id FROM system.processes WHERE query_id LIKE '{like}'")
     return text.split()
 
 
@@ -149,16 +155,23 @@ async def test_queries_within_sla_report_latency_and_rows_read(seeded: Seeded) -
 
 
 async def test_query_slower_than_sla_fails_and_near_sla_warns(clickhouse_server: ClickHouseServer) -> None:
-    slow = await run(clickhouse_server, "perf", {"kind": "query_performance", "queries": {"heavy": {"sql": HEAVY, "sla": "10ms"}}})
+    slow = await run(
+        clickhouse_server, "perf", {"kind": "query_performance", "queries": {"heavy": {"sql": HEAVY, "sla": "10ms"}}}
+    )
     assert slow.status is Status.FAIL
     values = observed(slow)
     assert values["heavy_latency"] > 0.01
     assert values["heavy_read_rows"] >= 20_000_000 and values["heavy_read_bytes"] >= 8 * 20_000_000
-    took = f"{values['heavy_latency'] * 1000:.3g} ms" if values["heavy_latency"] < 1 else f"{values['heavy_latency']:.3g} s"
+    took = (
+        f"{values['heavy_latency'] * 1000:.3g} ms"
+        if values["heavy_latency"] < 1
+        else f"{values['heavy_latency']:.3g} s"
+    )
     assert slow.output == f"query heavy took {took}, SLA 10 ms"
 
     near = await run(
-        clickhouse_server, "perf",
+        clickhouse_server,
+        "perf",
         {"kind": "query_performance", "warn_fraction": 0.001, "queries": {"heavy": {"sql": HEAVY, "sla": 10}}},
         timeout=12,
     )
@@ -221,12 +234,16 @@ async def test_query_past_its_timeout_is_cancelled_on_the_server(clickhouse_serv
 async def test_check_cancelled_mid_query_cancels_it_on_the_server(clickhouse_server: ClickHouseServer) -> None:
     """The scheduler cancelling a run (its deadline, or shutdown) stops the query server-side too."""
     like = "vigil:ch:perf:slow_two:%"
-    config = settings(clickhouse_server, {"perf": {"kind": "query_performance", "queries": {"slow_two": ENDLESS}}}, timeout=20)
+    config = settings(
+        clickhouse_server, {"perf": {"kind": "query_performance", "queries": {"slow_two": ENDLESS}}}, timeout=20
+    )
     async with check_runner(config) as scheduler:
         runner = scheduler.runners[CheckId("ch", "perf")]
         spec = runner.spec
         deadline = asyncio.get_running_loop().time() + spec.schedule.timeout
-        context = CheckContext(spec.id, spec.component, spec.options, spec.schedule, runner.client, deadline, runner.memo)
+        context = CheckContext(
+            spec.id, spec.component, spec.options, spec.schedule, runner.client, deadline, runner.memo
+        )
         task = asyncio.ensure_future(spec.kind.run(context))  # the check itself, without the runner's own timeout
         assert await appears(clickhouse_server, like)
         task.cancel()
@@ -374,15 +391,23 @@ async def test_duplicates_fail_above_threshold(seeded: Seeded) -> None:
 
 
 async def test_timeseries_on_a_date_column(seeded: Seeded) -> None:
-    options = {"kind": "timeseries", "table": f"{seeded.db}.events_daily", "time_column": "day",
-               "lookback": "48h", "bucket": 86400, "max_lag": "25h"}
+    options = {
+        "kind": "timeseries",
+        "table": f"{seeded.db}.events_daily",
+        "time_column": "day",
+        "lookback": "48h",
+        "bucket": 86400,
+        "max_lag": "25h",
+    }
     result = await run(seeded.server, "ts", options)
     assert result.status is Status.PASS, result.output
     assert result.output.endswith(" old; no gaps, future or pre-2000-01-01 rows")
     values = observed(result)
     assert values["gaps"] == 0 and values["window_rows"] in (2, 3)
-    seeded.q(f"INSERT INTO {seeded.db}.events_daily VALUES (toDate('2000-01-01') - 1, 1, 0), "
-             f"(toDate('{fmt_bucket(seeded.now + 3 * 86400, 86400)}'), 1, 0)")
+    seeded.q(
+        f"INSERT INTO {seeded.db}.events_daily VALUES (toDate('2000-01-01') - 1, 1, 0), "
+        f"(toDate('{fmt_bucket(seeded.now + 3 * 86400, 86400)}'), 1, 0)"
+    )
     faulty = await run(seeded.server, "ts", options)
     assert faulty.output == (
         f"1 row dated in the future, worst {fmt_bucket(seeded.now + 3 * 86400, 86400)} 00:00:00; "
@@ -407,13 +432,21 @@ def test_identifiers_and_measures_are_validated() -> None:
         {"kind": "timeseries", "table": "events", "time_column": "ts`"},
         {"kind": "timeseries", "table": "events", "time_column": "ts", "keys": ["a b"]},
         {"kind": "timeseries", "table": "events", "time_column": "ts", "lookback": 86400 * 30, "bucket": 60},
-        {"kind": "rollup", "levels": [
-            {"name": "raw", "table": "e", "time_column": "ts", "measures": {"c": "count() FROM system.users --"}},
-            {"name": "h", "table": "h", "time_column": "hour", "bucket": 3600, "measures": {"c": "sum(events)"}}]},
-        {"kind": "rollup", "levels": [
-            {"name": "raw", "table": "e", "time_column": "ts", "measures": {"c": "count()"}},
-            {"name": "h", "table": "h", "time_column": "hour", "bucket": "7h", "measures": {"c": "sum(events)"}},
-            {"name": "d", "table": "d", "time_column": "day", "bucket": 86400, "measures": {"c": "sum(events)"}}]},
+        {
+            "kind": "rollup",
+            "levels": [
+                {"name": "raw", "table": "e", "time_column": "ts", "measures": {"c": "count() FROM system.users --"}},
+                {"name": "h", "table": "h", "time_column": "hour", "bucket": 3600, "measures": {"c": "sum(events)"}},
+            ],
+        },
+        {
+            "kind": "rollup",
+            "levels": [
+                {"name": "raw", "table": "e", "time_column": "ts", "measures": {"c": "count()"}},
+                {"name": "h", "table": "h", "time_column": "hour", "bucket": "7h", "measures": {"c": "sum(events)"}},
+                {"name": "d", "table": "d", "time_column": "day", "bucket": 86400, "measures": {"c": "sum(events)"}},
+            ],
+        },
         {"kind": "query_performance", "queries": {"Bad-Name": "SELECT 1"}},
         {"kind": "query_performance", "queries": {}},
     ]
@@ -429,10 +462,17 @@ def test_identifiers_and_measures_are_validated() -> None:
     assert "must be a multiple of the level below's" in messages[5]
     assert "names must match" in messages[6]
     assert "at least 1 item" in messages[7]
-    ok = make_settings(components={"ch": {"type": "clickhouse", "checks": {
-        "ts": {"kind": "timeseries", "table": "db.events", "time_column": "ts"},
-        "query_performance": {"queries": {"a": "SELECT 1"}},
-    }}})
+    ok = make_settings(
+        components={
+            "ch": {
+                "type": "clickhouse",
+                "checks": {
+                    "ts": {"kind": "timeseries", "table": "db.events", "time_column": "ts"},
+                    "query_performance": {"queries": {"a": "SELECT 1"}},
+                },
+            }
+        }
+    )
     checks = ok.components["ch"].checks
     assert ok.schedule("ch", "ts").severity.value == "degraded"  # data quality does not gate readiness
     assert ok.schedule("ch", "query_performance").severity.value == "critical"
@@ -476,7 +516,9 @@ async def test_rollup_view_that_missed_inserts_fails(seeded: Seeded) -> None:
 
 async def test_rollup_changed_daily_row_fails(seeded: Seeded) -> None:
     day = (seeded.now - 60) // 86400 * 86400 - 86400  # yesterday: a closed day, fully inside the data
-    expected = int(seeded.q(f"SELECT sum(events) FROM {seeded.db}.events_daily WHERE day = toDate('{fmt_bucket(day, 86400)}')"))
+    expected = int(
+        seeded.q(f"SELECT sum(events) FROM {seeded.db}.events_daily WHERE day = toDate('{fmt_bucket(day, 86400)}')")
+    )
     seeded.q(f"INSERT INTO {seeded.db}.events_daily VALUES (toDate('{fmt_bucket(day, 86400)}'), 1, 0.5)")
     result = await run(seeded.server, "roll", rollup(seeded.db))
     assert result.status is Status.FAIL
@@ -485,7 +527,9 @@ async def test_rollup_changed_daily_row_fails(seeded: Seeded) -> None:
     )
     # the float sums differ by the 0.5 added; a looser tolerance forgives that but never an integer count
     loose = await run(seeded.server, "roll", rollup(seeded.db, tolerance=0.01))
-    assert loose.output == f"rollup hourly->daily mismatch at {fmt_bucket(day, 86400)}: count {expected} vs {expected + 1}"
+    assert (
+        loose.output == f"rollup hourly->daily mismatch at {fmt_bucket(day, 86400)}: count {expected} vs {expected + 1}"
+    )
 
 
 async def test_rollup_tolerates_float_rounding_not_missing_rows(seeded: Seeded) -> None:
@@ -528,12 +572,16 @@ async def run_all(scheduler: Any, keys: list[tuple[str, str]]) -> list[CheckResu
     return list(await asyncio.gather(*(scheduler.runners[CheckId(*key)].run(scheduled=False) for key in keys)))
 
 
-def stopped_server_settings(server: ClickHouseServer, data: Seeded, **extra: Any) -> tuple[Settings, list[tuple[str, str]]]:
+def stopped_server_settings(
+    server: ClickHouseServer, data: Seeded, **extra: Any
+) -> tuple[Settings, list[tuple[str, str]]]:
     """The four kinds on seeded data, plus `slow` (a query that never ends, to be hit mid-query), and an HTTP check."""
     checks = {
         "connectivity": {},
-        "perf": {"kind": "query_performance",
-                 "queries": {"count_all": {"sql": f"SELECT count() FROM {data.db}.events", "sla": 1}}},
+        "perf": {
+            "kind": "query_performance",
+            "queries": {"count_all": {"sql": f"SELECT count() FROM {data.db}.events", "sla": 1}},
+        },
         "ts": timeseries(data.db),
         "roll": rollup(data.db),
         "slow": {"kind": "query_performance", "timeout": 3, "queries": {"endless": {"sql": ENDLESS, "sla": 1}}},
@@ -564,7 +612,8 @@ async def test_killed_server_is_one_message_wherever_it_is_hit(clickhouse_factor
         server.kill()
         lost = await slow
         assert (lost.status, lost.output) == (
-            Status.FAIL, f"lost ClickHouse at 127.0.0.1:{server.tcp_port} during query endless: connection closed"
+            Status.FAIL,
+            f"lost ClickHouse at 127.0.0.1:{server.tcp_port} during query endless: connection closed",
         )
         pooled = await run_all(scheduler, keys)  # each pooled connection finds the server gone when it pings
         assert [(r.status, r.output) for r in pooled] == [(Status.FAIL, refused)] * 4
@@ -583,7 +632,12 @@ async def test_paused_server_is_one_message_and_delays_nothing(
 ) -> None:
     """A server that stops answering (SIGSTOP): the kernel still accepts connections, nothing answers on them."""
     server: ClickHouseServer = clickhouse_factory()
-    web = {"type": "http", "url": http_target.url, "connect_timeout": 0.5, "checks": {"ok": {"kind": "reachable", "path": "/ok"}}}
+    web = {
+        "type": "http",
+        "url": http_target.url,
+        "connect_timeout": 0.5,
+        "checks": {"ok": {"kind": "reachable", "path": "/ok"}},
+    }
     config, keys = stopped_server_settings(server, seed(server), web=web)
     keys.append(("web", "ok"))
     silent = f"cannot reach ClickHouse at 127.0.0.1:{server.tcp_port}: no answer within the 500 ms connect timeout"

@@ -51,7 +51,12 @@ def test_a_connection_closed_during_the_handshake_cannot_be_made_either() -> Non
 
 def test_a_connection_lost_mid_query_is_worded_by_whether_the_server_went_silent_or_away() -> None:
     assert lost_reason(TimeoutError(), 1.0) == "no data within the 1 s socket timeout"
-    for gone in (OperationalError("Failed to read data from socket."), EOFError(), ConnectionResetError(), BrokenPipeError()):
+    for gone in (
+        OperationalError("Failed to read data from socket."),
+        EOFError(),
+        ConnectionResetError(),
+        BrokenPipeError(),
+    ):
         assert lost_reason(gone, 1.0) == "connection closed"
     lost = ConnectionLost("query heavy", "127.0.0.1:9000", "connection closed")
     assert str(lost) == "lost ClickHouse at 127.0.0.1:9000 during query heavy: connection closed"

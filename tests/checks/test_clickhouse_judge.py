@@ -54,29 +54,38 @@ def test_query_within_sla_passes_near_it_warns_above_it_fails() -> None:
     assert judge.query_finding("a", 1.0, 0.8, QueryRun(elapsed=0.5)) == (Status.PASS, "")
     assert judge.query_finding("a", 1.0, 0.8, QueryRun(elapsed=0.8)) == (Status.PASS, "")  # at the fraction: fine
     assert judge.query_finding("a", 1.0, 0.8, QueryRun(elapsed=0.85)) == (
-        Status.WARN, "query a took 850 ms, 85% of its 1 s SLA"
+        Status.WARN,
+        "query a took 850 ms, 85% of its 1 s SLA",
     )
     assert judge.query_finding("a", 1.0, 0.8, QueryRun(elapsed=1.0)) == (
-        Status.WARN, "query a took 1 s, 100% of its 1 s SLA"
+        Status.WARN,
+        "query a took 1 s, 100% of its 1 s SLA",
     )
-    assert judge.query_finding("a", 0.01, 0.8, QueryRun(elapsed=1.26)) == (Status.FAIL, "query a took 1.26 s, SLA 10 ms")
+    assert judge.query_finding("a", 0.01, 0.8, QueryRun(elapsed=1.26)) == (
+        Status.FAIL,
+        "query a took 1.26 s, SLA 10 ms",
+    )
 
 
 def test_query_cancelled_refused_failed_or_not_run_fails() -> None:
     cancelled = QueryRun(cancelled="query a cancelled at its 700 ms timeout")
     assert judge.query_finding("a", 5.0, 0.8, cancelled) == (
-        Status.FAIL, "query a cancelled at its 700 ms timeout, SLA 5 s"
+        Status.FAIL,
+        "query a cancelled at its 700 ms timeout, SLA 5 s",
     )
     refused = QueryRun(error=(164, "Cannot drop table in readonly mode"))
     assert judge.query_finding("a", 5.0, 0.8, refused) == (
-        Status.FAIL, "query a refused by the server: Cannot drop table in readonly mode (code 164)"
+        Status.FAIL,
+        "query a refused by the server: Cannot drop table in readonly mode (code 164)",
     )
     failed = QueryRun(error=(60, "Table db.nope doesn't exist."))
     assert judge.query_finding("a", 5.0, 0.8, failed) == (
-        Status.FAIL, "query a failed: Table db.nope doesn't exist. (code 60)"
+        Status.FAIL,
+        "query a failed: Table db.nope doesn't exist. (code 60)",
     )
     assert judge.query_finding("a", 5.0, 0.8, QueryRun()) == (
-        Status.FAIL, "query a not run: no time left before the check's deadline"
+        Status.FAIL,
+        "query a not run: no time left before the check's deadline",
     )
 
 
@@ -92,7 +101,9 @@ def test_query_performance_outcome_lists_failures_first_and_times_when_all_pass(
     assert outcome.observed == tuple(observed)
     one = judge.query_performance(perf(), {"a": QueryRun(elapsed=0.0031)}, [])
     assert (one.status, one.output) == (Status.PASS, "1 query within SLA: a 3.1 ms of 5 s")
-    two = judge.query_performance(perf(a="SELECT 1", b="SELECT 2"), {"a": QueryRun(elapsed=0.2), "b": QueryRun(elapsed=1.5)}, [])
+    two = judge.query_performance(
+        perf(a="SELECT 1", b="SELECT 2"), {"a": QueryRun(elapsed=0.2), "b": QueryRun(elapsed=1.5)}, []
+    )
     assert two.output == "2 queries within SLA: a 200 ms of 5 s, b 1.5 s of 5 s"
 
 
@@ -146,7 +157,9 @@ def stats(rows: int = 1380, newest: int = at(16, 4), future: int = 0, past: int 
     return WindowStats(future, at(40) if future else 0, past, 0 if past else 0, rows, newest)
 
 
-def outcome(options: ClickHouseTimeseries, s: WindowStats, counts: dict[int, int] | None = None, dups: Duplicates | None = None) -> Any:
+def outcome(
+    options: ClickHouseTimeseries, s: WindowStats, counts: dict[int, int] | None = None, dups: Duplicates | None = None
+) -> Any:
     w = Window.at(at(16, 5), options)
     if counts is None and options.min_bucket_rows:
         counts = {b: 60 for b in w.buckets()}
@@ -158,11 +171,19 @@ def outcome(options: ClickHouseTimeseries, s: WindowStats, counts: dict[int, int
 def test_consistent_window_passes_naming_what_was_checked() -> None:
     result = outcome(ts(), stats())
     assert (result.status, result.output) == (
-        Status.PASS, "1380 rows in the last 24h, newest 60 s old; no gaps, future, pre-2000-01-01 or duplicate rows"
+        Status.PASS,
+        "1380 rows in the last 24h, newest 60 s old; no gaps, future, pre-2000-01-01 or duplicate rows",
     )
     values = {o.name: o.value for o in result.observed}
-    assert values == {"stats_latency": 0.01, "window_rows": 1380, "future_rows": 0, "past_rows": 0, "lag": 60,
-                      "gaps": 0, "duplicate_rows": 0}
+    assert values == {
+        "stats_latency": 0.01,
+        "window_rows": 1380,
+        "future_rows": 0,
+        "past_rows": 0,
+        "lag": 60,
+        "gaps": 0,
+        "duplicate_rows": 0,
+    }
     plain = outcome(ts(keys=[], min_bucket_rows=0), stats(rows=1))
     assert plain.output == "1 row in the last 24h, newest 60 s old; no future or pre-2000-01-01 rows"
 
@@ -202,11 +223,26 @@ def test_stale_future_past_gaps_and_duplicates_are_each_worded() -> None:
 
 def rollup_options(**options: Any) -> ClickHouseRollup:
     levels = [
-        {"name": "raw", "table": "db.events", "time_column": "ts", "measures": {"count": "count()", "value": "sum(value)"}},
-        {"name": "hourly", "table": "db.hourly", "time_column": "hour", "bucket": "1h",
-         "measures": {"count": "sum(events)", "value": "sum(value)"}},
-        {"name": "daily", "table": "db.daily", "time_column": "day", "bucket": "24h",
-         "measures": {"count": "sum(events)", "value": "sum(value)"}},
+        {
+            "name": "raw",
+            "table": "db.events",
+            "time_column": "ts",
+            "measures": {"count": "count()", "value": "sum(value)"},
+        },
+        {
+            "name": "hourly",
+            "table": "db.hourly",
+            "time_column": "hour",
+            "bucket": "1h",
+            "measures": {"count": "sum(events)", "value": "sum(value)"},
+        },
+        {
+            "name": "daily",
+            "table": "db.daily",
+            "time_column": "day",
+            "bucket": "24h",
+            "measures": {"count": "sum(events)", "value": "sum(value)"},
+        },
     ]
     return ClickHouseRollup(**{"levels": levels, "lookback": "48h", "settle": "1m", **options})
 
@@ -221,7 +257,12 @@ def test_pairs_compare_closed_settled_buckets_and_each_level_is_read_once_over_i
 
 
 def test_roll_up_adds_counts_and_sums_and_combines_min_and_max_leaving_none_out() -> None:
-    rows = {at(13): (1, 0.5, 7, 7), at(13, 1): (1, 0.25, 3, 9), at(13, 2): (0, None, None, None), at(14): (2, None, None, None)}
+    rows = {
+        at(13): (1, 0.5, 7, 7),
+        at(13, 1): (1, 0.25, 3, 9),
+        at(13, 2): (0, None, None, None),
+        at(14): (2, None, None, None),
+    }
     rolled = chain.roll_up(rows, ["count", "sum", "min", "max"], H, at(13), at(15))
     assert rolled == {at(13): (2, 0.75, 3, 9), at(14): (2, None, None, None)}
     assert chain.roll_up(rows, ["count", "sum", "min", "max"], H, at(14), at(15)) == {at(14): (2, None, None, None)}
@@ -261,12 +302,16 @@ def test_rollup_outcome_wording() -> None:
     assert (values["raw_hourly_buckets"], values["raw_hourly_mismatched_buckets"]) == (3, 1)
     raw[at(14)] = (59, 1.25)
     two = chain.judge(options, pairs, [raw, hourly], [])
-    assert two.output == (
-        "rollup raw->hourly mismatch in 2 of 3 buckets, first at 2026-11-27 13:00: count 61 vs 60"
-    )
+    assert two.output == ("rollup raw->hourly mismatch in 2 of 3 buckets, first at 2026-11-27 13:00: count 61 vs 60")
     fine = chain.judge(options, pairs, [hourly, hourly], [])
-    assert (fine.status, fine.output) == (Status.PASS, "raw->hourly agree on 3 buckets (closed buckets of the last 48h)")
+    assert (fine.status, fine.output) == (
+        Status.PASS,
+        "raw->hourly agree on 3 buckets (closed buckets of the last 48h)",
+    )
     empty = chain.judge(options, pairs, [{}, {}], [])
-    assert (empty.status, empty.output) == (Status.WARN, "rollup raw->hourly: no rows in closed buckets of the last 48h")
+    assert (empty.status, empty.output) == (
+        Status.WARN,
+        "rollup raw->hourly: no rows in closed buckets of the last 48h",
+    )
     outside = chain.judge(options, pairs, [{at(15): (1, 0.0)}, {at(11): (1, 0.0)}], [])  # outside [12:00, 15:00)
     assert outside.status is Status.WARN

@@ -14,7 +14,10 @@ DAY = int(datetime(2026, 11, 27, tzinfo=UTC).timestamp())
 def test_every_query_is_readonly_and_bounded_just_past_its_budget() -> None:
     component = ClickHouseComponent(type="clickhouse")
     assert sql.safety_settings(component, 0.7) == {
-        "readonly": 1, "max_execution_time": 2, "max_result_rows": 100_000, "max_memory_usage": 2_000_000_000,
+        "readonly": 1,
+        "max_execution_time": 2,
+        "max_result_rows": 100_000,
+        "max_memory_usage": 2_000_000_000,
     }
     unlimited = ClickHouseComponent(type="clickhouse", max_memory_usage=0, max_result_rows=10)
     assert sql.safety_settings(unlimited, 19.9) == {"readonly": 1, "max_execution_time": 21, "max_result_rows": 10}
@@ -41,4 +44,6 @@ def test_measures_and_keys_are_quoted() -> None:
     )
     assert "argMax(concat(toString(`a`), ', ', toString(`b`)), c)" in sql.duplicates_query(ref, ts, ["a", "b"], 0, 1)
     assert "GROUP BY `a` HAVING c > 1" in sql.duplicates_query(ref, ts, ["a"], 0, 1)
-    assert sql.schema_query([ref, TableRef("db", "o'x")]).endswith("WHERE database IN ('db') AND table IN ('events', 'o\\'x')")
+    assert sql.schema_query([ref, TableRef("db", "o'x")]).endswith(
+        "WHERE database IN ('db') AND table IN ('events', 'o\\'x')"
+    )

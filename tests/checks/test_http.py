@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from app.checks.http import lookup
+from app.checks.http.json_fields import lookup
 from app.model import Status
 from tests.conftest import HttpTarget, make_settings, run_check
 

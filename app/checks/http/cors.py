@@ -28,6 +28,7 @@ async def run(ctx: HttpContext) -> Outcome:
     disallowed = options.disallowed_origin or f"https://vigil-{secrets.token_hex(4)}.invalid"
     problems: list[str] = []
     replies: list[Reply] = []
+    foreign: list[tuple[str, dict[str, str]]] = []  # (what, headers) of the requests from the disallowed origin
     try:
         for route in options.routes:
             for origin in options.allowed_origins:
@@ -36,13 +37,12 @@ async def run(ctx: HttpContext) -> Outcome:
                 replies.append(reply)
                 problems.extend(cors_rules.judge_preflight(ask, reply.status, reply.headers))
             what = f"the preflight of {route.method} {route.path}"
-            reply = await _preflight(ctx, route, disallowed, what)
-            problems.extend(cors_rules.judge_disallowed(what, disallowed, reply.headers))
+            foreign.append((what, (await _preflight(ctx, route, disallowed, what)).headers))
             what = f"a simple GET {route.path}"
-            reply = await _call(ctx, "GET", route.path, {"Origin": disallowed}, what)
-            problems.extend(cors_rules.judge_disallowed(what, disallowed, reply.headers))
+            foreign.append((what, (await _call(ctx, "GET", route.path, {"Origin": disallowed}, what)).headers))
     except _Stop as stop:
         return Outcome(Status.FAIL, str(stop), tuple(_observed(replies)))
+    problems.extend(cors_rules.judge_disallowed(disallowed, list(foreign)))
     routes, origins = len(options.routes), len(options.allowed_origins)
     ok = (
         f"{units.plural(len(replies), 'preflight')} ({units.plural(routes, 'route')} x "

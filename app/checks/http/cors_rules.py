@@ -80,14 +80,20 @@ def judge_preflight(ask: Preflight, status: int, headers: Mapping[str, str]) -> 
     return problems
 
 
-def judge_disallowed(what: str, origin: str, headers: Mapping[str, str]) -> list[str]:
-    """A request (`what`: "the preflight of PUT /api/me") from an origin nobody allowed: it must not be echoed."""
-    if headers.get("access-control-allow-origin") != origin:
+def judge_disallowed(origin: str, answers: list[tuple[str, Mapping[str, str]]]) -> list[str]:
+    """Requests from an origin nobody allowed, as (what, headers) with `what` such as "the preflight of PUT /api/me":
+    none may echo it."""
+    echoed = [what for what, headers in answers if headers.get("access-control-allow-origin") == origin]
+    if not echoed:
         return []
-    credentials = " with credentials" if headers.get("access-control-allow-credentials") == "true" else ""
+    credentials = any(
+        headers.get("access-control-allow-credentials") == "true"
+        for what, headers in answers
+        if what in echoed
+    )
     return [
-        f"{what} echoes the disallowed origin {origin} in Access-Control-Allow-Origin{credentials}: "
-        "any site can call this API"
+        f"the disallowed origin {origin} is echoed in Access-Control-Allow-Origin"
+        f"{' with credentials' if credentials else ''} on {' and '.join(echoed)}: any site can call this API"
     ]
 
 

@@ -30,7 +30,7 @@ class TokenUnavailable(Exception):
 class Issued:
     token: str
     latency: float | None  # the token endpoint's, None when minted
-    source: str  # "issued by POST /auth/token" or "minted"
+    source: str  # "issued by POST /auth/token" or "minted with signing_key (HS256)"
 
 
 async def from_endpoint(ctx: HttpContext, endpoint: TokenEndpoint) -> Issued:
@@ -81,7 +81,8 @@ def minted(options: HttpJwt, now: float) -> Issued:
     claims = tokens.claims_to_mint(
         options.claims, audience=options.audience, issuer=options.issuer, lifetime=options.lifetime, now=now
     )
-    return Issued(tokens.sign(claims, options.signing_key.get_secret_value(), options.algorithm), None, "minted")
+    token = tokens.sign(claims, options.signing_key.get_secret_value(), options.algorithm)
+    return Issued(token, None, f"minted with signing_key ({options.algorithm})")
 
 
 async def for_jwt_check(ctx: HttpContext, options: HttpJwt) -> Issued:
@@ -99,16 +100,16 @@ class TokenCache:
     expires_at: float = 0.0
 
 
-async def for_websocket(ctx: HttpContext, options: HttpJwt, cache: TokenCache) -> str:
-    """Minted when the jwt check has a key (a token endpoint outage is then the jwt check's failure alone), else
-    from the endpoint, reused as clients do until it nears its expiry."""
+async def for_websocket(ctx: HttpContext, options: HttpJwt, cache: TokenCache) -> Issued:
+    """Minted when the jwt check has a key (with its audience, issuer and claims; a token endpoint outage is then
+    the jwt check's failure alone), else from the endpoint, reused as clients do until it nears its expiry."""
     now = time.time()
     if options.signing_key is not None:
-        return minted(options, now).token
+        return minted(options, now)
+    assert options.token is not None  # the config requires a token endpoint or a key
     if cache.token is not None and cache.expires_at - now > ctx.schedule.interval + ctx.schedule.timeout:
-        return cache.token
-    assert options.token is not None
+        return Issued(cache.token, None, f"issued by POST {options.token.url}")
     issued = await from_endpoint(ctx, options.token)
     exp = tokens.parse(issued.token).claims.get("exp")
     cache.token, cache.expires_at = (issued.token, float(exp)) if isinstance(exp, int | float) else (None, 0.0)
-    return issued.token
+    return issued

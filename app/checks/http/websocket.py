@@ -34,16 +34,18 @@ async def run(ctx: HttpContext) -> Outcome:
 async def _run(ctx: HttpContext, mask: TokenMask) -> Outcome:
     options: HttpWebSocket = ctx.options
     token: str | None = None
+    with_token = ""
     if options.auth is not None:
         jwt_check = ctx.component.checks[options.auth.check]
         assert isinstance(jwt_check, HttpJwt)  # the config refuses anything else
         cache: TokenCache = ctx.memo
         try:
-            token = mask.add(await for_websocket(ctx, jwt_check, cache))
+            issued = await for_websocket(ctx, jwt_check, cache)
         except TokenUnavailable as exc:
-            return Outcome(Status.FAIL, f"no token for the upgrade (from check {options.auth.check}): {exc}")
+            return Outcome(Status.FAIL, f"no token for the upgrade (check {options.auth.check}'s): {exc}")
+        token = mask.add(issued.token)
+        with_token = f" with a token {issued.source}"
     path = options.path
-    with_token = " with the token" if token is not None else ""
     started = time.perf_counter()
     try:
         ws = await _connect(ctx, token, anonymous=False)

@@ -1,0 +1,87 @@
+"""Name resolution for the HTTP clients that cannot stall anything else: lookups of one name share one thread.
+
+getaddrinfo blocks (about 10 s per query against a resolver that drops packets) and cannot be cancelled. With
+aiohttp's default resolver every lookup takes a thread of the loop's default executor, so a hung resolver soon
+holds all of them and every other lookup, check and /metrics render queues behind. Here each client has its own
+small pool, a lookup already in flight for a name is joined instead of repeated, and answers are kept briefly.
+A check's own deadline still bounds its wait: cancelling the waiter leaves the shared lookup to finish alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+ANSWER_TTL = 10.0  # seconds an answer is reused; short, so a changed DNS record is followed promptly
+_AI_ADDRCONFIG = getattr(socket, "AI_ADDRCONFIG", 0)
+
+_Key = tuple[str, int, int]
+_Infos = list[tuple[Any, ...]]
+
+
+class SharedResolver(AbstractResolver):
+    def __init__(self, workers: int = 2) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vigil-resolve")
+        self._inflight: dict[_Key, asyncio.Future[_Infos]] = {}
+        self._answers: dict[_Key, tuple[float, _Infos]] = {}
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        infos = await self._lookup((host, port, int(family)))
+        results: list[ResolveResult] = []
+        for info_family, _, proto, _, address in infos:
+            if info_family == socket.AF_INET6 and len(address) < 3:
+                continue  # no IPv6 in this Python build
+            results.append(
+                ResolveResult(
+                    hostname=host,
+                    host=str(address[0]),
+                    port=int(address[1]),
+                    family=info_family,
+                    proto=proto,
+                    flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+                )
+            )
+        if not results:
+            raise OSError(socket.EAI_NONAME, f"{host} has no usable address")
+        return results
+
+    async def _lookup(self, key: _Key) -> _Infos:
+        host, port, family = key
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            pass
+        else:  # a literal address needs no lookup (and no thread)
+            return socket.getaddrinfo(host, port, family, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST)
+        cached = self._answers.get(key)
+        if cached is not None and time.monotonic() - cached[0] < ANSWER_TTL:
+            return cached[1]
+        future = self._inflight.get(key)
+        if future is None:
+            loop = asyncio.get_running_loop()
+            future = asyncio.ensure_future(
+                loop.run_in_executor(
+                    self._executor, socket.getaddrinfo, host, port, family, socket.SOCK_STREAM, 0, _AI_ADDRCONFIG
+                )
+            )
+            self._inflight[key] = future
+            future.add_done_callback(lambda done: self._settle(key, done))
+        return await asyncio.shield(future)
+
+    def _settle(self, key: _Key, future: asyncio.Future[_Infos]) -> None:
+        self._inflight.pop(key, None)
+        if not future.cancelled() and future.exception() is None:
+            self._answers[key] = (time.monotonic(), future.result())
+
+    async def close(self) -> None:
+        for future in self._inflight.values():
+            future.cancel()
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# Builds Vigil's image with podman from a local Debian base (no registry needed) and runs it for real against a
+# Redis on loopback: /livez and /startupz 200, vigil_check_up in /metrics, the HEALTHCHECK healthy, non-root,
+# read-only root filesystem, exit 0 within 5 s of SIGTERM, no network needed to start.
+#
+#   bash scripts/image.sh          build, then test (what CI runs after the test suite)
+#   bash scripts/image.sh build    build only
+#   bash scripts/image.sh test     test the image built before
+#
+# As root on Debian; installs podman, runc, mmdebstrap and redis-server when missing. The base image (bookworm
+# minbase + python3, python3-venv, ca-certificates) is cached as a tarball under .cache/ (about 80 s to make)
+# and rebuilt when its recipe changes or it is older than 30 days (Debian security updates).
+# IMAGE picks the tag (default localhost/vigil:dev); BASE an existing base image instead of the local one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+IMAGE=${IMAGE:-localhost/vigil:dev}
+SUITE=bookworm
+MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+SECURITY_MIRROR=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
+STOP_LIMIT=5   # seconds from SIGTERM to exit, as the README promises
+# Known obstacles on these machines: crun refuses the hybrid cgroup layout (use runc), and podman's default
+# ulimits are above what an unprivileged shell may raise to.
+PODMAN=(podman --runtime runc)
+ULIMITS=(--ulimit "nofile=$(ulimit -Hn):$(ulimit -Hn)" --ulimit nproc=4096:4096)
+
+say() { echo "image: $*" >&2; }
+die() { say "FAIL: $*"; exit 1; }
+
+ensure_tools() {
+    local missing=()
+    command -v podman >/dev/null || missing+=(podman)
+    command -v runc >/dev/null || missing+=(runc)
+    command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
+    command -v redis-server >/dev/null || missing+=(redis-server)
+    [ ${#missing[@]} -eq 0 ] && return 0
+    [ "$(id -u)" = 0 ] || die "missing ${missing[*]}; run as root or: apt-get install -y ${missing[*]}"
+    say "installing ${missing[*]} ..."
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # policy-rc.d keeps the packaged redis-server from starting: the test runs its own on a free port.
+    local policy=/usr/sbin/policy-rc.d created=0
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; created=1
+    fi
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    if [ "$created" = 1 ]; then rm -f "$policy"; fi
+}
+
+# The base image: made with mmdebstrap, cached under .cache/, imported into podman's store once.
+base_image() {
+    local args=(
+        --variant=minbase --include=python3,python3-venv,ca-certificates
+        # merged /usr by symlinks: without this hook bookworm pulls in usrmerge and with it the whole of perl
+        --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr
+        --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/info/*'
+        --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/doc/*'
+        --dpkgopt='path-include=/usr/share/doc/*/copyright'
+    )
+    local key tarball image
+    key=$(printf '%s\n' "$SUITE" "${args[@]}" | sha256sum | cut -c1-12)
+    tarball=.cache/vigil-base-$SUITE-$key.tar
+    image=localhost/vigil-base:$SUITE-$key
+    mkdir -p .cache
+    # Self-ignoring, like .pytest_cache: the tarball never ends up in git.
+    [ -f .cache/.gitignore ] || printf '# made by scripts/image.sh\n*\n' > .cache/.gitignore
+    if [ -f "$tarball" ] && [ -n "$(find "$tarball" -mtime +30)" ]; then
+        say "base tarball older than 30 days: rebuilding"
+        rm -f "$tarball"
+        podman image rm -f "$image" >/dev/null 2>&1 || true
+    fi
+    if ! podman image exists "$image"; then
+        if [ ! -f "$tarball" ]; then
+            rm -f .cache/vigil-base-*.tar   # other recipes
+            say "making the base with mmdebstrap ($SUITE minbase + python3), about 80 s ..."
+            local started=$SECONDS
+            mmdebstrap --quiet --format=tar "${args[@]}" "$SUITE" "$tarball.tmp" \
+                "deb $MIRROR $SUITE main" "deb $MIRROR $SUITE-updates main" \
+                "deb $SECURITY_MIRROR $SUITE-security main"
+            mv "$tarball.tmp" "$tarball"
+            say "base tarball made in $((SECONDS - started)) s"
+        fi
+        podman import --quiet "$tarball" "$image" >/dev/null
+    fi
+    echo "$image"
+}
+
+build() {
+    local base=${BASE:-}
+    [ -n "$base" ] || base=$(base_image)
+    local version revision created volumes=()
+    version=$(python3 -c "import tomllib; print(tomllib.load(open('pyproject.toml', 'rb'))['project']['version'])")
+    revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
+    created=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+    # pip inside the build trusts what the host trusts (a TLS-inspecting proxy's CA included).
+    if [ -f "$CA_BUNDLE" ]; then volumes=(-v "$CA_BUNDLE:$CA_BUNDLE:ro"); fi
+    say "building $IMAGE from $base ..."
+    local started=$SECONDS
+    "${PODMAN[@]}" build --runtime runc --format docker --network host "${ULIMITS[@]}" "${volumes[@]}" \
+        --build-arg "BASE=$base" --build-arg "VERSION=$version" --build-arg "REVISION=$revision" \
+        --build-arg "CREATED=$created" --tag "$IMAGE" . >&2
+    local size
+    size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
+    say "built $IMAGE in $((SECONDS - started)) s: $((size / 1000000)) MB ($size bytes)"
+}
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# Prints "<status> <body>" for a GET on loopback; "000" when nothing answers.
+http_get() {
+    python3 - "$1" <<'EOF'
+import sys, urllib.error, urllib.request
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+try:
+    with opener.open(sys.argv[1], timeout=2) as response:
+        print(response.status, response.read().decode())
+except urllib.error.HTTPError as exc:
+    print(exc.code, exc.read().decode())
+except OSError:
+    print("000")
+EOF
+}
+
+wait_for_status() {  # url, seconds
+    local deadline=$((SECONDS + $2))
+    while [ $SECONDS -lt $deadline ]; do
+        [ "$(http_get "$1" | head -c 3)" = 200 ] && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+run_tests() {
+    podman image exists "$IMAGE" || die "no image $IMAGE: build it first (bash scripts/image.sh build)"
+    local tmp name redis_port port redis_pid
+    tmp=$(mktemp -d)
+    name=vigil-image-test-$$
+    redis_port=$(free_port)
+    port=$(free_port)
+    # shellcheck disable=SC2064  # expand now: the trap must clean up exactly these
+    trap "podman rm -f -t 0 $name >/dev/null 2>&1 || true; kill \$(cat $tmp/redis.pid 2>/dev/null) 2>/dev/null || true; rm -rf $tmp" EXIT
+
+    redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$tmp" \
+        --daemonize yes --pidfile "$tmp/redis.pid" --logfile "$tmp/redis.log"
+    cat > "$tmp/vigil.yaml" <<EOF
+# The image test's config: a Redis on loopback, checked every 2 s.
+defaults: {interval: 2s, timeout: 1s}
+server: {host: 127.0.0.1, show_details: always, shutdown_grace: 3s}
+components:
+  cache:
+    type: redis
+    url: redis://127.0.0.1:$redis_port/0
+    checks:
+      connectivity: {}
+      memory: {}
+EOF
+    chmod 644 "$tmp/vigil.yaml"
+    local config=(-v "$tmp/vigil.yaml:/etc/vigil/vigil.yaml:ro")
+
+    # No network at all: the image starts and validates its config offline, and it trusts the public CAs.
+    local out
+    out=$("${PODMAN[@]}" run --rm --network none --read-only "${ULIMITS[@]}" "${config[@]}" "$IMAGE" config validate) \
+        || die "config validate with --network none: $out"
+    [ "$out" = "configuration ok: 1 components, 2 checks" ] || die "config validate said: $out"
+    say "ok: starts with no network (config validate: $out)"
+    out=$("${PODMAN[@]}" run --rm --network none --read-only "${ULIMITS[@]}" --entrypoint python3 "$IMAGE" \
+        -c 'import ssl; print(ssl.create_default_context().cert_store_stats()["x509_ca"])')
+    [ "$out" -gt 0 ] || die "no CA certificates in the image: https and rediss targets could not be verified"
+    say "ok: $out CA certificates for TLS targets"
+
+    # The real run: host network (Vigil on a loopback port, Redis on loopback), strictly read-only (not even a
+    # tmpfs /tmp), every capability dropped, as Kubernetes would run it with the chart's securityContext.
+    "${PODMAN[@]}" run -d --name "$name" --network host --read-only --read-only-tmpfs=false \
+        --cap-drop ALL --security-opt no-new-privileges "${ULIMITS[@]}" "${config[@]}" \
+        -e "VIGIL_SERVER__PORT=$port" "$IMAGE" >/dev/null
+    local base=http://127.0.0.1:$port
+    wait_for_status "$base/livez" 30 || { podman logs "$name" >&2; die "/livez not 200 within 30 s"; }
+    say "ok: /livez 200"
+    wait_for_status "$base/startupz" 15 || { podman logs "$name" >&2; die "/startupz not 200 within 15 s"; }
+    say "ok: /startupz 200"
+    local metrics
+    metrics=$(http_get "$base/metrics")
+    grep -q '^vigil_check_up{component="cache",check="connectivity"} 1.0$' <<<"$metrics" \
+        || { echo "$metrics" | grep vigil_check_up >&2; die "/metrics: cache:connectivity not up"; }
+    say "ok: /metrics has vigil_check_up (cache:connectivity up: the container reached Redis)"
+    [ "$(http_get "$base/readyz" | head -c 3)" = 200 ] || die "/readyz not 200"
+    say "ok: /readyz 200"
+
+    podman healthcheck run "$name" >/dev/null || die "podman healthcheck run: unhealthy"
+    local health
+    health=$(podman inspect --format '{{.State.Health.Status}}' "$name")
+    [ "$health" = healthy ] || die "healthcheck status: $health"
+    say "ok: HEALTHCHECK healthy"
+
+    local pid uid
+    pid=$(podman inspect --format '{{.State.Pid}}' "$name")
+    uid=$(stat -c %u "/proc/$pid")
+    [ "$uid" = 10001 ] || die "the process runs as uid $uid, expected 10001"
+    say "ok: runs as uid $uid (non-root)"
+
+    [ "$(podman inspect --format '{{.HostConfig.ReadonlyRootfs}}' "$name")" = true ] || die "root filesystem not read-only"
+    if podman exec "$name" python3 -c 'open("/tmp/probe", "w")' 2>/dev/null; then
+        die "wrote to /tmp in a read-only container"
+    fi
+    say "ok: read-only root filesystem (not even /tmp is writable) and Vigil works"
+
+    local started stopped code elapsed
+    started=$(date +%s%N)
+    podman kill --signal TERM "$name" >/dev/null
+    code=$(timeout 15 podman wait "$name") || die "still running 15 s after SIGTERM"
+    stopped=$(date +%s%N)
+    elapsed=$(( (stopped - started) / 1000000 ))
+    [ "$code" = 0 ] || { podman logs "$name" >&2; die "exit status $code after SIGTERM"; }
+    [ "$elapsed" -lt $((STOP_LIMIT * 1000)) ] || die "took $elapsed ms to stop after SIGTERM (limit ${STOP_LIMIT} s)"
+    say "ok: exit 0 ${elapsed} ms after SIGTERM"
+    if podman logs "$name" 2>&1 | grep -q Traceback; then
+        podman logs "$name" >&2
+        die "a traceback in the logs"
+    fi
+    say "ok: no traceback in the logs"
+}
+
+[ "$(id -u)" = 0 ] || die "run as root (rootful podman; the base image is made with mmdebstrap as root)"
+ensure_tools
+case "${1:-all}" in
+    build) build ;;
+    test) run_tests ;;
+    all) build; run_tests ;;
+    *) die "usage: bash scripts/image.sh [build|test]" ;;
+esac
+say "$IMAGE: $(( $(podman image inspect --format '{{.Size}}' "$IMAGE") / 1000000 )) MB; all good"

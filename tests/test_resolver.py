@@ -1,0 +1,125 @@
+"""A resolver that never answers must not stall /metrics or healthy checks (found by faulting Vigil).
+
+Vigil runs in a private mount namespace whose /etc/resolv.conf points at a loopback UDP port that reads queries
+and never replies; `localhost` still resolves from /etc/hosts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import http, reach
+from tests.servers import free_port
+
+VIGIL = str(Path(sys.executable).with_name("vigil"))
+BLACK_HOLE = "127.0.0.9"
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("unshare") is None, reason="needs root and unshare for a private resolv.conf"
+)
+
+
+@pytest.fixture
+def silent_resolver() -> Iterator[socket.socket]:
+    """A UDP socket on BLACK_HOLE:53 that reads every query and never answers."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((BLACK_HOLE, 53))
+    sock.settimeout(0.2)
+    stop = threading.Event()
+
+    def swallow() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                sock.recvfrom(4096)
+
+    thread = threading.Thread(target=swallow, daemon=True)
+    thread.start()
+    yield sock
+    stop.set()
+    thread.join(2)
+    sock.close()
+
+
+def scrape(port: int) -> tuple[float, dict[str, Any]]:
+    started = time.monotonic()
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=15) as response:
+        body = response.read().decode()
+    return time.monotonic() - started, {f.name: f for f in text_string_to_metric_families(body)}
+
+
+def sample(families: dict[str, Any], family: str, **labels: str) -> float:
+    values = [s.value for s in families[family].samples if all(s.labels.get(k) == v for k, v in labels.items())]
+    return float(sum(values))
+
+
+def test_a_hung_resolver_stalls_neither_metrics_nor_healthy_checks(
+    silent_resolver: socket.socket, http_target: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "resolv.conf").write_text(f"nameserver {BLACK_HOLE}\noptions timeout:5 attempts:2\n")
+    hung = {f"n{i}": reach("/", timeout="2s") for i in range(12)}
+    components = {
+        "healthy": http(f"http://localhost:{http_target.port}", ok=reach("/ok")),
+        **{f"hung{i}": http(f"http://api{i}.vigil-resolver-test.example/", **hung) for i in range(3)},
+    }
+    config = tmp_path / "vigil.yaml"
+    config.write_text(yaml.safe_dump({
+        "defaults": {"interval": "3s", "timeout": "2s", "failure_threshold": 1, "jitter": 0.1},
+        "server": {"show_details": "always"},
+        "components": components,
+    }))
+    port = free_port()
+    command = f"mount --bind {tmp_path / 'resolv.conf'} /etc/resolv.conf && exec {VIGIL} serve --config {config} " \
+              f"--host 127.0.0.1 --port {port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
+    proc = subprocess.Popen(["unshare", "-m", "sh", "-c", command], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            assert proc.poll() is None, proc.communicate()
+            with contextlib.suppress(OSError):
+                _, families = scrape(port)
+                if sample(families, "vigil_check_runs_total", component="healthy") >= 1:
+                    break
+            assert time.monotonic() < deadline, "vigil never ran the healthy check"
+            time.sleep(0.1)
+        # Several intervals with 36 lookups hanging: every scrape stays quick, the healthy check keeps passing.
+        slowest = 0.0
+        until = time.monotonic() + 12
+        while time.monotonic() < until:
+            took, families = scrape(port)
+            slowest = max(slowest, took)
+            time.sleep(0.2)
+        assert slowest < 2.0, f"a /metrics scrape took {slowest:.1f}s"
+        assert sample(families, "vigil_check_runs_total", component="healthy", status="fail") == 0
+        assert sample(families, "vigil_check_runs_total", component="healthy", status="pass") >= 4
+        assert sample(families, "vigil_check_up", component="hung0") == 0
+        with pytest.raises(urllib.error.HTTPError) as failing:  # 503: the hung part fails, by its deadline
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health/hung0/n0", timeout=5)
+        assert failing.value.code == 503
+        output = json.loads(failing.value.read().decode())["checks"]["hung0:n0"][0]["output"]
+        assert output == "timed out after 2s", output
+    finally:
+        proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(10)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
