@@ -9,7 +9,9 @@ FROM ${BASE} AS build
 # over it (podman build -v /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro).
 ARG PIP_CERT=/etc/ssl/certs/ca-certificates.crt
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
-RUN python3 -m venv /opt/vigil
+# binutils for `strip`, in the build stage only.
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends binutils >/dev/null \
+    && python3 -m venv /opt/vigil
 WORKDIR /src
 # Dependencies first, from pyproject.toml alone: this layer survives changes to app/.
 COPY pyproject.toml README.md ./
@@ -17,9 +19,12 @@ RUN python3 -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.tom
         > /tmp/requirements.txt \
     && /opt/vigil/bin/pip install -q -r /tmp/requirements.txt
 COPY app ./app
-# Then Vigil itself; pip and setuptools are not needed at run time.
+# Then Vigil itself. Not needed at run time: pip, setuptools, and what some wheels ship besides their code
+# (asynch's Cython sources and debug symbols were 60 of its 62 MB).
 RUN /opt/vigil/bin/pip install -q --no-deps . \
-    && /opt/vigil/bin/pip uninstall -q -y pip setuptools
+    && /opt/vigil/bin/pip uninstall -q -y pip setuptools \
+    && find /opt/vigil -type f \( -name '*.c' -o -name '*.pyx' -o -name '*.pxd' \) -delete \
+    && find /opt/vigil -type f -name '*.so*' -exec strip --strip-debug {} +
 
 FROM ${BASE}
 ARG BASE

@@ -16,6 +16,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS_CONTENT_TYPE
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import __version__
@@ -74,8 +75,14 @@ def create_app(settings: Settings) -> FastAPI:
         response_class=Response,
         responses={200: {"description": "the text exposition format", "content": {CONTENT_TYPE_LATEST: {}}}},
     )
-    async def metrics() -> Response:
-        return Response(await exposition.render(), media_type=CONTENT_TYPE_LATEST)
+    async def metrics(request: Request) -> Response:
+        # Content negotiation as the Prometheus server does it: OpenMetrics when asked for, gzip when accepted.
+        openmetrics = "application/openmetrics-text" in request.headers.get("accept", "")
+        gzip = "gzip" in request.headers.get("accept-encoding", "")
+        body = await exposition.render(openmetrics=openmetrics, gzip=gzip)
+        headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"} if gzip else {"Vary": "Accept-Encoding"}
+        media_type = OPENMETRICS_CONTENT_TYPE if openmetrics else CONTENT_TYPE_LATEST
+        return Response(body, media_type=media_type, headers=headers)
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> JSONResponse:

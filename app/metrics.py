@@ -12,9 +12,11 @@ import platform
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from gzip import compress
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
+from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -25,19 +27,12 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from app import __version__
+from app.exposition import TextWriter, measure_name
 from app.model import CheckResult, Status
 from app.schema import Severity
 from app.singleflight import SingleFlight
 from app.store import DURATION_BUCKETS, Store
 
-_UNIT_SUFFIX = {"s": "seconds", "bytes": "bytes", "ratio": "ratio", "rows": "rows"}
-
-
-def measure_name(name: str, unit: str | None) -> str:
-    suffix = _UNIT_SUFFIX.get(unit or "")
-    if suffix and not name.endswith(suffix):
-        return f"{name}_{suffix}"
-    return name
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,39 +158,53 @@ class VigilCollector(Collector):
                 last_success.add_metric(key, state.last_success_at)
         ready = GaugeMetricFamily("vigil_ready", "1 when every critical check is pass or warn (what /readyz says).")
         ready.add_metric([], 1.0 if snapshot.ready else 0.0)
+        yield from (up, status, info, stale, runs, duration, observed, last_run, last_success, failures, lag, ready)
+
+
+class BuildCollector(Collector):
+    def collect(self) -> Iterator[Metric]:
         build = InfoMetricFamily("vigil_build", "Vigil's version.")
         build.add_metric([], {"version": __version__, "python": platform.python_version()})
-        yield from (up, status, info, stale, runs, duration, observed, last_run, last_success, failures, lag, ready, build)
+        yield build
 
 
 class Exposition:
-    """Renders the registry for /metrics in a worker thread, so a large scrape never stalls probes on the event
-    loop; scrapes arriving while a render runs share it (single-flight), so scrapers cannot pile up CPU work.
+    """Renders /metrics in a worker thread, so a large scrape never stalls probes on the event loop; scrapes
+    arriving while a render of the same format runs share it (single-flight), so scrapers cannot pile up CPU work.
     Vigil's numbers are copied on the loop first (`take_snapshot`), so the thread never reads a moving store.
 
+    The text format (what Prometheus asks for by default) comes from TextWriter, several times faster than
+    prometheus_client's generic path; OpenMetrics, when a scraper asks for it, from prometheus_client.
     The thread is its own, not the loop's default executor: blocking name lookups (getaddrinfo of a hung
     resolver, ~10 s each) queue there, and a scrape must never wait behind them.
     """
 
     def __init__(self, registry: CollectorRegistry, collector: VigilCollector | None = None) -> None:
-        self.registry = registry
+        self.registry = registry  # everything, for OpenMetrics (and the reference the text writer is tested against)
         self.collector = collector
-        self._flight: SingleFlight[bytes] = SingleFlight()
+        self.others = CollectorRegistry(auto_describe=False)  # what the text writer does not write itself
+        self.writer = TextWriter()
+        self._flights: dict[tuple[bool, bool], SingleFlight[bytes]] = {}
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vigil-metrics")
 
-    async def render(self) -> bytes:
-        return await self._flight.do(self._render)
+    async def render(self, *, openmetrics: bool = False, gzip: bool = False) -> bytes:
+        flight = self._flights.setdefault((openmetrics, gzip), SingleFlight())
+        return await flight.do(lambda: self._render(openmetrics, gzip))
 
-    async def _render(self) -> bytes:
+    async def _render(self, openmetrics: bool, gzip: bool) -> bytes:
         loop = asyncio.get_running_loop()
         collector = self.collector
-        if collector is None:
-            return await loop.run_in_executor(self._thread, generate_latest, self.registry)
-        snapshot = take_snapshot(collector.store)  # on the loop
+        snapshot = None if collector is None else take_snapshot(collector.store)  # on the loop
 
         def generate() -> bytes:
-            with collector.pinned(snapshot):
-                return generate_latest(self.registry)
+            if collector is None or snapshot is None:
+                body = (generate_openmetrics if openmetrics else generate_latest)(self.registry)
+            elif openmetrics:
+                with collector.pinned(snapshot):
+                    body = generate_openmetrics(self.registry)
+            else:
+                body = self.writer.render(snapshot).encode() + generate_latest(self.others)
+            return compress(body, compresslevel=1) if gzip else body
 
         return await loop.run_in_executor(self._thread, generate)
 
@@ -204,9 +213,12 @@ class Exposition:
 
 
 def build_exposition(store: Store) -> Exposition:
-    """A registry of its own per app (no global one): Vigil's collector and the process's."""
+    """Registries of its own per app (no global one): Vigil's collector, the build info and the process's."""
     registry = CollectorRegistry(auto_describe=False)
     collector = VigilCollector(store)
     registry.register(collector)
-    ProcessCollector(registry=registry)
-    return Exposition(registry, collector)
+    exposition = Exposition(registry, collector)
+    for target in (registry, exposition.others):
+        target.register(BuildCollector())
+        ProcessCollector(registry=target)
+    return exposition

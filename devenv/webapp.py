@@ -21,8 +21,8 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import uvicorn
-from jose import jwt
-from jose.exceptions import JOSEError
+from jose import jwt  # type: ignore[import-untyped]
+from jose.exceptions import JOSEError  # type: ignore[import-untyped]
 from starlette.applications import Starlette
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request

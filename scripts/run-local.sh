@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs Vigil on a local default: private redis-server and clickhouse-server on free loopback ports
-# (Debian packages installed when missing and we are root), then `vigil serve` on examples/local.yaml.
-# Ctrl-C stops Vigil and both servers. VIGIL_PORT (default 8080) picks Vigil's port.
+# (Debian packages installed when missing and we are root) and the demo web API (devenv.webapp), then
+# `vigil serve` on examples/local.yaml. Ctrl-C stops Vigil and all three. VIGIL_PORT (default 8080) picks Vigil's port.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -15,9 +15,28 @@ rm -rf "$run_dir/servers"
 mkdir -p "$run_dir"
 : > "$run_dir/servers.env"
 
+pids=()
+stop_all() {
+    if [ ${#pids[@]} -gt 0 ]; then
+        kill "${pids[@]}" 2>/dev/null || true
+        wait "${pids[@]}" 2>/dev/null || true
+    fi
+}
+trap stop_all EXIT INT TERM
+
 .venv/bin/python -m tests.servers "$run_dir/servers" > "$run_dir/servers.env" &
 servers_pid=$!
-trap 'kill "$servers_pid" 2>/dev/null || true; wait "$servers_pid" 2>/dev/null || true' EXIT INT TERM
+pids+=("$servers_pid")
+
+# The demo web API, with a throwaway signing key and client secret made for this run (Vigil reads the same files).
+: > "$run_dir/demo-api.env"
+(umask 077
+ .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))' > "$run_dir/demo-api.key"
+ .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(24))' > "$run_dir/demo-api.secret")
+.venv/bin/python -m devenv.webapp --port 0 --signing-key-file "$run_dir/demo-api.key" \
+    --client-secret-file "$run_dir/demo-api.secret" > "$run_dir/demo-api.env" &
+api_pid=$!
+pids+=("$api_pid")
 
 for _ in $(seq 1 600); do
     if [ -s "$run_dir/servers.env" ]; then break; fi
@@ -26,11 +45,22 @@ for _ in $(seq 1 600); do
 done
 # shellcheck disable=SC1091
 source "$run_dir/servers.env"   # REDIS_PORT, CLICKHOUSE_PORT, CLICKHOUSE_HTTP_PORT
+for _ in $(seq 1 100); do
+    if [ -s "$run_dir/demo-api.env" ]; then break; fi
+    if ! kill -0 "$api_pid" 2>/dev/null; then echo "could not start the demo web API" >&2; exit 1; fi
+    sleep 0.1
+done
+# shellcheck disable=SC1091
+source "$run_dir/demo-api.env"  # DEMO_API_PORT (listening already)
 
 # The example config names the components; the environment points them at the private servers.
 export VIGIL_COMPONENTS__CACHE__URL="redis://127.0.0.1:${REDIS_PORT}/0"
 export VIGIL_COMPONENTS__ANALYTICS__PORT="${CLICKHOUSE_PORT}"
 export VIGIL_COMPONENTS__CLICKHOUSE_HTTP__URL="http://127.0.0.1:${CLICKHOUSE_HTTP_PORT}/"
+export VIGIL_COMPONENTS__API__URL="http://127.0.0.1:${DEMO_API_PORT}/"
+# Values for fields inside a check are read as JSON, hence the quotes.
+export VIGIL_COMPONENTS__API__CHECKS__AUTH__TOKEN__CLIENT_SECRET_FILE="\"$run_dir/demo-api.secret\""
+export VIGIL_COMPONENTS__API__CHECKS__AUTH__SIGNING_KEY_FILE="\"$run_dir/demo-api.key\""
 # A throwaway signing key for the run endpoints; mint a token with scripts/token.sh.
 export VIGIL_AUTH__KEY="${VIGIL_AUTH__KEY:-$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))')}"
 printf '%s' "$VIGIL_AUTH__KEY" > "$run_dir/jwt.key"; chmod 600 "$run_dir/jwt.key"
@@ -39,6 +69,7 @@ base="http://127.0.0.1:${port}"
 cat <<INFO
 redis-server      127.0.0.1:${REDIS_PORT}
 clickhouse-server 127.0.0.1:${CLICKHOUSE_PORT} (native), ${CLICKHOUSE_HTTP_PORT} (http)
+demo web API      http://127.0.0.1:${DEMO_API_PORT}/ (CORS, /auth/token, /api/me, WebSocket /ws)
 Vigil             ${base}
   ${base}/readyz?verbose    readiness, one line per check
   ${base}/health            health+json (details: show_details is 'always' here)

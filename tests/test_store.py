@@ -166,3 +166,29 @@ def test_a_latched_failure_is_reported_at_once_and_held() -> None:
     free, transition = store.record(result("c:x", P, "all good"), 4.0)
     assert (free.status, free.output, free.latch) == (P, "all good", None)
     assert store.states[("c", "x")].reported is P and transition is not None
+
+
+def test_memory_per_check_stays_flat_over_a_day_of_runs() -> None:
+    """The store keeps constant memory per check whatever the run count: after warm-up, 200,000 more runs
+    spread over two days (the ring wraps twice) allocate nothing that stays."""
+    import tracemalloc
+
+    store = make_store(**{f"c__x{i}": schedule(failure=1) for i in range(20)})
+    ids = [f"c:x{i}" for i in range(20)]
+
+    def run(first: int, count: int) -> None:
+        for n in range(first, first + count):
+            check_id = ids[n % len(ids)]
+            status = (P, W, F)[n % 7 % 3]
+            store.record(result(check_id, status, at=1_000_000.0 + n * 0.9), float(n))
+
+    run(0, 20_000)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        run(20_000, 200_000)
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    grown = sum(stat.size_diff for stat in after.compare_to(before, "filename") if stat.size_diff > 0)
+    assert grown < 64 * 1024, f"{grown} bytes kept after 200,000 runs"

@@ -233,9 +233,9 @@ class ClickHouseClient:
                     self._spawn(self._abort(conn, task, query_id))
                 else:  # finished with an error: close it, never reuse it
                     self._release(conn, False)
-            if timer.expired():
+            if isinstance(exc, TimeoutError) and timer.expired():
                 raise QueryTimeout(label, loop.time() - started, timeout or 0.0, own_timeout) from None
-            error = self._map(exc, label, sent=task is not None)
+            error = self._map(exc, label, sent=task is not None)  # sent: asynch had the query (and the connection)
             if error is None:
                 raise
             if isinstance(error, ConnectionLost):  # the connection is gone; the query may still run on the server

@@ -14,8 +14,14 @@ from tests.conftest import HttpTarget, make_settings, run_check
 def reachable(target: HttpTarget, **options: Any) -> Any:
     return make_settings(
         defaults={"interval": 5, "timeout": 2},
-        components={"api": {"type": "http", "url": target.url, "connect_timeout": 0.5,
-                            "checks": {"r": {"kind": "reachable", **options}}}},
+        components={
+            "api": {
+                "type": "http",
+                "url": target.url,
+                "connect_timeout": 0.5,
+                "checks": {"r": {"kind": "reachable", **options}},
+            }
+        },
     )
 
 
@@ -65,8 +71,14 @@ async def test_latency_warn_and_budget(http_target: HttpTarget) -> None:
 async def test_slow_target_hits_the_check_deadline(http_target: HttpTarget) -> None:
     settings = make_settings(
         defaults={"interval": 5, "timeout": 0.5},
-        components={"api": {"type": "http", "url": http_target.url, "connect_timeout": 0.2,
-                            "checks": {"r": {"kind": "reachable", "path": "/slow?delay=3"}}}},
+        components={
+            "api": {
+                "type": "http",
+                "url": http_target.url,
+                "connect_timeout": 0.2,
+                "checks": {"r": {"kind": "reachable", "path": "/slow?delay=3"}},
+            }
+        },
     )
     result = await run_check(settings, "api", "r")
     assert result.status is Status.FAIL
@@ -88,9 +100,17 @@ def test_lookup(path: str, found: bool, value: Any) -> None:
 
 def test_credentials_in_plain_headers_are_masked() -> None:
     settings = make_settings(
-        components={"api": {"type": "http", "url": "http://127.0.0.1:1/", "headers": {
-            "Authorization": "Bearer header-token-value", "X-Api-Key": "api-key-value", "Accept": "application/json",
-        }}},
+        components={
+            "api": {
+                "type": "http",
+                "url": "http://127.0.0.1:1/",
+                "headers": {
+                    "Authorization": "Bearer header-token-value",
+                    "X-Api-Key": "api-key-value",
+                    "Accept": "application/json",
+                },
+            }
+        },
     )
     shown = str(settings.redacted())
     assert "header-token-value" not in shown and "api-key-value" not in shown
@@ -103,8 +123,15 @@ async def test_https_with_a_private_ca(https_target: tuple[HttpTarget, Any]) -> 
     def settings(**component: Any) -> Any:
         return make_settings(
             defaults={"interval": 5, "timeout": 2},
-            components={"api": {"type": "http", "url": target.url, "connect_timeout": 0.5, **component,
-                                "checks": {"r": {"kind": "reachable", "path": "/ok"}}}},
+            components={
+                "api": {
+                    "type": "http",
+                    "url": target.url,
+                    "connect_timeout": 0.5,
+                    **component,
+                    "checks": {"r": {"kind": "reachable", "path": "/ok"}},
+                }
+            },
         )
 
     trusted = await run_check(settings(tls_ca_file=str(ca_file)), "api", "r")

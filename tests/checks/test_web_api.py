@@ -127,7 +127,13 @@ async def test_well_configured_api_passes_all_three() -> None:
     observed = {name: {o.name: (o.value, o.unit) for o in r.observed} for name, r in results.items()}
     assert observed["cors"]["max_age"] == (600.0, "s")
     assert observed["cors"]["preflights"] == (1, None)
-    assert set(observed["auth"]) == {"token_latency", "token_lifetime", "protected_latency", "status_code", "bad_tokens_refused"}
+    assert set(observed["auth"]) == {
+        "token_latency",
+        "token_lifetime",
+        "protected_latency",
+        "status_code",
+        "bad_tokens_refused",
+    }
     lifetime, unit = observed["auth"]["token_lifetime"]
     assert unit == "s" and 500 < lifetime <= 600  # type: ignore[operator]
     assert observed["auth"]["bad_tokens_refused"] == (6, None)
@@ -250,9 +256,7 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Pat
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
-        )
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
@@ -268,9 +272,7 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Pat
         .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     paths = directory / "ca.pem", directory / "cert.pem", directory / "key.pem"
@@ -292,7 +294,9 @@ async def test_over_tls_with_a_private_ca(tls_files: tuple[Path, Path, Path]) ->
     assert all(r.status is Status.FAIL for r in untrusted.values()), shown(untrusted)
     assert untrusted["cors"].output.startswith("the preflight of PUT /api/me from https://app.example: cannot connect")
     assert "certificate verify failed" in untrusted["socket"].output.lower()
-    assert untrusted["socket"].output.startswith("the upgrade of /ws with a token minted with signing_key (HS256) failed: cannot connect")
+    assert untrusted["socket"].output.startswith(
+        "the upgrade of /ws with a token minted with signing_key (HS256) failed: cannot connect"
+    )
 
 
 async def test_no_token_reaches_health_metrics_or_logs(caplog: pytest.LogCaptureFixture) -> None:

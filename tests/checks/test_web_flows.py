@@ -50,7 +50,9 @@ async def test_minted_token_without_a_token_endpoint() -> None:
 
 def rsa_pair() -> tuple[str, str]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     return private.decode(), public.decode()
 
@@ -132,7 +134,13 @@ async def test_websocket_ping_pong_json_fields_and_a_wrong_reply() -> None:
 async def test_an_upgrade_answered_with_a_redirect_is_not_followed(http_target: HttpTarget) -> None:
     settings = make_settings(
         defaults={"interval": 30, "timeout": 5},
-        components={"api": {"type": "http", "url": http_target.url, "checks": {"socket": {"kind": "websocket", "path": "/redirect"}}}},
+        components={
+            "api": {
+                "type": "http",
+                "url": http_target.url,
+                "checks": {"socket": {"kind": "websocket", "path": "/redirect"}},
+            }
+        },
     )
     result = await run_check(settings, "api", "socket")
     assert (result.status, result.output) == (

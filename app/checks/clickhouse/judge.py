@@ -16,6 +16,7 @@ from app.model import Observation, Outcome, Status
 Finding = tuple[Status, str]
 
 DEADLINE_MARGIN = 0.1  # seconds kept back from the check's deadline so a timed-out query is reported by name
+READONLY_ERROR = 164  # ClickHouse's code when it refuses a write (or a SET, a table function) under readonly=1
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +68,6 @@ class QueryRun:
     error: tuple[int, str] | None = None  # the server refused or failed it: (code, message)
 
 
-READONLY_ERROR = 164  # the server refused a write under readonly=1
-
-
 def query_finding(name: str, sla: float, warn_fraction: float, run: QueryRun) -> Finding:
     """Fail above the SLA, on an error, when cancelled or not run; warn above `warn_fraction` of the SLA."""
     if run.cancelled is not None:
@@ -92,6 +90,7 @@ def query_finding(name: str, sla: float, warn_fraction: float, run: QueryRun) ->
 def query_performance(
     options: ClickHouseQueryPerformance, runs: Mapping[str, QueryRun], observed: list[Observation]
 ) -> Outcome:
+    """Every configured query's finding; when all pass, each one's time against its SLA."""
     findings = []
     timings = []
     for name, query in options.queries.items():

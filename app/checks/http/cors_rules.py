@@ -87,9 +87,7 @@ def judge_disallowed(origin: str, answers: list[tuple[str, Mapping[str, str]]]) 
     if not echoed:
         return []
     credentials = any(
-        headers.get("access-control-allow-credentials") == "true"
-        for what, headers in answers
-        if what in echoed
+        headers.get("access-control-allow-credentials") == "true" for what, headers in answers if what in echoed
     )
     return [
         f"the disallowed origin {origin} is echoed in Access-Control-Allow-Origin"

@@ -6,7 +6,9 @@ anything leaves the check (aiohttp's own messages carry the URL, and a WebSocket
 
 from __future__ import annotations
 
+import logging
 import re
+import traceback
 from collections.abc import Awaitable
 from dataclasses import replace
 
@@ -15,6 +17,8 @@ import aiohttp
 from app.clients.http import UpgradeRedirected
 from app.model import Observation, Outcome
 from app.units import latency
+
+log = logging.getLogger("vigil.checks.http")
 
 MASK = "***"
 _MIN_SEGMENT = 16  # token segments at least this long are masked on their own too (a truncated token leaks none)
@@ -84,9 +88,14 @@ class TokenMask:
         return replace(outcome, output=self.text(outcome.output), observed=observed, latch=latch)
 
     async def guard(self, run: Awaitable[Outcome]) -> Outcome:
-        """Await a check's run; its outcome and any error it raises come out masked."""
+        """Await a check's run; its outcome and any error it raises come out masked. An error nobody words is a
+        bug in Vigil: logged here with its traceback, masked (the scheduler only sees the masked sentence)."""
         try:
             outcome = await run
         except Exception as exc:
-            raise CheckError(self.text(describe_error(exc) or f"{type(exc).__name__}: {exc}")) from None
+            text = describe_error(exc)
+            if text is None:
+                log.error("unexpected error in an http check: %s", self.text("".join(traceback.format_exception(exc))))
+                text = f"{type(exc).__name__}: {exc}"
+            raise CheckError(self.text(text)) from None
         return self.outcome(outcome)

@@ -108,7 +108,7 @@ def other_key(algorithm: str) -> str:
     private: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
     if algorithm in _CURVES:
         private = ec.generate_private_key(_CURVES[algorithm])
-    elif algorithm[:2] in ("RS", "PS"):
+    elif algorithm.startswith("RS"):
         private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     else:
         raise ValueError(f"no other key for algorithm {algorithm!r}")
