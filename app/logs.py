@@ -55,8 +55,14 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+# Client libraries that log each failed attempt (asynch: "Failed to connect to ..." on every connect) are cut to
+# errors: Vigil reports a failing dependency once per state transition, with the cause in the check's output.
+QUIET_LIBRARIES = ("asynch", "redis", "aiohttp", "asyncio")
+
+
 def setup_logging(fmt: str, level: str, scrubber: Scrubber, stream: Any = None) -> logging.Handler:
-    """Route the `vigil` logger and uvicorn's to one handler on stderr; returns the handler (tests remove it)."""
+    """Route every logger to one handler on stderr (formatted, masked): Vigil's and uvicorn's at `level`, any
+    library's at warning (the chatty client libraries at error). Returns the handler (tests remove it)."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(_ScrubFilter(scrubber))
     if fmt == "json":
@@ -68,4 +74,9 @@ def setup_logging(fmt: str, level: str, scrubber: Scrubber, stream: Any = None) 
         logger.handlers = [handler]
         logger.setLevel(level.upper())
         logger.propagate = False
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(logging.WARNING)
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.ERROR)
     return handler

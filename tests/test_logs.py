@@ -17,7 +17,8 @@ from app.logs import setup_logging
 from app.main import build_engine
 from app.model import CheckId, Outcome, Status
 from app.scheduler import Runner
-from tests.conftest import http, make_settings, reach
+from tests.conftest import http, make_settings, reach, run_check
+from tests.servers import free_port
 
 SECRET = "hunter2-log-secret-9f8e"
 
@@ -33,7 +34,7 @@ def captured() -> Iterator[Any]:
         return stream
 
     yield capture
-    for name in ("vigil", "uvicorn", "uvicorn.error"):
+    for name in ("vigil", "uvicorn", "uvicorn.error", ""):
         logger = logging.getLogger(name)
         for handler in handlers:
             if handler in logger.handlers:
@@ -91,3 +92,22 @@ async def test_a_client_that_fails_to_close_is_logged(captured: Any) -> None:
     scheduler._closers["api"] = broken_close
     await scheduler.stop(grace=1.0)
     assert "closing the client of api failed: OSError('socket already gone (***)')" in stream.getvalue()
+
+
+async def test_library_logs_go_through_vigils_handler_and_attempt_noise_is_cut(captured: Any) -> None:
+    """asynch logged a raw `Failed to connect to ...` line per attempt, outside Vigil's format and mask."""
+    stream = captured("json")
+    closed = free_port()
+    settings = make_settings(components={"ch": {"type": "clickhouse", "host": "127.0.0.1", "port": closed,
+                                                "password": SECRET, "connect_timeout": 0.3, "socket_timeout": 0.5}})
+    for _ in range(3):
+        result = await run_check(settings, "ch", "connectivity")
+        assert result.status is Status.FAIL
+    logging.getLogger("asynch.proto.connection").warning("Failed to connect to %s:%s: %s", "h", 1, "refused")
+    logging.getLogger("aiohttp.client").error("unexpected thing with password %s", SECRET)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert not any("Failed to connect" in line["msg"] for line in lines), lines
+    assert not logging.getLogger("asynch.proto.connection").isEnabledFor(logging.WARNING)
+    assert {"level": "error", "logger": "aiohttp.client", "msg": "unexpected thing with password ***"}.items() <= (
+        lines[-1].items()
+    )
