@@ -27,6 +27,7 @@ SECRET = "hunter2-log-secret-9f8e"
 def captured() -> Iterator[Any]:
     """Route Vigil's loggers to a buffer, as `vigil serve` routes them to stderr; undone afterwards."""
     handlers: list[logging.Handler] = []
+    levels = {name: logging.getLogger(name).level for name in ("", "asynch", "redis", "aiohttp", "asyncio")}
 
     def capture(fmt: str) -> io.StringIO:
         stream = io.StringIO()
@@ -39,6 +40,8 @@ def captured() -> Iterator[Any]:
         for handler in handlers:
             if handler in logger.handlers:
                 logger.removeHandler(handler)
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
 
 
 @pytest.mark.parametrize("fmt", ["text", "json"])
