@@ -20,7 +20,7 @@ from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPEN
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import __version__
-from app.api import health, probes, runs
+from app.api import health, probes, runs, status
 from app.api.deps import NotFound, Services, Turns
 from app.auth import AuthError, Verifier
 from app.config import Settings
@@ -67,6 +67,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(probes.router)
     app.include_router(health.router)
     app.include_router(runs.router)
+    app.include_router(status.router)
 
     @app.get(
         "/metrics",

@@ -85,6 +85,7 @@ class HttpTarget:
         self.port = free_port()
         self.ssl_context = ssl_context
         self.hits: dict[str, int] = {}
+        self.switch = "ok"  # what /switch does: "ok", "late-headers" or "endless" (fault tests flip it)
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -122,6 +123,21 @@ class HttpTarget:
             await count(request)
             return web.Response(text="not json")
 
+        async def late_headers(request: web.Request) -> web.Response:
+            await count(request)
+            await asyncio.sleep(30)  # the fault: headers come after 30 s (cancelled when the client leaves)
+            return web.Response(text="too late")
+
+        async def endless(request: web.Request) -> web.StreamResponse:
+            await count(request)
+            response = web.StreamResponse(headers={"Content-Type": "application/json"})
+            await response.prepare(request)
+            with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+                for _ in range(100_000):  # the fault: a body that never ends (bounded, so the thread stops)
+                    await response.write(b"[" * 4096)
+                    await asyncio.sleep(0.01)
+            return response
+
         app = web.Application()
         app.router.add_get("/ok", ok)
         app.router.add_get("/status/{code}", status)
@@ -129,6 +145,13 @@ class HttpTarget:
         app.router.add_get("/redirect", redirect)
         app.router.add_get("/loop", loop_redirect)
         app.router.add_get("/text", text)
+        async def switch(request: web.Request) -> web.StreamResponse:
+            handler = {"ok": ok, "late-headers": late_headers, "endless": endless}[self.switch]
+            return await handler(request)
+
+        app.router.add_get("/switch", switch)
+        app.router.add_get("/late-headers", late_headers)
+        app.router.add_get("/endless", endless)
         return app
 
     def _serve(self) -> None:

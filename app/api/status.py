@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import secrets
 import time
 from dataclasses import dataclass, field
 from functools import cache
@@ -70,6 +71,7 @@ class StatusCache:
     """Per app (see `status_cache`): the last document per detail level, and the per-check history memo."""
 
     memo: HistoryMemo = field(default_factory=HistoryMemo)
+    instance: str = field(default_factory=lambda: secrets.token_hex(4))  # in ETags: a restarted Vigil starts at 0
     builds: int = 0  # documents built so far (tests read it)
     _docs: dict[bool, Rendered] = field(default_factory=dict)
 
@@ -89,7 +91,7 @@ class StatusCache:
             show_details=settings.server.show_details.value,
         )
         body = json.dumps(document, separators=(",", ":"), allow_nan=False).encode()
-        rendered = Rendered(key, body, f'"{key[0]}-{key[1]}-{"d" if details else "s"}"')
+        rendered = Rendered(key, body, f'"{self.instance}-{key[0]}-{key[1]}-{"d" if details else "s"}"')
         self._docs[details] = rendered
         self.builds += 1
         return rendered

@@ -1,4 +1,4 @@
-"""The `redis` component's configuration: the component model and the options of its four check kinds.
+"""The `redis` component's configuration: the component model and the options of its five check kinds.
 
 Validated once, at load; nothing here talks to Redis.
 """
@@ -108,7 +108,34 @@ class RedisMemory(RatioThresholds, ScanFields):
         return policies
 
 
-RedisCheck = Annotated[RedisConnectivity | RedisPool | RedisSessionTtl | RedisMemory, Field(discriminator="kind")]
+class RedisReplication(CheckConfig):
+    """Replication health, seen from whichever end the URL points at: on a replica, its link to the primary; on a
+    primary, how many replicas are online and how far each one is behind."""
+
+    default_severity: ClassVar[Severity] = Severity.DEGRADED
+    kind: Literal["replication"] = "replication"
+    min_replicas: int = Field(default=0, ge=0, le=1000)  # on a primary: online replicas expected (0: none required)
+    # Seconds since the other end was last heard from: on a replica, the last I/O with its primary (which pings
+    # every repl-ping-replica-period, 10s by default); on a primary, each replica's last acknowledgement (every 1s).
+    last_io_warn: Duration = Field(default=15.0, gt=0.0)
+    last_io_fail: Duration = Field(default=45.0, gt=0.0)
+    # Replication offset lag in bytes; warn at the default repl-backlog-size (1 MiB): a replica further behind
+    # than the backlog needs a full resync if its link drops.
+    lag_bytes_warn: int = Field(default=1024 * 1024, ge=1)
+    lag_bytes_fail: int = Field(default=16 * 1024 * 1024, ge=1)
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> Self:
+        if self.last_io_warn > self.last_io_fail:
+            raise ValueError("last_io_warn must not be above last_io_fail")
+        if self.lag_bytes_warn > self.lag_bytes_fail:
+            raise ValueError("lag_bytes_warn must not be above lag_bytes_fail")
+        return self
+
+
+RedisCheck = Annotated[
+    RedisConnectivity | RedisPool | RedisSessionTtl | RedisMemory | RedisReplication, Field(discriminator="kind")
+]
 
 
 def default_checks() -> dict[str, RedisCheck]:

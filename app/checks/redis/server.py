@@ -25,6 +25,11 @@ def as_text(value: Any) -> str:
     return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
+def is_replica(replication: Info) -> bool:
+    """`role:slave` in INFO replication (Redis still says slave there): a replica, read-only by default."""
+    return str(replication.get("role", "")) == "slave"
+
+
 async def info(client: RedisClient, *sections: str) -> list[Info]:
     """Several INFO sections in one round trip, in the order asked (an empty dict for a reply that is not one)."""
     replies = await client.pipeline(info_sections(*sections))
