@@ -8,8 +8,12 @@ as `generate_latest` over VigilCollector (tests compare the two; the benchmark m
 
 from __future__ import annotations
 
-from prometheus_client.utils import floatToGoString
+from collections.abc import Callable
+from typing import cast
 
+from prometheus_client.utils import floatToGoString as _untyped_float
+
+floatToGoString = cast(Callable[[float], str], _untyped_float)  # prometheus_client's own value formatting
 from app.model import CheckId, Status
 from app.store import DURATION_BUCKETS
 

@@ -201,7 +201,7 @@ class Exposition:
                 body = (generate_openmetrics if openmetrics else generate_latest)(self.registry)
             elif openmetrics:
                 with collector.pinned(snapshot):
-                    body = generate_openmetrics(self.registry)
+                    body = generate_openmetrics(self.registry)  # type: ignore[no-untyped-call]
             else:
                 body = self.writer.render(snapshot).encode() + generate_latest(self.others)
             return compress(body, compresslevel=1) if gzip else body

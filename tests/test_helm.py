@@ -1,19 +1,34 @@
-"""The Helm chart, rendered by the real Helm engine (helm-python-sdk) and validated against the Kubernetes schemas."""
+"""The Helm chart, rendered by the real Helm engine (helm-python-sdk) and validated against the Kubernetes schemas.
+
+Default values and every optional feature switched on, in both modes (Deployment, sharded StatefulSet); the
+prometheus-operator resources against their CRDs' required fields; the rendered config through Vigil's own
+validation; and values.schema.json enforced by the Helm engine itself.
+"""
 
 from __future__ import annotations
 
+import copy
+import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import helm_python
+import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+from helm_python import _native
 
 from app.config import Settings
+from app.model import CheckId
 from app.specs import resolve
 
-CHART = Path(__file__).resolve().parent.parent / "helm" / "vigil"
+ROOT = Path(__file__).resolve().parent.parent
+CHART = ROOT / "helm" / "vigil"
+RULES = ROOT / "examples" / "prometheus-rules.yml"
+DASHBOARD = ROOT / "examples" / "grafana-dashboard.json"
+
 VALUES: dict[str, Any] = {
     "secretFiles": ["redis"],
     "secretEnv": {"VIGIL_AUTH__KEY": {"name": "vigil-jwt", "key": "key"}},
@@ -21,6 +36,130 @@ VALUES: dict[str, Any] = {
     "config": {
         "auth": {"algorithms": ["HS256"], "audience": "vigil", "issuer": "https://issuer"},
         "components": {"cache": {"type": "redis", "url": "redis://redis:6379/0"}},
+    },
+}
+# Every optional feature on, with the knobs a platform team would turn.
+EVERYTHING: dict[str, Any] = {
+    **VALUES,
+    "imagePullSecrets": [{"name": "regcred"}],
+    "podAnnotations": {"team": "platform"},
+    "nodeSelector": {"kubernetes.io/os": "linux"},
+    "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "ops", "effect": "NoSchedule"}],
+    "affinity": {
+        "podAntiAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "weight": 100,
+                    "podAffinityTerm": {
+                        "topologyKey": "kubernetes.io/hostname",
+                        "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "vigil"}},
+                    },
+                }
+            ]
+        }
+    },
+    "podDisruptionBudget": {"enabled": True, "maxUnavailable": 1},
+    "networkPolicy": {
+        "enabled": True,
+        "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+        "egress": [
+            {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]},
+            {"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}], "ports": [{"port": 6379, "protocol": "TCP"}]},
+        ],
+    },
+    "serviceMonitor": {"enabled": True, "interval": "30s", "labels": {"release": "prometheus"}},
+    "prometheusRule": {"enabled": True, "labels": {"release": "prometheus"}},
+    "grafanaDashboard": {"enabled": True, "annotations": {"grafana_folder": "Vigil"}},
+}
+SHARDED: dict[str, Any] = {**EVERYTHING, "sharding": {"enabled": True, "shards": 3}}
+
+# The parts of prometheus-operator's CRDs (monitoring.coreos.com/v1, operator 0.8x) these manifests use: the
+# required fields and their types, and no other field (the API server would silently prune an unknown one).
+DURATION = {
+    "type": "string",
+    "pattern": r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$",
+}
+STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
+METADATA = {
+    "type": "object",
+    "required": ["name"],
+    "properties": {"name": {"type": "string", "minLength": 1}, "labels": STRING_MAP},
+}
+CRD_SCHEMAS: dict[str, dict[str, Any]] = {
+    "ServiceMonitor": {
+        "type": "object",
+        "required": ["apiVersion", "kind", "metadata", "spec"],
+        "properties": {
+            "apiVersion": {"const": "monitoring.coreos.com/v1"},
+            "metadata": METADATA,
+            "spec": {
+                "type": "object",
+                "required": ["selector"],
+                "additionalProperties": False,
+                "properties": {
+                    "selector": {
+                        "type": "object",
+                        "properties": {"matchLabels": STRING_MAP},
+                        "additionalProperties": False,
+                    },
+                    "endpoints": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {
+                                "port": {"type": "string"},
+                                "path": {"type": "string"},
+                                "interval": DURATION,
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+    "PrometheusRule": {
+        "type": "object",
+        "required": ["apiVersion", "kind", "metadata", "spec"],
+        "properties": {
+            "apiVersion": {"const": "monitoring.coreos.com/v1"},
+            "metadata": METADATA,
+            "spec": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "groups": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["name"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "name": {"type": "string", "minLength": 1},
+                                "interval": DURATION,
+                                "rules": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "required": ["expr"],
+                                        "oneOf": [{"required": ["record"]}, {"required": ["alert"]}],
+                                        "additionalProperties": False,
+                                        "properties": {
+                                            "record": {"type": "string"},
+                                            "alert": {"type": "string"},
+                                            "expr": {"anyOf": [{"type": "integer"}, {"type": "string"}]},
+                                            "for": DURATION,
+                                            "labels": STRING_MAP,
+                                            "annotations": STRING_MAP,
+                                        },
+                                    },
+                                },
+                            },
+                        },
+                    }
+                },
+            },
+        },
     },
 }
 
@@ -35,23 +174,71 @@ def render(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return manifests
 
 
-def test_chart_lints_clean() -> None:
-    report = helm_python.lint(str(CHART))
-    assert report["errors"] == []
-    assert all(m["severity"] < 2 for m in report["messages"]), report["messages"]  # info only (icon)
+def kind(manifests: dict[str, dict[str, Any]], name: str) -> dict[str, Any]:
+    return next(m for m in manifests.values() if m["kind"] == name)
 
 
-def test_rendered_manifests_are_valid_kubernetes() -> None:
-    manifests = render(VALUES)
-    assert {key.split("/")[0] for key in manifests} == {"ConfigMap", "Deployment", "Service", "ServiceMonitor"}
-    for manifest in manifests.values():
-        if manifest["kind"] == "ServiceMonitor":
-            continue  # a CRD: not in the Kubernetes schemas
+def validate(manifest: dict[str, Any]) -> None:
+    if manifest["kind"] in CRD_SCHEMAS:
+        jsonschema.validate(manifest, CRD_SCHEMAS[manifest["kind"]])
+    else:
         kubernetes_validate.validate(manifest, kubernetes_validate.latest_version(), strict=True)
 
 
+def test_chart_lints_clean() -> None:
+    for values in ({}, EVERYTHING, SHARDED):
+        report = helm_python.lint(str(CHART), values)
+        assert report["errors"] == []
+        assert all(m["severity"] < 2 for m in report["messages"]), report["messages"]  # info only (icon)
+
+
+def test_default_values_render_a_plain_deployment() -> None:
+    manifests = render({})
+    assert sorted(m["kind"] for m in manifests.values()) == ["ConfigMap", "Deployment", "Service"]
+    for manifest in manifests.values():
+        validate(manifest)
+
+
+@pytest.mark.parametrize("values", [VALUES, EVERYTHING, SHARDED], ids=["values", "everything", "sharded"])
+def test_rendered_manifests_are_valid_kubernetes(values: dict[str, Any]) -> None:
+    manifests = render(values)
+    for manifest in manifests.values():
+        validate(manifest)
+
+
+def test_every_optional_feature_renders() -> None:
+    kinds = sorted(m["kind"] for m in render(EVERYTHING).values())
+    assert kinds == [
+        "ConfigMap",
+        "ConfigMap",
+        "Deployment",
+        "NetworkPolicy",
+        "PodDisruptionBudget",
+        "PrometheusRule",
+        "Service",
+        "ServiceMonitor",
+    ]
+    kinds = sorted(m["kind"] for m in render(SHARDED).values())
+    assert "StatefulSet" in kinds and "Deployment" not in kinds
+
+
+def test_crd_schemas_catch_a_broken_resource() -> None:
+    """The CRD checks are not vacuous: a rule without expr, a group without name, an unknown field all fail."""
+    rule = kind(render(EVERYTHING), "PrometheusRule")
+    for breakage in (
+        lambda r: r["spec"]["groups"][0]["rules"][0].pop("expr"),
+        lambda r: r["spec"]["groups"][1].pop("name"),
+        lambda r: r["spec"]["groups"][2]["rules"][0].update({"for": "two minutes"}),
+        lambda r: r["spec"]["groups"][2]["rules"][0].update({"severity": "page"}),
+    ):
+        broken = copy.deepcopy(rule)
+        breakage(broken)
+        with pytest.raises(jsonschema.ValidationError):
+            validate(broken)
+
+
 def test_probes_point_at_vigils_own_endpoints() -> None:
-    deployment = next(m for m in render(VALUES).values() if m["kind"] == "Deployment")
+    deployment = kind(render(VALUES), "Deployment")
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert container["livenessProbe"]["httpGet"]["path"] == "/livez"
     assert container["startupProbe"]["httpGet"]["path"] == "/startupz"
@@ -61,12 +248,160 @@ def test_probes_point_at_vigils_own_endpoints() -> None:
         {"name": "VIGIL_AUTH__KEY", "valueFrom": {"secretKeyRef": {"name": "vigil-jwt", "key": "key"}}}
     ]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert deployment["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
 
 
 def test_rendered_config_is_valid_vigil_config(monkeypatch: pytest.MonkeyPatch) -> None:
-    configmap = next(m for m in render(VALUES).values() if m["kind"] == "ConfigMap")
+    configmap = kind(render(VALUES), "ConfigMap")
     data = yaml.safe_load(configmap["data"]["vigil.yaml"])
-    monkeypatch.setenv("VIGIL_AUTH__KEY", "from-the-secret-" + "k" * 32)  # what secretEnv provides in the pod
+    monkeypatch.setenv("VIGIL_AUTH__KEY", "from-the-secret-" + "x" * 32)  # what secretEnv provides in the pod
     settings = Settings(**data)
     assert [spec.id for spec in resolve(settings)] == [("cache", "connectivity")]
     assert settings.defaults.interval == 15.0
+
+
+def pod_environment(container: dict[str, Any], ordinal: int) -> dict[str, str]:
+    """The container's environment as the kubelet would build it for the pod with this ordinal."""
+    env = {}
+    for var in container.get("env", []):
+        if "value" in var:
+            env[var["name"]] = var["value"]
+        elif var["valueFrom"].get("fieldRef", {}).get("fieldPath") == "metadata.labels['apps.kubernetes.io/pod-index']":
+            env[var["name"]] = str(ordinal)
+        else:
+            env[var["name"]] = "from-the-secret-" + "x" * 32
+    return env
+
+
+def test_sharded_statefulset_splits_the_rendered_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each pod's environment (shard count from the values, index from the downward API) through Vigil's own
+    settings: the three shards together run every configured check exactly once."""
+    checks = {f"c{i}": {"kind": "reachable", "path": f"/{i}"} for i in range(30)}
+    values = {
+        **SHARDED,
+        "config": {
+            **SHARDED["config"],
+            "components": {"api": {"type": "http", "url": "http://api:8080", "checks": checks}},
+        },
+    }
+    manifests = render(values)
+    statefulset = kind(manifests, "StatefulSet")
+    assert statefulset["spec"]["replicas"] == 3
+    assert statefulset["spec"]["podManagementPolicy"] == "Parallel"
+    assert statefulset["spec"]["serviceName"] == kind(manifests, "Service")["metadata"]["name"]
+    assert kind(manifests, "Service")["spec"]["clusterIP"] == "None"
+    container = statefulset["spec"]["template"]["spec"]["containers"][0]
+    data = yaml.safe_load(kind(manifests, "ConfigMap")["data"]["vigil.yaml"])
+    owners: dict[CheckId, list[int]] = {}
+    for ordinal in range(3):
+        with monkeypatch.context() as patch:
+            for name, value in pod_environment(container, ordinal).items():
+                patch.setenv(name, value)
+            settings = Settings(**data)
+        assert (settings.shard.index, settings.shard.count) == (ordinal, 3)
+        ids = [spec.id for spec in resolve(settings)]
+        assert ids, f"shard {ordinal} got no checks out of 30"
+        for check_id in ids:
+            owners.setdefault(check_id, []).append(ordinal)
+    assert len(owners) == 30
+    assert all(len(shards) == 1 for shards in owners.values()), owners
+
+
+def render_for(kube_version: str, values: dict[str, Any]) -> dict[str, str]:
+    """Render as `helm install` would against a cluster of this version. helm-python-sdk's Chart.render does not
+    expose the option its native layer takes (kube_version), and lint mode only logs a template's `fail`."""
+    chart = helm_python.Chart.load(str(CHART))
+    options = {"name": "prod", "namespace": "ops", "kube_version": kube_version}
+    rendered = _native.call_string("helm_render", chart._raw(), json.dumps(values), json.dumps(options))
+    return dict(json.loads(rendered))
+
+
+def test_sharding_refuses_clusters_without_the_pod_index_label() -> None:
+    with pytest.raises(helm_python.HelmRenderError, match="sharding.enabled needs Kubernetes >= 1.28"):
+        render_for("v1.27.9", SHARDED)
+    assert "apps.kubernetes.io/pod-index" in render_for("v1.28.0", SHARDED)["vigil/templates/statefulset.yaml"]
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"replicaCount": "three"}, "at '/replicaCount': got string, want integer"),
+        ({"port": 70000}, "/port"),
+        ({"sharding": {"enabled": "yes"}}, "/sharding/enabled"),
+        ({"secretFiles": "redis"}, "/secretFiles"),
+        ({"prometheusRule": {"slo": {"objective": 99.5, "window": "30d"}}}, "/prometheusRule/slo/objective"),
+        ({"prometheusRule": {"slo": {"objective": 0.99, "window": "a month"}}}, "/prometheusRule/slo/window"),
+        ({"replicas": 3}, "additional properties 'replicas' not allowed"),
+    ],
+)
+def test_values_schema_is_enforced_by_the_helm_engine(values: dict[str, Any], message: str) -> None:
+    with pytest.raises(helm_python.HelmValuesError, match="values don't meet the specifications") as caught:
+        helm_python.Chart.load(str(CHART)).render(values, name="prod", namespace="ops")
+    assert message in str(caught.value)
+
+
+def test_prometheus_rule_is_the_example_rules_file() -> None:
+    """With the default values the chart's PrometheusRule is examples/prometheus-rules.yml, rule for rule."""
+    rule = kind(render(EVERYTHING), "PrometheusRule")
+    assert rule["metadata"]["labels"]["release"] == "prometheus"
+    assert rule["spec"]["groups"] == yaml.safe_load(RULES.read_text())["groups"]
+
+
+def test_prometheus_rule_takes_the_objective_and_windows_from_the_values(tmp_path: Path) -> None:
+    values = {
+        "prometheusRule": {
+            "enabled": True,
+            "slo": {"objective": 0.999, "window": "28d"},
+            "burnRates": {
+                "fast": {"factor": 14.4, "longWindow": "2h", "shortWindow": "10m"},
+                "slow": {"factor": 6, "longWindow": "6h", "shortWindow": "30m"},
+            },
+        }
+    }
+    groups = kind(render(values), "PrometheusRule")["spec"]["groups"]
+    rules = {r.get("record") or r["alert"]: r for group in groups for r in group["rules"]}
+    # The dashboard's four windows stay recorded; the alerts' own windows are added.
+    assert [name for name in rules if name.startswith("vigil:check_error_ratio:rate")] == [
+        f"vigil:check_error_ratio:rate{w}" for w in ("5m", "30m", "1h", "6h", "10m", "2h")
+    ]
+    assert rules["vigil:check_slo_objective:ratio"]["expr"].endswith("* 0.999")
+    assert rules["vigil:check_error_ratio:slo_window"]["expr"] == "avg_over_time(vigil:check_error_ratio:rate5m[28d])"
+    fast = rules["VigilSLOFastBurn"]
+    assert "vigil:check_error_ratio:rate2h > (14.4 * 0.001)" in fast["expr"]
+    assert "vigil:check_error_ratio:rate10m > (14.4 * 0.001)" in fast["expr"]
+    assert "99.9% SLO budget 14.4x" in fast["annotations"]["summary"]
+    path = tmp_path / "rules.yml"
+    path.write_text(yaml.safe_dump({"groups": groups}))
+    done = subprocess.run(["promtool", "check", "rules", str(path)], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_dashboard_configmap_is_the_example_dashboard() -> None:
+    configmap = next(m for key, m in render(EVERYTHING).items() if key.endswith("dashboard.yaml"))
+    assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert configmap["metadata"]["annotations"] == {"grafana_folder": "Vigil"}
+    assert json.loads(configmap["data"]["vigil.json"]) == json.loads(DASHBOARD.read_text())
+    # The chart carries its own copy (Helm reads files inside the chart only): they must not drift apart.
+    assert (CHART / "dashboards" / "vigil.json").read_bytes() == DASHBOARD.read_bytes()
+
+
+def test_network_policy_opens_only_the_http_port() -> None:
+    policy = kind(render(EVERYTHING), "NetworkPolicy")["spec"]
+    assert policy["policyTypes"] == ["Ingress", "Egress"]
+    assert policy["ingress"] == [
+        {
+            "ports": [{"port": "http", "protocol": "TCP"}],
+            "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+        }
+    ]
+    open_egress = kind(render({"networkPolicy": {"enabled": True}}), "NetworkPolicy")["spec"]
+    assert open_egress["policyTypes"] == ["Ingress"]
+    assert open_egress["ingress"] == [{"ports": [{"port": "http", "protocol": "TCP"}]}]
+
+
+def test_pod_disruption_budget_never_blocks_a_single_replica_drain() -> None:
+    budget = kind(render(EVERYTHING), "PodDisruptionBudget")["spec"]
+    assert budget == {
+        "maxUnavailable": 1,
+        "selector": {"matchLabels": {"app.kubernetes.io/name": "vigil", "app.kubernetes.io/instance": "prod"}},
+    }

@@ -11,15 +11,15 @@ from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 
 from app.api.deps import SettingsDep, StoreDep, TurnsDep, VerifierDep, select
-from app.api.schemas import BAD_REQUEST, NOT_FOUND, health
+from app.api.schemas import BAD_REQUEST, NOT_FOUND, Responses, health_body
 from app.auth import AuthError
 from app.config import ShowDetails
 from app.report import HEALTH_JSON, health_document
 
 router = APIRouter(tags=["health"])
-_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: health("pass or warn"),
-    503: health("fail"),
+_RESPONSES: Responses = {
+    200: health_body("pass or warn"),
+    503: health_body("fail"),
     **NOT_FOUND,
     **BAD_REQUEST,
 }

@@ -14,7 +14,7 @@ from fastapi.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api.deps import NotFound, StoreDep, select
-from app.api.schemas import BAD_REQUEST, NOT_FOUND, text
+from app.api.schemas import BAD_REQUEST, NOT_FOUND, Responses, text
 from app.report import verbose_lines
 from app.store import Store
 
@@ -46,7 +46,7 @@ def _text(status: int, body: bytes | str) -> PlainTextResponse:
     return PlainTextResponse(body, status_code=status)
 
 
-_NOT_READY = {503: text("not ready (a critical check is failing or pending, or Vigil is shutting down)")}
+_NOT_READY: Responses = {503: text("not ready (a critical check is failing or pending, or Vigil is shutting down)")}
 
 
 @router.get(

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 
 from app.api.deps import SchedulerDep, SettingsDep, StoreDep, VerifierDep, select
-from app.api.schemas import BAD_REQUEST, NOT_FOUND, error, health
+from app.api.schemas import BAD_REQUEST, NOT_FOUND, Responses, error, health_body
 from app.report import HEALTH_JSON, health_document
 
 router = APIRouter(tags=["runs"])
@@ -36,9 +36,9 @@ async def _run(
     return RunResponse(document, status_code=status, headers={"cache-control": "no-store"})
 
 
-_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: health("fresh results: pass or warn"),
-    503: health("fresh results: fail"),
+_RESPONSES: Responses = {
+    200: health_body("fresh results: pass or warn"),
+    503: health_body("fresh results: fail"),
     401: error("missing or invalid token"),
     403: error("token lacks the run scope, or auth is not configured"),
     **NOT_FOUND,

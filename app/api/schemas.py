@@ -81,11 +81,14 @@ class HealthDocument(BaseModel):
     runs: dict[str, RunEntry] | None = None
 
 
+Responses = dict[int | str, dict[str, Any]]
+
+
 def error(description: str) -> dict[str, Any]:
     return {"model": ErrorBody, "description": description}
 
 
-def health(description: str) -> dict[str, Any]:
+def health_body(description: str) -> dict[str, Any]:
     return {"model": HealthDocument, "description": description, "content": {"application/health+json": {}}}
 
 
@@ -93,5 +96,5 @@ def text(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"text/plain": {"schema": {"type": "string"}}}}
 
 
-NOT_FOUND = {404: error("unknown component or check")}
-BAD_REQUEST = {400: error("malformed query parameters")}
+NOT_FOUND: Responses = {404: error("unknown component or check")}
+BAD_REQUEST: Responses = {400: error("malformed query parameters")}

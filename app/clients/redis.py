@@ -102,14 +102,16 @@ class RedisClient:
         """One command; a full pool raises PoolExhausted instead of redis-py's generic ConnectionError."""
         return await self._call(lambda: self.redis.execute_command(*args))  # type: ignore[no-untyped-call]
 
-    async def pipeline(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
-        """Several commands in one round trip (no MULTI), on one connection of the pool."""
+    async def pipeline(self, commands: Sequence[Sequence[Any]], *, raise_on_error: bool = True) -> list[Any]:
+        """Several commands in one round trip (no MULTI), on one connection of the pool. With `raise_on_error`
+        false, a command the server refused (OOM, READONLY) is its exception in the replies, the others' replies
+        still usable; connection errors raise either way."""
 
         async def attempt() -> list[Any]:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for command in commands:
                     pipe.execute_command(*command)
-                return list(await pipe.execute())
+                return list(await pipe.execute(raise_on_error=raise_on_error))
 
         return await self._call(attempt)
 

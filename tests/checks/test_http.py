@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from app.checks.http.json_fields import lookup
+from app.checks.http.json_fields import lookup, mismatches
 from app.model import Status
 from tests.conftest import HttpTarget, make_settings, run_check
 
@@ -141,3 +141,8 @@ async def test_https_with_a_private_ca(https_target: tuple[HttpTarget, Any]) -> 
     assert "certificate verify failed" in untrusted.output.lower()
     unverified = await run_check(settings(verify_tls=False), "api", "r")
     assert unverified.status is Status.PASS
+
+
+def test_json_too_deep_to_parse_is_not_json() -> None:
+    assert mismatches(b"[" * 100_000, {"status": "ok"}) == ["body is not JSON (nested too deeply to read)"]
+    assert mismatches(b'{"status": "ok"}', {"status": "ok"}) == []

@@ -116,27 +116,70 @@ KEY = "vigil:cache:session_ttl:survival"
 STARTED = 1_795_797_172.0  # 2026-11-27T16:32:52Z
 
 
+A, B = "a" * 40, "b" * 40  # run_ids: the server before and after a restart
+KNOWN = f"{A}:11111111"  # the canary as this Vigil last saw it, created under A
+
+
+def survival(seen: str | None, known: str | None, restarted: bool, last_run_id: str | None = A) -> judge.Survival:
+    return judge.survival(KEY, seen, known, last_run_id=last_run_id, restarted=restarted, started_at=STARTED)
+
+
 def test_first_run_has_no_canary_to_miss() -> None:
-    result = judge.survival(KEY, None, written_before=False, restarted=False, run_id="a", started_at=STARTED)
-    assert result == judge.Survival([])
+    assert survival(None, None, restarted=False, last_run_id=None) == judge.Survival([])
+    assert survival(KNOWN, None, restarted=False, last_run_id=None) == judge.Survival([])  # another Vigil's
+
+
+def test_the_same_canary_passes() -> None:
+    assert survival(KNOWN, KNOWN, restarted=False) == judge.Survival([])
 
 
 def test_canary_lost_in_a_restart_fails_and_latches() -> None:
-    result = judge.survival(KEY, None, written_before=True, restarted=True, run_id="b", started_at=STARTED)
     loss = f"session data did not survive the restart of redis at 2026-11-27T16:32:52Z: canary {KEY} is gone"
-    assert result == judge.Survival([(FAIL, loss)], loss=loss)
+    assert survival(None, KNOWN, restarted=True) == judge.Survival([(FAIL, loss)], loss=loss)
+
+
+def test_canary_recreated_after_a_restart_by_another_vigil_is_a_loss_too() -> None:
+    """Two Vigils share the canary: the first to run after the restart finds it gone and creates the next one
+    (under the new run_id); the second must not take that one for a survivor."""
+    loss = (
+        "session data did not survive the restart of redis at 2026-11-27T16:32:52Z: "
+        f"canary {KEY} was gone and has been re-created since (by another Vigil sharing it)"
+    )
+    assert survival(f"{B}:22222222", KNOWN, restarted=True) == judge.Survival([(FAIL, loss)], loss=loss)
+    # Created under a process between the one this Vigil saw and the current one: gone in a restart all the same.
+    assert survival(f"{'c' * 40}:3", KNOWN, restarted=True).loss == loss
 
 
 def test_canary_gone_without_a_restart_warns() -> None:
-    result = judge.survival(KEY, None, written_before=True, restarted=False, run_id="a", started_at=STARTED)
+    result = survival(None, KNOWN, restarted=False)
     assert result == judge.Survival([(WARN, f"canary {KEY} vanished without a restart (evicted or deleted)")])
     assert result.loss is None  # evicted or deleted: seen again next run if it recurs, so nothing to latch
+    recreated = survival(f"{A}:22222222", KNOWN, restarted=False)
+    assert recreated == judge.Survival(
+        [
+            (
+                WARN,
+                f"canary {KEY} vanished without a restart (evicted or deleted) "
+                "and has been re-created since (by another Vigil sharing it)",
+            )
+        ]
+    )
 
 
-def test_canary_written_by_an_earlier_process_survived() -> None:
-    result = judge.survival(KEY, "a", written_before=True, restarted=True, run_id="b", started_at=STARTED)
-    assert result == judge.Survival([], note="canary survived a redis restart")
-    assert judge.survival(KEY, "b", written_before=True, restarted=False, run_id="b", started_at=STARTED).note is None
+def test_canary_recreated_before_a_restart_survived_it() -> None:
+    """Deleted and re-created under the process this Vigil saw last, then carried over a restart (AOF): what was
+    lost was lost before the restart, which itself lost nothing."""
+    result = survival(f"{A}:22222222", KNOWN, restarted=True)
+    assert result.loss is None and result.findings[0][0] is WARN
+
+
+def test_canary_that_outlived_the_restart_survived() -> None:
+    assert survival(KNOWN, KNOWN, restarted=True) == judge.Survival([], note="canary survived a redis restart")
+
+
+def test_canary_from_an_earlier_vigil_version_holds_only_the_run_id() -> None:
+    assert judge.birth_run_id(A) == A and judge.birth_run_id(KNOWN) == A
+    assert survival(A, A, restarted=True).note == "canary survived a redis restart"
 
 
 # -- session_ttl: persistence ---------------------------------------------------------------------------------
@@ -193,6 +236,15 @@ def test_config_refused_is_unknown_not_off() -> None:
     assert judge.save_policy_text(None) == "unknown"
 
 
+def test_a_replica_without_persistence_does_not_warn() -> None:
+    """A replica reloads its dataset from its primary after a restart; its own disk is not what keeps sessions."""
+    assert judge.persistence_findings({"aof_enabled": 0}, "", replica=True) == ([], "AOF off, RDB save off")
+    failing = {"aof_enabled": 1, "aof_last_write_status": "err"}  # a failing disk is news on a replica too
+    assert judge.persistence_findings(failing, "", replica=True)[0] == [
+        (WARN, "AOF writes are failing: recent sessions would not survive a restart")
+    ]
+
+
 def test_persistence_fields_missing_from_info() -> None:
     assert judge.persistence_findings({}, "3600 1") == ([], "AOF off, RDB save 3600 1")
 
@@ -242,6 +294,16 @@ def test_session_summary() -> None:
     assert summary == (
         "canary TTL within tolerance; 50 sampled session keys all expire within 7d; canary survived a redis restart; "
         "persistence: AOF on, RDB save off"
+    )
+
+
+def test_session_summary_on_a_replica_says_it_wrote_nothing() -> None:
+    mode = judge.read_only_mode("10.0.0.5:6379")
+    assert mode == "read-only replica of 10.0.0.5:6379: sampling only, no canary writes"
+    summary = judge.session_summary(judge.TtlSample(sampled=3), RedisSessionTtl(), None, "AOF off", read_only=mode)
+    assert summary == (
+        "read-only replica of 10.0.0.5:6379: sampling only, no canary writes; 3 sampled session keys all expire "
+        "within 7d; persistence: AOF off"
     )
 
 

@@ -1,4 +1,4 @@
-"""The `redis` component type: its config, its client's life cycle, its error wording and its four check kinds.
+"""The `redis` component type: its config, its client's life cycle, its error wording and its five check kinds.
 
 Every check bounds its own work and writes nothing but Vigil's canary keys under `key_prefix`.
 """
@@ -6,9 +6,16 @@ Every check bounds its own work and writes nothing but Vigil's canary keys under
 from __future__ import annotations
 
 from app.checks.base import CheckKind, ComponentType
-from app.checks.redis import connectivity, memory, pool, session_ttl
+from app.checks.redis import connectivity, memory, pool, replication, session_ttl
 from app.checks.redis.client import close_client, open_client
-from app.checks.redis.config import RedisComponent, RedisConnectivity, RedisMemory, RedisPool, RedisSessionTtl
+from app.checks.redis.config import (
+    RedisComponent,
+    RedisConnectivity,
+    RedisMemory,
+    RedisPool,
+    RedisReplication,
+    RedisSessionTtl,
+)
 from app.checks.redis.errors import describe_error
 
 REDIS = ComponentType(
@@ -18,6 +25,7 @@ REDIS = ComponentType(
         CheckKind(RedisPool, pool.run, pool.PoolMemo),
         CheckKind(RedisSessionTtl, session_ttl.run, session_ttl.SessionMemo),
         CheckKind(RedisMemory, memory.run, memory.MemoryMemo),
+        CheckKind(RedisReplication, replication.run),
     ),
     open_client=open_client,
     close_client=close_client,

@@ -1,6 +1,7 @@
 """The commands the `redis` checks send, built as plain lists: INFO sections, the canary round trip, key batches.
 
-Pure: no I/O here, so what Vigil asks of a Redis (and what it writes: only canaries, always with a TTL) reads in one place.
+Pure: no I/O here, so what Vigil asks of a Redis (and what it writes: only canaries, always with a TTL) reads in
+one place.
 """
 
 from __future__ import annotations
@@ -22,14 +23,24 @@ def info_sections(*sections: str) -> list[Command]:
     return [("INFO", section) for section in sections]
 
 
+def survival_value(run_id: str, nonce: str) -> str:
+    """The restart canary's value, set once when it is created: the run_id of the Redis process then (a canary
+    holding the current run_id was written after the last restart) and a nonce (each creation is another canary)."""
+    return f"{run_id}:{nonce}"
+
+
 def canary_round_trip(
-    survival_key: str, run_id: str, survival_ttl: float, ttl_key: str, canary_ttl: float
+    survival_key: str, survival: str, survival_ttl: float, ttl_key: str, canary_ttl: float
 ) -> list[Command]:
-    """Read the restart canary, then rewrite it (holding the run_id that wrote it) and the TTL canary, and read the
-    TTL canary's PTTL back: four commands, one round trip. Replies: previous survival value, OK, OK, PTTL."""
+    """Read the restart canary; create it with the value `survival` only if it is gone (NX: never rewritten, so
+    every Vigil sharing it knows it by its value); refresh its TTL; read it back (whoever created it). Then write
+    the TTL canary and read its PTTL back. Six commands, one round trip. Replies: the restart canary before,
+    OK or None, 1, the restart canary now, OK, PTTL."""
     return [
         ("GET", survival_key),
-        ("SET", survival_key, run_id, "PX", milliseconds(survival_ttl)),
+        ("SET", survival_key, survival, "NX", "PX", milliseconds(survival_ttl)),
+        ("PEXPIRE", survival_key, milliseconds(survival_ttl)),
+        ("GET", survival_key),
         ("SET", ttl_key, "1", "PX", milliseconds(canary_ttl)),
         ("PTTL", ttl_key),
     ]

@@ -5,7 +5,14 @@ An unreachable server (refused, reset, no connection within the connect timeout)
 
 from __future__ import annotations
 
-from redis.exceptions import AuthenticationError, BusyLoadingError, ResponseError
+from redis.exceptions import (
+    AuthenticationError,
+    BusyLoadingError,
+    MasterDownError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    ResponseError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -13,6 +20,13 @@ from app.clients.errors import PoolExhausted
 
 _NO_CREDENTIALS = ("NOAUTH", "Authentication required", "HELLO must be called with the client already authenticated")
 _CONNECT_TIMEOUT = "Timeout connecting to server"  # redis-py's words when connect_timeout passes
+
+
+def refusing_writes(policy: str | None) -> str:
+    """A write refused with OOM, as what it means for the application. `policy`: the maxmemory-policy, when known
+    (OOM comes under noeviction, or under a volatile-* policy with no key left that it may evict)."""
+    cause = "out of memory" + (f" under {policy}" if policy else " (maxmemory reached, nothing it may evict)")
+    return f"Redis is refusing writes: {cause}; new sessions cannot be stored"
 
 
 def describe_error(exc: BaseException) -> str | None:
@@ -28,6 +42,15 @@ def describe_error(exc: BaseException) -> str | None:
         return f"cannot reach redis: {exc}"
     if isinstance(exc, RedisTimeoutError):
         return f"redis did not answer within the socket timeout: {exc}"
+    if isinstance(exc, OutOfMemoryError):
+        return refusing_writes(None)
+    if isinstance(exc, ReadOnlyError):
+        return "redis refused a write: it is a read-only replica (did it just change role?)"
+    if isinstance(exc, MasterDownError):
+        return (
+            "redis is a replica whose link to its primary is down, and it serves no stale data "
+            "(replica-serve-stale-data no)"
+        )
     if isinstance(exc, ResponseError):
         return f"redis refused a command: {exc}"
     return None

@@ -94,21 +94,31 @@ class Survival:
 
 
 def survival(
-    key: str, previous: str | None, *, written_before: bool, restarted: bool, run_id: str, started_at: float
+    key: str, seen: str | None, known: str | None, *, last_run_id: str | None, restarted: bool, started_at: float
 ) -> Survival:
-    """The restart canary (`previous`: the run_id that wrote it, None when it is gone) must outlive a restart.
+    """The restart canary must outlive a restart. Its value is set once, when it is created (the run_id of the
+    Redis process then, and a nonce: see commands.survival_value), and never rewritten; so every Vigil sharing it
+    knows it by its value, and a value other than the one it knew means the canary it knew is gone, whoever
+    noticed first and created the next one.
 
-    `written_before`: an earlier run wrote it (so a missing canary is news); `started_at`: when the server started.
+    `seen`: the value before this run touched it (None: gone); `known`: the value this Vigil saw or created on its
+    last run (None: none yet); `last_run_id`: the run_id this Vigil saw then; `started_at`: when the server started.
     """
-    if previous is None and written_before:
-        if restarted:
-            when = units.iso_timestamp(started_at)
-            loss = f"session data did not survive the restart of redis at {when}: canary {key} is gone"
-            return Survival([(Status.FAIL, loss)], loss=loss)
-        return Survival([(Status.WARN, f"canary {key} vanished without a restart (evicted or deleted)")])
-    if previous is not None and previous != run_id:
-        return Survival([], note="canary survived a redis restart")
-    return Survival([])
+    if known is None or seen == known:
+        return Survival([], note="canary survived a redis restart" if restarted and known is not None else None)
+    recreated = "" if seen is None else " and has been re-created since (by another Vigil sharing it)"
+    # A canary re-created under the process this Vigil saw last was lost before the restart, and survived it.
+    if restarted and (seen is None or birth_run_id(seen) != last_run_id):
+        gone = "is gone" if seen is None else f"was gone{recreated}"
+        when = units.iso_timestamp(started_at)
+        loss = f"session data did not survive the restart of redis at {when}: canary {key} {gone}"
+        return Survival([(Status.FAIL, loss)], loss=loss)
+    return Survival([(Status.WARN, f"canary {key} vanished without a restart (evicted or deleted){recreated}")])
+
+
+def birth_run_id(value: str) -> str:
+    """The run_id of the Redis process a restart canary was created under (its value is `run_id:nonce`)."""
+    return value.partition(":")[0]
 
 
 def save_policy_text(save_policy: str | None) -> str:
@@ -116,14 +126,17 @@ def save_policy_text(save_policy: str | None) -> str:
     return "unknown" if save_policy is None else (save_policy.strip() or "off")
 
 
-def persistence_findings(persistence: Info, save_policy: str | None) -> tuple[list[Finding], str]:
+def persistence_findings(
+    persistence: Info, save_policy: str | None, *, replica: bool = False
+) -> tuple[list[Finding], str]:
     """What survives a restart: AOF, RDB save points, and whether the last writes of either failed.
 
-    `save_policy` is None when the server refuses CONFIG: unknown is not "off", so it never warns."""
+    `save_policy` is None when the server refuses CONFIG: unknown is not "off", so it never warns. A replica
+    without persistence does not warn either: after a restart it reloads the dataset from its primary."""
     findings: list[Finding] = []
     aof = as_int(persistence.get("aof_enabled")) == 1
     rdb = "unknown (CONFIG refused)" if save_policy is None else save_policy_text(save_policy)
-    if not aof and save_policy is not None and not save_policy.strip():
+    if not aof and save_policy is not None and not save_policy.strip() and not replica:
         findings.append(
             (Status.WARN, "no persistence (AOF off, no RDB save points): sessions will not survive a restart")
         )
@@ -181,9 +194,18 @@ def sample_findings(sample: TtlSample, options: RedisSessionTtl) -> list[Finding
     return findings
 
 
-def session_summary(sample: TtlSample, options: RedisSessionTtl, note: str | None, persistence: str) -> str:
+def read_only_mode(primary: str) -> str:
+    """What session_ttl does on a replica, said in its output: Vigil writes nothing there."""
+    return f"read-only replica of {primary}: sampling only, no canary writes"
+
+
+def session_summary(
+    sample: TtlSample, options: RedisSessionTtl, note: str | None, persistence: str, *, read_only: str | None = None
+) -> str:
+    """The output of a run that found nothing wrong; `read_only`: the replica's mode, in place of the canaries."""
     expire = f"{sample.sampled} sampled session keys all expire within {units.span(options.max_ttl)}"
-    parts = ["canary TTL within tolerance", expire, *([note] if note else []), f"persistence: {persistence}"]
+    canaries = read_only or "canary TTL within tolerance"
+    parts = [canaries, expire, *([note] if note else []), f"persistence: {persistence}"]
     return "; ".join(parts)
 
 

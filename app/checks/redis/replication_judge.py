@@ -12,7 +12,7 @@ from typing import Any
 from app import units
 from app.checks.redis.config import RedisReplication
 from app.checks.redis.judge import Finding
-from app.checks.redis.server import Info, as_int, as_text
+from app.checks.redis.server import Info, as_int, as_text, primary_address
 from app.model import Status
 
 
@@ -49,7 +49,7 @@ class PrimaryLink:
         else:  # while the link is down, the last I/O was when it went down
             last_io = _seconds(replication.get("master_link_down_since_seconds"))
         return cls(
-            primary=f"{as_text(replication.get('master_host', '?'))}:{as_text(replication.get('master_port', '?'))}",
+            primary=primary_address(replication),
             up=up,
             syncing=syncing,
             last_io=last_io,
@@ -78,7 +78,9 @@ class ReplicaLink:
     def from_info(cls, value: Any) -> ReplicaLink:
         fields = value if isinstance(value, dict) else dict(_pairs(as_text(value)))
         name = f"{as_text(fields.get('ip', '?'))}:{as_text(fields.get('port', '?'))}"
-        return cls(name, as_text(fields.get("state", "unknown")), as_int(fields.get("offset")), _seconds(fields.get("lag")))
+        return cls(
+            name, as_text(fields.get("state", "unknown")), as_int(fields.get("offset")), _seconds(fields.get("lag"))
+        )
 
     @property
     def online(self) -> bool:
@@ -100,7 +102,9 @@ class Replicas:
 
     @classmethod
     def from_info(cls, replication: Info) -> Replicas:
-        lines = sorted((key for key in replication if key.startswith("slave") and key[5:].isdigit()), key=lambda k: int(k[5:]))
+        lines = sorted(
+            (key for key in replication if key.startswith("slave") and key[5:].isdigit()), key=lambda k: int(k[5:])
+        )
         links = tuple(ReplicaLink.from_info(replication[key]) for key in lines)
         return cls(as_int(replication.get("connected_slaves")), as_int(replication.get("master_repl_offset")), links)
 
@@ -189,7 +193,8 @@ def replicas_findings(replicas: Replicas, options: RedisReplication) -> list[Fin
             findings.append((Status.WARN, f"replica {link.name} is not online (state={link.state}): syncing"))
             continue
         if (lag := replicas.lag_bytes(link)) is not None:
-            text = f"replica {link.name} is {units.size(lag)} behind the primary (offset {link.offset} of {replicas.offset})"
+            offsets = f"offset {link.offset} of {replicas.offset}"
+            text = f"replica {link.name} is {units.size(lag)} behind the primary ({offsets})"
             findings.extend(_against(lag, options.lag_bytes_warn, options.lag_bytes_fail, text, units.size))
         if link.ack_age is not None:
             text = f"replica {link.name} last acknowledged {units.age(link.ack_age)} ago (lag={link.ack_age})"

@@ -30,6 +30,11 @@ def is_replica(replication: Info) -> bool:
     return str(replication.get("role", "")) == "slave"
 
 
+def primary_address(replication: Info) -> str:
+    """A replica's primary, `host:port`, as the replica names it (master_host, master_port)."""
+    return f"{as_text(replication.get('master_host', '?'))}:{as_text(replication.get('master_port', '?'))}"
+
+
 async def info(client: RedisClient, *sections: str) -> list[Info]:
     """Several INFO sections in one round trip, in the order asked (an empty dict for a reply that is not one)."""
     replies = await client.pipeline(info_sections(*sections))

@@ -1,21 +1,34 @@
 """The `session_ttl` check: a TTL canary, a restart canary, persistence, and a bounded SCAN sample of session keys.
 
-Remembers the server's identity (restarts), whether the restart canary was written, and where the sampling SCAN is.
+Remembers the server's identity (restarts), the restart canary it knows, and where the sampling SCAN is. On a
+replica it writes nothing: sampling and persistence only.
 """
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass, replace
 
+from redis.exceptions import OutOfMemoryError
+
 from app.checks.base import CheckContext
 from app.checks.redis import judge
-from app.checks.redis.commands import canary_key, canary_round_trip, pttl_batch
+from app.checks.redis.commands import canary_key, canary_round_trip, pttl_batch, survival_value
 from app.checks.redis.config import RedisComponent, RedisSessionTtl
+from app.checks.redis.errors import refusing_writes
 from app.checks.redis.scan import ScanBudget, SessionScan
-from app.checks.redis.server import ServerIdentity, as_int, as_text, info
+from app.checks.redis.server import (
+    ServerIdentity,
+    as_int,
+    as_text,
+    info,
+    is_replica,
+    memory_settings,
+    primary_address,
+)
 from app.clients.redis import RedisClient
-from app.model import Observation, Outcome
+from app.model import Observation, Outcome, Status
 
 
 @dataclass(slots=True)
@@ -23,38 +36,40 @@ class SessionMemo:
     """What the session_ttl check remembers: which server answered last, the restart canary, the sampling SCAN."""
 
     identity: ServerIdentity | None = None
-    survival_written: bool = False  # a run wrote the restart canary: from then on, its absence is news
+    canary: str | None = None  # the restart canary's value when this check last saw it (None: none known)
     scan: SessionScan | None = None
 
 
-async def run(ctx: CheckContext[RedisComponent, RedisSessionTtl, RedisClient, SessionMemo]) -> Outcome:
+Context = CheckContext[RedisComponent, RedisSessionTtl, RedisClient, SessionMemo]
+
+
+@dataclass(frozen=True, slots=True)
+class Canaries:
+    """What one round trip of canaries found."""
+
+    findings: list[judge.Finding]
+    survival: judge.Survival
+    drift: float | None  # seconds the TTL canary lost between SET and PTTL; None when not measured
+    value: str | None  # the restart canary's value now (None: none, e.g. on a replica or refused for OOM)
+
+
+async def run(ctx: Context) -> Outcome:
     options, client, memo = ctx.options, ctx.client, ctx.memo
-    server, persistence = await info(client, "server", "persistence")
+    server, persistence, replication = await info(client, "server", "persistence", "replication")
     identity = ServerIdentity.from_info(server)
     restarted = identity.restarted_since(memo.identity)
+    replica = is_replica(replication)
 
-    # Canaries, one round trip: read the restart canary, then rewrite it and the TTL canary.
-    survival_key = canary_key(ctx.component.key_prefix, ctx.check_id, "survival")
-    ttl_key = canary_key(ctx.component.key_prefix, ctx.check_id, "ttl")
-    survival_ttl = max(options.survival_ttl, 3 * ctx.schedule.interval)
-    sent = time.perf_counter()
-    previous, _, _, pttl = await client.pipeline(
-        canary_round_trip(survival_key, identity.run_id, survival_ttl, ttl_key, options.canary_ttl)
-    )
-    rtt = time.perf_counter() - sent
-    findings = judge.canary_findings(ttl_key, int(pttl), rtt, options)
-    survival = judge.survival(
-        survival_key,
-        None if previous is None else as_text(previous),
-        written_before=memo.survival_written,
-        restarted=restarted,
-        run_id=identity.run_id,
-        started_at=time.time() - (identity.uptime or 0),
-    )
-    findings.extend(survival.findings)
+    if replica:  # read-only: a replica refuses writes, and its keys are its primary's (if promoted: a fresh start)
+        canaries = Canaries([], judge.Survival([]), None, None)
+        read_only: str | None = judge.read_only_mode(primary_address(replication))
+    else:
+        canaries = await check_canaries(ctx, identity, restarted)
+        read_only = None
+    findings = list(canaries.findings)
 
     save_policy = await client.config_get("save")
-    persistence_problems, persistence_text = judge.persistence_findings(persistence, save_policy)
+    persistence_problems, persistence_text = judge.persistence_findings(persistence, save_policy, replica=replica)
     findings.extend(persistence_problems)
 
     # Sampling: continue the SCAN where the last run stopped, so runs cover the keyspace in turn.
@@ -66,10 +81,11 @@ async def run(ctx: CheckContext[RedisComponent, RedisSessionTtl, RedisClient, Se
     sampling_time = time.perf_counter() - started
     findings.extend(judge.sample_findings(sample, options))
 
-    memo.survival_written, memo.identity = True, identity
-    drift = judge.canary_drift(options.canary_ttl, int(pttl))
+    # The memory moves on only with a run that got this far: a run that raised is judged again by the next one.
+    memo.identity, memo.canary = identity, canaries.value
     observed = [
-        Observation("canary_ttl_drift", None if drift is None else round(drift, 4), "s"),
+        Observation("read_only", replica),
+        Observation("canary_ttl_drift", None if canaries.drift is None else round(canaries.drift, 4), "s"),
         Observation("sessions_sampled", sample.sampled),
         Observation("sessions_no_expiry", sample.no_expiry),
         Observation("sessions_ttl_over_max", sample.over_max),
@@ -82,8 +98,50 @@ async def run(ctx: CheckContext[RedisComponent, RedisSessionTtl, RedisClient, Se
         Observation("aof_enabled", as_int(persistence.get("aof_enabled")) == 1),
         Observation("rdb_save_policy", judge.save_policy_text(save_policy)),
     ]
-    ok = judge.session_summary(sample, options, survival.note, persistence_text)
-    return replace(Outcome.from_findings(findings, observed, ok=ok), latch=survival.loss)
+    survival = canaries.survival
+    ok = judge.session_summary(sample, options, survival.note, persistence_text, read_only=read_only)
+    outcome = Outcome.from_findings(findings, observed, ok=ok)
+    if read_only is not None and outcome.status is not Status.PASS:
+        outcome = replace(outcome, output=f"{outcome.output}; {read_only}")
+    return replace(outcome, latch=survival.loss)
+
+
+async def check_canaries(ctx: Context, identity: ServerIdentity, restarted: bool) -> Canaries:
+    """One round trip: the restart canary read (and created if gone), the TTL canary written and read back.
+
+    A write refused because Redis is out of memory is a finding worded for the application, not an error: the
+    reads of the same round trip still tell whether the restart canary survived."""
+    options, memo = ctx.options, ctx.memo  # memo is read here, updated by run() once the run is through
+    survival_key = canary_key(ctx.component.key_prefix, ctx.check_id, "survival")
+    ttl_key = canary_key(ctx.component.key_prefix, ctx.check_id, "ttl")
+    survival_ttl = max(options.survival_ttl, 3 * ctx.schedule.interval)
+    created = survival_value(identity.run_id, secrets.token_hex(4))
+    commands = canary_round_trip(survival_key, created, survival_ttl, ttl_key, options.canary_ttl)
+    sent = time.perf_counter()
+    replies = await ctx.client.pipeline(commands, raise_on_error=False)
+    rtt = time.perf_counter() - sent
+    refused = [reply for reply in replies if isinstance(reply, Exception)]
+    for error in refused:
+        if not isinstance(error, OutOfMemoryError):
+            raise error
+    before, _, _, now, _, pttl = replies
+
+    survival = judge.survival(
+        survival_key,
+        None if before is None else as_text(before),
+        memo.canary,
+        last_run_id=None if memo.identity is None else memo.identity.run_id,
+        restarted=restarted,
+        started_at=time.time() - (identity.uptime or 0),
+    )
+    value = None if now is None else as_text(now)
+    if refused:  # the TTL canary was not written: its PTTL says nothing
+        (memory,) = await info(ctx.client, "memory")
+        _, policy = await memory_settings(ctx.client, memory)
+        return Canaries([(Status.FAIL, refusing_writes(policy)), *survival.findings], survival, None, value)
+    findings = judge.canary_findings(ttl_key, int(pttl), rtt, options)
+    drift = judge.canary_drift(options.canary_ttl, int(pttl))
+    return Canaries([*findings, *survival.findings], survival, drift, value)
 
 
 async def sample_ttls(
