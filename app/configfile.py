@@ -19,7 +19,7 @@ from pydantic_settings import EnvSettingsSource
 from app.checks import COMPONENT_TYPES
 from app.problems import ConfigError, ConfigProblem
 
-_FIELD_FIRST = re.compile(r"^([a-z_][a-z0-9_]*): (.+)$", re.S)
+_FIELD_FIRST = re.compile(r"^([a-z_][a-z0-9_]*(?:\.[a-z0-9_-]+)*): (.+)$", re.S)
 MAX_DEPTH = 64  # a real Vigil config nests about 8 deep; anything far deeper is a mistake or an attack
 
 
@@ -92,11 +92,14 @@ class Environment(EnvSettingsSource):
     """`VIGIL_*` variables. Structured values are JSON; a list field also takes a plain comma-separated list
     (`VIGIL_AUTH__ALGORITHMS=RS256,ES256`). A value that is neither is a ConfigError naming the variable."""
 
-    def decode_complex_value(self, field_name: str, field: FieldInfo, value: Any) -> Any:
+    def decode_complex_value(self, field_name: str, field: FieldInfo | None, value: Any) -> Any:
         try:
             return json.loads(value)
         except ValueError as exc:
-            if _is_list(field.annotation) and isinstance(value, str) and not value.lstrip().startswith(("[", "{")):
+            if field is None and isinstance(value, str) and not value.lstrip().startswith(("[", "{")):
+                return value  # a plain value deep inside a structure (a check's option): pydantic validates it
+            annotation = None if field is None else field.annotation
+            if _is_list(annotation) and isinstance(value, str) and not value.lstrip().startswith(("[", "{")):
                 return [item.strip() for item in value.split(",") if item.strip()]
             raise ConfigError([ConfigProblem(_variable(field_name, value), f"not valid JSON ({exc})")]) from None
 

@@ -1,6 +1,6 @@
 """The status page's view model: store state in, the JSON document the page polls out (no I/O, no clock).
 
-app/api/status.py caches the encoded document per store version; `HistoryMemo` keeps history reads to the checks
+app/api/status.py caches the encoded document per store version; `RowMemo` keeps the work of a build to the checks
 that changed, since reading a 24 h history (`History.cells`, `History.ratios`) walks every slot of it.
 """
 
@@ -18,7 +18,7 @@ from app.store import CheckState, Store, Transition
 
 BAR_CELLS = 48  # 24 h of history in half-hour cells
 TRANSITIONS_SHOWN = 10
-BLOCKING_NAMED = 5  # failing critical checks named in the readiness reason; the rest are counted
+BLOCKING_NAMED = 3  # failing critical checks named in the readiness reason; the rest are counted
 STATES = ("pass", "warn", "fail", "pending")
 _CODE = {Status.PASS: "p", Status.WARN: "w", Status.FAIL: "f", None: "-"}
 
@@ -54,12 +54,16 @@ def bar(history: History, now: float, count: int = BAR_CELLS) -> Bar:
 
 
 @dataclass
-class HistoryMemo:
-    """Bars and availability per check, recomputed when the check records a result (a new `state.last`) or time
-    moves on (a new bar cell; a new history slot for availability); otherwise the last answer is reused."""
+class RowMemo:
+    """Per check, what the last build computed, reused until it can differ: a bar until the check records a
+    result (a new `state.last`) or a new cell starts, availability until a result or a new history slot, and the
+    whole row until any of those or its staleness changes. A build then costs little for checks that did not run."""
 
     _bars: dict[CheckId, tuple[CheckResult | None, int, Bar]] = field(default_factory=dict)
     _ratios: dict[CheckId, tuple[CheckResult | None, int, dict[str, float | None]]] = field(default_factory=dict)
+    _rows: dict[tuple[CheckId, bool], tuple[CheckResult | None, bool, int, dict[str, Any]]] = field(
+        default_factory=dict
+    )
 
     def bar(self, state: CheckState, now: float) -> Bar:
         index, _ = bar_cell_index(state.history, now)
@@ -77,6 +81,15 @@ class HistoryMemo:
             return hit[2]
         value = state.history.ratios(now)
         self._ratios[state.check_id] = (state.last, slot, value)
+        return value
+
+    def row(self, state: CheckState, now: float, *, details: bool) -> dict[str, Any]:
+        stale, slot = state.stale, int(now // state.history.slot)
+        hit = self._rows.get((state.check_id, details))
+        if hit is not None and hit[0] is state.last and hit[1] == stale and hit[2] == slot:
+            return hit[3]
+        value = check_view(state, self.bar(state, now), self.availability(state, now), details=details)
+        self._rows[state.check_id, details] = (state.last, stale, slot, value)
         return value
 
 
@@ -106,7 +119,9 @@ def check_view(state: CheckState, bar_: Bar, availability: dict[str, float | Non
 
 
 def _names(states: Sequence[CheckState]) -> str:
-    named = ", ".join(f"{s.check_id} ({'not run yet' if s.effective is None else 'failing'})" for s in states[:BLOCKING_NAMED])
+    named = ", ".join(
+        f"{s.check_id} ({'not run yet' if s.effective is None else 'failing'})" for s in states[:BLOCKING_NAMED]
+    )
     more = len(states) - BLOCKING_NAMED
     return f"{named} and {more} more" if more > 0 else named
 
@@ -152,20 +167,17 @@ def transition_view(transition: Transition, *, details: bool) -> dict[str, Any]:
 
 
 def build(
-    store: Store, now: float, *, details: bool, memo: HistoryMemo, runs_enabled: bool, show_details: str
+    store: Store, now: float, *, details: bool, memo: RowMemo, runs_enabled: bool, show_details: str
 ) -> dict[str, Any]:
     """The whole document for one store version and one detail level (see README, "Status page")."""
     states = list(store.states.values())
     counts = dict.fromkeys(STATES, 0)
     components = []
-    geometry: Bar | None = None
     for component, members in store.by_component.items():
         rows = []
         for state in members:
             counts[state.state_name] += 1
-            bar_ = memo.bar(state, now)
-            geometry = geometry or bar_
-            rows.append(check_view(state, bar_, memo.availability(state, now), details=details))
+            rows.append(memo.row(state, now, details=details))
         components.append(
             {
                 "name": component,
@@ -174,6 +186,7 @@ def build(
                 "checks": rows,
             }
         )
+    geometry = memo.bar(states[0], now) if states else None  # every check keeps the same span of history
     return {
         "version": store.version,
         "generated": round(now, 3),

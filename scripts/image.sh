@@ -21,7 +21,7 @@ SECURITY_MIRROR=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 STOP_LIMIT=5   # seconds from SIGTERM to exit, as the README promises
 # Known obstacles on these machines: crun refuses the hybrid cgroup layout (use runc), and podman's default
-# ulimits are above what an unprivileged shell may raise to.
+# ulimits are above what any process here may raise its limits to (root included).
 PODMAN=(quiet_podman --runtime runc)
 ULIMITS=(--ulimit "nofile=$(ulimit -Hn):$(ulimit -Hn)" --ulimit nproc=4096:4096)
 
@@ -78,9 +78,14 @@ base_image() {
             rm -f .cache/vigil-base-*.tar   # other recipes
             say "making the base with mmdebstrap ($SUITE minbase + python3), about 80 s ..."
             local started=$SECONDS
-            mmdebstrap --quiet --format=tar "${args[@]}" "$SUITE" "$tarball.tmp" \
+            # Its log is shown only when it fails (the merged-usr hook is chatty even with --quiet).
+            if ! mmdebstrap --quiet --format=tar "${args[@]}" "$SUITE" "$tarball.tmp" \
                 "deb $MIRROR $SUITE main" "deb $MIRROR $SUITE-updates main" \
-                "deb $SECURITY_MIRROR $SUITE-security main"
+                "deb $SECURITY_MIRROR $SUITE-security main" > .cache/mmdebstrap.log 2>&1; then
+                cat .cache/mmdebstrap.log >&2
+                rm -f "$tarball.tmp"
+                die "mmdebstrap failed"
+            fi
             mv "$tarball.tmp" "$tarball"
             say "base tarball made in $((SECONDS - started)) s"
         fi
@@ -190,6 +195,13 @@ EOF
     say "ok: /metrics has vigil_check_up (cache:connectivity up: the container reached Redis)"
     [ "$(http_get "$base/readyz")" = 200 ] || die "/readyz not 200"
     say "ok: /readyz 200"
+    # Files besides the code (the status page's HTML, CSS and JS) must be in the installed package, not only in
+    # the source tree that the tests' editable install reads.
+    local path
+    for path in /status /status.css /status.js /docs /openapi.json; do
+        [ "$(http_get "$base$path")" = 200 ] || { podman logs --tail 5 "$name" >&2; die "$path not 200: a file missing from the package?"; }
+    done
+    say "ok: the status page and the API docs are served (their files are in the package)"
 
     podman healthcheck run "$name" >/dev/null || die "podman healthcheck run: unhealthy"
     local health

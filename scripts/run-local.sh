@@ -7,9 +7,8 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 ensure_debian_packages
-ensure_venv
+ensure_venv demo   # the demo backend (devenv/webapp.py) serves WebSockets through uvicorn + websockets
 # The demo web API's WebSocket needs uvicorn's WebSocket support (not a runtime dependency of Vigil).
-.venv/bin/python -c 'import websockets' 2>/dev/null || .venv/bin/python -m pip install -q --disable-pip-version-check websockets
 
 run_dir="${VIGIL_RUN_DIR:-$PWD/.run}"
 port="${VIGIL_PORT:-8080}"

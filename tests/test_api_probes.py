@@ -217,7 +217,7 @@ async def test_docs_and_openapi_list_every_endpoint(http_target: Any) -> None:
             "/readyz/{component}": "get", "/readyz/{component}/{check}": "get",
             "/health": "get", "/health/{component}": "get", "/health/{component}/{check}": "get",
             "/checks/run": "post", "/checks/{component}/run": "post", "/checks/{component}/{check}/run": "post",
-            "/metrics": "get",
+            "/metrics": "get", "/": "get", "/status": "get", "/status.json": "get",
         }
         assert set(paths) == set(expected)
         for path, method in expected.items():

@@ -220,7 +220,7 @@ def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     assert kinds == {
         ("redis", "connectivity"), ("redis", "pool"), ("redis", "session_ttl"), ("redis", "memory"),
         ("clickhouse", "connectivity"), ("clickhouse", "query_performance"), ("clickhouse", "timeseries"),
-        ("clickhouse", "rollup"), ("http", "reachable"),
+        ("clickhouse", "rollup"), ("http", "reachable"), ("http", "cors"), ("http", "jwt"), ("http", "websocket"),
     }
 
 

@@ -113,6 +113,59 @@ def test_every_expression_parses(tmp_path: Path) -> None:
     assert f"SUCCESS: {len(rules)} rules found" in done.stdout
 
 
+def test_slo_rules_compute_the_error_budget(tmp_path: Path) -> None:
+    """The SLO group the dashboard reads: one failed run in 400 is an error ratio of 0.25%, half the 0.5% budget of
+    a 99.5% objective; a degraded check has no SLO."""
+    critical = {"component": "cache", "check": "connectivity"}
+    degraded = {"component": "cache", "check": "memory"}
+
+    def series(name: str, values: str, **labels: str) -> dict[str, str]:
+        rendered = ",".join(f'{k}="{v}"' for k, v in labels.items())
+        return {"series": f"{name}{{{rendered}}}", "values": values}
+
+    inputs = [
+        series("vigil_check_runs_total", "0+1x120", status="fail", **critical),
+        series("vigil_check_runs_total", "0+399x120", status="pass", **critical),
+        series("vigil_check_info", "1x120", type="redis", severity="critical", **critical),
+        series("vigil_check_runs_total", "0+4x120", status="fail", **degraded),
+        series("vigil_check_runs_total", "0+0x120", status="pass", **degraded),
+        series("vigil_check_info", "1x120", type="redis", severity="degraded", **degraded),
+    ]
+    labels = '{component="cache",check="connectivity"}'
+    suite = {
+        "rule_files": [str(RULES)],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": inputs,
+                "promql_expr_test": [
+                    {
+                        "expr": "vigil:check_slo_objective:ratio",
+                        "eval_time": "60m",
+                        "exp_samples": [{"labels": f"vigil:check_slo_objective:ratio{labels}", "value": 0.995}],
+                    },
+                    {
+                        "expr": 'vigil:check_error_ratio:slo_window{check="connectivity"}',
+                        "eval_time": "60m",
+                        "exp_samples": [{"labels": f"vigil:check_error_ratio:slo_window{labels}", "value": 0.0025}],
+                    },
+                    {
+                        # 1 - 0.0025 / (1 - 0.995) is 0.5000000000000004 in floating point
+                        "expr": "round(vigil:check_error_budget_remaining:ratio * 1000) / 1000",
+                        "eval_time": "60m",
+                        "exp_samples": [{"labels": labels, "value": 0.5}],
+                    },
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "slo-test.yml"
+    path.write_text(yaml.safe_dump(suite, sort_keys=False))
+    done = subprocess.run(["promtool", "test", "rules", str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 async def query(session: aiohttp.ClientSession, base: str, expr: str) -> list[dict[str, Any]]:
     async with session.get(f"{base}/api/v1/query", params={"query": expr}) as response:
         body = await response.json()

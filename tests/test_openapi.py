@@ -53,7 +53,8 @@ async def test_schemathesis_finds_no_server_error_and_no_undocumented_response(
     assert done.returncode == 0, output[-6000:]
     tested = re.search(r"(\d+) generated", output)
     assert tested is not None and int(tested[1]) >= 50, output[-3000:]  # it really exercised the API
-    assert "Tested: 13" in output, output[-3000:]
+    operations = re.search(r"Tested: (\d+)", output)
+    assert operations is not None and int(operations[1]) >= 13, output[-3000:]  # every documented operation
     assert re.search(r"\b\d+ passed\b", output) or "No issues found" in output, output[-3000:]
 
 

@@ -73,10 +73,10 @@ def test_a_hung_resolver_stalls_neither_metrics_nor_healthy_checks(
     silent_resolver: socket.socket, http_target: Any, tmp_path: Path
 ) -> None:
     (tmp_path / "resolv.conf").write_text(f"nameserver {BLACK_HOLE}\noptions timeout:5 attempts:2\n")
-    hung = {f"n{i}": reach("/", timeout="2s") for i in range(12)}
+    # Sixteen names that never resolve: more blocked lookups than the loop's default executor has threads.
     components = {
         "healthy": http(f"http://localhost:{http_target.port}", ok=reach("/ok")),
-        **{f"hung{i}": http(f"http://api{i}.vigil-resolver-test.example/", **hung) for i in range(3)},
+        **{f"hung{i}": http(f"http://api{i}.vigil-resolver-test.example/", n0=reach("/")) for i in range(16)},
     }
     config = tmp_path / "vigil.yaml"
     config.write_text(yaml.safe_dump({
@@ -96,20 +96,21 @@ def test_a_hung_resolver_stalls_neither_metrics_nor_healthy_checks(
             assert proc.poll() is None, proc.communicate()
             with contextlib.suppress(OSError):
                 _, families = scrape(port)
-                if sample(families, "vigil_check_runs_total", component="healthy") >= 1:
+                if sample(families, "vigil_check_runs", component="healthy") >= 1:
                     break
             assert time.monotonic() < deadline, "vigil never ran the healthy check"
             time.sleep(0.1)
-        # Several intervals with 36 lookups hanging: every scrape stays quick, the healthy check keeps passing.
+        # Past the HTTP client's 10 s answer cache for localhost, with 16 lookups hanging: every scrape stays
+        # quick and the healthy check keeps passing.
         slowest = 0.0
-        until = time.monotonic() + 12
+        until = time.monotonic() + 16
         while time.monotonic() < until:
             took, families = scrape(port)
             slowest = max(slowest, took)
             time.sleep(0.2)
         assert slowest < 2.0, f"a /metrics scrape took {slowest:.1f}s"
-        assert sample(families, "vigil_check_runs_total", component="healthy", status="fail") == 0
-        assert sample(families, "vigil_check_runs_total", component="healthy", status="pass") >= 4
+        assert sample(families, "vigil_check_runs", component="healthy", status="fail") == 0
+        assert sample(families, "vigil_check_runs", component="healthy", status="pass") >= 5
         assert sample(families, "vigil_check_up", component="hung0") == 0
         with pytest.raises(urllib.error.HTTPError) as failing:  # 503: the hung part fails, by its deadline
             urllib.request.urlopen(f"http://127.0.0.1:{port}/health/hung0/n0", timeout=5)
@@ -118,8 +119,8 @@ def test_a_hung_resolver_stalls_neither_metrics_nor_healthy_checks(
         assert "timeout" in output.lower() or "timed out" in output.lower(), output
     finally:
         proc.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(10)
-        if proc.poll() is None:
+        try:
+            proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
             proc.kill()
-            proc.wait()
+            proc.communicate()

@@ -6,6 +6,7 @@ every poller; a poller that already has it gets a 304. The page is static: HTML,
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
 import json
@@ -19,16 +20,18 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import HTMLResponse, Response
 
-from app.api.deps import SettingsDep, StoreDep, TurnsDep, VerifierDep
+from app.api.deps import SettingsDep, StoreDep, Turns, TurnsDep, VerifierDep
 from app.api.health import _details
 from app.config import Settings
 from app.history import SLOT
-from app.statusview import HistoryMemo, build
+from app.singleflight import SingleFlight
+from app.statusview import RowMemo, build
 from app.store import Store
 
 router = APIRouter(tags=["status"])
 
 GZIP_MIN = 1024  # bytes; smaller documents go out as they are
+WARM_SLICE = 0.01  # seconds of row building between two yields to the event loop
 # The page loads nothing from anywhere but Vigil itself, and the browser enforces it.
 PAGE_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -68,12 +71,14 @@ class Rendered:
 
 @dataclass
 class StatusCache:
-    """Per app (see `status_cache`): the last document per detail level, and the per-check history memo."""
+    """Per app (see `status_cache`): the last document per detail level, the build in flight per detail level
+    (pollers arriving meanwhile wait for it), and the per-check row memo."""
 
-    memo: HistoryMemo = field(default_factory=HistoryMemo)
+    memo: RowMemo = field(default_factory=RowMemo)
     instance: str = field(default_factory=lambda: secrets.token_hex(4))  # in ETags: a restarted Vigil starts at 0
     builds: int = 0  # documents built so far (tests read it)
     _docs: dict[bool, Rendered] = field(default_factory=dict)
+    _flights: dict[bool, SingleFlight[Rendered]] = field(default_factory=dict)
 
     @staticmethod
     def key(store: Store, now: float) -> tuple[int, int]:
@@ -84,10 +89,36 @@ class StatusCache:
         hit = self._docs.get(details)
         return hit if hit is not None and hit.key == self.key(store, now) else None
 
+    async def get(self, store: Store, settings: Settings, details: bool, turns: Turns) -> Rendered:
+        """The current document, built at most once per key whoever asks; concurrent askers share one build."""
+        hit = self.current(store, details, time.time())
+        if hit is not None:
+            return hit
+        flight = self._flights.setdefault(details, SingleFlight())
+        return await flight.do(lambda: self._refresh(store, settings, details, turns))
+
+    async def _refresh(self, store: Store, settings: Settings, details: bool, turns: Turns) -> Rendered:
+        # Rows of checks that changed are computed a slice at a time, yielding in between, so a large store (or a
+        # new history slot, when every availability is read again) never holds check replies and probes back.
+        began = time.monotonic()
+        for state in list(store.states.values()):
+            self.memo.row(state, time.time(), details=details)
+            if time.monotonic() - began > WARM_SLICE:
+                await asyncio.sleep(0)
+                began = time.monotonic()
+        # Then the document in one go, consistent with one store version (rows that changed meanwhile are redone).
+        async with turns.turn():
+            now = time.time()
+            return self.current(store, details, now) or self.render(store, settings, details, now)
+
     def render(self, store: Store, settings: Settings, details: bool, now: float) -> Rendered:
         key = self.key(store, now)
         document = build(
-            store, now, details=details, memo=self.memo, runs_enabled=settings.auth is not None,
+            store,
+            now,
+            details=details,
+            memo=self.memo,
+            runs_enabled=settings.auth is not None,
             show_details=settings.server.show_details.value,
         )
         body = json.dumps(document, separators=(",", ":"), allow_nan=False).encode()
@@ -149,18 +180,17 @@ async def status_asset(request: Request, if_none_match: str | None = Header(None
     responses={200: {"content": {"application/json": {}}}, 304: {"description": "unchanged since If-None-Match"}},
 )
 async def status_json(
-    store: StoreDep, settings: SettingsDep, verifier: VerifierDep, turns: TurnsDep, cache_: StatusCacheDep,
-    authorization: str | None = Header(None), if_none_match: str | None = Header(None),
+    store: StoreDep,
+    settings: SettingsDep,
+    verifier: VerifierDep,
+    turns: TurnsDep,
+    cache_: StatusCacheDep,
+    authorization: str | None = Header(None),
+    if_none_match: str | None = Header(None),
     accept_encoding: str | None = Header(None),
 ) -> Response:
     details = _details(settings, verifier, authorization)
-    now = time.time()
-    rendered = cache_.current(store, details, now)
-    if rendered is None:
-        # Builds take turns with /health renders; whoever waited behind a build finds it done.
-        async with turns.turn():
-            now = time.time()
-            rendered = cache_.current(store, details, now) or cache_.render(store, settings, details, now)
+    rendered = await cache_.get(store, settings, details, turns)
     headers = {
         "etag": rendered.etag,
         "cache-control": "no-store",

@@ -16,7 +16,7 @@ import socket
 import ssl
 import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,6 +148,7 @@ class ClickHouseClient:
         self._slots = asyncio.Semaphore(settings.max_connections)
         self._in_use = 0
         self._background: set[asyncio.Task[Any]] = set()  # closes and cancellations still in flight
+        self._stopping: dict[str, asyncio.Task[None]] = {}  # query id -> its cancellation (Cancel, KILL) in flight
 
     @property
     def in_use(self) -> int:
@@ -230,7 +231,7 @@ class ClickHouseClient:
             if conn is not None:
                 if task is not None and not task.done():  # still running on the server: stop it there
                     self._release(None, False)
-                    self._spawn(self._abort(conn, task, query_id))
+                    self._spawn(self._abort(conn, task, query_id), stopping=query_id)
                 else:  # finished with an error: close it, never reuse it
                     self._release(conn, False)
             if isinstance(exc, TimeoutError) and timer.expired():
@@ -239,7 +240,7 @@ class ClickHouseClient:
             if error is None:
                 raise
             if isinstance(error, ConnectionLost):  # the connection is gone; the query may still run on the server
-                self._spawn(self.kill(query_id))
+                self._spawn(self.kill(query_id), stopping=query_id)
             raise error from exc
         self._release(conn, True)
         return result
@@ -272,26 +273,49 @@ class ClickHouseClient:
         if not acknowledged:
             await self.kill(query_id)
 
-    async def kill(self, query_id: str) -> None:
+    async def kill(self, *query_ids: str) -> None:
         """`KILL QUERY ... ASYNC` over a short-lived connection of its own (the query's own one is busy or gone)."""
+        if not query_ids:
+            return
+        ids = ", ".join(quote(query_id) for query_id in sorted(query_ids))
         conn = self._new_connection()
         try:
             async with asyncio.timeout(self.settings.connect_timeout + self.settings.socket_timeout):
                 await conn.connect()
                 async with conn.cursor() as cursor:
                     cursor.set_settings(dict(KILL_SETTINGS))  # type: ignore[no-untyped-call]
-                    await cursor.execute(f"KILL QUERY WHERE query_id = {quote(query_id)} ASYNC")
+                    await cursor.execute(f"KILL QUERY WHERE query_id IN ({ids}) ASYNC")
                     await cursor.fetchall()
         except (Exception, TimeoutError) as exc:  # noqa: BLE001 - best effort: max_execution_time is the backstop
-            log.debug("KILL QUERY %s failed: %s", query_id, exc)
+            log.debug("KILL QUERY %s failed: %s", ids, exc)
         finally:
             await _close_quietly(conn)
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        """Run cleanup without making the caller wait (it may be inside a cancellation); keep it alive until done."""
+    def kill_later(self, *query_ids: str) -> None:
+        """KILL QUERY in the background: the caller does not wait for it."""
+        if query_ids:
+            self._spawn(self.kill(*query_ids))
+
+    async def stopped(self, query_ids: Iterable[str], timeout: float) -> None:
+        """Wait, at most `timeout` seconds, until this client's own attempts to stop these queries (Cancel packet,
+        KILL QUERY) are over. Whether the server really stopped them is for system.processes to say."""
+        pending = {self._stopping[q] for q in query_ids if q in self._stopping}
+        if pending and timeout > 0:
+            await asyncio.wait(pending, timeout=timeout)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], stopping: str | None = None) -> None:
+        """Run cleanup without making the caller wait (it may be inside a cancellation); keep it alive until done.
+        `stopping`: the query id this task stops, for `stopped` to wait on."""
         task = asyncio.get_running_loop().create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        if stopping is not None:
+            self._stopping[stopping] = task
+            task.add_done_callback(lambda done: self._stopped(stopping, done))
+
+    def _stopped(self, query_id: str, task: asyncio.Task[None]) -> None:
+        if self._stopping.get(query_id) is task:
+            del self._stopping[query_id]
 
     async def close(self) -> None:
         if self._background:

@@ -12,6 +12,8 @@ from types import SimpleNamespace
 
 import aiohttp
 
+from app.clients.resolver import SharedResolver
+
 # Only a fallback: every call passes its own timeout, and WebSocket upgrades run under the check's own bound.
 _SESSION_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=5)
 
@@ -54,7 +56,10 @@ class HttpClient:
                 ssl_context = False
             elif self.settings.tls_ca_file is not None:
                 ssl_context = ssl.create_default_context(cafile=self.settings.tls_ca_file)
-            connector = aiohttp.TCPConnector(limit=self.settings.max_connections, ssl=ssl_context, force_close=False)
+            # Lookups on a pool of this client's own, shared per name: a hung resolver stalls nothing else.
+            connector = aiohttp.TCPConnector(
+                limit=self.settings.max_connections, ssl=ssl_context, force_close=False, resolver=SharedResolver()
+            )
             redirects = aiohttp.TraceConfig()
             redirects.on_request_redirect.append(_refuse_upgrade_redirect)
             self._session = aiohttp.ClientSession(

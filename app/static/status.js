@@ -8,6 +8,7 @@
   const STALE_MS = 7000; // no successful poll for this long: the data on screen is marked stale
   const TIMEOUT_MS = 8000;
   const TOKEN_KEY = "vigil.token";
+  const BLOCKING_LISTED = 8; // failing critical checks listed at the top; the filter shows the rest
   const STATES = ["pass", "warn", "fail", "pending"];
   const LABEL = { pass: "Pass", warn: "Warn", fail: "Fail", pending: "Pending", running: "Running", error: "Error" };
   const WORD = { p: "pass", w: "warn", f: "fail", "-": "no runs" };
@@ -17,7 +18,7 @@
   const esc = (value) => String(value).replace(/[&<>"']/g, (c) => ESC[c]);
   const view = {
     data: null, etag: null, offsetMs: 0, lastOk: 0, error: "", failures: 0, timer: 0, inflight: false,
-    again: false, runs: new Map(), ages: [], cells: null, filterTimer: 0,
+    again: false, runs: new Map(), ages: [], cells: null, filterTimer: 0, layout: "", sigs: new Map(), index: new Map(),
   };
   const hm = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
   const dayHm = new Intl.DateTimeFormat(undefined, { weekday: "short", hour: "2-digit", minute: "2-digit" });
@@ -42,10 +43,9 @@
   }
 
   const pct = (r) => (r === null || r === undefined ? "–" : r >= 1 ? "100%" : `${(Math.floor(r * 1000) / 10).toFixed(1)}%`);
-  const icon = (state) => `<svg class="ic" aria-hidden="true" focusable="false"><use href="#i-${state}"></use></svg>`;
-  const badge = (state, text) =>
-    `<span class="badge s-${state}">${icon(state)}<span class="lbl">${esc(text || LABEL[state])}</span></span>`;
-  const stamp = (t) => `<time data-t="${t}" datetime="${new Date(t * 1000).toISOString()}" title="${esc(full.format(t * 1000))}">${ago(serverNow() - t)}</time>`;
+  const icon = () => `<i class="ic" aria-hidden="true"></i>`; // drawn by CSS from the state class around it
+  const badge = (state, text) => `<span class="badge s-${state}">${icon()}<span class="lbl">${esc(text || LABEL[state])}</span></span>`;
+  const stamp = (t) => `<time data-t="${t}">${ago(serverNow() - t)}</time>`; // its title is made on hover
 
   // -- pieces of a row ----------------------------------------------------------------------------------
   function cellLabels(meta) {
@@ -55,33 +55,37 @@
       starts.push(dayHm.format(start));
       ends.push(hm.format(start + meta.cellSeconds * 1000));
     }
-    let sep = "";
-    for (let i = 1; i < meta.cells; i++) sep += `M${i} 0V10`;
     const hours = Math.round((meta.cells * meta.cellSeconds) / 3600);
-    return { starts, ends, sep, span: hours >= 1 ? `${hours} h` : `${Math.round((meta.cells * meta.cellSeconds) / 60)} min` };
+    return { starts, ends, span: hours >= 1 ? `${hours} h` : `${Math.round((meta.cells * meta.cellSeconds) / 60)} min` };
   }
 
+  // One rect per run of equal cells (a cell with a problem stays alone): a handful of elements per bar.
   function bar(code, problems) {
-    const cells = view.cells;
     const n = code.length;
-    if (!n || !cells) return "";
-    const counts = new Map(problems.map((p) => [p[0], p]));
+    if (!n || !view.cells) return "";
     let rects = "";
-    let i = 0;
-    while (i < n) {
+    for (let i = 0; i < n;) {
       const c = code[i];
       let j = i + 1;
-      if (c === "p" || c === "-") while (j < n && code[j] === c) j++; // problem cells keep their own tooltip
-      let tip = `${cells.starts[i]} – ${j === n ? "now" : cells.ends[j - 1]}: ${WORD[c]}`;
-      const p = counts.get(i);
-      if (p) tip += ` (${p[3]} failed, ${p[2]} warned of ${p[1]} runs)`;
-      rects += `<rect class="b${c}" x="${i}" width="${j - i}" height="10"><title>${tip}</title></rect>`;
+      if (c === "p" || c === "-") while (j < n && code[j] === c) j++;
+      rects += `<rect class="b${c}" x="${i}" width="${j - i}" height="10"></rect>`;
       i = j;
     }
+    const span = view.cells.span;
     const label = problems.length
-      ? `${problems.length} of ${n} periods in the last ${cells.span} had warnings or failures`
-      : code.includes("p") ? `no warnings or failures in the last ${cells.span}` : `no runs in the last ${cells.span}`;
-    return `<svg class="bar" viewBox="0 0 ${n} 10" preserveAspectRatio="none" role="img" aria-label="History: ${label}">${rects}<path class="sep" vector-effect="non-scaling-stroke" d="${cells.sep}"></path></svg>`;
+      ? `${problems.length} of ${n} periods in the last ${span} had warnings or failures`
+      : code.includes("p") ? `no warnings or failures in the last ${span}` : `no runs in the last ${span}`;
+    return `<span class="barw"><svg class="bar" viewBox="0 0 ${n} 10" preserveAspectRatio="none" role="img" aria-label="History: ${label}">${rects}</svg></span>`;
+  }
+
+  function barTip(check, rect) {
+    const cells = view.cells;
+    const i = Number(rect.getAttribute("x")), j = i + Number(rect.getAttribute("width"));
+    const code = check.bar[i];
+    let tip = `${cells.starts[i]} – ${j === check.bar.length ? "now" : cells.ends[j - 1]}: ${WORD[code]}`;
+    const p = check.barProblems.find((q) => q[0] === i);
+    if (p) tip += ` (${p[3]} failed, ${p[2]} warned of ${p[1]} runs)`;
+    return tip;
   }
 
   function spark(durations) {
@@ -91,13 +95,12 @@
     for (const d of durations) { if (d < min) min = d; if (d > max) max = d; }
     let svg = "";
     if (n > 1) {
-      const range = max - min || 1, step = 56 / (n - 1);
+      const range = max - min || 1, step = 60 / (n - 1);
       let points = "";
-      for (let i = 0; i < n; i++) points += `${(i * step).toFixed(1)},${(17 - ((durations[i] - min) / range) * 16).toFixed(1)} `;
-      const label = `Durations of the last ${n} runs: ${ms(min)} to ${ms(max)}`;
-      svg = `<svg class="spark" viewBox="0 0 56 18" role="img" aria-label="${label}"><title>${label}</title><polyline points="${points}"></polyline></svg>`;
+      for (let i = 0; i < n; i++) points += `${Math.round(i * step)},${Math.round(17 - ((durations[i] - min) / range) * 16)} `;
+      svg = `<svg class="spark" viewBox="0 0 60 18" preserveAspectRatio="none" role="img" aria-label="Durations of the last ${n} runs: ${ms(min)} to ${ms(max)}"><polyline points="${points}"></polyline></svg>`;
     }
-    return `${svg}<span title="duration of the last run">${ms(durations[n - 1])}</span>`;
+    return `${svg}<span>${ms(durations[n - 1])}</span>`;
   }
 
   function availability(windows) {
@@ -112,23 +115,46 @@
   }
 
   const runButton = (path, label, busy, text = "Run") =>
-    `<button type="button" data-run="${esc(path)}" aria-label="${esc(label)}"${busy ? " disabled" : ""}>${text}</button>`;
+    `<button type="button" data-run="${esc(path)}" aria-label="${esc(label)}"${busy ? ` aria-disabled="true"` : ""}>${text}</button>`;
 
-  function row(component, check, runs) {
+  const runSig = (id) => { const r = view.runs.get(id); return r ? `${r.status}|${r.at}|${r.message}` : ""; };
+
+  // A check is one <tbody>: its row, and a second row for its output and the result of a run from this page.
+  function group(component, check, runs, sig) {
+    view.sigs.set(check.id, sig);
     const state = check.state;
     const run = view.runs.get(check.id);
     const last = check.lastRun === null ? `<span class="muted">never</span>` : stamp(check.lastRun);
     const stale = check.stale ? ` <span class="tag stale">stale</span>` : "";
     const action = runs ? runButton(`${component.name}/${check.name}`, `Run ${check.id} now`, run && run.status === "running") : "";
-    let html = `<tr class="chk" id="chk-${esc(check.id)}" data-state="${state}"><td class="st">${badge(state)}</td>` +
+    const output = check.output !== null && state !== "pass" ? `<pre class="out s-${state}">${esc(check.output)}</pre>` : "";
+    const result = run ? runLine(run) : "";
+    return `<tbody class="check" id="chk-${esc(check.id)}" data-state="${state}"><tr class="chk"><td class="st">${badge(state)}</td>` +
       `<th class="name" scope="row">${esc(check.name)}<span class="tag ${check.severity}">${check.severity}</span>${stale}</th>` +
       `<td class="last">${last}</td><td class="barc">${bar(check.bar, check.barProblems)}</td>` +
       `<td class="avail">${availability(check.availability)}</td><td class="durc"><div class="dur">${spark(check.durations)}</div></td>` +
-      `<td class="act">${action}</td></tr>`;
-    const output = check.output !== null && state !== "pass" ? `<pre class="out s-${state}">${esc(check.output)}</pre>` : "";
-    const result = run ? runLine(run) : "";
-    if (output || result) html += `<tr class="more"><td colspan="7">${output}${result}</td></tr>`;
-    return html;
+      `<td class="act">${action}</td></tr>${output || result ? `<tr class="more"><td colspan="7">${output}${result}</td></tr>` : ""}</tbody>`;
+  }
+
+  function header(g, runs) {
+    const { component, index, checks } = g;
+    const busy = component.checks.some((c) => (view.runs.get(c.id) || {}).status === "running");
+    const sig = `${component.status}|${checks.length}|${busy}`;
+    const runAll = runs ? runButton(component.name, `Run every check of ${component.name} now`, busy, "Run all") : "";
+    return [sig, `<header id="cmph-${index}"><h2 id="cmp-${index}">${esc(component.name)}</h2><span class="tag">${esc(component.type)}</span>` +
+      `${badge(component.status)}<span class="grow muted">${checks.length} of ${component.checks.length} checks</span>${runAll}</header>`];
+  }
+
+  function section(g, d) {
+    const checks = g.checks.map((c) => group(g.component, c, d.runsEnabled, JSON.stringify(c) + runSig(c.id))).join("");
+    const [sig, head] = header(g, d.runsEnabled);
+    view.sigs.set(`h:${g.index}`, sig);
+    return `<section class="component" aria-labelledby="cmp-${g.index}">${head}` +
+      `<table><caption class="vh">Checks of ${esc(g.component.name)}</caption><colgroup><col class="c-state"><col class="c-name">` +
+      `<col class="c-last"><col class="c-bar"><col class="c-avail"><col class="c-dur"><col class="c-act"></colgroup>` +
+      `<thead><tr><th scope="col">State</th><th scope="col">Check</th><th scope="col">Last run</th>` +
+      `<th scope="col">Last ${view.cells ? view.cells.span : "24 h"}</th><th scope="col">Availability</th>` +
+      `<th scope="col">Duration</th><th scope="col"><span class="vh">Actions</span></th></tr></thead>${checks}</table></section>`;
   }
 
   // -- whole sections -----------------------------------------------------------------------------------
@@ -141,36 +167,43 @@
     return !f.q || check.id.includes(f.q) || component.type.includes(f.q);
   }
 
-  function renderComponents(d) {
+  // The first time, or when the filter or the set of checks changed: one HTML string for everything. Otherwise
+  // only the checks (and component headers) whose data changed are replaced, all written before anything is read.
+  function renderComponents(d, force) {
     const t0 = performance.now();
     const f = filters();
-    const parts = [];
+    const groups = [];
     let count = 0;
     d.components.forEach((component, index) => {
-      const rows = [];
-      for (const check of component.checks) if (shown(component, check, f)) rows.push(row(component, check, d.runsEnabled));
-      if (!rows.length) return;
-      count += rows.length;
-      const busy = component.checks.some((c) => (view.runs.get(c.id) || {}).status === "running");
-      const runAll = d.runsEnabled ? runButton(component.name, `Run every check of ${component.name} now`, busy, "Run all") : "";
-      parts.push(`<section class="component" aria-labelledby="cmp-${index}"><header><h2 id="cmp-${index}">${esc(component.name)}</h2>` +
-        `<span class="tag">${esc(component.type)}</span>${badge(component.status)}` +
-        `<span class="grow muted">${rows.length} of ${component.checks.length} checks</span>${runAll}</header>` +
-        `<table><caption class="vh">Checks of ${esc(component.name)}</caption><colgroup><col class="c-state"><col class="c-name">` +
-        `<col class="c-last"><col class="c-bar"><col class="c-avail"><col class="c-dur"><col class="c-act"></colgroup>` +
-        `<thead><tr><th scope="col">State</th><th scope="col">Check</th><th scope="col">Last run</th>` +
-        `<th scope="col">Last ${view.cells ? view.cells.span : "24 h"}</th><th scope="col">Availability</th>` +
-        `<th scope="col">Duration</th><th scope="col"><span class="vh">Actions</span></th></tr></thead>` +
-        `<tbody>${rows.join("")}</tbody></table></section>`);
+      const checks = component.checks.filter((c) => shown(component, c, f));
+      if (checks.length) groups.push({ component, index, checks });
+      count += checks.length;
     });
-    if (!parts.length) {
-      const why = f.problems && !f.q ? "No problems: every check passes." : d.total ? "No check matches the filter." : "No checks are configured.";
-      parts.push(`<p class="empty">${why}</p>`);
-    }
+    const layout = JSON.stringify([f, d.runsEnabled, view.cells && view.cells.span, groups.map((g) => [g.index, g.checks.map((c) => c.id)])]);
     const box = $("components");
-    const focused = document.activeElement && box.contains(document.activeElement) ? document.activeElement.dataset.run : null;
-    box.innerHTML = parts.join("");
-    if (focused) {
+    const active = document.activeElement;
+    const focused = active && box.contains(active) ? active.dataset.run : null;
+    if (force || layout !== view.layout) {
+      view.layout = layout;
+      view.sigs = new Map();
+      let html = groups.map((g) => section(g, d)).join("");
+      if (!html) {
+        const why = f.problems && !f.q ? "No problems: every check passes." : d.total ? "No check matches the filter." : "No checks are configured.";
+        html = `<p class="empty">${why}</p>`;
+      }
+      box.innerHTML = html;
+    } else {
+      for (const g of groups) {
+        const [sig, html] = header(g, d.runsEnabled);
+        if (view.sigs.get(`h:${g.index}`) !== sig) $(`cmph-${g.index}`).outerHTML = html;
+        view.sigs.set(`h:${g.index}`, sig);
+        for (const c of g.checks) {
+          const sig = JSON.stringify(c) + runSig(c.id);
+          if (view.sigs.get(c.id) !== sig) $(`chk-${c.id}`).outerHTML = group(g.component, c, d.runsEnabled, sig);
+        }
+      }
+    }
+    if (focused && !box.contains(document.activeElement)) {
       const again = box.querySelector(`button[data-run="${CSS.escape(focused)}"]`);
       if (again) again.focus({ preventScroll: true });
     }
@@ -184,17 +217,18 @@
     const state = r.ready ? (r.status === "pass" ? "pass" : "warn") : "fail";
     const box = $("readiness");
     box.dataset.ready = r.ready ? (state === "pass" ? "yes" : "warn") : "no";
-    const outputs = new Map();
-    for (const c of d.components) for (const k of c.checks) if (k.output !== null) outputs.set(k.id, k.output);
-    let html = `<p class="verdict s-${state}">${icon(state)}<span id="verdict">${r.ready ? "Ready" : "Not ready"}</span></p>` +
+    let html = `<p class="verdict s-${state}">${icon()}<span id="verdict">${r.ready ? "Ready" : "Not ready"}</span></p>` +
       `<p class="reason" id="reason">${esc(r.reason)}</p>`;
     if (r.starting) html += `<p class="muted">Starting: not every check has run yet.</p>`;
     if (r.blocking.length) {
-      const items = r.blocking.slice(0, 20).map((b) => {
-        const out = outputs.has(b.id) ? `: <span class="muted">${esc(outputs.get(b.id).split("\n")[0])}</span>` : "";
+      const items = r.blocking.slice(0, BLOCKING_LISTED).map((b) => {
+        const check = view.index.get(b.id);
+        const out = check && check.output !== null ? `: <span class="muted">${esc(check.output.split("\n")[0])}</span>` : "";
         return `<li>${badge(b.state)} <a href="#chk-${esc(b.id)}">${esc(b.id)}</a>${out}</li>`;
       });
-      if (r.blocking.length > 20) items.push(`<li class="muted">and ${r.blocking.length - 20} more</li>`);
+      if (r.blocking.length > BLOCKING_LISTED) {
+        items.push(`<li class="more">and ${r.blocking.length - BLOCKING_LISTED} more: <button type="button" class="link" id="show-problems">show only problems</button></li>`);
+      }
       html += `<ul class="blocking" aria-label="Critical checks not passing">${items.join("")}</ul>`;
     }
     box.innerHTML = html;
@@ -223,6 +257,8 @@
     if (!d) return;
     const t0 = performance.now();
     view.cells = d.bar ? cellLabels(d.bar) : null;
+    view.index = new Map();
+    for (const c of d.components) for (const k of c.checks) view.index.set(k.id, k);
     renderOverview(d);
     renderNotes(d);
     renderComponents(d);
@@ -355,6 +391,18 @@
     poll();
   }
 
+  // Tooltips are made when first hovered, not with every render: exact times, and each bar cell's span and runs.
+  function tooltip(e) {
+    const el = e.target;
+    if (el.tagName === "TIME" && !el.title) el.title = full.format(Number(el.dataset.t) * 1000);
+    if (el.tagName !== "rect" || el.firstChild || !el.closest(".bar")) return;
+    const check = view.index.get(el.closest("tbody.check").id.slice(4));
+    if (!check || !view.cells) return;
+    const title = document.createElementNS(el.namespaceURI, "title");
+    title.textContent = barTip(check, el);
+    el.appendChild(title);
+  }
+
   // -- filters in the URL -------------------------------------------------------------------------------
   function readUrl() {
     const params = new URLSearchParams(location.search);
@@ -384,6 +432,12 @@
       view.filterTimer = setTimeout(refilter, 120);
     });
     $("problems").addEventListener("change", refilter);
+    $("readiness").addEventListener("click", (e) => {
+      if (e.target.id !== "show-problems") return;
+      $("problems").checked = true;
+      refilter();
+      $("components").focus();
+    });
     $("token-form").addEventListener("submit", (e) => {
       e.preventDefault();
       const value = $("token").value.trim().replace(/^bearer\s+/i, "");
@@ -402,9 +456,10 @@
     });
     $("components").addEventListener("click", (e) => {
       const button = e.target.closest("button[data-run]");
-      if (button && !button.disabled) run(button.dataset.run);
+      if (button && button.getAttribute("aria-disabled") !== "true") run(button.dataset.run); // busy: keeps its focus
     });
     document.addEventListener("visibilitychange", () => { if (!document.hidden) poll(); });
+    document.addEventListener("mouseover", tooltip);
     tokenState();
     poll();
     setInterval(tick, 1000);

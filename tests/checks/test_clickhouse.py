@@ -8,6 +8,7 @@ with plain SQL over the server's HTTP interface.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import urllib.error
 import urllib.request
@@ -253,6 +254,8 @@ async def test_check_cancelled_mid_query_cancels_it_on_the_server(clickhouse_ser
         while await processes(clickhouse_server, like):  # max_execution_time is 21 s here: only Vigil can stop it
             assert time.monotonic() - cancelled < 1.5, "query still running on the server"
             await asyncio.sleep(0.05)
+        # remembered: the check's next query first looks whether this one is still running
+        assert [label for label in runner.memo.interrupted.values()] == ["query slow_two"]
 
 
 async def test_check_timeout_without_query_timeout_names_the_query(clickhouse_server: ClickHouseServer) -> None:
@@ -267,6 +270,53 @@ async def test_check_timeout_without_query_timeout_names_the_query(clickhouse_se
     while await processes(clickhouse_server, like):  # the server's own limit is 3 s (ceil(1.4) + 1)
         assert time.monotonic() - started < 1.0, "query still running on the server"
         await asyncio.sleep(0.05)
+
+
+async def test_a_check_starts_no_query_while_one_it_cut_off_still_runs_on_the_server(
+    clickhouse_server: ClickHouseServer,
+) -> None:
+    """Defect 12: a query that ignores Cancel and KILL QUERY (sleep() is not interruptible; two of them run ~6 s)
+    must not be joined by the check's next query, in the same run or the next one."""
+    db = f"vigil_{uuid.uuid4().hex[:10]}"
+    clickhouse_server.query(f"CREATE DATABASE {db}")
+    clickhouse_server.query(f"CREATE TABLE {db}.stuck (x UInt8) ENGINE = Memory")
+    clickhouse_server.query(f"INSERT INTO {db}.stuck VALUES (1)")
+    factor = f"(SELECT toFloat64(count()) FROM {db}.stuck)"  # 1 while the table has its row, then 0: no sleep
+    sleepy = f"SELECT sleep({factor} * 3) + sleep({factor} * 2.99) FROM system.one"
+    queries = {"stuck": {"sql": sleepy, "timeout": "300ms"}, "after": f"SELECT count() FROM {db}.stuck"}
+    config = settings(clickhouse_server, {"perf": {"kind": "query_performance", "queries": queries}}, timeout=5)
+    still = re.compile(
+        r"previous query stuck still running on the server after cancel \((\d\.\d+) s so far\); not starting another"
+    )
+    try:
+        async with check_runner(config) as scheduler:
+            runner = scheduler.runners[CheckId("ch", "perf")]
+            first = await runner.run(scheduled=False)
+            prefix, _, reason = first.output.partition("; query after not run: ")
+            assert prefix == "query stuck cancelled at its 300 ms timeout, SLA 5 s", first.output
+            assert still.fullmatch(reason), first.output
+            assert "after_latency" not in observed(first)  # never started
+            running = await processes(clickhouse_server, "vigil:ch:perf:%")
+            assert len(running) == 1 and running == list(runner.memo.interrupted)
+
+            second = await runner.run(scheduled=False)  # the next run: nothing starts, one sentence says why
+            assert second.status is Status.FAIL
+            match = still.fullmatch(second.output)
+            assert match and float(match.group(1)) >= 1, second.output
+            assert second.duration < 0.5 and await processes(clickhouse_server, "vigil:ch:perf:%") == running
+
+            ended = time.monotonic()
+            while await processes(clickhouse_server, "vigil:ch:perf:%"):  # only its sleeps end it (~6 s)
+                assert time.monotonic() - ended < 10, "the stuck query never ended"
+                await asyncio.sleep(0.1)
+            clickhouse_server.query(f"TRUNCATE TABLE {db}.stuck")
+            third = await runner.run(scheduled=False)  # gone from system.processes: the check runs again
+            assert third.status is Status.PASS, third.output
+            assert runner.memo.interrupted == {}
+            fourth = await runner.run(scheduled=False)
+            assert fourth.status is Status.PASS and runner.memo.interrupted == {}
+    finally:
+        clickhouse_server.query(f"DROP DATABASE IF EXISTS {db}")
 
 
 async def test_kill_stops_a_query_that_ignores_cancel(clickhouse_server: ClickHouseServer) -> None:

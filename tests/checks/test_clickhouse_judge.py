@@ -9,10 +9,12 @@ import math
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from app.checks.clickhouse import chain, judge, window
+from app.checks.clickhouse.buckets import Buckets, UnknownZone, zone
 from app.checks.clickhouse.chain import Pair
 from app.checks.clickhouse.config import ClickHouseQueryPerformance, ClickHouseRollup, ClickHouseTimeseries
 from app.checks.clickhouse.judge import Budget, QueryRun
@@ -21,6 +23,12 @@ from app.model import Observation, Status
 
 DAY = int(datetime(2026, 11, 27, tzinfo=UTC).timestamp())  # a midnight, UTC
 H = 3600
+BERLIN, KOLKATA = ZoneInfo("Europe/Berlin"), ZoneInfo("Asia/Kolkata")
+
+
+def utc(*args: int) -> int:
+    """An instant given as a UTC date and time."""
+    return int(datetime(*args, tzinfo=UTC).timestamp())
 
 
 def at(hour: int, minute: int = 0) -> int:
@@ -107,6 +115,22 @@ def test_query_performance_outcome_lists_failures_first_and_times_when_all_pass(
     assert two.output == "2 queries within SLA: a 200 ms of 5 s, b 1.5 s of 5 s"
 
 
+def test_queries_kept_from_starting_by_a_query_still_on_the_server_share_one_finding() -> None:
+    reason = "previous query slow still running on the server after cancel (1.5 s so far); not starting another"
+    options = perf(slow="SELECT 1", a="SELECT 2", b="SELECT 3")
+    runs = {
+        "slow": QueryRun(cancelled="query slow cancelled at its 300 ms timeout"),
+        "a": QueryRun(blocked=reason),
+        "b": QueryRun(blocked=reason),
+    }
+    outcome = judge.query_performance(options, runs, [])
+    assert (outcome.status, outcome.output) == (
+        Status.FAIL,
+        f"query slow cancelled at its 300 ms timeout, SLA 5 s; queries a, b not run: {reason}",
+    )
+    assert judge.query_finding("a", 5.0, 0.8, QueryRun(blocked=reason)) == (Status.FAIL, f"query a not run: {reason}")
+
+
 def test_connectivity_wording() -> None:
     ok = judge.connectivity((1, "18.16.1", 3600), 0.00123, None)
     assert (ok.status, ok.output) == (Status.PASS, "SELECT 1 in 1.23 ms from ClickHouse 18.16.1")
@@ -153,19 +177,26 @@ def test_gaps_are_buckets_under_min_rows() -> None:
     assert window.gaps(w, counts, 60) == [at(3), at(9)]
 
 
-def stats(rows: int = 1380, newest: int = at(16, 4), future: int = 0, past: int = 0) -> WindowStats:
-    return WindowStats(future, at(40) if future else 0, past, 0 if past else 0, rows, newest)
+def stats(
+    rows: int = 1380, newest: int = at(16, 4), future: int = 0, past: int = 0, oldest: int = at(-7, 6)
+) -> WindowStats:
+    return WindowStats(future, at(40) if future else 0, past, 0 if past else 0, rows, newest, oldest)
 
 
 def outcome(
-    options: ClickHouseTimeseries, s: WindowStats, counts: dict[int, int] | None = None, dups: Duplicates | None = None
+    options: ClickHouseTimeseries,
+    s: WindowStats,
+    counts: dict[int, int] | None = None,
+    dups: Duplicates | None = None,
+    young: bool = False,
+    zone: ZoneInfo | None = None,
 ) -> Any:
-    w = Window.at(at(16, 5), options)
+    w = Window.at(at(16, 5), options, zone or ZoneInfo("UTC"))
     if counts is None and options.min_bucket_rows:
         counts = {b: 60 for b in w.buckets()}
     if dups is None and options.keys:
         dups = Duplicates(0, 0, 0, "")
-    return window.judge(options, w, s, counts, dups, [Observation("stats_latency", 0.01, "s")])
+    return window.judge(options, w, s, counts, dups, [Observation("stats_latency", 0.01, "s")], young=young)
 
 
 def test_consistent_window_passes_naming_what_was_checked() -> None:
@@ -218,6 +249,114 @@ def test_stale_future_past_gaps_and_duplicates_are_each_worded() -> None:
     assert tolerated.status is Status.PASS
 
 
+# -- buckets in a time zone ------------------------------------------------------------------------
+
+
+def test_days_across_a_dst_change_have_23_or_25_hours() -> None:
+    days = Buckets(86400, BERLIN)
+    spring = days.floor(utc(2026, 3, 29, 12))
+    assert spring == utc(2026, 3, 28, 23)  # midnight CET
+    assert days.next(spring) - spring == 23 * H
+    autumn = days.floor(utc(2026, 10, 25, 12))
+    assert autumn == utc(2026, 10, 24, 22)  # midnight CEST
+    assert days.next(autumn) - autumn == 25 * H
+    assert days.floor(utc(2026, 10, 25, 22, 59)) == autumn and days.floor(utc(2026, 10, 25, 23)) == autumn + 25 * H
+    assert (days.label(spring), days.label(autumn)) == ("2026-03-29 Europe/Berlin", "2026-10-25 Europe/Berlin")
+
+
+def test_hours_on_dst_days_are_real_hours_and_the_repeated_hour_is_told_apart() -> None:
+    hours = Buckets(H, BERLIN)
+    spring = hours.starts(utc(2026, 3, 28, 23), utc(2026, 3, 29, 22))
+    assert len(spring) == 23 and all(b % H == 0 for b in spring)
+    assert [hours.label(b) for b in spring[1:3]] == ["2026-03-29 01:00 Europe/Berlin", "2026-03-29 03:00 Europe/Berlin"]
+    autumn = hours.starts(utc(2026, 10, 24, 22), utc(2026, 10, 25, 23))
+    assert len(autumn) == 25
+    assert [hours.label(b) for b in autumn[2:4]] == [
+        "2026-10-25 02:00 Europe/Berlin (UTC+02:00)",
+        "2026-10-25 02:00 Europe/Berlin (UTC+01:00)",
+    ]
+
+
+def test_half_hour_zones_start_hours_at_half_past_utc() -> None:
+    hours = Buckets(H, KOLKATA)
+    assert hours.floor(utc(2026, 11, 27, 10, 15)) == utc(2026, 11, 27, 9, 30)
+    assert hours.floor(utc(2026, 11, 27, 10, 45)) == utc(2026, 11, 27, 10, 30)
+    assert hours.label(utc(2026, 11, 27, 9, 30)) == "2026-11-27 15:00 Asia/Kolkata"
+    assert Buckets(86400, KOLKATA).floor(utc(2026, 11, 27, 20)) == utc(2026, 11, 27, 18, 30)  # local midnight
+    assert Buckets(15 * 60, KOLKATA).floor(utc(2026, 11, 27, 10, 14)) == utc(2026, 11, 27, 10)
+
+
+def test_buckets_that_divide_a_day_count_from_local_midnight_and_others_from_the_epoch() -> None:
+    two = Buckets(2 * H, BERLIN)
+    day = two.starts(utc(2026, 3, 28, 23), utc(2026, 3, 29, 22))  # the 23-hour day: the last bucket is 1 h
+    assert len(day) == 12 and utc(2026, 3, 29, 22) - day[-1] == H
+    assert two.floor(utc(2026, 11, 27, 0, 30)) == utc(2026, 11, 26, 23)  # 00:00 CET
+    week = Buckets(7 * 86400, BERLIN)
+    assert datetime.fromtimestamp(week.floor(utc(2026, 11, 27, 12)), BERLIN).isoformat() == "2026-11-26T00:00:00+01:00"
+    odd = Buckets(7 * H, BERLIN)
+    assert not odd.nests_in_days and odd.floor(utc(2026, 11, 27, 12)) == utc(2026, 11, 27, 12) // (7 * H) * (7 * H)
+    assert Buckets(H).label(utc(2026, 11, 27, 16)) == "2026-11-27 16:00"  # UTC: as before, no zone named
+    assert Buckets(H, ZoneInfo("Etc/UTC")).utc
+
+
+def test_zone_names_are_iana_names() -> None:
+    assert zone("Asia/Kolkata") is KOLKATA
+    for bad in ("Mars/Olympus", "", "../etc/passwd", "/etc/localtime"):
+        with pytest.raises(UnknownZone):
+            zone(bad)
+
+
+def test_a_window_in_a_zone_judges_local_days_across_a_dst_change() -> None:
+    now = utc(2026, 10, 27, 10)
+    w = Window.at(now, ts(lookback="4d", bucket="1d"), BERLIN)
+    assert [datetime.fromtimestamp(b, BERLIN).strftime("%m-%d") for b in w.buckets()] == ["10-24", "10-25", "10-26"]
+    assert w.end == utc(2026, 10, 26, 23)  # today began at midnight CET
+    counts = {b: 1 for b in w.buckets()}
+    del counts[utc(2026, 10, 24, 22)]
+    result = window.judge(ts(lookback="4d", bucket="1d", keys=[]), w, stats(newest=now - 60), counts, None, [])
+    assert result.output == "1 gap in the last 96h (24h buckets with no rows), first at 2026-10-25 Europe/Berlin"
+
+
+# -- young tables -----------------------------------------------------------------------------------
+
+
+def test_buckets_before_a_young_tables_first_row_are_not_gaps() -> None:
+    w = Window.at(at(16, 5), ts())
+    first_row = at(10, 20)
+    counts = {b: 60 for b in w.buckets() if b >= at(10)}
+    assert window.gaps(w, counts, 1) == w.buckets()[: w.buckets().index(at(10))]
+    assert window.gaps(w, counts, 1, since=first_row) == []
+    assert window.gaps(w, counts, 61, since=first_row) == [at(h) for h in range(11, 16)]  # the partial 10:00 not
+    young = stats(rows=350, oldest=first_row)
+    assert window.leading_gaps(w, counts, 1, young)
+    result = outcome(ts(), young, counts=counts, young=True)
+    assert (result.status, result.output) == (
+        Status.PASS,
+        "350 rows in the last 24h (table younger than that: first row 5.8 h old), newest 60 s old; "
+        "no gaps, future, pre-2000-01-01 or duplicate rows",
+    )
+    values = {o.name: o.value for o in result.observed}
+    assert (values["gaps"], values["table_age"]) == (0, at(16, 5) - first_row)
+    del counts[at(13)]
+    holed = outcome(ts(), young, counts=counts, young=True)
+    assert holed.output == (
+        "1 gap since the table's first row 5.8 h ago (1h buckets with no rows), first at 2026-11-27 13:00"
+    )
+    older = outcome(ts(), young, counts=counts)  # rows before the window: the early hours are gaps after all
+    assert older.output.startswith("18 gaps in the last 24h (1h buckets with no rows), first at 2026-11-26 17:00")
+
+
+def test_buckets_the_server_draws_differently_are_reported() -> None:
+    w = Window.at(at(16, 5), ts(), KOLKATA)
+    counts = {b: 60 for b in w.buckets()}
+    counts[at(12)] = 60  # a whole UTC hour: not a bucket start in Asia/Kolkata
+    result = outcome(ts(), stats(), counts=counts, zone=KOLKATA)
+    assert result.output == (
+        "the server's 1h buckets in Asia/Kolkata differ from Vigil's (a bucket at 2026-11-27 12:00:00 UTC); "
+        "the two time zone databases disagree"
+    )
+
+
 # -- rollup chains ----------------------------------------------------------------------------------
 
 
@@ -250,7 +389,7 @@ def rollup_options(**options: Any) -> ClickHouseRollup:
 def test_pairs_compare_closed_settled_buckets_and_each_level_is_read_once_over_its_pairs() -> None:
     options = rollup_options()
     pairs = chain.pairs(options, at(16) + 30)  # 16:00:30: the 15:00 hour closed less than `settle` ago
-    assert pairs == [Pair(0, H, at(15) - 48 * H, at(15)), Pair(1, 24 * H, at(-48), DAY)]
+    assert pairs == [Pair(0, Buckets(H), at(15) - 48 * H, at(15)), Pair(1, Buckets(24 * H), at(-48), DAY)]
     assert chain.level_span(pairs, 0) == (at(15) - 48 * H, at(15))
     assert chain.level_span(pairs, 1) == (at(-48), at(15))  # below daily and above raw
     assert chain.level_span(pairs, 2) == (at(-48), DAY)
@@ -263,9 +402,11 @@ def test_roll_up_adds_counts_and_sums_and_combines_min_and_max_leaving_none_out(
         at(13, 2): (0, None, None, None),
         at(14): (2, None, None, None),
     }
-    rolled = chain.roll_up(rows, ["count", "sum", "min", "max"], H, at(13), at(15))
+    rolled = chain.roll_up(rows, ["count", "sum", "min", "max"], Buckets(H), at(13), at(15))
     assert rolled == {at(13): (2, 0.75, 3, 9), at(14): (2, None, None, None)}
-    assert chain.roll_up(rows, ["count", "sum", "min", "max"], H, at(14), at(15)) == {at(14): (2, None, None, None)}
+    assert chain.roll_up(rows, ["count", "sum", "min", "max"], Buckets(H), at(14), at(15)) == {
+        at(14): (2, None, None, None)
+    }
     assert chain.combine("sum", []) is None and chain.empty_value("count") == 0 and chain.empty_value("max") is None
 
 
@@ -293,7 +434,7 @@ def test_mismatches_compare_a_bucket_missing_on_one_side_with_its_empty_value() 
 
 def test_rollup_outcome_wording() -> None:
     options = rollup_options(levels=rollup_options().levels[:2])
-    pairs = [Pair(0, H, at(12), at(15))]
+    pairs = [Pair(0, Buckets(H), at(12), at(15))]
     raw = {at(12): (60, 1.5), at(13): (61, 1.5), at(14): (60, 1.5)}
     hourly = {at(12): (60, 1.5), at(13): (60, 1.5), at(14): (60, 1.5)}
     one = chain.judge(options, pairs, [raw, hourly], [])

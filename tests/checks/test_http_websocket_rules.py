@@ -52,6 +52,4 @@ def test_anonymous_judgement() -> None:
         "/ws: an upgrade without a token got no answer within 1.5 s (expected 401 or 403)",
     )
     assert refusal(Anonymous(403)) == "HTTP 403"
-    assert (
-        refusal(Anonymous(101, Exchange("closed", 0.01, close_code=1008))) == "closed with code 1008 after the upgrade"
-    )
+    assert refusal(Anonymous(101, Exchange("closed", 0.01, close_code=1008))) == "closed (code 1008) after the upgrade"

@@ -299,10 +299,10 @@ def test_session_summary() -> None:
 
 def test_session_summary_on_a_replica_says_it_wrote_nothing() -> None:
     mode = judge.read_only_mode("10.0.0.5:6379")
-    assert mode == "read-only replica of 10.0.0.5:6379: sampling only, no canary writes"
+    assert mode == "replica of 10.0.0.5:6379, read-only mode: sampling only, no canary writes"
     summary = judge.session_summary(judge.TtlSample(sampled=3), RedisSessionTtl(), None, "AOF off", read_only=mode)
     assert summary == (
-        "read-only replica of 10.0.0.5:6379: sampling only, no canary writes; 3 sampled session keys all expire "
+        "replica of 10.0.0.5:6379, read-only mode: sampling only, no canary writes; 3 sampled session keys all expire "
         "within 7d; persistence: AOF off"
     )
 

@@ -52,7 +52,7 @@ async def test_session_ttl_on_a_replica_samples_read_only_and_passes(redis_facto
         result = await run_on(scheduler, "replica", "session_ttl")
         assert result.status is Status.PASS, result.output
         assert result.output == (
-            f"read-only replica of 127.0.0.1:{primary.port}: sampling only, no canary writes; "
+            f"replica of 127.0.0.1:{primary.port}, read-only mode: sampling only, no canary writes; "
             "50 sampled session keys all expire within 7d; persistence: AOF off, RDB save off"
         )
         values = observed(result)
@@ -70,7 +70,7 @@ async def test_session_ttl_on_a_replica_samples_read_only_and_passes(redis_facto
         assert leak.status is Status.FAIL
         assert leak.output == (
             "1 of 51 sampled session keys (session:*) have no expiry: they never expire (a session leak); "
-            f"read-only replica of 127.0.0.1:{primary.port}: sampling only, no canary writes"
+            f"replica of 127.0.0.1:{primary.port}, read-only mode: sampling only, no canary writes"
         )
 
         # Promoted (a failover): the same check writes its canaries from the next run on.
@@ -259,13 +259,15 @@ def test_two_vigil_serve_processes_both_report_the_loss(redis_factory: Any, tmp_
     path.write_text(yaml.safe_dump(config))
     environment = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
     ports = [free_port(), free_port()]
-    procs = [
-        subprocess.Popen(
-            [VIGIL, "serve", "--config", str(path), "--host", "127.0.0.1", "--port", str(port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=environment,
-        )
-        for port in ports
-    ]  # fmt: skip
+    procs = []
+    for port in ports:  # half an interval apart, as replicas started at different times run
+        procs.append(
+            subprocess.Popen(
+                [VIGIL, "serve", "--config", str(path), "--host", "127.0.0.1", "--port", str(port)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=environment,
+            )
+        )  # fmt: skip
+        time.sleep(0.5)
     try:
         wait_for(lambda: all(health_output(p) == NO_PERSISTENCE for p in ports), 15, "both Vigils' first runs")
         time.sleep(1.2)  # a second run each: both know the shared canary
@@ -277,20 +279,23 @@ def test_two_vigil_serve_processes_both_report_the_loss(redis_factory: Any, tmp_
             losses = [o for o in outputs if "did not survive the restart" in o]
             assert losses, f"Vigil on :{port} never reported the loss: {outputs}"
             assert losses[0].startswith("session data did not survive the restart of redis at ")
+        # The first to run after the restart finds the canary gone; the other, most likely, the one the first
+        # re-created (both find it gone when their runs coincide). Either way, each reports the loss.
         reasons = {o.split(f"canary {SURVIVAL_KEY} ", 1)[1] for outs in seen.values() for o in outs if "did not" in o}
-        assert reasons == {  # one found it gone, the other the canary the first re-created
+        assert f"is gone; {NO_PERSISTENCE}" in reasons
+        assert reasons <= {
             f"is gone; {NO_PERSISTENCE}",
             f"was gone and has been re-created since (by another Vigil sharing it); {NO_PERSISTENCE}",
         }
     finally:
         for proc in procs:
             proc.terminate()
+        errors = []
         for proc in procs:
             try:
-                proc.wait(10)
+                errors.append(proc.communicate(timeout=10)[1])
             except subprocess.TimeoutExpired:
                 proc.kill()
-                proc.wait(5)
-    for proc in procs:
-        assert proc.returncode == 0
-        assert proc.stderr is not None and "Traceback" not in proc.stderr.read()
+                errors.append(proc.communicate(timeout=5)[1])
+    assert [proc.returncode for proc in procs] == [0, 0]
+    assert all("Traceback" not in err for err in errors)

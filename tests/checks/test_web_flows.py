@@ -113,7 +113,7 @@ async def test_anonymous_refused_by_a_policy_close_after_the_upgrade() -> None:
     async with serve(WebAppOptions(ws_refuse_after_upgrade=True), free_port()) as served:
         result = await run_check(api_settings(served), "api", "socket")
     assert result.status is Status.PASS, result.output
-    assert result.output.endswith("; without a token refused (closed with code 1008 after the upgrade)")
+    assert result.output.endswith("; without a token refused (closed (code 1008) after the upgrade)")
 
 
 async def test_websocket_ping_pong_json_fields_and_a_wrong_reply() -> None:
@@ -161,3 +161,14 @@ async def test_a_target_that_is_down_is_named_per_step() -> None:
     assert results["socket"].output.startswith(
         "the upgrade of /ws with a token minted with signing_key (HS256) failed: cannot connect: "
     )
+
+
+async def test_the_default_disallowed_origin_is_random_and_kept_between_runs() -> None:
+    async with serve(WebAppOptions(cors_echo_any_origin=True), free_port()) as served:
+        settings = api_settings(served, cors={"disallowed_origin": None})
+        async with check_runner(settings) as scheduler:
+            runner = scheduler.runners[CheckId("api", "cors")]
+            first, second = await runner.run(scheduled=False), await runner.run(scheduled=False)
+    assert first.status is Status.FAIL
+    assert first.output.startswith("the disallowed origin https://vigil-") and ".invalid is echoed" in first.output
+    assert first.output == second.output

@@ -17,14 +17,15 @@ from app.checks.clickhouse.config import (
     ClickHouseTimeseries,
 )
 from app.checks.clickhouse.errors import describe_error
+from app.checks.clickhouse.query import QueryMemo
 
 CLICKHOUSE = ComponentType(
     config=ClickHouseComponent,
     kinds=(
-        CheckKind(ClickHouseConnectivity, connectivity.run),
-        CheckKind(ClickHouseQueryPerformance, query_performance.run),
-        CheckKind(ClickHouseTimeseries, timeseries.run),
-        CheckKind(ClickHouseRollup, rollup.run),
+        CheckKind(ClickHouseConnectivity, connectivity.run, QueryMemo),
+        CheckKind(ClickHouseQueryPerformance, query_performance.run, QueryMemo),
+        CheckKind(ClickHouseTimeseries, timeseries.run, QueryMemo),
+        CheckKind(ClickHouseRollup, rollup.run, QueryMemo),
     ),
     open_client=open_client,
     close_client=close_client,

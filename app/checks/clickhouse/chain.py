@@ -1,5 +1,7 @@
 """A rollup chain, compared: the closed buckets each pair of levels is compared over, the lower level re-aggregated
 into the upper level's buckets (count and sum add, min and max combine), mismatches found and worded. Pure.
+
+Buckets are the chain's time zone's (`buckets.Buckets`): an hour is the server's toStartOfHour, a day its toDate.
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from zoneinfo import ZoneInfo
+
 from app import units
+from app.checks.clickhouse.buckets import UTC_ZONE, Buckets
 from app.checks.clickhouse.config import ClickHouseRollup, parse_measure
 from app.checks.clickhouse.judge import Finding
 from app.model import Observation, Outcome, Status
@@ -23,19 +28,19 @@ class Pair:
     """Level `lower` against the level above it, over the upper level's closed buckets in [start, end)."""
 
     lower: int
-    bucket: int  # the upper level's bucket, in seconds
+    grid: Buckets  # the upper level's buckets
     start: int
     end: int
 
 
-def pairs(options: ClickHouseRollup, now: int) -> list[Pair]:
+def pairs(options: ClickHouseRollup, now: int, tz: ZoneInfo = UTC_ZONE) -> list[Pair]:
     """One comparison per adjacent pair of levels: buckets closed at least `settle` ago, covering `lookback`."""
     found = []
     for index in range(len(options.levels) - 1):
-        bucket = options.grouping(index + 1)
-        end = int(now - options.settle) // bucket * bucket
-        start = end - math.ceil(options.lookback / bucket) * bucket
-        found.append(Pair(index, bucket, start, end))
+        grid = Buckets(options.grouping(index + 1), tz)
+        end = grid.floor(int(now - options.settle))
+        start = grid.floor(end - math.ceil(options.lookback))
+        found.append(Pair(index, grid, start, end))
     return found
 
 
@@ -61,12 +66,12 @@ def empty_value(function: str) -> Any:
     return 0 if function in ("count", "sum") else None
 
 
-def roll_up(rows: Mapping[int, tuple[Any, ...]], functions: Sequence[str], bucket: int, start: int, end: int) -> Rows:
-    """The lower level's buckets in [start, end), re-aggregated into `bucket`-second buckets."""
+def roll_up(rows: Mapping[int, tuple[Any, ...]], functions: Sequence[str], grid: Buckets, start: int, end: int) -> Rows:
+    """The lower level's buckets in [start, end), re-aggregated into `grid`'s buckets."""
     parts: dict[int, list[list[Any]]] = {}
     for b, row in rows.items():
         if start <= b < end:
-            columns = parts.setdefault(b // bucket * bucket, [[] for _ in functions])
+            columns = parts.setdefault(grid.floor(b), [[] for _ in functions])
             for column, value in zip(columns, row, strict=True):
                 column.append(value)
     return {b: tuple(combine(f, c) for f, c in zip(functions, columns, strict=True)) for b, columns in parts.items()}
@@ -120,7 +125,7 @@ def judge(
     for pair in compared:
         lower, upper = options.levels[pair.lower], options.levels[pair.lower + 1]
         functions = [parse_measure(lower.measures[m])[0] for m in names]
-        below = roll_up(levels[pair.lower], functions, pair.bucket, pair.start, pair.end)
+        below = roll_up(levels[pair.lower], functions, pair.grid, pair.start, pair.end)
         above = {b: row for b, row in levels[pair.lower + 1].items() if pair.start <= b < pair.end}
         found, count = mismatches(below, above, names, functions, options.tolerance)
         name = f"{lower.name}->{upper.name}"
@@ -128,7 +133,7 @@ def judge(
         observed.append(Observation(f"{lower.name}_{upper.name}_mismatched_buckets", len(found)))
         if found:
             first, detail = found[0]
-            at = units.bucket_start(first, pair.bucket)
+            at = pair.grid.label(first)
             where = f"at {at}" if len(found) == 1 else f"in {len(found)} of {count} buckets, first at {at}"
             findings.append((Status.FAIL, f"rollup {name} mismatch {where}: {detail}"))
         elif not count:

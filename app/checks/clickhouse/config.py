@@ -11,6 +11,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 
+from app.checks.clickhouse.buckets import Buckets, zone
 from app.schema import CheckConfig, ComponentConfig, Duration, Frozen, Schedule, Severity
 
 MAX_BUCKETS = 10_000  # per query: lookback / bucket, so results stay far below max_result_rows
@@ -51,6 +52,11 @@ def _measure(value: str) -> str:
     return f"{function}({column or ''})"
 
 
+def _timezone(value: str) -> str:
+    zone(value)  # UnknownZone (a ValueError) names what is wrong
+    return value
+
+
 def _measure_name(value: str) -> str:
     if not MEASURE_NAME.match(value):
         raise ValueError(f"{value!r}: names must match {MEASURE_NAME.pattern}")
@@ -61,6 +67,7 @@ Identifier = Annotated[str, AfterValidator(_identifier)]
 TableName = Annotated[str, AfterValidator(_table)]
 Measure = Annotated[str, AfterValidator(_measure)]  # normalized: `count()`, `sum(value)`
 MeasureName = Annotated[str, AfterValidator(_measure_name)]
+TimeZoneName = Annotated[str, AfterValidator(_timezone)]  # an IANA name: Europe/Berlin, Asia/Kolkata, UTC
 
 
 class ClickHouseConnectivity(CheckConfig):
@@ -128,6 +135,7 @@ class ClickHouseTimeseries(CheckConfig):
     clock_skew: Duration = Field(default=300.0, ge=0.0)  # rows up to now + this are not "in the future"
     floor: datetime = datetime(2000, 1, 1, tzinfo=UTC)  # rows before this are impossible (1970 zero dates)
     max_duplicates: int = Field(default=0, ge=0)  # extra rows on the key columns tolerated in the window
+    timezone: TimeZoneName | None = None  # buckets in this zone (default: the column's own zone, else the server's)
 
     @field_validator("floor")
     @classmethod
@@ -164,6 +172,8 @@ class ClickHouseRollup(CheckConfig):
     lookback: Duration = Field(default=3 * 86400.0, gt=0.0)
     settle: Duration = Field(default=3600.0, ge=0.0)  # only buckets that closed at least this long ago
     tolerance: float = Field(default=1e-9, ge=0.0)  # relative, for non-integer measures (integers must match exactly)
+    timezone: TimeZoneName | None = None  # buckets in this zone (default: the first zone a level's column declares,
+    # else the server's)
 
     @model_validator(mode="after")
     def _chain(self) -> ClickHouseRollup:
@@ -188,6 +198,9 @@ class ClickHouseRollup(CheckConfig):
             previous = grouping
         if self.lookback < (self.levels[-1].bucket or 0):
             raise ValueError("lookback must cover at least one bucket of the top level")
+        for index, level in enumerate(self.levels):
+            if not Buckets(self.grouping(index)).nests_in_days:  # else a bucket could straddle two local days
+                raise ValueError(f"level {level.name}: bucket must divide a day (15m, 1h, 6h ...) or be whole days")
         return self
 
     def _grouping(self, index: int) -> float:

@@ -1,11 +1,12 @@
 """The `clickhouse` type's wording of the errors its checks let out; the scheduler puts it in the failed result.
 
-The client words its own errors (it maps asynch's where it catches them); the checks add NoTimeLeft and SchemaMismatch.
+The client words its own errors (it maps asynch's where it catches them); the checks add NoTimeLeft,
+PreviousQueryRunning and SchemaMismatch.
 """
 
 from __future__ import annotations
 
-from app.checks.clickhouse.query import NoTimeLeft
+from app.checks.clickhouse.query import NoTimeLeft, PreviousQueryRunning
 from app.checks.clickhouse.schema import SchemaMismatch
 from app.clients.clickhouse import ClickHouseError
 from app.clients.errors import PoolExhausted
@@ -13,6 +14,6 @@ from app.clients.errors import PoolExhausted
 
 def describe_error(exc: BaseException) -> str | None:
     """The output of a check that raised `exc`, or None for an error that is a bug in Vigil."""
-    if isinstance(exc, ClickHouseError | PoolExhausted | NoTimeLeft | SchemaMismatch):
+    if isinstance(exc, ClickHouseError | PoolExhausted | NoTimeLeft | PreviousQueryRunning | SchemaMismatch):
         return str(exc)
     return None

@@ -66,6 +66,7 @@ class QueryRun:
     elapsed: float | None = None  # it finished, in this many seconds
     cancelled: str | None = None  # it was cancelled: the client's wording of why
     error: tuple[int, str] | None = None  # the server refused or failed it: (code, message)
+    blocked: str | None = None  # not started: an earlier query of the check still runs on the server (why)
 
 
 def query_finding(name: str, sla: float, warn_fraction: float, run: QueryRun) -> Finding:
@@ -76,6 +77,8 @@ def query_finding(name: str, sla: float, warn_fraction: float, run: QueryRun) ->
         code, text = run.error
         verb = "refused by the server" if code == READONLY_ERROR else "failed"
         return Status.FAIL, f"query {name} {verb}: {text} (code {code})"
+    if run.blocked is not None:
+        return Status.FAIL, f"query {name} not run: {run.blocked}"
     if run.elapsed is None:
         return Status.FAIL, not_run(f"query {name}")
     took = units.latency(run.elapsed)
@@ -90,14 +93,21 @@ def query_finding(name: str, sla: float, warn_fraction: float, run: QueryRun) ->
 def query_performance(
     options: ClickHouseQueryPerformance, runs: Mapping[str, QueryRun], observed: list[Observation]
 ) -> Outcome:
-    """Every configured query's finding; when all pass, each one's time against its SLA."""
-    findings = []
+    """Every configured query's finding (queries not started for one reason share one); when all pass, each one's
+    time against its SLA."""
+    findings: list[Finding] = []
     timings = []
+    blocked: dict[str, list[str]] = {}  # reason -> the queries it kept from starting
     for name, query in options.queries.items():
         run = runs.get(name, QueryRun())
+        if run.blocked is not None:
+            blocked.setdefault(run.blocked, []).append(name)
+            continue
         findings.append(query_finding(name, query.sla, options.warn_fraction, run))
         if run.elapsed is not None:
             timings.append(f"{name} {units.latency(run.elapsed)} of {units.latency(query.sla)}")
+    for reason, names in blocked.items():
+        findings.append((Status.FAIL, f"{'query' if len(names) == 1 else 'queries'} {', '.join(names)} not run: {reason}"))
     count = len(options.queries)
     ok = f"{count} {'query' if count == 1 else 'queries'} within SLA: {', '.join(timings)}"
     return Outcome.from_findings(findings, observed, ok=ok)

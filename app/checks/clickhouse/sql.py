@@ -9,9 +9,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from app.checks.clickhouse import buckets
+from app.checks.clickhouse.buckets import UTC_NAMES, Buckets
 from app.checks.clickhouse.config import TABLE, ClickHouseComponent, parse_measure
 from app.clients.clickhouse import quote
 
@@ -55,65 +57,101 @@ class TableRef:
 
 @dataclass(frozen=True, slots=True)
 class TimeColumn:
-    """A DateTime or Date column, as SQL: its value in epoch seconds and range predicates that keep index use."""
+    """A DateTime or Date column, as SQL in a bucketing zone: its value in epoch seconds, bucket starts, and range
+    predicates on the column itself (so they keep index use). A Date is a local calendar day of that zone.
+
+    `declared` is the zone in the column's type (`DateTime('Europe/Berlin')`), if any.
+    """
 
     name: str
     is_date: bool
+    declared: str | None = None
 
     @property
     def sql(self) -> str:
         return f"`{self.name}`"
 
-    @property
-    def seconds(self) -> str:
-        return f"(toUInt32({self.sql}) * 86400)" if self.is_date else f"toUInt32({self.sql})"
+    def seconds(self, zone: str = "UTC") -> str:
+        """The column as epoch seconds (a Date: the first instant of that day in `zone`)."""
+        if not self.is_date:
+            return f"toUInt32({self.sql})"
+        if zone in UTC_NAMES:
+            return f"(toUInt32({self.sql}) * 86400)"
+        return f"toUInt32(toDateTime({self.sql}, {quote(zone)}))"
 
-    def literal(self, epoch: int) -> str:
+    def literal(self, epoch: int, zone: str = "UTC") -> str:
         if self.is_date:
-            return f"toDate({quote(datetime.fromtimestamp(epoch, UTC).strftime('%Y-%m-%d'))})"
+            day = datetime.fromtimestamp(epoch, buckets.zone(zone)).strftime("%Y-%m-%d")
+            return f"toDate({quote(day)})"
         return f"toDateTime({max(0, int(epoch))})"
 
-    def between(self, start: int, end: int) -> str:
+    def between(self, start: int, end: int, zone: str = "UTC") -> str:
         """start <= t < end."""
-        return f"{self.sql} >= {self.literal(start)} AND {self.sql} < {self.literal(end)}"
+        return f"{self.sql} >= {self.literal(start, zone)} AND {self.sql} < {self.literal(end, zone)}"
+
+    def bucket(self, grid: Buckets) -> str:
+        """The start of each row's bucket, epoch seconds, computed by the server as `grid` draws buckets: its own
+        toStartOfHour / toStartOfDay where one fits, else counted from local midnight or local day numbers."""
+        size, zone = grid.size, quote(grid.zone_name)
+        if grid.utc or not grid.nests_in_days:
+            return f"intDiv({self.seconds(grid.zone_name)}, {size}) * {size}"
+        moment = f"toDateTime({self.sql}, {zone})" if self.is_date else self.sql
+        if grid.days == 1:
+            return self.seconds(grid.zone_name) if self.is_date else f"toUInt32(toStartOfDay({moment}, {zone}))"
+        if grid.days:
+            day = f"toDate(intDiv(toRelativeDayNum({moment}, {zone}), {grid.days}) * {grid.days})"
+            return f"toUInt32(toDateTime({day}, {zone}))"
+        if size == 3600:
+            return f"toUInt32(toStartOfHour({moment}, {zone}))"
+        midnight = f"toUInt32(toStartOfDay({moment}, {zone}))"
+        return f"{midnight} + intDiv(toUInt32({moment}) - {midnight}, {size}) * {size}"
 
 
 def schema_query(refs: Iterable[TableRef]) -> str:
-    """The server's clock, and every column of the given tables with its type (one row per column)."""
+    """The server's clock and time zone, and every column of the given tables with its type (one row per column)."""
     refs = list(refs)
     databases = ", ".join(map(quote, sorted({ref.database for ref in refs})))
     tables = ", ".join(map(quote, sorted({ref.table for ref in refs})))
     return (
-        "SELECT toUInt32(now()), database, table, name, type FROM system.columns "
+        "SELECT toUInt32(now()), timezone(), database, table, name, type FROM system.columns "
         f"WHERE database IN ({databases}) AND table IN ({tables})"
     )
 
 
-def stats_query(ref: TableRef, tc: TimeColumn, start: int, future: int, floor: int) -> str:
-    """One row: future rows and the latest of them, rows before the floor and the earliest, window rows and newest.
+def stats_query(ref: TableRef, tc: TimeColumn, zone: str, start: int, future: int, floor: int) -> str:
+    """One row: future rows and the latest of them, rows before the floor and the earliest, window rows, the newest
+    and the oldest of them.
 
     The out-of-window parts are range predicates on the time column, answered from the index when it leads the key.
     """
-    t = tc.seconds
+    t = tc.seconds(zone)
     in_window = f"{t} >= {start} AND {t} <= {future}"
     return (
         f"SELECT countIf({t} > {future}), maxIf({t}, {t} > {future}), "
         f"countIf({t} < {floor}), minIf({t}, {t} < {floor}), "
-        f"countIf({in_window}), maxIf({t}, {in_window}) "
-        f"FROM {ref.sql} WHERE {tc.sql} > {tc.literal(future)} OR {tc.sql} < {tc.literal(floor)} "
-        f"OR {tc.sql} >= {tc.literal(start)}"
+        f"countIf({in_window}), maxIf({t}, {in_window}), minIf({t}, {in_window}) "
+        f"FROM {ref.sql} WHERE {tc.sql} > {tc.literal(future, zone)} OR {tc.sql} < {tc.literal(floor, zone)} "
+        f"OR {tc.sql} >= {tc.literal(start, zone)}"
     )
 
 
-def buckets_query(ref: TableRef, tc: TimeColumn, bucket: int, first: int, end: int) -> str:
+def history_query(ref: TableRef, tc: TimeColumn, zone: str, floor: int, start: int) -> str:
+    """One row: 1 when the table has a row in [floor, start) (it is older than the window), else 0.
+
+    Stops at the first row found: a range on the time column, so only the first granules in it are read.
+    """
+    return f"SELECT count() FROM (SELECT 1 FROM {ref.sql} WHERE {tc.between(floor, start, zone)} LIMIT 1)"
+
+
+def buckets_query(ref: TableRef, tc: TimeColumn, grid: Buckets, first: int, end: int) -> str:
     """(bucket start, rows) for every non-empty bucket in [first, end)."""
     return (
-        f"SELECT intDiv({tc.seconds}, {bucket}) * {bucket} AS b, count() FROM {ref.sql} "
-        f"WHERE {tc.between(first, end)} GROUP BY b"
+        f"SELECT {tc.bucket(grid)} AS b, count() FROM {ref.sql} "
+        f"WHERE {tc.between(first, end, grid.zone_name)} GROUP BY b"
     )
 
 
-def duplicates_query(ref: TableRef, tc: TimeColumn, keys: list[str], start: int, future: int) -> str:
+def duplicates_query(ref: TableRef, tc: TimeColumn, zone: str, keys: list[str], start: int, future: int) -> str:
     """One row: keys seen more than once, the extra rows, the worst key's count and the worst key (as text)."""
     columns = ", ".join(f"`{k}`" for k in keys)
     if len(keys) == 1:
@@ -122,8 +160,8 @@ def duplicates_query(ref: TableRef, tc: TimeColumn, keys: list[str], start: int,
         example = "concat(" + ", ', ', ".join(f"toString(`{k}`)" for k in keys) + ")"
     return (
         f"SELECT count(), sum(c) - count(), max(c), argMax({example}, c) FROM "
-        f"(SELECT {columns}, count() AS c FROM {ref.sql} WHERE {tc.sql} >= {tc.literal(start)} "
-        f"AND {tc.sql} <= {tc.literal(future)} GROUP BY {columns} HAVING c > 1)"
+        f"(SELECT {columns}, count() AS c FROM {ref.sql} WHERE {tc.sql} >= {tc.literal(start, zone)} "
+        f"AND {tc.sql} <= {tc.literal(future, zone)} GROUP BY {columns} HAVING c > 1)"
     )
 
 
@@ -133,10 +171,16 @@ def measure_sql(measure: str) -> str:
     return f"{function}(`{column}`)" if column else f"{function}()"
 
 
-def level_query(ref: TableRef, tc: TimeColumn, grouping: int, measures: list[str], start: int, end: int) -> str:
+def level_query(ref: TableRef, tc: TimeColumn, grid: Buckets, measures: list[str], start: int, end: int) -> str:
     """(bucket start, measure...) for every non-empty bucket of one rollup level in [start, end)."""
     selects = ", ".join(measure_sql(m) for m in measures)
     return (
-        f"SELECT intDiv({tc.seconds}, {grouping}) * {grouping} AS b, {selects} FROM {ref.sql} "
-        f"WHERE {tc.between(start, end)} GROUP BY b"
+        f"SELECT {tc.bucket(grid)} AS b, {selects} FROM {ref.sql} "
+        f"WHERE {tc.between(start, end, grid.zone_name)} GROUP BY b"
     )
+
+
+def running_query(query_ids: Iterable[str]) -> str:
+    """(query id, seconds it has run) for those of the given queries the server is still running."""
+    ids = ", ".join(map(quote, sorted(query_ids)))
+    return f"SELECT query_id, elapsed FROM system.processes WHERE query_id IN ({ids})"

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from app import units
+from app.checks.clickhouse.buckets import UTC_ZONE, Buckets
 from app.checks.clickhouse.config import ClickHouseTimeseries
 from app.checks.clickhouse.judge import Finding
 from app.model import Observation, Outcome, Status
@@ -15,37 +17,41 @@ from app.model import Observation, Outcome, Status
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """The instants one timeseries run is judged by, in epoch seconds of the server's clock."""
+    """The instants one timeseries run is judged by, in epoch seconds of the server's clock, and its buckets."""
 
     now: int
     start: int  # the window's start: now - lookback
     future: int  # rows after this are dated in the future: now + clock_skew
     floor: int  # rows before this are impossible
-    bucket: int
+    grid: Buckets  # the buckets gaps are looked for in, in the check's time zone
 
     @classmethod
-    def at(cls, now: int, options: ClickHouseTimeseries) -> Window:
+    def at(cls, now: int, options: ClickHouseTimeseries, tz: ZoneInfo = UTC_ZONE) -> Window:
         return cls(
             now=now,
             start=now - int(options.lookback),
             future=now + int(options.clock_skew),
             floor=int(options.floor.timestamp()),
-            bucket=int(options.bucket),
+            grid=Buckets(int(options.bucket), tz),
         )
+
+    @property
+    def bucket(self) -> int:
+        return self.grid.size
 
     @property
     def end(self) -> int:
         """The start of the bucket in progress, which is not judged."""
-        return self.now // self.bucket * self.bucket
+        return self.grid.floor(self.now)
 
     @property
     def first(self) -> int:
         """The first bucket judged: the first whole one inside the window, or in a one-bucket window the last closed
         one (which then starts before the window), so a window is never too short to have a bucket judged."""
-        return min(-(-self.start // self.bucket) * self.bucket, self.end - self.bucket)
+        return min(self.grid.ceil(self.start), self.grid.floor(self.end - 1))
 
-    def buckets(self) -> range:
-        return range(self.first, self.end, self.bucket)
+    def buckets(self) -> list[int]:
+        return self.grid.starts(self.first, self.end)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +62,7 @@ class WindowStats:
     earliest_past: int
     rows: int  # rows in the window
     newest: int  # the newest row in the window (meaningless when rows is 0)
+    oldest: int = 0  # the oldest row in the window (meaningless when rows is 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +73,21 @@ class Duplicates:
     worst_key: str
 
 
-def gaps(window: Window, counts: Mapping[int, int], min_rows: int) -> list[int]:
-    """The judged buckets (by start) holding fewer than `min_rows` rows."""
-    return [b for b in window.buckets() if counts.get(b, 0) < min_rows]
+def gaps(window: Window, counts: Mapping[int, int], min_rows: int, since: int | None = None) -> list[int]:
+    """The judged buckets (by start) holding fewer than `min_rows` rows; with `since` (a young table's first row),
+    only buckets starting at or after it: before it the table did not exist yet."""
+    return [b for b in window.buckets() if counts.get(b, 0) < min_rows and (since is None or b >= since)]
+
+
+def leading_gaps(window: Window, counts: Mapping[int, int], min_rows: int, stats: WindowStats) -> bool:
+    """Whether some gap starts before the window's oldest row: then whether the table is older matters."""
+    return bool(stats.rows) and any(b < stats.oldest for b in gaps(window, counts, min_rows))
+
+
+def foreign_buckets(window: Window, counts: Mapping[int, int]) -> list[int]:
+    """Buckets the server drew that Vigil's time zone rules do not have (their tz databases differ)."""
+    expected = set(window.buckets())
+    return sorted(b for b in counts if b not in expected)
 
 
 def judge(
@@ -78,9 +97,12 @@ def judge(
     counts: Mapping[int, int] | None,  # rows per bucket; None when gap detection is off
     duplicates: Duplicates | None,  # None when no key columns are configured
     observed: list[Observation],
+    young: bool = False,  # the table has no row before the window: buckets before its oldest row are not gaps
 ) -> Outcome:
     """The window's Outcome from its numbers; `observed` holds what the queries cost."""
     span = units.span(options.lookback)
+    young = young and stats.rows > 0
+    age = units.age(max(0, window.now - stats.oldest))
     findings: list[Finding] = []
     observed = observed + [
         Observation("window_rows", stats.rows, "rows"),
@@ -104,14 +126,25 @@ def judge(
         rows = units.plural(stats.past_rows, "row")
         floor, earliest = units.timestamp(window.floor), units.timestamp(stats.earliest_past)
         findings.append((Status.FAIL, f"{rows} dated before {floor}, earliest {earliest}"))
+    if young:
+        observed.append(Observation("table_age", max(0, window.now - stats.oldest), "s"))
     if counts is not None:
-        empty = gaps(window, counts, options.min_bucket_rows)
+        empty = gaps(window, counts, options.min_bucket_rows, since=stats.oldest if young else None)
         observed.append(Observation("gaps", len(empty)))
         if empty and stats.rows:  # an empty window is one finding ("no rows"), not one per bucket as well
             what = "with no rows" if options.min_bucket_rows == 1 else f"under {options.min_bucket_rows} rows"
-            first = units.bucket_start(empty[0], window.bucket)
-            text = f"{units.plural(len(empty), 'gap')} in the last {span} ({units.span(window.bucket)} buckets {what})"
+            first = window.grid.label(empty[0])
+            since = f"since the table's first row {age} ago" if young else f"in the last {span}"
+            text = f"{units.plural(len(empty), 'gap')} {since} ({units.span(window.bucket)} buckets {what})"
             findings.append((Status.FAIL, f"{text}, first at {first}"))
+        if foreign := foreign_buckets(window, counts):
+            findings.append(
+                (
+                    Status.FAIL,
+                    f"the server's {units.span(window.bucket)} buckets in {window.grid.zone_name} differ from Vigil's "
+                    f"(a bucket at {units.timestamp(foreign[0])} UTC); the two time zone databases disagree",
+                )
+            )
     if duplicates is not None:
         observed.append(Observation("duplicate_rows", duplicates.extra, "rows"))
         if duplicates.extra > options.max_duplicates:
@@ -123,8 +156,9 @@ def judge(
     clean += ["future", f"pre-{units.timestamp(window.floor)[:10]}"]
     if duplicates is not None:
         clean.append("duplicate")
+    younger = f" (table younger than that: first row {age} old)" if young else ""
     ok = (
-        f"{units.plural(stats.rows, 'row')} in the last {span}, newest {units.age(lag)} old; "
+        f"{units.plural(stats.rows, 'row')} in the last {span}{younger}, newest {units.age(lag)} old; "
         f"no {', '.join(clean[:-1])} or {clean[-1]} rows"
     )
     return Outcome.from_findings(findings, observed, ok=ok)

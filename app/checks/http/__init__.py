@@ -17,7 +17,7 @@ HTTP = ComponentType(
     config=HttpComponent,
     kinds=(
         CheckKind(HttpReachable, reachable.run),
-        CheckKind(HttpCors, cors.run),
+        CheckKind(HttpCors, cors.run, cors.CorsMemo),
         CheckKind(HttpJwt, jwt.run, jwt.JwtMemo),
         CheckKind(HttpWebSocket, websocket.run, TokenCache),
     ),

@@ -78,7 +78,7 @@ class HttpCors(CheckConfig):
     kind: Literal["cors"] = "cors"
     routes: list[CorsRoute] = Field(min_length=1)
     allowed_origins: list[Origin] = Field(min_length=1)
-    disallowed_origin: Origin | None = None  # default: a random origin under .invalid, new each run
+    disallowed_origin: Origin | None = None  # default: a random origin under .invalid, kept for the check's life
     credentials: bool = False  # the frontend sends cookies / Authorization (fetch credentials: include)
     request_timeout: Duration = Field(default=2.0, gt=0.0)  # each request
 
@@ -123,7 +123,7 @@ class HttpJwt(CheckConfig, SecretFields):
     # HMAC secret or PEM private key: Vigil mints tokens with it and forges the expired and wrong-audience ones.
     signing_key: SecretStr | None = None
     algorithm: JwtAlgorithm = "HS256"  # of tokens Vigil mints
-    audience: str | None = None  # of minted tokens; with a token endpoint the issued token's `aud` is used
+    audience: str | None = None  # `aud` of minted tokens (forged ones keep the valid token's claims)
     issuer: str | None = None
     claims: dict[str, Any] = Field(default_factory=lambda: {"sub": "vigil"})  # further claims of minted tokens
     lifetime: Duration = Field(default=300.0, gt=0.0)  # of minted tokens

@@ -7,6 +7,7 @@ Browser-like: no credentials and none of the component's headers go with a prefl
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass, field
 
 import aiohttp
 
@@ -19,13 +20,21 @@ from app.checks.http.errors import NoAnswer, reason
 from app.model import Observation, Outcome, Status
 
 
+@dataclass(slots=True)
+class CorsMemo:
+    """The origin nobody allowed, when not configured: random, unguessable, the same for every run of the check."""
+
+    origin: str = field(default_factory=lambda: f"https://vigil-{secrets.token_hex(4)}.invalid")
+
+
 class _Stop(Exception):
     """A request that could not be made: the run ends with this sentence."""
 
 
 async def run(ctx: HttpContext) -> Outcome:
     options: HttpCors = ctx.options
-    disallowed = options.disallowed_origin or f"https://vigil-{secrets.token_hex(4)}.invalid"
+    memo: CorsMemo = ctx.memo
+    disallowed = options.disallowed_origin or memo.origin
     problems: list[str] = []
     replies: list[Reply] = []
     foreign: list[tuple[str, dict[str, str]]] = []  # (what, headers) of the requests from the disallowed origin

@@ -90,7 +90,7 @@ async def _forge(ctx: HttpContext, parsed: tokens.Parsed) -> tuple[list[tuple[Ca
             memo.other_keys[algorithm] = await asyncio.to_thread(tokens.other_key, algorithm)
         forged.append((jwt_rules.OTHER_KEY, tokens.signed_with_other_key(parsed, memo.other_keys[algorithm])))
     else:
-        not_tried.append(f"another key (the token's algorithm {algorithm or 'is missing'} is not one Vigil signs with)")
+        not_tried.append(f"another key (Vigil cannot sign with the token's algorithm {algorithm!r})")
     forged.append((jwt_rules.TAMPERED, tokens.tampered(parsed)))
     forged.append((jwt_rules.ALG_NONE, tokens.unsigned(parsed)))
     if key is not None:

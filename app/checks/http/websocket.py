@@ -115,10 +115,13 @@ async def _connect(ctx: HttpContext, token: str | None, *, anonymous: bool) -> W
 async def _exchange(ws: WebSocket, options: HttpWebSocket, seconds: float) -> Exchange:
     """Send the message (or a ping) and wait for the expected reply (or the pong), a close, or the bound."""
     started = time.perf_counter()
-    if options.send is None:
-        await ws.ping(b"vigil")
-    else:
-        await ws.send_str(options.send)
+    try:
+        if options.send is None:
+            await ws.ping(b"vigil")
+        else:
+            await ws.send_str(options.send)
+    except (aiohttp.ClientConnectionResetError, ConnectionResetError):
+        pass  # the server closed first (a refusal right after the upgrade): its close frame is read below
     last: str | None = None
     try:
         async with asyncio.timeout(seconds):

@@ -49,6 +49,10 @@ def _expectation(expect: str | None, json_fields: dict[str, Any]) -> str:
     return " and ".join(wanted) or "at all"
 
 
+def _code(exchange: Exchange) -> str:
+    return "no close code" if exchange.close_code is None else f"code {exchange.close_code}"
+
+
 def judge_reply(
     path: str, sent: str | None, exchange: Exchange, bound: float, expect: str | None, json_fields: dict[str, Any]
 ) -> Finding | None:
@@ -59,7 +63,7 @@ def judge_reply(
     if exchange.result == "closed":
         return (
             Status.FAIL,
-            f"{path}: the server closed the connection (code {exchange.close_code}) instead of replying to {what}",
+            f"{path}: the server closed the connection ({_code(exchange)}) instead of replying to {what}",
         )
     if exchange.last is None:
         return Status.FAIL, f"{path}: no reply to {what} within {units.latency(bound)}"
@@ -94,13 +98,12 @@ def judge_anonymous(path: str, anonymous: Anonymous) -> Finding | None:
         return None
     return (
         Status.WARN,
-        f"{path}: a client without a token was upgraded, then closed with code {exchange.close_code}, "
-        "not 1008 (policy violation)",
+        f"{path}: a client without a token was upgraded, then closed ({_code(exchange)}), not with 1008 (policy violation)",
     )
 
 
 def refusal(anonymous: Anonymous) -> str:
     """How the anonymous client was refused, for the output of a good run."""
     if anonymous.status == 101 and anonymous.exchange is not None:
-        return f"closed with code {anonymous.exchange.close_code} after the upgrade"
+        return f"closed ({_code(anonymous.exchange)}) after the upgrade"
     return f"HTTP {anonymous.status}"

@@ -196,7 +196,7 @@ def sample_findings(sample: TtlSample, options: RedisSessionTtl) -> list[Finding
 
 def read_only_mode(primary: str) -> str:
     """What session_ttl does on a replica, said in its output: Vigil writes nothing there."""
-    return f"read-only replica of {primary}: sampling only, no canary writes"
+    return f"replica of {primary}, read-only mode: sampling only, no canary writes"
 
 
 def session_summary(

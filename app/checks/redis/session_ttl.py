@@ -83,8 +83,7 @@ async def run(ctx: Context) -> Outcome:
 
     # The memory moves on only with a run that got this far: a run that raised is judged again by the next one.
     memo.identity, memo.canary = identity, canaries.value
-    observed = [
-        Observation("read_only", replica),
+    observed = [  # the first is /health's observedValue
         Observation("canary_ttl_drift", None if canaries.drift is None else round(canaries.drift, 4), "s"),
         Observation("sessions_sampled", sample.sampled),
         Observation("sessions_no_expiry", sample.no_expiry),
@@ -97,6 +96,7 @@ async def run(ctx: Context) -> Outcome:
         Observation("uptime", identity.uptime, "s"),
         Observation("aof_enabled", as_int(persistence.get("aof_enabled")) == 1),
         Observation("rdb_save_policy", judge.save_policy_text(save_policy)),
+        Observation("read_only", replica),
     ]
     survival = canaries.survival
     ok = judge.session_summary(sample, options, survival.note, persistence_text, read_only=read_only)
