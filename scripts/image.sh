@@ -131,6 +131,39 @@ print(body if sys.argv[2:] == ["body"] else f"{status:03d}")
 EOF
 }
 
+# GETs each page and every script, stylesheet and image it references, which must all be Vigil's own (no CDN: the
+# image needs no network); prints what was fetched, or what failed (and exits 1).
+page_assets() {
+    python3 - "$@" <<'EOF'
+import re, sys, urllib.error, urllib.parse, urllib.request
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+base, pages = sys.argv[1], sys.argv[2:]
+fetched, failed = [], []
+def get(path):
+    try:
+        with opener.open(base + path, timeout=5) as response:
+            return response.read().decode(errors="replace")
+    except (urllib.error.URLError, OSError) as exc:
+        failed.append(f"{path} ({getattr(exc, 'code', exc)})")
+        return None
+for page in pages:
+    html = get(page)
+    if html is None:
+        continue
+    fetched.append(page)
+    for ref in re.findall(r'<(?:script|link|img)\b[^>]*?\b(?:src|href)="([^"]+)"', html):
+        url = urllib.parse.urldefrag(urllib.parse.urljoin(page, ref)).url
+        if url in fetched or url.startswith("data:"):
+            continue
+        if urllib.parse.urlsplit(url).netloc:
+            failed.append(f"{url} (another origin: the page would need the network)")
+        elif get(url) is not None:
+            fetched.append(url)
+print(" ".join(failed) if failed else " ".join(fetched))
+sys.exit(1 if failed else 0)
+EOF
+}
+
 wait_for_status() {  # url, seconds
     local deadline=$((SECONDS + $2))
     while [ $SECONDS -lt $deadline ]; do
@@ -140,18 +173,32 @@ wait_for_status() {  # url, seconds
     return 1
 }
 
+tmp='' name='' redis_pid=''
+cleanup() {
+    if [ -n "$name" ]; then quiet_podman rm -f -t 0 "$name" >/dev/null 2>&1 || true; fi
+    if [ -n "$redis_pid" ]; then kill "$redis_pid" 2>/dev/null || true; wait "$redis_pid" 2>/dev/null || true; fi
+    if [ -n "$tmp" ]; then rm -rf "$tmp"; fi
+}
+
 run_tests() {
     podman image exists "$IMAGE" || die "no image $IMAGE: build it first (bash scripts/image.sh build)"
-    local tmp name redis_port port redis_pid
+    # Globals, for the EXIT trap.
     tmp=$(mktemp -d)
     name=vigil-image-test-$$
+    trap cleanup EXIT
+    local redis_port port
     redis_port=$(free_port)
     port=$(free_port)
-    # shellcheck disable=SC2064  # expand now: the trap must clean up exactly these
-    trap "quiet_podman rm -f -t 0 $name >/dev/null 2>&1 || true; kill \$(cat $tmp/redis.pid 2>/dev/null) 2>/dev/null || true; rm -rf $tmp" EXIT
-
     redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$tmp" \
-        --daemonize yes --pidfile "$tmp/redis.pid" --logfile "$tmp/redis.log"
+        --logfile "$tmp/redis.log" &
+    redis_pid=$!
+    python3 -c "import socket, sys, time
+for _ in range(100):
+    try:
+        socket.create_connection(('127.0.0.1', $redis_port), timeout=0.2).close(); sys.exit(0)
+    except OSError:
+        time.sleep(0.1)
+sys.exit(1)" || die "redis-server did not start"
     cat > "$tmp/vigil.yaml" <<EOF
 # The image test's config: a Redis on loopback, checked every 3 s.
 defaults: {interval: 3s, timeout: 2s}
@@ -195,13 +242,13 @@ EOF
     say "ok: /metrics has vigil_check_up (cache:connectivity up: the container reached Redis)"
     [ "$(http_get "$base/readyz")" = 200 ] || die "/readyz not 200"
     say "ok: /readyz 200"
-    # Files besides the code (the status page's HTML, CSS and JS) must be in the installed package, not only in
-    # the source tree that the tests' editable install reads.
-    local path
-    for path in /status /status.css /status.js /docs /openapi.json; do
-        [ "$(http_get "$base$path")" = 200 ] || { podman logs --tail 5 "$name" >&2; die "$path not 200: a file missing from the package?"; }
-    done
-    say "ok: the status page and the API docs are served (their files are in the package)"
+    # Files besides the code (the status page's HTML, CSS and JS, the API docs' assets) must be in the installed
+    # package, not only in the source tree that the tests' editable install reads: each page and every script,
+    # stylesheet or image it references must be 200, and Vigil's own.
+    local served
+    served=$(page_assets "$base" / /status /docs) \
+        || { podman logs --tail 5 "$name" >&2; die "not served (a file missing from the package?): $served"; }
+    say "ok: the status page and the API docs are served with their assets: $served"
 
     podman healthcheck run "$name" >/dev/null || die "podman healthcheck run: unhealthy"
     local health

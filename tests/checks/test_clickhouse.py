@@ -499,6 +499,14 @@ def test_identifiers_and_measures_are_validated() -> None:
         },
         {"kind": "query_performance", "queries": {"Bad-Name": "SELECT 1"}},
         {"kind": "query_performance", "queries": {}},
+        {"kind": "timeseries", "table": "events", "time_column": "ts", "timezone": "Mars/Olympus"},
+        {
+            "kind": "rollup",
+            "levels": [
+                {"name": "raw", "table": "e", "time_column": "ts", "measures": {"c": "count()"}},
+                {"name": "h", "table": "h", "time_column": "hour", "bucket": "7h", "measures": {"c": "sum(events)"}},
+            ],
+        },
     ]
     messages = []
     for options in bad:
@@ -512,12 +520,14 @@ def test_identifiers_and_measures_are_validated() -> None:
     assert "must be a multiple of the level below's" in messages[5]
     assert "names must match" in messages[6]
     assert "at least 1 item" in messages[7]
+    assert "'Mars/Olympus' is not an IANA time zone name (e.g. Europe/Berlin, Asia/Kolkata, UTC)" in messages[8]
+    assert "level raw: bucket must divide a day (15m, 1h, 6h ...) or be whole days" in messages[9]
     ok = make_settings(
         components={
             "ch": {
                 "type": "clickhouse",
                 "checks": {
-                    "ts": {"kind": "timeseries", "table": "db.events", "time_column": "ts"},
+                    "ts": {"kind": "timeseries", "table": "db.events", "time_column": "ts", "timezone": "Asia/Kolkata"},
                     "query_performance": {"queries": {"a": "SELECT 1"}},
                 },
             }

@@ -5,9 +5,14 @@ The edge cases: no time left before the deadline, one-bucket and empty windows, 
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -299,11 +304,46 @@ def test_buckets_that_divide_a_day_count_from_local_midnight_and_others_from_the
     assert Buckets(H, ZoneInfo("Etc/UTC")).utc
 
 
+@pytest.mark.parametrize("name", ["Europe/Berlin", "Asia/Kolkata", "Australia/Lord_Howe", "America/Havana", "UTC"])
+@pytest.mark.parametrize("size", [1800, H, 2 * H, 86400, 7 * 86400, 7 * H])
+def test_buckets_tile_time_across_a_year_of_dst_changes(name: str, size: int) -> None:
+    """Lord Howe moves its clocks by 30 minutes, Havana at midnight: every bucket starts where the last ended."""
+    grid = Buckets(size, ZoneInfo(name))
+    first = grid.floor(utc(2026, 1, 1))
+    starts = grid.starts(first, utc(2027, 1, 1))
+    assert starts[0] <= utc(2026, 1, 1) < starts[0] + size + H
+    for start, following in zip(starts, starts[1:], strict=False):
+        assert grid.next(start) == following and grid.floor(start) == start
+        assert grid.floor(following - 1) == start and grid.floor((start + following) // 2) == start
+
+
 def test_zone_names_are_iana_names() -> None:
     assert zone("Asia/Kolkata") is KOLKATA
     for bad in ("Mars/Olympus", "", "../etc/passwd", "/etc/localtime"):
         with pytest.raises(UnknownZone):
             zone(bad)
+
+
+def test_utc_needs_no_time_zone_database(tmp_path: Path) -> None:
+    """A bare image without tzdata: UTC servers still work, a named zone is a clear error, nothing fails at import."""
+    script = (
+        "from app.checks.clickhouse.buckets import Buckets, UnknownZone, zone\n"
+        "assert zone('UTC').key == 'UTC' and zone('Etc/UTC').key == 'UTC'\n"
+        "assert Buckets(3600, zone('UTC')).label(1795795200) == '2026-11-27 16:00'\n"
+        "try:\n    zone('Europe/Berlin')\nexcept UnknownZone as exc:\n    print(exc)\n"
+    )
+    env = {**os.environ, "PYTHONTZPATH": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=Path(__file__).parents[2],
+    )
+    assert done.returncode == 0, done.stderr
+    if importlib.util.find_spec("tzdata") is None:  # else zoneinfo finds Berlin in the tzdata package
+        assert done.stdout.strip() == "'Europe/Berlin': no time zone database here (install tzdata)"
 
 
 def test_a_window_in_a_zone_judges_local_days_across_a_dst_change() -> None:

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from app.checks.clickhouse import sql
-from app.checks.clickhouse.config import ClickHouseComponent
 from app.checks.clickhouse.buckets import Buckets
+from app.checks.clickhouse.config import ClickHouseComponent
 from app.checks.clickhouse.schema import SchemaMismatch, bucketing_zone, time_columns
 from app.checks.clickhouse.sql import TableRef, TimeColumn
 
@@ -47,7 +47,9 @@ def test_measures_and_keys_are_quoted() -> None:
         "SELECT intDiv(toUInt32(`ts`), 3600) * 3600 AS b, count(), max(`value`) FROM `db`.`events` "
         f"WHERE `ts` >= toDateTime({DAY}) AND `ts` < toDateTime({DAY + 7200}) GROUP BY b"
     )
-    assert "argMax(concat(toString(`a`), ', ', toString(`b`)), c)" in sql.duplicates_query(ref, ts, "UTC", ["a", "b"], 0, 1)
+    assert "argMax(concat(toString(`a`), ', ', toString(`b`)), c)" in sql.duplicates_query(
+        ref, ts, "UTC", ["a", "b"], 0, 1
+    )
     assert "GROUP BY `a` HAVING c > 1" in sql.duplicates_query(ref, ts, "UTC", ["a"], 0, 1)
     assert sql.schema_query([ref, TableRef("db", "o'x")]).endswith(
         "WHERE database IN ('db') AND table IN ('events', 'o\\'x')"

@@ -6,9 +6,12 @@ a day across a DST change has 23 or 25 hours and half-hour zones get half-past b
 
 from __future__ import annotations
 
+import io
+import struct
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from app import units
 
@@ -19,7 +22,18 @@ UTC_NAMES = frozenset(
     {"UTC", "UCT", "Zulu", "Universal", "GMT", "GMT0", "GMT+0", "GMT-0", "Greenwich"}
     | {f"Etc/{name}" for name in ("UTC", "UCT", "Zulu", "Universal", "GMT", "GMT0", "GMT+0", "GMT-0", "Greenwich")}
 )
-UTC_ZONE = ZoneInfo("UTC")
+
+
+def _utc_zone() -> ZoneInfo:
+    """UTC, even where no time zone database is installed (a bare image): a one-type TZif file needs none."""
+    try:
+        return ZoneInfo("UTC")
+    except ZoneInfoNotFoundError:
+        header = b"TZif" + bytes(16) + struct.pack(">6l", 0, 0, 0, 0, 1, 4)  # one type, 4 chars of names
+        return ZoneInfo.from_file(io.BytesIO(header + struct.pack(">lbB", 0, 0, 0) + b"UTC\0"), key="UTC")
+
+
+UTC_ZONE = _utc_zone()
 
 
 class UnknownZone(ValueError):
@@ -33,6 +47,10 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
+        if name in UTC_NAMES:  # no time zone database here: UTC still works
+            return UTC_ZONE
+        if not available_timezones():
+            raise UnknownZone(f"{name!r}: no time zone database here (install tzdata)") from None
         raise UnknownZone(f"{name!r} is not an IANA time zone name (e.g. Europe/Berlin, Asia/Kolkata, UTC)") from None
 
 
@@ -72,10 +90,7 @@ class Buckets:
         return bool(self.days) or self.within_day
 
     def _midnight(self, day_number: int) -> int:
-        """The first instant of a local date (days since 1970-01-01): where a DST change skips midnight, the
-        moment the clock jumps, as ClickHouse's toStartOfDay has it."""
-        local = datetime.combine(date.fromordinal(day_number + _EPOCH_DAY), time(), tzinfo=self.tz)
-        return int(local.timestamp())
+        return _midnight(self.tz, day_number)
 
     def _day_number(self, epoch: int) -> int:
         return datetime.fromtimestamp(epoch, self.tz).date().toordinal() - _EPOCH_DAY
@@ -106,15 +121,26 @@ class Buckets:
 
     def starts(self, first: int, end: int) -> list[int]:
         """Every bucket start in [first, end), `first` being a bucket start."""
-        found = []
+        if self.utc or not self.nests_in_days:
+            return list(range(first, end, self.size))
+        found: list[int] = []
+        day = self._day_number(first)
         while first < end:
-            found.append(first)
-            first = self.next(first)
+            if self.days:
+                found.append(first)
+                day += self.days
+                first = self._midnight(day)
+            else:  # the rest of this local day, then the next one from its midnight
+                day += 1
+                midnight = self._midnight(day)
+                found.extend(range(first, min(midnight, end), self.size))
+                first = midnight
         return found
 
     def label(self, epoch: int) -> str:
-        """A bucket by its start, as precise as the bucket and in its zone: `2026-03-29`, `2026-03-29 03:00
-        Europe/Berlin`; an hour that happens twice (clocks going back) also gets its UTC offset."""
+        """A bucket by its start, as precise as the bucket, in its zone and naming it unless UTC: `2026-03-29 16:00`
+        (UTC), `2026-03-29 Europe/Berlin`, `2026-03-29 03:00 Europe/Berlin`; an hour that happens twice (clocks going
+        back) also gets its offset: `2026-10-25 02:00 Europe/Berlin (UTC+02:00)`."""
         if self.utc:
             return units.bucket_start(epoch, self.size)
         local = datetime.fromtimestamp(epoch, self.tz)
@@ -125,6 +151,14 @@ class Buckets:
         if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():  # the hour clocks go back over
             text += f" ({utc_offset(local)})"
         return text
+
+
+@lru_cache(maxsize=4096)
+def _midnight(tz: ZoneInfo, day_number: int) -> int:
+    """The first instant of a local date (days since 1970-01-01): where a DST change skips midnight, the moment the
+    clock jumps, as ClickHouse's toStartOfDay has it. Cached: rollups ask for the same few days thousands of times."""
+    local = datetime.combine(date.fromordinal(day_number + _EPOCH_DAY), time(), tzinfo=tz)
+    return int(local.timestamp())
 
 
 def utc_offset(moment: datetime) -> str:

@@ -107,7 +107,9 @@ def query_performance(
         if run.elapsed is not None:
             timings.append(f"{name} {units.latency(run.elapsed)} of {units.latency(query.sla)}")
     for reason, names in blocked.items():
-        findings.append((Status.FAIL, f"{'query' if len(names) == 1 else 'queries'} {', '.join(names)} not run: {reason}"))
+        findings.append(
+            (Status.FAIL, f"{'query' if len(names) == 1 else 'queries'} {', '.join(names)} not run: {reason}")
+        )
     count = len(options.queries)
     ok = f"{count} {'query' if count == 1 else 'queries'} within SLA: {', '.join(timings)}"
     return Outcome.from_findings(findings, observed, ok=ok)

@@ -7,9 +7,9 @@ Buckets are drawn in the check's time zone (its `timezone`, else the column's ow
 
 from __future__ import annotations
 
+from app.checks.base import CheckContext
 from app.checks.clickhouse import sql, window
 from app.checks.clickhouse.config import ClickHouseComponent, ClickHouseTimeseries
-from app.checks.base import CheckContext
 from app.checks.clickhouse.query import QueryMemo, cost, run_query
 from app.checks.clickhouse.schema import SchemaMismatch, bucketing_zone, describe_tables
 from app.checks.clickhouse.sql import TableRef

@@ -1,5 +1,6 @@
 """A time-series window, judged: its bounds in the server's clock, freshness, future rows, rows before the floor,
-gaps from per-bucket counts, and duplicates. Pure: the timeseries check runs the queries and hands the numbers in.
+gaps from per-bucket counts (buckets in the check's time zone; none before a young table's first row), and
+duplicates. Pure: the timeseries check runs the queries and hands the numbers in.
 """
 
 from __future__ import annotations
