@@ -1,8 +1,13 @@
 # Shared by scripts/test.sh and scripts/run-local.sh (sourced, not run).
 
 # The Debian packages Vigil's tests and local default need: the servers it probes and promtool. Installed only when missing, and only as root.
+# With "test": also Chromium and its driver, for the status page's browser tests.
 ensure_debian_packages() {
     local missing=()
+    if [ "${1:-}" = test ]; then
+        command -v chromium >/dev/null || missing+=(chromium)
+        command -v chromedriver >/dev/null || missing+=(chromium-driver)
+    fi
     command -v redis-server >/dev/null || missing+=(redis-server)
     command -v redis-cli >/dev/null || missing+=(redis-tools)
     command -v clickhouse-server >/dev/null || missing+=(clickhouse-server)

@@ -1,16 +1,33 @@
 #!/usr/bin/env bash
-# Runs the whole test suite on a fresh Debian machine: system packages (redis-server, clickhouse-server),
-# a virtual environment with the project and its test and lint extras, then pytest. Extra arguments go to pytest.
-# With no arguments (the whole suite, as CI runs it), `ruff check`, `ruff format --check` and `mypy --strict`
-# run after the tests and fail the run too; they print only when they find something.
+# Runs the whole test suite on a fresh Debian machine: system packages (redis-server, clickhouse-server,
+# prometheus, chromium), a virtual environment with the project and its test and lint extras, then pytest.
+# Extra arguments go to pytest and run only pytest. With no arguments (the whole suite, as CI runs it):
+#   1. the image is built and run for real first (scripts/image.sh; its log is printed only if it fails;
+#      VIGIL_SKIP_IMAGE=1 skips it on a machine without podman support),
+#   2. pytest,
+#   3. `ruff check`, `ruff format --check` and `mypy --strict`, which print only when they find something.
+# Any failing step fails the run; pytest's summary stays the last line of a passing run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-ensure_debian_packages
+ensure_debian_packages test
 ensure_venv test,lint
 
 status=0
+if [ $# -eq 0 ] && [ "${VIGIL_SKIP_IMAGE:-0}" != 1 ]; then
+    image_log=$(mktemp)
+    started=$SECONDS
+    if bash scripts/image.sh > "$image_log" 2>&1; then
+        echo "image check passed in $((SECONDS - started))s (scripts/image.sh)"
+    else
+        echo "image check FAILED (scripts/image.sh):" >&2
+        tail -n 60 "$image_log" >&2
+        status=1
+    fi
+    rm -f "$image_log"
+fi
+
 .venv/bin/python -m pytest "$@" || status=$?
 if [ $# -eq 0 ]; then
     lint_log=$(mktemp)

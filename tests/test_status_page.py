@@ -218,13 +218,17 @@ async def test_page_and_assets_are_served_with_a_strict_policy(http_target: Any)
             assert status == 200 and headers["content-type"] == "text/html; charset=utf-8"
             assert "default-src 'none'" in headers["content-security-policy"]
             assert "connect-src 'self'" in headers["content-security-policy"]
-            assert '<script src="status.js" defer></script>' in body
-        for path, media in (("/status.css", "text/css"), ("/status.js", "text/javascript")):
+            assert '<script type="module" src="status.js"></script>' in body
+        for path, media in (
+            ("/status.css", "text/css"),
+            ("/status.js", "text/javascript"),
+            ("/status-view.js", "text/javascript"),
+        ):
             status, body, headers = await served.get(path)
             assert status == 200 and headers["content-type"].startswith(media)
             assert (await served.get(path, headers={"If-None-Match": headers["etag"]}))[0] == 304
         # Nothing the page is made of names another host (no CDN, no fonts, no absolute URL at all).
-        for path in ("/", "/status.css", "/status.js"):
+        for path in ("/", "/status.css", "/status.js", "/status-view.js"):
             assert ABSOLUTE_URL.findall((await served.get(path))[1]) == [], path
         status, body, headers = await served.get("/status.json", headers={"Accept-Encoding": "gzip"})
         assert status == 200 and headers["content-type"] == "application/json"

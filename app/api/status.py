@@ -37,7 +37,11 @@ PAGE_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
-_ASSETS = {"status.css": "text/css; charset=utf-8", "status.js": "text/javascript; charset=utf-8"}
+_ASSETS = {
+    "status.css": "text/css; charset=utf-8",
+    "status.js": "text/javascript; charset=utf-8",
+    "status-view.js": "text/javascript; charset=utf-8",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +169,7 @@ async def status_page() -> HTMLResponse:
 
 @router.get("/status.css", include_in_schema=False)
 @router.get("/status.js", include_in_schema=False)
+@router.get("/status-view.js", include_in_schema=False)
 async def status_asset(request: Request, if_none_match: str | None = Header(None)) -> Response:
     name = request.url.path.rsplit("/", 1)[-1]
     found = asset(name, _ASSETS[name])

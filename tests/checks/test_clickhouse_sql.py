@@ -1,4 +1,5 @@
-"""The SQL the `clickhouse` checks send: safety settings on every query, quoted identifiers, index-friendly ranges."""
+"""The SQL the `clickhouse` checks send: safety settings on every query, quoted identifiers, index-friendly ranges,
+buckets drawn in a time zone, and what the schema query tells about time columns and zones."""
 
 from __future__ import annotations
 
