@@ -14,7 +14,6 @@ import os
 import signal
 import sys
 import time
-import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from app import __version__
@@ -22,7 +21,6 @@ from app import __version__
 if TYPE_CHECKING:
     from app.config import Settings
     from app.specs import CheckSpec
-    from app.store import CheckState
 
 EXIT_OK, EXIT_NOT_READY, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -115,9 +113,9 @@ def main(argv: list[str] | None = None) -> int:
 def serve(settings: Settings, host: str | None, port: int | None, log_format: str | None) -> int:
     import uvicorn
 
-    from app.masking import Scrubber
     from app.logs import setup_logging
     from app.main import create_app
+    from app.masking import Scrubber
 
     setup_logging(log_format or settings.log_format, settings.log_level, Scrubber(settings.secret_values()))
     app = create_app(settings)
@@ -191,9 +189,10 @@ def _select(settings: Settings, components: list[str], checks: list[str]) -> lis
 
 
 async def check(settings: Settings, specs: list[CheckSpec], args: argparse.Namespace, out: TextIO) -> int:
-    from app.masking import Scrubber
+    from app.gate import junit_xml, table
     from app.logs import setup_logging
     from app.main import build_engine
+    from app.masking import Scrubber
     from app.report import health_document, overall
 
     # The report says what failed; transition log lines would only repeat it.
@@ -233,69 +232,20 @@ async def check(settings: Settings, specs: list[CheckSpec], args: argparse.Names
     # One rule for the exit status and the report: the same verdict /readyz and /health give (app.readiness).
     ready = overall(states, strict=args.strict).ok
     if args.format == "json":
-        _, document = health_document(store, states, details=True, strict=args.strict)
+        _, document = health_document(store, states, details=True, strict=args.strict, group="area")
         report = json.dumps(document, indent=2) + "\n"
     elif args.format == "junit":
-        report = junit_xml(states, elapsed)
+        report = junit_xml(store, states, elapsed)
     else:
-        report = table(states, ready, elapsed)
+        report = table(store, states, ready, elapsed, strict=args.strict)
     try:
         out.write(report)
         out.flush()
     except BrokenPipeError:  # `vigil check | head`: the verdict stands, the rest of the report is not wanted
         _quiet_stdout()
     if args.output and args.format != "table":
-        print(table(states, ready, elapsed), end="", file=sys.stderr)
+        print(table(store, states, ready, elapsed, strict=args.strict), end="", file=sys.stderr)
     return EXIT_OK if ready else EXIT_NOT_READY
-
-
-def table(states: list[CheckState], ready: bool, elapsed: float) -> str:
-    rows = [("CHECK", "STATUS", "SEVERITY", "TIME", "OUTPUT")]
-    for state in states:
-        last = state.last
-        rows.append(
-            (
-                str(state.check_id),
-                last.status.value.upper() if last else "-",
-                state.severity.value,
-                f"{last.duration * 1000:.0f}ms" if last else "-",
-                (last.output if last else "not run").replace("\n", " ")[:120],
-            )
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4] for row in rows]
-    failed = sum(1 for s in states if s.last is None or not s.last.status.ok)
-    lines.append("")
-    lines.append(
-        f"{'READY' if ready else 'NOT READY'}: {len(states) - failed} of {len(states)} checks ok in {elapsed:.2f}s"
-    )
-    return "\n".join(lines) + "\n"
-
-
-def junit_xml(states: list[CheckState], elapsed: float) -> str:
-    suite = ET.Element("testsuite", name="vigil", tests=str(len(states)), time=f"{elapsed:.3f}")
-    failures = 0
-    for state in states:
-        last = state.last
-        case = ET.SubElement(
-            suite,
-            "testcase",
-            classname=f"vigil.{state.component}",
-            name=state.check,
-            time=f"{last.duration:.3f}" if last else "0",
-        )
-        if last is None or last.status.value == "fail":
-            failures += 1
-            message = last.output if last else "not run"
-            failure = ET.SubElement(case, "failure", message=message[:200], type=state.severity.value)
-            failure.text = message
-        elif last.status.value == "warn":
-            ET.SubElement(case, "system-out").text = f"warn: {last.output}"
-    suite.set("failures", str(failures))
-    suites = ET.Element("testsuites", name="vigil", tests=str(len(states)), failures=str(failures))
-    suites.append(suite)
-    ET.indent(suites)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
 
 def run() -> None:

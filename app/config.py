@@ -161,6 +161,7 @@ class Settings(BaseSettings):
                 problems.append(
                     ConfigProblem(f"components.{cname}", f"name must match {NAME.pattern} (it is used in URLs and labels)")
                 )
+            problems.extend(self._dependency_problems(cname))
             for check_name in component.checks:
                 path = f"components.{cname}.checks.{check_name}"
                 if not NAME.match(check_name):
@@ -170,6 +171,31 @@ class Settings(BaseSettings):
         if problems:
             raise ConfigError(problems)
         return self
+
+    def _dependency_problems(self, name: str) -> list[ConfigProblem]:
+        """`depends_on` names other components, and following it never comes back (no cycles)."""
+        path = f"components.{name}.depends_on"
+        problems = []
+        for dependency in self.components[name].depends_on:
+            if dependency == name:
+                problems.append(ConfigProblem(path, "a component cannot depend on itself"))
+            elif dependency not in self.components:
+                problems.append(ConfigProblem(path, f"no component named {dependency!r}"))
+        if problems:
+            return problems
+        trail, stack = [name], [(name, iter(self.components[name].depends_on))]
+        while stack:
+            _, pending = stack[-1]
+            following = next(pending, None)
+            if following is None:
+                stack.pop()
+                trail.pop()
+            elif following == name:
+                return [ConfigProblem(path, f"a dependency cycle: {' -> '.join([*trail, name])}")]
+            elif following not in trail and following in self.components:
+                trail.append(following)
+                stack.append((following, iter(self.components[following].depends_on)))
+        return []
 
     def _schedule_problems(self, path: str, component: str, check: str) -> list[ConfigProblem]:
         """Deadlines must nest: socket waits < check timeout < interval, and the check's own rules."""

@@ -73,7 +73,7 @@ class TextWriter:
                 out.append(f'vigil_check_status{{{b},status="{s.value}"}} {"1.0" if c.effective is s else "0.0"}')
         _header(out, "vigil_check_info", "gauge", "Static facts about a configured check.")
         out.extend(
-            f'vigil_check_info{{{b},severity="{c.severity.value}",type="{escape(c.component_type)}"}} 1.0'
+            f'vigil_check_info{{area="{c.area}",{b},severity="{c.severity.value}",type="{escape(c.component_type)}"}} 1.0'
             for b, c in checks
         )
         _header(out, "vigil_check_stale", "gauge", "1 when the last result is older than 2*interval+timeout.")

@@ -43,6 +43,7 @@ class CheckSample:
     check: str
     component_type: str
     severity: Severity
+    area: str
     effective: Status | None
     stale: bool
     runs: tuple[int, ...]  # per Status, in Status order
@@ -69,6 +70,7 @@ def take_snapshot(store: Store) -> Snapshot:
                 state.check,
                 state.component_type,
                 state.severity,
+                state.spec.area.value,
                 state.effective,
                 state.stale,
                 tuple(state.runs[s] for s in Status),
@@ -109,7 +111,7 @@ class VigilCollector(Collector):
             "vigil_check_status", "Reported state of the check, one series per status.", labels=[*labels, "status"]
         )
         info = GaugeMetricFamily(
-            "vigil_check_info", "Static facts about a configured check.", labels=[*labels, "type", "severity"]
+            "vigil_check_info", "Static facts about a configured check.", labels=[*labels, "type", "severity", "area"]
         )
         stale = GaugeMetricFamily("vigil_check_stale", "1 when the last result is older than 2*interval+timeout.", labels=labels)
         runs = CounterMetricFamily(
@@ -137,7 +139,7 @@ class VigilCollector(Collector):
             up.add_metric(key, 1.0 if effective is not None and effective.ok else 0.0)
             for s in Status:
                 status.add_metric([*key, s.value], 1.0 if effective is s else 0.0)
-            info.add_metric([*key, state.component_type, state.severity.value], 1.0)
+            info.add_metric([*key, state.component_type, state.severity.value, state.area], 1.0)
             stale.add_metric(key, 1.0 if state.stale else 0.0)
             for s, count in zip(Status, state.runs, strict=True):
                 runs.add_metric([*key, s.value], count)

@@ -13,6 +13,7 @@ from typing import Any
 from app import __version__
 from app.model import Status
 from app.readiness import verdict
+from app.schema import Area
 from app.store import CheckState, Store
 
 HEALTH_JSON = "application/health+json"
@@ -33,7 +34,38 @@ def http_status(status: Status) -> int:
     return 503 if status is Status.FAIL else 200
 
 
-def check_entry(state: CheckState, now: float) -> dict[str, Any]:
+def affected_by(store: Store, state: CheckState) -> list[str]:
+    """The components this failing check's component depends on (`depends_on`) whose critical checks fail too:
+    the likely root causes. Empty for a check that is not failing."""
+    if state.effective is not Status.FAIL:
+        return []
+    causes = []
+    for dependency in state.spec.component.depends_on:
+        if any(s.critical and s.effective is Status.FAIL for s in store.component(dependency)):
+            causes.append(dependency)
+    return causes
+
+
+def output_of(store: Store, state: CheckState) -> str:
+    """The check's output, plus the failing dependencies that likely explain it."""
+    causes = affected_by(store, state)
+    if not causes:
+        return state.effective_output
+    return f"{state.effective_output} (dependency {', '.join(causes)} {'is' if len(causes) == 1 else 'are'} failing)"
+
+
+def root_causes_first(store: Store, states: list[CheckState]) -> list[CheckState]:
+    """Failing checks not explained by a failing dependency first, then those that are, then the rest."""
+
+    def rank(state: CheckState) -> int:
+        if state.effective is not Status.FAIL:
+            return 2
+        return 1 if affected_by(store, state) else 0
+
+    return sorted(states, key=rank)  # stable: config order within each rank
+
+
+def check_entry(state: CheckState, now: float, store: Store | None = None) -> dict[str, Any]:
     last = state.last
     entry: dict[str, Any] = {
         "componentId": state.component,
@@ -41,9 +73,12 @@ def check_entry(state: CheckState, now: float) -> dict[str, Any]:
         "status": (state.effective or Status.FAIL).value,
         "state": state.state_name,
         "severity": state.severity.value,
+        "area": state.spec.area.value,
         "time": iso(last.finished_at if last else None),
-        "output": state.effective_output,
+        "output": state.effective_output if store is None else output_of(store, state),
     }
+    if store is not None and (causes := affected_by(store, state)):
+        entry["affectedBy"] = causes
     if last is not None:
         numeric = [o for o in last.observed if o.value is not None]
         if numeric:
@@ -65,12 +100,38 @@ def check_entry(state: CheckState, now: float) -> dict[str, Any]:
     return entry
 
 
+def by_area(states: list[CheckState]) -> dict[Area, list[CheckState]]:
+    """Checks grouped by area, areas in their fixed order (database, redis, security, performance, communication)."""
+    groups: dict[Area, list[CheckState]] = {area: [] for area in Area}
+    for state in states:
+        groups[state.spec.area].append(state)
+    return {area: members for area, members in groups.items() if members}
+
+
+def area_summary(states: list[CheckState], *, strict: bool) -> dict[str, Any]:
+    """Per area: its title, its verdict under the readiness rule, and its checks."""
+    return {
+        area.value: {
+            "title": area.label,
+            "status": overall(members, strict=strict).value,
+            "checks": [str(s.check_id) for s in members],
+        }
+        for area, members in by_area(states).items()
+    }
+
+
 def health_document(
-    store: Store, states: list[CheckState], *, details: bool, strict: bool = False
+    store: Store, states: list[CheckState], *, details: bool, strict: bool = False, group: str | None = None
 ) -> tuple[int, dict[str, Any]]:
-    """The health+json body and its HTTP status for a set of checks (`strict`: every check gates, see readiness)."""
+    """The health+json body and its HTTP status for a set of checks (`strict`: every check gates, see readiness;
+    `group="area"` adds the verdict per area)."""
     status = overall(states, strict=strict)
     document: dict[str, Any] = {"status": status.value}
+    if group == "area":
+        document["areas"] = area_summary(states, strict=strict)
+        if not details:
+            for area in document["areas"].values():
+                del area["checks"]
     if not details:
         return http_status(status), document
     now = time.time()
@@ -79,7 +140,7 @@ def health_document(
         releaseId=__version__,
         serviceId="vigil",
         description="health of the system Vigil watches",
-        checks={str(state.check_id): [check_entry(state, now)] for state in states},
+        checks={str(state.check_id): [check_entry(state, now, store)] for state in states},
     )
     if len(states) > 1:
         wanted = {state.check_id for state in states}

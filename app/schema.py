@@ -23,6 +23,29 @@ class Severity(StrEnum):
     DEGRADED = "degraded"  # reported, never gates readiness
 
 
+class Area(StrEnum):
+    """The five areas of "is this deployment production ready?"; every check belongs to one."""
+
+    DATABASE = "database"  # database connectivity
+    REDIS = "redis"  # Redis availability
+    SECURITY = "security"  # security configuration
+    PERFORMANCE = "performance"  # performance baselines
+    COMMUNICATION = "communication"  # cross-service communication
+
+    @property
+    def label(self) -> str:
+        return AREA_TITLES[self]
+
+
+AREA_TITLES = {
+    Area.DATABASE: "database connectivity",
+    Area.REDIS: "Redis availability",
+    Area.SECURITY: "security configuration",
+    Area.PERFORMANCE: "performance baselines",
+    Area.COMMUNICATION: "cross-service communication",
+}
+
+
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -99,7 +122,10 @@ class CheckConfig(ScheduleFields):
     """
 
     default_severity: ClassVar[Severity] = Severity.CRITICAL
+    # The kind's area when the check sets none; None: the component type's (see ComponentConfig.default_area).
+    default_area: ClassVar[Area | None] = None
     kind: str
+    area: Area | None = None
 
     def schedule_problems(self, schedule: Schedule) -> list[tuple[str, str]]:
         """Problems between this check's options and its effective schedule, as (field, what is wrong).
@@ -112,7 +138,9 @@ class CheckConfig(ScheduleFields):
 class ComponentConfig(SecretFields):
     """Base of every component type. Subclasses set `type` as a Literal and `checks` to a union of their checks."""
 
+    default_area: ClassVar[Area] = Area.COMMUNICATION  # a check's area when neither it nor its kind says
     type: str
+    depends_on: list[str] = Field(default_factory=list)  # components this one needs (root causes first in reports)
     checks: dict[str, Any] = Field(default_factory=dict)
 
     @property

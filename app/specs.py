@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from app.checks import COMPONENT_TYPES, CheckKind, ComponentType
 from app.config import Settings
 from app.model import CheckId
-from app.schema import CheckConfig, ComponentConfig, Schedule, Severity
+from app.schema import Area, CheckConfig, ComponentConfig, Schedule, Severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +24,11 @@ class CheckSpec:
     kind: CheckKind
     options: CheckConfig
     schedule: Schedule
+
+    @property
+    def area(self) -> Area:
+        """The check's own `area`, else its kind's default, else its component type's."""
+        return self.options.area or type(self.options).default_area or type(self.component).default_area
 
     @property
     def severity(self) -> Severity:

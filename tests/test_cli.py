@@ -161,7 +161,8 @@ def test_check_exits_0_when_every_critical_check_passes(tmp_path: Path, http_tar
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["CHECK", "STATUS", "SEVERITY", "TIME", "OUTPUT"]
-    rows = {line.split()[0]: line.split()[1:3] for line in lines[1:4]}
+    assert lines[1] == "cross-service communication: WARN (2 of 3 ok)"  # grouped by area, with its verdict
+    rows = {line.split()[0]: line.split()[1:3] for line in lines[2:5]}
     assert rows == {"api:ok": ["PASS", "critical"], "api:teapot": ["FAIL", "degraded"], "web:home": ["PASS", "critical"]}
     assert "HTTP 418, expected 200" in result.stdout
     assert lines[-1].startswith("READY: 2 of 3 checks ok in ")
@@ -213,7 +214,7 @@ def test_check_exits_1_when_a_critical_check_fails(tmp_path: Path, http_target: 
     assert "web:home" not in only_api.stdout
     only_one = vigil("check", "--config", path, "--check", "web:home")
     assert only_one.returncode == 1
-    assert [line.split()[0] for line in only_one.stdout.splitlines()[1:2]] == ["web:home"]
+    assert [line.split()[0] for line in only_one.stdout.splitlines()[2:3]] == ["web:home"]
 
 
 def test_check_usage_errors_exit_2(tmp_path: Path, http_target: Any) -> None:

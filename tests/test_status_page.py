@@ -8,6 +8,7 @@ Screenshots go to the test's tmp_path, or to docs/ when VIGIL_SCREENSHOTS=1 (for
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import re
@@ -90,9 +91,17 @@ class Browser:
     async def cdp(self, command: str, params: dict[str, Any]) -> Any:
         return await self.run(self.driver.execute_cdp_cmd, command, params)
 
-    async def screenshot(self, path: Path) -> None:
+    async def screenshot(self, path: Path, full_page: bool = False) -> None:
+        """A PNG of the viewport, or of the whole page (`full_page`: Chrome captures beyond the viewport)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        assert await self.run(self.driver.save_screenshot, str(path)), path
+        if not full_page:
+            assert await self.run(self.driver.save_screenshot, str(path)), path
+            return
+        height = await self.value("document.documentElement.scrollHeight")
+        width = await self.value("document.documentElement.clientWidth")
+        clip = {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}
+        shot = await self.cdp("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip})
+        path.write_bytes(base64.b64decode(shot["data"]))
 
     async def console_errors(self) -> list[str]:
         entries = await self.run(self.driver.get_log, "browser")
@@ -528,7 +537,7 @@ async def test_screenshots_phone_width_dark_mode_and_contrast(
         )
         await browser.until("window.innerWidth === 390", what="phone width")
         assert await browser.value("document.documentElement.scrollWidth") <= 390
-        await browser.screenshot(artifact(tmp_path, "status-page-phone.png"))
+        await browser.screenshot(artifact(tmp_path, "status-page-phone.png"), full_page=True)
         await browser.cdp("Emulation.clearDeviceMetricsOverride", {})
         # Dark mode follows prefers-color-scheme, with the same contrast.
         await browser.cdp(

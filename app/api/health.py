@@ -5,9 +5,9 @@ How much unauthenticated callers see follows `server.show_details` (Spring Boot 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 
 from app.api.deps import SettingsDep, StoreDep, TurnsDep, VerifierDep, select
@@ -42,33 +42,38 @@ def _details(settings: SettingsDep, verifier: VerifierDep, authorization: str | 
     return True
 
 
+Group = Annotated[
+    Literal["area"] | None, Query(description="`area`: add the verdict per area (production-readiness view)")
+]
+
+
 def _health(
     store: StoreDep, settings: SettingsDep, verifier: VerifierDep, authorization: str | None,
-    component: str | None = None, check: str | None = None,
+    component: str | None = None, check: str | None = None, group: str | None = None,
 ) -> HealthResponse:
     states = select(store, component, check)
     details = _details(settings, verifier, authorization)
     # The whole system follows readiness (degraded checks only warn); a named part reports its own worst state.
-    status, document = health_document(store, states, details=details, strict=component is not None)
+    status, document = health_document(store, states, details=details, strict=component is not None, group=group)
     return HealthResponse(document, status_code=status, headers={"cache-control": "no-store"})
 
 
 @router.get("/health", response_class=HealthResponse, responses=_RESPONSES, summary="Health of every check (application/health+json)")
 async def health(
     store: StoreDep, settings: SettingsDep, verifier: VerifierDep, turns: TurnsDep,
-    authorization: str | None = Header(None),
+    authorization: str | None = Header(None), group: Group = None,
 ) -> HealthResponse:
     async with turns.turn():
-        return _health(store, settings, verifier, authorization)
+        return _health(store, settings, verifier, authorization, group=group)
 
 
 @router.get("/health/{component}", response_class=HealthResponse, responses=_RESPONSES, summary="Health of one component")
 async def health_component(
     component: str, store: StoreDep, settings: SettingsDep, verifier: VerifierDep, turns: TurnsDep,
-    authorization: str | None = Header(None),
+    authorization: str | None = Header(None), group: Group = None,
 ) -> HealthResponse:
     async with turns.turn():
-        return _health(store, settings, verifier, authorization, component)
+        return _health(store, settings, verifier, authorization, component, group=group)
 
 
 @router.get("/health/{component}/{check}", response_class=HealthResponse, responses=_RESPONSES, summary="Health of one check")

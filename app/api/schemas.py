@@ -48,6 +48,8 @@ class CheckEntry(BaseModel):
     status: StatusName
     state: Literal["pass", "warn", "fail", "pending"]
     severity: Literal["critical", "degraded"]
+    area: Literal["database", "redis", "security", "performance", "communication"]
+    affectedBy: list[str] | None = None
     time: str | None
     output: str
     observedValue: float | int | str | bool | None = None
@@ -66,12 +68,19 @@ class RunEntry(BaseModel):
     cached: bool
 
 
+class AreaEntry(BaseModel):
+    title: str
+    status: StatusName
+    checks: list[str] | None = None
+
+
 class HealthDocument(BaseModel):
     """application/health+json. Without details (show_details) only `status` is present."""
 
     model_config = ConfigDict(extra="forbid")
 
     status: StatusName
+    areas: dict[str, AreaEntry] | None = None
     version: str | None = None
     releaseId: str | None = None
     serviceId: str | None = None

@@ -87,7 +87,7 @@ function spark(durations) {
 }
 
 const availability = (windows) =>
-  Object.entries(windows).map(([w, r]) => `<span><abbr title="availability over ${w}">${w}</abbr> ${pct(r)}</span>`).join("");
+  Object.entries(windows).map(([w, r]) => `<span>${w} ${pct(r)}</span>`).join("");
 
 function runLine(run, ctx) {
   if (run.status === "running") return `<p class="run-result muted">Running now…</p>`;
