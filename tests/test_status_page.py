@@ -339,8 +339,8 @@ async def test_page_follows_a_redis_stopped_and_started(redis_factory: Any, brow
         await browser.until(f"{state} === 'pass'", timeout=15, what="the page to show Redis back")
         took_up = time.monotonic() - started
         assert await browser.value(text("#verdict")) == "Ready"
-        # A poll every 2 s and a run every 300 ms: a few seconds at most each way.
-        assert took_down < 6 and took_up < 6, (took_down, took_up)
+        # A poll every 2 s and a run every 300 ms: a few seconds each way (about 2.5 s when the machine is idle).
+        assert took_down < 8 and took_up < 8, (took_down, took_up)
         assert await browser.console_errors() == []
 
 

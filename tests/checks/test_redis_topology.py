@@ -221,7 +221,8 @@ def health_output(port: int) -> str | None:
         with urllib.request.urlopen(url, timeout=1) as response:
             body = response.read()
     except urllib.error.HTTPError as exc:  # 503 while the check fails: the body is the same document
-        body = exc.read()
+        with exc:
+            body = exc.read()
     except OSError:
         return None
     return str(json.loads(body)["checks"]["cache:session_ttl"][0]["output"])
