@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import aiohttp
 
 from app.clients.resolver import SharedResolver
+from app.clients.tcp import TlsContexts
 
 # Only a fallback: every call passes its own timeout, and WebSocket upgrades run under the check's own bound.
 _SESSION_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=5)
@@ -45,6 +46,10 @@ async def _refuse_upgrade_redirect(
 class HttpClient:
     def __init__(self, settings: HttpSettings) -> None:
         self.settings = settings
+        # Lookups on a pool of this client's own, shared per name: a hung resolver stalls nothing else. The `tls`
+        # kind's own handshakes resolve through it too.
+        self.resolver = SharedResolver()
+        self.tls = TlsContexts(settings.tls_ca_file)  # for handshakes outside the session (the `tls` kind)
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -56,9 +61,8 @@ class HttpClient:
                 ssl_context = False
             elif self.settings.tls_ca_file is not None:
                 ssl_context = ssl.create_default_context(cafile=self.settings.tls_ca_file)
-            # Lookups on a pool of this client's own, shared per name: a hung resolver stalls nothing else.
             connector = aiohttp.TCPConnector(
-                limit=self.settings.max_connections, ssl=ssl_context, force_close=False, resolver=SharedResolver()
+                limit=self.settings.max_connections, ssl=ssl_context, force_close=False, resolver=self.resolver
             )
             redirects = aiohttp.TraceConfig()
             redirects.on_request_redirect.append(_refuse_upgrade_redirect)
@@ -84,3 +88,4 @@ class HttpClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        await self.resolver.close()  # the connector does not close a resolver it was given

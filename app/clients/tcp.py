@@ -8,7 +8,6 @@ per client and CA file, since loading a CA bundle takes tens of milliseconds of 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import socket
 import ssl
@@ -213,23 +212,33 @@ def served_chain(ssl_object: Any) -> tuple[bytes, ...]:
     return tuple(item if isinstance(item, bytes) else bytes(item.public_bytes(_DER)) for item in read() or ())
 
 
+def bound(limit: float, deadline: float | None) -> float:
+    """A phase's time: its own limit, or what is left before `deadline` (loop time) when that is less."""
+    if deadline is None:
+        return limit
+    return max(0.001, min(limit, deadline - asyncio.get_running_loop().time()))
+
+
 async def probe(
     resolver: SharedResolver,
     endpoint: Endpoint,
     *,
-    connect_limit: float,
+    connect_timeout: float,
     context: ssl.SSLContext | None = None,
     server_name: str | None = None,
-    handshake_limit: float = 0.0,
+    handshake_timeout: float = 0.0,
+    deadline: float | None = None,
 ) -> Probe:
-    """Connect (and shake hands when `context` is given), then close: what a client would get."""
+    """Connect (and shake hands when `context` is given), then close: what a client would get. Each phase within
+    its own timeout and before `deadline` (loop time)."""
     started = time.perf_counter()
-    _, writer, address = await connect(resolver, endpoint, connect_limit)
+    _, writer, address = await connect(resolver, endpoint, bound(connect_timeout, deadline))
     connected = time.perf_counter() - started
     try:
         handshake = None
         if context is not None:
-            handshake = await start_tls(writer, endpoint, context, server_name or endpoint.host, handshake_limit)
+            limit = bound(handshake_timeout, deadline)
+            handshake = await start_tls(writer, endpoint, context, server_name or endpoint.host, limit)
         return Probe(address, connected, handshake)
     finally:
         await close(writer)
@@ -273,9 +282,10 @@ def _verify_message(exc: ssl.SSLCertVerificationError) -> str:
 
 def _ssl_reason(exc: BaseException) -> str:
     """OpenSSL's words without the `[SSL: X]` prefix and the `(_ssl.c:1006)` suffix."""
-    if isinstance(exc, OSError) and not isinstance(exc, ssl.SSLError) and exc.strerror:
-        return exc.strerror
-    text = _SSL_NOISE.sub("", str(exc.args[1] if isinstance(exc, ssl.SSLError) and len(exc.args) > 1 else exc))
-    with contextlib.suppress(IndexError):
-        text = _SSL_NOISE.sub("", text)
-    return text.strip() or type(exc).__name__
+    if isinstance(exc, ssl.SSLError):
+        text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
+    elif isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror
+    else:
+        text = str(exc)
+    return _SSL_NOISE.sub("", text).strip() or type(exc).__name__
