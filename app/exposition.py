@@ -119,6 +119,17 @@ class TextWriter:
         out.extend(f"vigil_check_consecutive_failures{{{b}}} {f(c.consecutive_failures)}" for b, c in checks)
         _header(out, "vigil_scheduler_lag_seconds", "gauge", "How late the last scheduled run of the check started.")
         out.extend(f"vigil_scheduler_lag_seconds{{{b}}} {f(c.lag)}" for b, c in checks)
+        _header(
+            out,
+            "vigil_check_forecast_seconds",
+            "gauge",
+            "Time until an observed value reaches its limit at the current rate (only while one is predicted).",
+        )
+        out.extend(
+            f'vigil_check_forecast_seconds{{{b},measure="{escape(c.forecast[0])}"}} {f(c.forecast[1])}'
+            for b, c in checks
+            if c.forecast is not None
+        )
         _header(out, "vigil_ready", "gauge", "1 when every critical check is pass or warn (what /readyz says).")
         out.append(f"vigil_ready {'1.0' if snapshot.ready else '0.0'}")
         out.append("")

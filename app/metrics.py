@@ -53,6 +53,7 @@ class CheckSample:
     lag: float
     last: CheckResult | None  # immutable
     last_success_at: float | None
+    forecast: tuple[str, float] | None  # (measure, seconds to breach)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,7 @@ def take_snapshot(store: Store) -> Snapshot:
                 state.lag,
                 state.last,
                 state.last_success_at,
+                None if state.forecast is None else (state.forecast.measure, state.forecast.breach_in),
             )
             for state in store.states.values()
         ),
@@ -133,6 +135,11 @@ class VigilCollector(Collector):
         lag = GaugeMetricFamily(
             "vigil_scheduler_lag_seconds", "How late the last scheduled run of the check started.", labels=labels
         )
+        forecast = GaugeMetricFamily(
+            "vigil_check_forecast_seconds",
+            "Time until an observed value reaches its limit at the current rate (only while one is predicted).",
+            labels=[*labels, "measure"],
+        )
         for state in snapshot.checks:
             key = [state.component, state.check]
             effective = state.effective
@@ -158,9 +165,13 @@ class VigilCollector(Collector):
                         observed.add_metric([*key, measure_name(obs.name, obs.unit)], float(obs.value))
             if state.last_success_at is not None:
                 last_success.add_metric(key, state.last_success_at)
+            if state.forecast is not None:
+                forecast.add_metric([*key, state.forecast[0]], state.forecast[1])
         ready = GaugeMetricFamily("vigil_ready", "1 when every critical check is pass or warn (what /readyz says).")
         ready.add_metric([], 1.0 if snapshot.ready else 0.0)
-        yield from (up, status, info, stale, runs, duration, observed, last_run, last_success, failures, lag, ready)
+        yield from (
+            up, status, info, stale, runs, duration, observed, last_run, last_success, failures, lag, forecast, ready
+        )
 
 
 class BuildCollector(Collector):

@@ -40,12 +40,26 @@ class Status(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Limit:
+    """The limit a check compares an observed value against: where it fails. `falling`: the value fails when it
+    drops to the limit (time left on a certificate), else when it rises to it (memory, latency, lag)."""
+
+    value: float
+    name: str  # how a person calls it: "maxmemory", "its 5 s SLA", "the 7-day fail threshold"
+    falling: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Observation:
-    """One measured value, e.g. `Observation("latency", 0.003, "s")`. Names come from code, never from data."""
+    """One measured value, e.g. `Observation("latency", 0.003, "s")`. Names come from code, never from data.
+
+    A value that the check judges against a limit declares it (`limit`), so Vigil can forecast when it is reached.
+    """
 
     name: str
     value: float | int | str | bool | None
     unit: str | None = None
+    limit: Limit | None = None
 
 
 @dataclass(frozen=True, slots=True)

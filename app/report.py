@@ -91,6 +91,18 @@ def check_entry(state: CheckState, now: float, store: Store | None = None) -> di
             "duration": round(last.duration, 6),
             "scheduled": last.scheduled,
         }
+    if (forecast := state.forecast) is not None:
+        entry["forecast"] = {
+            "measure": forecast.measure,
+            "limit": forecast.limit.value,
+            "limitName": forecast.limit.name,
+            "now": forecast.now,
+            "ratePerSecond": forecast.rate,
+            "breachIn": round(forecast.breach_in, 3),
+            "window": round(forecast.window, 3),
+            "points": forecast.points,
+            "method": forecast.method,
+        }
     entry["consecutiveFailures"] = state.consecutive_failures
     entry["lastSuccess"] = iso(state.last_success_at)
     entry["availability"] = state.history.ratios(now)

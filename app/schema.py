@@ -114,6 +114,22 @@ class Schedule:
         return 2 * self.interval + self.timeout
 
 
+def _forecast_off(value: Any) -> Any:
+    """`forecast: off` (YAML reads it as false) or "off"/"none" turns forecasting off; `true` keeps the defaults."""
+    if value is False or (isinstance(value, str) and value.strip().lower() in ("off", "none", "false")):
+        return None
+    if value is True:
+        return {}
+    return value
+
+
+class ForecastSettings(Frozen):
+    """Early warning: fit the last `window` of each limited value; warn when it reaches its limit within `horizon`."""
+
+    window: Duration = Field(default=7200.0, gt=0.0)
+    horizon: Duration = Field(default=86400.0, gt=0.0)
+
+
 class CheckConfig(ScheduleFields):
     """Base of every check's options. Subclasses set `kind` as a Literal and add their own fields.
 
@@ -126,6 +142,7 @@ class CheckConfig(ScheduleFields):
     default_area: ClassVar[Area | None] = None
     kind: str
     area: Area | None = None
+    forecast: Annotated[ForecastSettings | None, BeforeValidator(_forecast_off)] = ForecastSettings()
 
     def schedule_problems(self, schedule: Schedule) -> list[tuple[str, str]]:
         """Problems between this check's options and its effective schedule, as (field, what is wrong).

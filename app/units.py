@@ -112,3 +112,29 @@ def value(number: Any) -> str:
     if isinstance(number, float):
         return f"{number:.10g}"
     return str(number)
+
+
+def about(seconds: float) -> str:
+    """A time ahead, to the precision a person plans with: `40 s`, `12 min`, `3 h 10 min`, `2 d 4 h`."""
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def measured(number: float, unit: str | None) -> str:
+    """A measured value in its unit: a ratio as a percentage, seconds as a latency or an age, bytes as a size."""
+    if unit == "ratio":
+        return percent(number)
+    if unit == "s":
+        return latency(number) if abs(number) < 60 else age(number)
+    if unit == "bytes":
+        return size(number)
+    return f"{number:.4g}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import replace
 
@@ -192,3 +193,37 @@ def test_memory_per_check_stays_flat_over_a_day_of_runs() -> None:
         tracemalloc.stop()
     grown = sum(stat.size_diff for stat in after.compare_to(before, "filename") if stat.size_diff > 0)
     assert grown < 64 * 1024, f"{grown} bytes kept after 100,000 runs"
+
+
+def _limited(check_id: str, status: Status, value: float, at: float) -> CheckResult:
+    from app.model import Limit, Observation
+
+    component, check = check_id.split(":")
+    observed = (Observation("memory_utilisation", value, "ratio", Limit(0.95, "maxmemory")),)
+    return CheckResult(component, check, "redis", status, "memory fine", observed, at, 0.01)
+
+
+def test_a_passing_check_heading_for_its_limit_warns_with_a_forecast() -> None:
+    store = make_store(c__x=schedule(failure=1))
+    kept = None
+    for i in range(120):  # +9%/h for two hours, one run a minute
+        kept, _ = store.record(_limited("c:x", P, 0.44 + 0.09 * i / 60, 1_000_000.0 + 60 * i), float(i))
+    assert kept is not None and kept.status is W
+    assert re.fullmatch(
+        r"memory utilisation reaches maxmemory in about 3 h 4\d min at the current rate \(62% now, \+9%/h over the "
+        r"last 2h\); memory fine",
+        kept.output,
+    ), kept.output
+    state = store.states[("c", "x")]
+    assert state.forecast is not None and state.forecast.measure == "memory_utilisation"
+    assert store.ready  # a warn never gates readiness
+    # A failing check gets no forecast; the next passing one has it again.
+    failed, _ = store.record(_limited("c:x", F, 0.63, 1_000_000.0 + 60 * 120), 121.0)
+    assert failed.status is F and state.forecast is None and "reaches" not in failed.output
+
+
+def test_no_forecast_when_flat_or_turned_off() -> None:
+    store = make_store(c__x=schedule(failure=1))
+    for i in range(120):
+        kept, _ = store.record(_limited("c:x", P, 0.5, 1_000_000.0 + 60 * i), float(i))
+    assert kept.status is P and store.states[("c", "x")].forecast is None

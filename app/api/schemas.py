@@ -40,6 +40,18 @@ class TransitionEntry(BaseModel):
     check: str | None = None
 
 
+class ForecastEntry(BaseModel):
+    measure: str
+    limit: float
+    limitName: str
+    now: float
+    ratePerSecond: float
+    breachIn: float
+    window: float
+    points: int
+    method: str
+
+
 class CheckEntry(BaseModel):
     """One check in a health+json document (draft-inadarei-api-health-check, with Vigil's extensions)."""
 
@@ -56,6 +68,7 @@ class CheckEntry(BaseModel):
     observedUnit: str | None = None
     observations: dict[str, Observed] | None = None
     lastResult: LastResult | None = None
+    forecast: ForecastEntry | None = None
     consecutiveFailures: int
     lastSuccess: str | None
     availability: dict[str, float | None]

@@ -11,6 +11,7 @@ from app.checks.base import CheckContext, CheckFn, CheckKind, ComponentType, NoM
 from app.checks.clickhouse import CLICKHOUSE
 from app.checks.http import HTTP
 from app.checks.redis import REDIS
+from app.checks.tcp import TCP
 
 
 def _registry(*types: ComponentType) -> dict[str, ComponentType]:
@@ -31,6 +32,6 @@ def _union_members(annotation: typing.Any) -> list[type]:
     return list(typing.get_args(value)) or [value]
 
 
-COMPONENT_TYPES: dict[str, ComponentType] = _registry(REDIS, CLICKHOUSE, HTTP)
+COMPONENT_TYPES: dict[str, ComponentType] = _registry(REDIS, CLICKHOUSE, HTTP, TCP)
 
 __all__ = ["COMPONENT_TYPES", "CheckContext", "CheckFn", "CheckKind", "ComponentType", "NoMemo"]

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
 
+import aiohttp
+
 from app.checks.base import CheckContext
 from app.checks.http.config import HttpComponent
 from app.checks.http.errors import NoAnswer
@@ -28,6 +30,11 @@ class Reply:
     headers: dict[str, str]  # lower-case names; a repeated header's values joined with ", "
     body: bytes
     latency: float  # seconds, until the headers (and the body, when read)
+    fields: tuple[tuple[str, str], ...] = ()  # every header line as sent, in order
+
+    def values(self, name: str) -> list[str]:
+        """Each value of a header, one per header line (what RFCs that take only the first need)."""
+        return [value for key, value in self.fields if key.lower() == name.lower()]
 
 
 def target(component: HttpComponent, path: str) -> str:
@@ -46,6 +53,19 @@ def api_headers(component: HttpComponent, drop: Iterable[str] = ()) -> dict[str,
     """The component's headers without credentials the check brings itself (Authorization, and `drop`)."""
     dropped = {"authorization", *(name.lower() for name in drop)}
     return {name: value for name, value in component.headers.items() if name.lower() not in dropped}
+
+
+async def read_body(content: aiohttp.StreamReader, limit: int = MAX_BODY) -> bytes:
+    """The body up to its end or `limit` bytes, whichever comes first (one `read(n)` may return a part only)."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = await content.read(limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def bounded(ctx: HttpContext, limit: float) -> float:
@@ -72,7 +92,8 @@ async def request(
         async with ctx.client.session.request(
             method, url, headers=headers, data=data, json=json, timeout=timeout, allow_redirects=False
         ) as response:
-            body = await response.content.read(read) if read else b""
-            return Reply(response.status, flatten(response.headers.items()), body, time.perf_counter() - started)
+            body = await read_body(response.content, read) if read else b""
+            fields = tuple(response.headers.items())
+            return Reply(response.status, flatten(fields), body, time.perf_counter() - started, fields)
     except TimeoutError:
         raise NoAnswer(seconds) from None

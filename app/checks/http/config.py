@@ -1,4 +1,4 @@
-"""The `http` component's configuration: the component model and the options of its four check kinds.
+"""The `http` component's configuration: the component model and the options of its check kinds.
 
 Validated once, at load; nothing here talks to the network. Paths are relative to the component's `url`.
 """
@@ -12,13 +12,18 @@ from urllib.parse import urlsplit
 
 from jose import jwk  # type: ignore[import-untyped]
 from jose.exceptions import JOSEError  # type: ignore[import-untyped]
-from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, field_validator, model_validator
 
-from app.schema import CheckConfig, ComponentConfig, Duration, Frozen, Schedule, SecretFields
+from app.checks.tcp.config import TlsOptions
+from app.schema import Area, CheckConfig, ComponentConfig, Duration, Frozen, Schedule, SecretFields, Severity
 from app.units import span
 
 SENSITIVE_HEADER = re.compile(r"^(authorization|proxy-authorization|cookie|x-api-key)$|token|secret|key|pass", re.I)
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP token (RFC 9110 5.6.2)
+NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")  # a latency path's name: it prefixes observation names
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|[kKMGT]B|B)?\s*$")
+_SIZE_FACTOR = {"": 1, "B": 1, "k": 1000, "K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4}
+DAY = 86400.0
 
 Method = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 # What python-jose 3.5 signs with (it has no PS*).
@@ -39,9 +44,40 @@ def _header_name(value: str) -> str:
     return value
 
 
+def _name(value: str) -> str:
+    if not NAME.match(value):
+        raise ValueError(f"{value!r}: names must match {NAME.pattern}")
+    return value
+
+
+def parse_size(value: Any) -> int:
+    """Bytes from `536870912`, `512Mi`, `512MiB`, `1.5GiB`, `500M`, `500MB` (Ki/KiB powers of 1024; k/K/KB of 1000)."""
+    if isinstance(value, bool):
+        raise ValueError("expected a size such as 512Mi, 2GiB or a number of bytes")
+    if isinstance(value, int | float):
+        number, unit = float(value), ""
+    elif isinstance(value, str) and (match := _SIZE.match(value)):
+        number, unit = float(match.group(1)), match.group(2) or ""
+    else:
+        raise ValueError("expected a size such as 512Mi, 2GiB or a number of bytes")
+    if unit.endswith("iB") or unit.endswith("i"):
+        factor = 1024 ** ("KMGT".index(unit[0]) + 1)
+    else:
+        factor = _SIZE_FACTOR[unit.removesuffix("B") or unit]
+    if number < 0:
+        raise ValueError("a size cannot be negative")
+    return int(number * factor)
+
+
+def _one_or_more(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
 Origin = Annotated[str, AfterValidator(_origin)]
 HeaderName = Annotated[str, AfterValidator(_header_name)]
 Timeout = Annotated[float, Field(gt=0.0)]
+Name = Annotated[str, AfterValidator(_name)]
+Bytes = Annotated[int, BeforeValidator(parse_size)]
 
 
 def _longer_than(schedule: Schedule, needed: float, what: str) -> list[tuple[str, str]]:
@@ -50,9 +86,40 @@ def _longer_than(schedule: Schedule, needed: float, what: str) -> list[tuple[str
     return []
 
 
-class HttpReachable(CheckConfig):
-    """One request; pass when the status is expected, the latency within budget and the JSON fields equal."""
+class HeaderCondition(Frozen):
+    """What a response header must be: present (or absent), equal to a value, or matching a regular expression.
+    A bare string is shorthand for `{equals: ...}`."""
 
+    present: bool | None = None
+    equals: str | None = None
+    matches: str | None = None  # re.search: anchor it (^...$) to match the whole value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_value(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"equals": data}
+        if not isinstance(data, dict):
+            raise ValueError("write the expected value as a string, or one of {present: true|false}, {equals: ...}, {matches: ...}")
+        return data
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        if sum(setting is not None for setting in (self.present, self.equals, self.matches)) != 1:
+            raise ValueError("set exactly one of present, equals, matches")
+        if self.matches is not None:
+            try:
+                re.compile(self.matches)
+            except re.error as exc:
+                raise ValueError(f"matches: not a regular expression ({exc})") from None
+        return self
+
+
+class HttpReachable(CheckConfig):
+    """One request; pass when the status is expected, the latency within budget, the JSON fields equal, and every
+    header and body condition holds."""
+
+    default_area: ClassVar[Area | None] = Area.COMMUNICATION
     kind: Literal["reachable"] = "reachable"
     path: str = ""
     method: Literal["GET", "HEAD", "POST", "OPTIONS"] = "GET"
@@ -60,8 +127,18 @@ class HttpReachable(CheckConfig):
     latency_budget: Duration | None = None  # fail when slower
     latency_warn: Duration | None = None  # warn when slower
     json_fields: dict[str, Any] = Field(default_factory=dict)  # dotted path -> expected value
+    expect_headers: dict[HeaderName, HeaderCondition] = Field(default_factory=dict)  # e.g. X-Content-Type-Options: nosniff
+    body_contains: Annotated[list[Annotated[str, Field(min_length=1)]], BeforeValidator(_one_or_more)] = Field(
+        default_factory=list
+    )  # substrings the body (its first MiB, as UTF-8) must contain
     follow_redirects: bool = False
     max_redirects: int = Field(default=3, ge=0, le=10)
+
+    @model_validator(mode="after")
+    def _head_has_no_body(self) -> Self:
+        if self.method == "HEAD" and (self.body_contains or self.json_fields):
+            raise ValueError("method: a HEAD answer has no body; body_contains and json_fields need GET or POST")
+        return self
 
 
 class CorsRoute(Frozen):
@@ -75,6 +152,7 @@ class CorsRoute(Frozen):
 class HttpCors(CheckConfig):
     """Preflights as a browser sends them, per route and allowed origin; a disallowed origin must never be echoed."""
 
+    default_area: ClassVar[Area | None] = Area.COMMUNICATION
     kind: Literal["cors"] = "cors"
     routes: list[CorsRoute] = Field(min_length=1)
     allowed_origins: list[Origin] = Field(min_length=1)
@@ -118,6 +196,7 @@ class HttpJwt(CheckConfig, SecretFields):
 
     secret_fields: ClassVar[tuple[str, ...]] = ("signing_key",)
 
+    default_area: ClassVar[Area | None] = Area.COMMUNICATION
     kind: Literal["jwt"] = "jwt"
     token: TokenEndpoint | None = None  # where the valid token comes from; without it Vigil mints one
     # HMAC secret or PEM private key: Vigil mints tokens with it and forges the expired and wrong-audience ones.
@@ -174,6 +253,7 @@ class WebSocketAuth(Frozen):
 class HttpWebSocket(CheckConfig):
     """The upgrade with the frontend's origin and credentials, one round trip, and anonymous clients refused."""
 
+    default_area: ClassVar[Area | None] = Area.COMMUNICATION
     kind: Literal["websocket"] = "websocket"
     path: str = Field(min_length=1)
     origin: Origin | None = None
@@ -194,7 +274,118 @@ class HttpWebSocket(CheckConfig):
         return _longer_than(schedule, self.handshake_timeout + self.reply_timeout, "handshake_timeout + reply_timeout")
 
 
-AnyHttpCheck = HttpReachable | HttpCors | HttpJwt | HttpWebSocket
+class HttpTls(TlsOptions):
+    """The component's https:// endpoint: one handshake of Vigil's own, the chain judged (see TlsOptions)."""
+
+    kind: Literal["tls"] = "tls"
+    handshake_timeout: Duration = Field(default=2.0, gt=0.0)
+
+    def schedule_problems(self, schedule: Schedule) -> list[tuple[str, str]]:
+        return _longer_than(schedule, self.handshake_timeout, "handshake_timeout")
+
+
+class HttpHttps(CheckConfig):
+    """Plain http redirects (permanently) to https on the same host, and the https answer carries HSTS."""
+
+    default_severity: ClassVar[Severity] = Severity.DEGRADED
+    default_area: ClassVar[Area | None] = Area.SECURITY
+    kind: Literal["https"] = "https"
+    path: str = ""  # under the component's url: where HSTS is read, and the path of the default http_url
+    http_url: str | None = None  # the plain-http URL that must redirect (default: http://<host><path>, port 80)
+    min_max_age: Duration = Field(default=180 * DAY, gt=0.0)  # Strict-Transport-Security max-age at least this
+    include_subdomains: bool = False  # require includeSubDomains
+    request_timeout: Duration = Field(default=2.0, gt=0.0)  # each of the two requests
+
+    @field_validator("http_url")
+    @classmethod
+    def _plain_http(cls, url: str | None) -> str | None:
+        if url is not None and (urlsplit(url).scheme != "http" or not urlsplit(url).hostname):
+            raise ValueError("must be a plain http:// URL with a host (the one that should redirect to https)")
+        return url
+
+    def schedule_problems(self, schedule: Schedule) -> list[tuple[str, str]]:
+        return _longer_than(schedule, 2 * self.request_timeout, "two requests of request_timeout")
+
+
+class LatencyPath(Frozen):
+    """One path measured by a `latency` check, and its p95 budget. A bare string is shorthand for `{path: ...}`."""
+
+    path: str
+    method: Literal["GET", "HEAD"] = "GET"
+    budget: Duration = Field(default=0.2, gt=0.0)  # p95 above it fails
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_path(cls, data: Any) -> Any:
+        return {"path": data} if isinstance(data, str) else data
+
+
+class HttpLatency(CheckConfig):
+    """A small load per path each run: p50/p95/p99 and errors; p95 against the path's budget."""
+
+    default_severity: ClassVar[Severity] = Severity.DEGRADED
+    default_area: ClassVar[Area | None] = Area.PERFORMANCE
+    kind: Literal["latency"] = "latency"
+    paths: dict[Name, LatencyPath] = Field(min_length=1)
+    requests: int = Field(default=20, ge=1, le=1000)  # per path per run
+    concurrency: int = Field(default=4, ge=1, le=100)  # requests in flight at once (at most max_connections)
+    warn_fraction: float = Field(default=0.8, gt=0.0, le=1.0)  # warn when p95 is above this fraction of the budget
+    request_timeout: Duration = Field(default=1.0, gt=0.0)  # a request slower than this is an error
+    expect_status: list[int] = Field(default_factory=lambda: [200], min_length=1)  # any other status is an error
+    max_errors: int = Field(default=0, ge=0)  # per path per run; more fail the check
+
+    @model_validator(mode="after")
+    def _request_timeout_above_budgets(self) -> Self:
+        largest = max(path.budget for path in self.paths.values())
+        if self.request_timeout <= largest:
+            raise ValueError(
+                f"request_timeout: {span(self.request_timeout)} must be longer than the largest budget "
+                f"({span(largest)}); a request cut at its timeout is an error, not a measurement"
+            )
+        return self
+
+    @property
+    def rounds(self) -> int:
+        return -(-self.requests // self.concurrency)
+
+    def schedule_problems(self, schedule: Schedule) -> list[tuple[str, str]]:
+        # Every request at its path's budget must fit: a run cut at its deadline fails the paths it did not finish.
+        needed = sum(self.rounds * path.budget for path in self.paths.values())
+        what = f"{self.requests} requests per path, {self.concurrency} at a time, each at its path's budget"
+        return _longer_than(schedule, needed, what)
+
+
+class HttpResources(CheckConfig):
+    """Memory and CPU of the watched service against its limits, from its Prometheus endpoint or cgroup v2 files."""
+
+    default_severity: ClassVar[Severity] = Severity.DEGRADED
+    default_area: ClassVar[Area | None] = Area.PERFORMANCE
+    kind: Literal["resources"] = "resources"
+    source: Literal["prometheus", "cgroup"] = "prometheus"
+    metrics_path: str = "/metrics"  # prometheus: under the component's url
+    cgroup_dir: str = "/sys/fs/cgroup"  # cgroup: the directory of the service's cgroup (v2) as Vigil sees it
+    memory_limit: Bytes | None = None  # prometheus: the limit usage is judged against; cgroup: when memory.max is max
+    cpu_limit: float | None = Field(default=None, gt=0.0)  # cores; as memory_limit (cgroup: when cpu.max is max)
+    max_memory_ratio: float = Field(default=0.8, gt=0.0, le=1.0)  # fail above this share of the memory limit
+    max_cpu_ratio: float = Field(default=0.7, gt=0.0, le=1.0)  # fail above this share of the CPU limit
+    warn_fraction: float = Field(default=0.9, gt=0.0, le=1.0)  # warn above this fraction of either maximum
+    request_timeout: Duration = Field(default=2.0, gt=0.0)  # prometheus: the scrape
+
+    @model_validator(mode="after")
+    def _prometheus_needs_a_limit(self) -> Self:
+        if self.source == "prometheus" and self.memory_limit is None and self.cpu_limit is None:
+            raise ValueError(
+                "memory_limit: set memory_limit or cpu_limit (or both); the process metrics give usage, not limits"
+            )
+        return self
+
+    def schedule_problems(self, schedule: Schedule) -> list[tuple[str, str]]:
+        if self.source == "prometheus":
+            return _longer_than(schedule, self.request_timeout, "request_timeout")
+        return []
+
+
+AnyHttpCheck = HttpReachable | HttpCors | HttpJwt | HttpWebSocket | HttpTls | HttpHttps | HttpLatency | HttpResources
 HttpCheck = Annotated[AnyHttpCheck, Field(discriminator="kind")]
 
 
@@ -222,6 +413,18 @@ class HttpComponent(ComponentConfig):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be an http:// or https:// URL with a host")
         return url
+
+    @model_validator(mode="after")
+    def _kinds_fit_the_component(self) -> Self:
+        for name, check in self.checks.items():
+            if isinstance(check, HttpTls | HttpHttps) and urlsplit(self.url).scheme != "https":
+                raise ValueError(f"checks.{name}: a {check.kind} check needs an https:// url (the component's is http://)")
+            if isinstance(check, HttpLatency) and check.concurrency > self.max_connections:
+                raise ValueError(
+                    f"checks.{name}.concurrency: {check.concurrency} is more than max_connections "
+                    f"({self.max_connections}); requests would queue for a connection and the wait count as latency"
+                )
+        return self
 
     @model_validator(mode="after")
     def _websocket_auth_refers_to_a_jwt_check(self) -> Self:

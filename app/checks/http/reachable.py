@@ -1,4 +1,5 @@
-"""The `reachable` check: one request, its status in an expected set, a latency budget, JSON fields equal.
+"""The `reachable` check: one request, its status in an expected set, a latency budget, JSON fields equal, header
+and body conditions (judged by conditions.py). Every condition that does not hold is named in the output.
 
 Redirects only when `follow_redirects`; explicit connect and total timeouts on every call.
 """
@@ -8,7 +9,8 @@ from __future__ import annotations
 import time
 
 from app import units
-from app.checks.http.calls import MAX_BODY, HttpContext, target
+from app.checks.http.calls import HttpContext, flatten, read_body, target
+from app.checks.http.conditions import body_problems, header_problems
 from app.checks.http.config import HttpReachable
 from app.checks.http.json_fields import mismatches
 from app.model import Observation, Outcome, Status
@@ -30,10 +32,11 @@ async def run(ctx: HttpContext) -> Outcome:
         allow_redirects=options.follow_redirects,
         max_redirects=options.max_redirects,
     ) as response:
-        body = await response.content.read(MAX_BODY) if options.json_fields else b""
+        body = await read_body(response.content) if options.json_fields or options.body_contains else b""
         latency = time.perf_counter() - started
         status_code = response.status
         redirects = len(response.history)
+        headers = flatten(response.headers.items())
     observed = [
         Observation("latency", round(latency, 6), "s"),
         Observation("status_code", status_code),
@@ -51,4 +54,6 @@ async def run(ctx: HttpContext) -> Outcome:
         )
     if options.json_fields and status_code in options.expect_status:
         findings.extend((Status.FAIL, problem) for problem in mismatches(body, options.json_fields))
+    findings.extend((Status.FAIL, problem) for problem in header_problems(headers, options.expect_headers))
+    findings.extend((Status.FAIL, problem) for problem in body_problems(body, options.body_contains))
     return Outcome.from_findings(findings, observed, ok=f"HTTP {status_code} in {units.latency(latency)}")

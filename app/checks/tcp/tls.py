@@ -1,0 +1,94 @@
+"""The `tls` check (this type's, and the http type's through `inspect`): the chain verifies for the name, its
+earliest expiry against the thresholds, the negotiated protocol at least the minimum. Judged by tls_rules.
+
+A chain that does not verify is read again without verification, only to name the certificate at fault.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from app.checks.base import CheckContext
+from app.checks.tcp import tls_rules
+from app.checks.tcp.client import TcpClient
+from app.checks.tcp.config import TcpComponent, TcpTls, TlsOptions
+from app.clients import tcp
+from app.clients.resolver import SharedResolver
+from app.model import Observation, Outcome, Status
+
+
+async def run(ctx: CheckContext[TcpComponent, TcpTls, TcpClient, object]) -> Outcome:
+    component = ctx.component
+    return await inspect(
+        ctx.client.resolver,
+        ctx.client.tls,
+        tcp.Endpoint(component.host, component.port),
+        component.name_verified,
+        ctx.options,
+        connect_timeout=component.connect_timeout,
+        handshake_timeout=component.handshake_timeout,
+        deadline=ctx.deadline,
+    )
+
+
+async def inspect(
+    resolver: SharedResolver,
+    contexts: tcp.TlsContexts,
+    endpoint: tcp.Endpoint,
+    name: str,
+    options: TlsOptions,
+    *,
+    connect_timeout: float,
+    handshake_timeout: float,
+    deadline: float,
+) -> Outcome:
+    """One verified handshake with `endpoint` for `name`, judged."""
+    try:
+        probe = await tcp.probe(
+            resolver,
+            endpoint,
+            connect_timeout=connect_timeout,
+            context=contexts.verified(tcp.PROTOCOLS[options.min_protocol]),
+            server_name=name,
+            handshake_timeout=handshake_timeout,
+            deadline=deadline,
+        )
+    except tcp.CertificateRejected as exc:
+        left = max(0.001, deadline - asyncio.get_running_loop().time())
+        served = await tcp.read_chain(resolver, endpoint, contexts, name, min(connect_timeout + handshake_timeout, left))
+        chain = tls_rules.parse(served or ())
+        observed = _expiry(chain, time.time())
+        return Outcome(Status.FAIL, tls_rules.rejection(exc.code, exc.reason, chain, name, time.time()), observed)
+    except tcp.HandshakeFailed as exc:
+        if exc.protocol_refused:
+            return Outcome(Status.FAIL, f"{endpoint.where} speaks no TLS version from {options.min_protocol} up: {exc}")
+        raise
+    handshake = probe.handshake
+    assert handshake is not None  # a context was given
+    chain = tls_rules.parse(handshake.chain)
+    now = time.time()
+    observed = (
+        *_expiry(chain, now),
+        Observation("handshake_latency", round(handshake.latency, 6), "s"),
+        Observation("tls_version", handshake.version),
+        Observation("chain_length", len(handshake.chain)),
+    )
+    findings: list[tuple[Status, str]] = []
+    if (problem := tls_rules.judge_protocol(handshake.version, options.min_protocol)) is not None:
+        findings.append((Status.FAIL, problem))
+    first = tls_rules.first_to_expire(chain)
+    if first is None:
+        return Outcome(Status.FAIL, f"{endpoint.where} served no certificate Vigil could read", observed)
+    status, expiry = tls_rules.judge_expiry(first, now, options.warn_before, options.fail_before)
+    if status is not Status.PASS:
+        findings.append((status, expiry))
+    ok = f"{handshake.version}, chain valid for {name}; {expiry}"
+    return Outcome.from_findings(findings, list(observed), ok=ok)
+
+
+def _expiry(chain: list[tls_rules.Certificate], now: float) -> tuple[Observation, ...]:
+    first = tls_rules.first_to_expire(chain)
+    if first is None:
+        return ()
+    return (Observation("cert_expiry", round(first.not_after - now, 3), "s"),)
