@@ -20,7 +20,9 @@ def _registry(*types: ComponentType) -> dict[str, ComponentType]:
         declared = set(_union_members(ctype.config.model_fields["checks"].annotation))
         registered = {kind.options for kind in ctype.kinds}
         if declared != registered:
-            raise TypeError(f"component type {ctype.name}: `checks` models {declared} differ from its kinds {registered}")
+            raise TypeError(
+                f"component type {ctype.name}: `checks` models {declared} differ from its kinds {registered}"
+            )
     return {ctype.name: ctype for ctype in types}
 
 

@@ -3,7 +3,8 @@
 asynch's own pool waits for a free connection with no timeout and an interrupted query leaves a connection
 unusable, so this pool bounds acquisition itself and closes, never reuses, a connection whose query did not finish.
 A query that runs out of time is stopped on the server too: ClickHouse 18.16 keeps running a query whose client
-merely disconnected, so the client sends a Cancel packet and, when that is not acknowledged, `KILL QUERY`.
+merely disconnected, so the client sends a Cancel packet and, when that is not acknowledged, `KILL QUERY`; a caller
+can wait for that to be over (`stopped`) before it looks in system.processes whether the query really ended.
 asynch's errors are mapped here, once, into this module's own (a ClickHouseError, or the shared PoolExhausted).
 """
 

@@ -54,8 +54,9 @@ class HandshakeTimedOut(TcpError):
 class HandshakeFailed(TcpError):
     """The TLS handshake was refused or broken (no common protocol, not TLS at all, closed midway)."""
 
-    def __init__(self, message: str, *, protocol_refused: bool = False) -> None:
+    def __init__(self, message: str, reason: str, *, protocol_refused: bool = False) -> None:
         super().__init__(message)
+        self.reason = reason
         self.protocol_refused = protocol_refused
 
 
@@ -187,10 +188,12 @@ async def start_tls(
         if exc.reason == "WRONG_VERSION_NUMBER":
             reason += " (is the port speaking TLS?)"
         raise HandshakeFailed(
-            f"the TLS handshake with {endpoint.where} failed: {reason}", protocol_refused=exc.reason in _PROTOCOL_REFUSED
+            f"the TLS handshake with {endpoint.where} failed: {reason}",
+            protocol_refused=exc.reason in _PROTOCOL_REFUSED,
         ) from None
     except (ConnectionError, EOFError):
-        raise HandshakeFailed(f"{endpoint.where} closed the connection during the TLS handshake") from None
+        closed = "the server closed the connection"
+        raise HandshakeFailed(f"{endpoint.where} closed the connection during the TLS handshake", closed) from None
     ssl_object = writer.get_extra_info("ssl_object")
     cipher = ssl_object.cipher()
     return Handshake(

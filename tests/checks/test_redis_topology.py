@@ -270,7 +270,14 @@ def test_two_vigil_serve_processes_both_report_the_loss(redis_factory: Any, tmp_
         )  # fmt: skip
         time.sleep(0.5)
     try:
-        wait_for(lambda: all(health_output(p) == NO_PERSISTENCE for p in ports), 15, "both Vigils' first runs")
+
+        def first_runs_done() -> bool:
+            for proc in procs:
+                if proc.poll() is not None:  # it could not start: say why
+                    raise AssertionError(f"vigil serve exited {proc.returncode}: {proc.communicate()[1][-2000:]}")
+            return all(health_output(p) == NO_PERSISTENCE for p in ports)
+
+        wait_for(first_runs_done, 15, "both Vigils' first runs")
         time.sleep(1.2)  # a second run each: both know the shared canary
         assert [health_output(p) for p in ports] == [NO_PERSISTENCE, NO_PERSISTENCE]
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 
 from app.checks.clickhouse.buckets import Buckets, zone
-from app.schema import CheckConfig, ComponentConfig, Duration, Frozen, Schedule, Severity
+from app.schema import Area, CheckConfig, ComponentConfig, Duration, Frozen, Schedule, Severity
 
 MAX_BUCKETS = 10_000  # per query: lookback / bucket, so results stay far below max_result_rows
 
@@ -101,6 +101,7 @@ class SlaQuery(Frozen):
 class ClickHouseQueryPerformance(CheckConfig):
     """Named queries (a dashboard's heaviest) run in turn, each timed against its SLA, under the safety settings."""
 
+    default_area: ClassVar[Area | None] = Area.PERFORMANCE
     kind: Literal["query_performance"] = "query_performance"
     queries: dict[MeasureName, SlaQuery] = Field(min_length=1)
     warn_fraction: float = Field(default=0.8, gt=0.0, le=1.0)  # warn above this fraction of a query's SLA
@@ -223,6 +224,7 @@ ClickHouseCheck = Annotated[
 
 class ClickHouseComponent(ComponentConfig):
     secret_fields: ClassVar[tuple[str, ...]] = ("password",)
+    default_area: ClassVar[Area] = Area.DATABASE  # every check but query_performance: database connectivity and data
 
     type: Literal["clickhouse"]
     host: str = "127.0.0.1"

@@ -100,7 +100,9 @@ class HeaderCondition(Frozen):
         if isinstance(data, str):
             return {"equals": data}
         if not isinstance(data, dict):
-            raise ValueError("write the expected value as a string, or one of {present: true|false}, {equals: ...}, {matches: ...}")
+            raise ValueError(
+                "write the expected value as a string, or one of {present: true|false}, {equals: ...}, {matches: ...}"
+            )
         return data
 
     @model_validator(mode="after")
@@ -127,7 +129,9 @@ class HttpReachable(CheckConfig):
     latency_budget: Duration | None = None  # fail when slower
     latency_warn: Duration | None = None  # warn when slower
     json_fields: dict[str, Any] = Field(default_factory=dict)  # dotted path -> expected value
-    expect_headers: dict[HeaderName, HeaderCondition] = Field(default_factory=dict)  # e.g. X-Content-Type-Options: nosniff
+    expect_headers: dict[HeaderName, HeaderCondition] = Field(
+        default_factory=dict
+    )  # e.g. X-Content-Type-Options: nosniff
     body_contains: Annotated[list[Annotated[str, Field(min_length=1)]], BeforeValidator(_one_or_more)] = Field(
         default_factory=list
     )  # substrings the body (its first MiB, as UTF-8) must contain
@@ -418,7 +422,9 @@ class HttpComponent(ComponentConfig):
     def _kinds_fit_the_component(self) -> Self:
         for name, check in self.checks.items():
             if isinstance(check, HttpTls | HttpHttps) and urlsplit(self.url).scheme != "https":
-                raise ValueError(f"checks.{name}: a {check.kind} check needs an https:// url (the component's is http://)")
+                raise ValueError(
+                    f"checks.{name}: a {check.kind} check needs an https:// url (the component's is http://)"
+                )
             if isinstance(check, HttpLatency) and check.concurrency > self.max_connections:
                 raise ValueError(
                     f"checks.{name}.concurrency: {check.concurrency} is more than max_connections "

@@ -15,6 +15,7 @@ from dataclasses import replace
 import aiohttp
 
 from app.clients.http import UpgradeRedirected
+from app.clients.tcp import TcpError
 from app.model import Observation, Outcome
 from app.units import latency
 
@@ -38,7 +39,7 @@ class NoAnswer(Exception):
 
 def reason(exc: BaseException) -> str:
     """Why a request failed, without its URL (which may carry a token)."""
-    if isinstance(exc, NoAnswer | CheckError):
+    if isinstance(exc, NoAnswer | CheckError | TcpError):
         return str(exc)
     if isinstance(exc, aiohttp.TooManyRedirects):
         return "too many redirects"
@@ -58,7 +59,7 @@ def reason(exc: BaseException) -> str:
 
 
 def describe_error(exc: BaseException) -> str | None:
-    if isinstance(exc, aiohttp.ClientError | NoAnswer | CheckError):
+    if isinstance(exc, aiohttp.ClientError | NoAnswer | CheckError | TcpError):
         return reason(exc)
     return None
 

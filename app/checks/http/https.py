@@ -56,7 +56,9 @@ async def run(ctx: HttpContext) -> Outcome:
         if hsts is not None:
             observed.append(Observation("hsts_max_age", hsts.max_age, "s"))
             extras = "".join(
-                f", {name}" for name, on in (("includeSubDomains", hsts.include_subdomains), ("preload", hsts.preload)) if on
+                f", {name}"
+                for name, on in (("includeSubDomains", hsts.include_subdomains), ("preload", hsts.preload))
+                if on
             )
             said.append(f"Strict-Transport-Security max-age {units.age(hsts.max_age)}{extras}")
     return Outcome.from_findings(findings, observed, ok="; ".join(said))

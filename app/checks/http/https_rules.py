@@ -47,7 +47,9 @@ def parse_hsts(value: str) -> Hsts:
     return Hsts(int(max_age), "includesubdomains" in directives, "preload" in directives)
 
 
-def judge_hsts(url: str, values: list[str], min_max_age: float, include_subdomains: bool) -> tuple[list[Finding], Hsts | None]:
+def judge_hsts(
+    url: str, values: list[str], min_max_age: float, include_subdomains: bool
+) -> tuple[list[Finding], Hsts | None]:
     """The Strict-Transport-Security header lines of the https answer (a browser reads the first only)."""
     if not values:
         return [(Status.FAIL, f"no Strict-Transport-Security header on {url}")], None
@@ -82,7 +84,9 @@ def judge_redirect(url: str, status: int, location: str | None) -> tuple[list[Fi
     if target.scheme != "https":
         return [(Status.FAIL, f"{url} redirects to {to}, not to https")], to
     if (target.hostname or "") != (source.hostname or ""):
-        return [(Status.FAIL, f"{url} redirects to another host ({target.hostname}), not to https on {source.hostname}")], to
+        return [
+            (Status.FAIL, f"{url} redirects to another host ({target.hostname}), not to https on {source.hostname}")
+        ], to
     if status in TEMPORARY:
         return [
             (

@@ -71,5 +71,7 @@ async def _measure(ctx: HttpContext, name: str, path: LatencyPath, stop_at: floa
                 else:
                     result.errors[f"HTTP {reply.status}"] += 1
 
-    await asyncio.gather(*(worker() for _ in range(min(options.concurrency, options.requests))))
+    async with asyncio.TaskGroup() as group:
+        for _ in range(min(options.concurrency, options.requests)):
+            group.create_task(worker())
     return result

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from app import units
-from app.model import Observation, Status
+from app.model import Limit, Observation, Status
 
 Finding = tuple[Status, str]
 
@@ -71,7 +71,10 @@ def judge(run: PathRun, warn_fraction: float, max_errors: int) -> list[Finding]:
     spread = f"p50 {units.latency(p50)}, p99 {units.latency(p99)}, {units.plural(len(run.latencies), 'answer')}"
     if p95 > run.budget:
         findings.append(
-            (Status.FAIL, f"{run.label}: p95 {units.latency(p95)} above the budget {units.latency(run.budget)} ({spread})")
+            (
+                Status.FAIL,
+                f"{run.label}: p95 {units.latency(p95)} above the budget {units.latency(run.budget)} ({spread})",
+            )
         )
     elif p95 > warn_fraction * run.budget:
         findings.append(
@@ -98,6 +101,9 @@ def summary(run: PathRun) -> str:
 def observations(run: PathRun) -> list[Observation]:
     observed = [Observation(f"{run.name}_errors", run.failed)]
     if (shares := run.percentiles()) is not None:
+        budget = Limit(run.budget, f"its {units.latency(run.budget)} budget")
         for label, value in zip(("p50", "p95", "p99"), shares, strict=True):
-            observed.append(Observation(f"{run.name}_{label}", round(value, 6), "s"))
+            observed.append(
+                Observation(f"{run.name}_{label}", round(value, 6), "s", budget if label == "p95" else None)
+            )
     return observed

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from app import units
 from app.checks.base import CheckContext
 from app.checks.redis import judge
 from app.checks.redis.commands import exists_batch
@@ -14,7 +15,7 @@ from app.checks.redis.config import RedisComponent, RedisMemory
 from app.checks.redis.scan import PatternSearch, ScanBudget, find_any, is_pattern
 from app.checks.redis.server import ServerIdentity, as_int, counter_growth, info, memory_settings
 from app.clients.redis import RedisClient
-from app.model import Observation, Outcome
+from app.model import Limit, Observation, Outcome
 
 
 @dataclass(slots=True)
@@ -51,7 +52,12 @@ async def run(ctx: Context) -> Outcome:
         Observation("memory_used", used, "bytes"),
         Observation("memory_limit", limit, "bytes"),
         Observation("memory_limit_source", source if limit else "unknown"),
-        Observation("memory_utilisation", None if ratio is None else round(ratio, 6), "ratio"),
+        Observation(
+            "memory_utilisation",
+            None if ratio is None else round(ratio, 6),
+            "ratio",
+            Limit(options.fail_ratio, f"{units.percent(options.fail_ratio)} of {source}"),  # forecast against it
+        ),
         Observation("memory_fragmentation", None if fragmentation is None else float(fragmentation), "ratio"),
         Observation("maxmemory_policy", "unknown" if policy is None else policy),
         Observation("evicted_keys", evicted),

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app import units
 from app.checks.base import CheckContext
 from app.checks.redis import judge
 from app.checks.redis.config import RedisComponent, RedisPool
 from app.checks.redis.server import ServerIdentity, as_int, counter_growth, info, maxclients_of
 from app.clients.errors import PoolExhausted
 from app.clients.redis import RedisClient
-from app.model import Observation, Outcome, Status
+from app.model import Limit, Observation, Outcome, Status
 
 
 @dataclass(slots=True)
@@ -47,7 +48,12 @@ async def run(ctx: CheckContext[RedisComponent, RedisPool, RedisClient, PoolMemo
         Observation("connected_clients", connected),
         Observation("maxclients", maxclients),
         Observation("maxclients_source", source),
-        Observation("client_utilisation", None if utilisation is None else round(utilisation, 4), "ratio"),
+        Observation(
+            "client_utilisation",
+            None if utilisation is None else round(utilisation, 4),
+            "ratio",
+            Limit(ctx.options.fail_ratio, f"{units.percent(ctx.options.fail_ratio)} of maxclients"),  # forecast
+        ),
         Observation("blocked_clients", as_int(clients.get("blocked_clients"))),
         Observation("rejected_connections", rejected),
         Observation("rejected_connections_since_last_run", rejected_growth),

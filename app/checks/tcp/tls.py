@@ -15,7 +15,8 @@ from app.checks.tcp.client import TcpClient
 from app.checks.tcp.config import TcpComponent, TcpTls, TlsOptions
 from app.clients import tcp
 from app.clients.resolver import SharedResolver
-from app.model import Observation, Outcome, Status
+from app.model import Limit, Observation, Outcome, Status
+from app.units import span
 
 
 async def run(ctx: CheckContext[TcpComponent, TcpTls, TcpClient, object]) -> Outcome:
@@ -56,20 +57,25 @@ async def inspect(
         )
     except tcp.CertificateRejected as exc:
         left = max(0.001, deadline - asyncio.get_running_loop().time())
-        served = await tcp.read_chain(resolver, endpoint, contexts, name, min(connect_timeout + handshake_timeout, left))
+        served = await tcp.read_chain(
+            resolver, endpoint, contexts, name, min(connect_timeout + handshake_timeout, left)
+        )
         chain = tls_rules.parse(served or ())
-        observed = _expiry(chain, time.time())
+        observed = _expiry(chain, time.time(), options)
         return Outcome(Status.FAIL, tls_rules.rejection(exc.code, exc.reason, chain, name, time.time()), observed)
     except tcp.HandshakeFailed as exc:
         if exc.protocol_refused:
-            return Outcome(Status.FAIL, f"{endpoint.where} speaks no TLS version from {options.min_protocol} up: {exc}")
+            return Outcome(
+                Status.FAIL,
+                f"{endpoint.where} speaks no TLS version from {options.min_protocol} up (handshake refused: {exc.reason})",
+            )
         raise
     handshake = probe.handshake
     assert handshake is not None  # a context was given
     chain = tls_rules.parse(handshake.chain)
     now = time.time()
     observed = (
-        *_expiry(chain, now),
+        *_expiry(chain, now, options),
         Observation("handshake_latency", round(handshake.latency, 6), "s"),
         Observation("tls_version", handshake.version),
         Observation("chain_length", len(handshake.chain)),
@@ -87,8 +93,10 @@ async def inspect(
     return Outcome.from_findings(findings, list(observed), ok=ok)
 
 
-def _expiry(chain: list[tls_rules.Certificate], now: float) -> tuple[Observation, ...]:
+def _expiry(chain: list[tls_rules.Certificate], now: float, options: TlsOptions) -> tuple[Observation, ...]:
+    """Seconds until the earliest expiry (negative once expired), declared against the fail threshold."""
     first = tls_rules.first_to_expire(chain)
     if first is None:
         return ()
-    return (Observation("cert_expiry", round(first.not_after - now, 3), "s"),)
+    limit = Limit(options.fail_before, f"the {span(options.fail_before)} fail threshold", falling=True)
+    return (Observation("cert_expiry", round(first.not_after - now, 3), "s", limit),)

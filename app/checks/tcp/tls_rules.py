@@ -64,7 +64,9 @@ def _names(cert: x509.Certificate) -> tuple[str, ...]:
     except (x509.ExtensionNotFound, ValueError):
         return ()
     assert isinstance(san, x509.SubjectAlternativeName)
-    return tuple(str(name) for name in (*san.get_values_for_type(x509.DNSName), *san.get_values_for_type(x509.IPAddress)))
+    return tuple(
+        str(name) for name in (*san.get_values_for_type(x509.DNSName), *san.get_values_for_type(x509.IPAddress))
+    )
 
 
 def first_to_expire(chain: Sequence[Certificate]) -> Certificate | None:
@@ -123,4 +125,3 @@ def rejection(code: int, reason: str, chain: Sequence[Certificate], name: str, n
         about = f": {leaf.described}" if leaf else ""
         return f"certificate chain does not verify: {reason} (a private CA needs tls_ca_file){about}"
     return f"certificate rejected: {reason}" + (f": {leaf.described}" if leaf else "")
-
