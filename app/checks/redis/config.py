@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from app.schema import CheckConfig, ComponentConfig, Duration, Severity
+from app.schema import Area, CheckConfig, ComponentConfig, Duration, Severity
 
 EVICTION_POLICIES = (
     "noeviction",
@@ -144,6 +144,7 @@ def default_checks() -> dict[str, RedisCheck]:
 
 class RedisComponent(ComponentConfig):
     secret_fields: ClassVar[tuple[str, ...]] = ("password",)
+    default_area: ClassVar[Area] = Area.REDIS
 
     type: Literal["redis"]
     url: str = "redis://127.0.0.1:6379/0"
