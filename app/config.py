@@ -156,7 +156,10 @@ class Settings(BaseSettings):
     def _check_names_and_deadlines(self) -> Settings:
         # Raised as ConfigError, not ValueError: pydantic passes it through, and the entries keep their paths.
         problems: list[ConfigProblem] = []
-        for cname, component in self.components.items():
+        for cname, component in list(self.components.items()):
+            if component.checks:  # timeouts the user left unset are fitted to the shortest check timeout
+                shortest = min(self.schedule(cname, check).timeout for check in component.checks)
+                self.components[cname] = component = component.fitted(shortest)
             if not NAME.match(cname):
                 problems.append(
                     ConfigProblem(f"components.{cname}", f"name must match {NAME.pattern} (it is used in URLs and labels)")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
 
@@ -160,10 +160,29 @@ class ComponentConfig(SecretFields):
     depends_on: list[str] = Field(default_factory=list)  # components this one needs (root causes first in reports)
     checks: dict[str, Any] = Field(default_factory=dict)
 
+    # Timeouts fitted to the checks when not set: (field, bounded by: another field or None for the shortest check
+    # timeout, fraction). E.g. socket < check timeout and pool < socket: a `timeout: 1s` check just works.
+    timeout_chain: ClassVar[tuple[tuple[str, str | None, float], ...]] = ()
+
     @property
     def socket_deadline(self) -> float:
         """The longest one network wait of this component's client may take; every check's timeout must be longer."""
         return 0.0
+
+    def fitted(self, shortest_timeout: float) -> Self:
+        """This component with every timeout the user did not set no longer than its share of what bounds it:
+        min(default, fraction x bound). Timeouts set explicitly stay as they are (and are validated as set)."""
+        effective: dict[str, float] = {}
+        updates: dict[str, float] = {}
+        for name, bound, fraction in self.timeout_chain:
+            value = float(getattr(self, name))
+            if name not in self.model_fields_set:
+                limit = shortest_timeout if bound is None else effective[bound]
+                fitted = min(value, round(fraction * limit, 6))
+                if fitted != value:
+                    updates[name] = value = fitted
+            effective[name] = value
+        return self.model_copy(update=updates) if updates else self
 
     @model_validator(mode="before")
     @classmethod

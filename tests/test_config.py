@@ -296,3 +296,26 @@ def test_list_fields_take_a_plain_comma_list_from_the_environment(monkeypatch: p
     assert caught.value.problems == [
         "auth.key: not a PEM public key usable with RS256 (expected -----BEGIN PUBLIC KEY-----)"
     ]
+
+
+def test_unset_timeouts_fit_the_checks(tmp_path: Path) -> None:
+    """`timeout: 1s` (the kubelet's default) and `socket_timeout: 500ms` just work; only explicit contradictions fail."""
+    path = write(tmp_path, {"components": {
+        "fast": {"type": "redis", "checks": {"connectivity": {"timeout": "1s"}}},
+        "tuned": {"type": "redis", "socket_timeout": "500ms", "checks": {"connectivity": {}}},
+        "plain": {"type": "redis"},
+    }})
+    settings = load_settings(path)
+    fast, tuned, plain = (settings.components[name] for name in ("fast", "tuned", "plain"))
+    assert (fast.connect_timeout, fast.socket_timeout, fast.pool_timeout) == (0.5, 0.5, 0.25)
+    assert (tuned.socket_timeout, tuned.pool_timeout, tuned.connect_timeout) == (0.5, 0.25, 1.0)
+    assert (plain.connect_timeout, plain.socket_timeout, plain.pool_timeout) == (1.0, 1.0, 0.5)  # the defaults fit
+    for component, problem in (
+        ({"type": "redis", "socket_timeout": "500ms", "pool_timeout": "600ms"},
+         "components.a: pool_timeout must be shorter than socket_timeout"),
+        ({"type": "redis", "socket_timeout": "2s", "checks": {"connectivity": {"timeout": "1s"}}},
+         "components.a.checks.connectivity.timeout: 1s must be longer than the component's connect/socket timeouts (2s)"),
+    ):
+        with pytest.raises(ConfigError) as caught:
+            load_settings(write(tmp_path, {"components": {"a": component}}))
+        assert caught.value.problems == [problem]

@@ -145,6 +145,11 @@ def default_checks() -> dict[str, RedisCheck]:
 class RedisComponent(ComponentConfig):
     secret_fields: ClassVar[tuple[str, ...]] = ("password",)
     default_area: ClassVar[Area] = Area.REDIS
+    timeout_chain: ClassVar[tuple[tuple[str, str | None, float], ...]] = (
+        ("socket_timeout", None, 0.5),
+        ("connect_timeout", None, 0.5),
+        ("pool_timeout", "socket_timeout", 0.5),
+    )
 
     type: Literal["redis"]
     url: str = "redis://127.0.0.1:6379/0"
@@ -168,7 +173,9 @@ class RedisComponent(ComponentConfig):
 
     @model_validator(mode="after")
     def _timeouts_nest(self) -> Self:
-        if not self.pool_timeout < self.socket_timeout:
+        # Only timeouts set explicitly can contradict each other: unset ones are fitted (see `fitted`).
+        explicit = {"pool_timeout", "socket_timeout"} <= self.model_fields_set
+        if explicit and not self.pool_timeout < self.socket_timeout:
             raise ValueError("pool_timeout must be shorter than socket_timeout")
         return self
 
