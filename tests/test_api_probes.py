@@ -32,7 +32,7 @@ async def test_livez_is_ok_and_never_depends_on_targets(http_target: Any, hangin
         for path in ("/livez", "/readyz", "/readyz?verbose", "/health", "/metrics", "/livez"):
             started = time.monotonic()
             await served.get(path)
-            assert time.monotonic() - started < 0.1, path
+            assert time.monotonic() - started < 0.5, path  # not held by the 1 s hung run (generous: a busy box)
         assert served.store.states[("hung", "reachable")].last is None
         await served.wait(lambda: all_ran(served), what="first runs")
         assert (await served.get("/livez"))[:2] == (200, "ok\n")

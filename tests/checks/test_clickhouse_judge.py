@@ -328,7 +328,7 @@ def test_utc_needs_no_time_zone_database(tmp_path: Path) -> None:
     """A bare image without tzdata: UTC servers still work, a named zone is a clear error, nothing fails at import."""
     script = (
         "from app.checks.clickhouse.buckets import Buckets, UnknownZone, zone\n"
-        "assert zone('UTC').key == 'UTC' and zone('Etc/UTC').key == 'UTC'\n"
+        "assert zone('UTC').key == 'UTC' and zone('Etc/UTC').key in ('UTC', 'Etc/UTC')\n"
         "assert Buckets(3600, zone('UTC')).label(1795795200) == '2026-11-27 16:00'\n"
         "try:\n    zone('Europe/Berlin')\nexcept UnknownZone as exc:\n    print(exc)\n"
     )

@@ -225,6 +225,11 @@ ClickHouseCheck = Annotated[
 class ClickHouseComponent(ComponentConfig):
     secret_fields: ClassVar[tuple[str, ...]] = ("password",)
     default_area: ClassVar[Area] = Area.DATABASE  # every check but query_performance: database connectivity and data
+    timeout_chain: ClassVar[tuple[tuple[str, str | None, float], ...]] = (
+        ("socket_timeout", None, 0.8),  # a read waits on a running query: keep most of the check's time for it
+        ("connect_timeout", None, 0.5),
+        ("pool_timeout", "connect_timeout", 0.5),
+    )
 
     type: Literal["clickhouse"]
     host: str = "127.0.0.1"

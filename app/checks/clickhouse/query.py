@@ -16,7 +16,7 @@ from app.checks.clickhouse.config import ClickHouseComponent
 from app.checks.clickhouse.judge import DEADLINE_MARGIN, not_run, query_budget
 from app.checks.clickhouse.sql import running_query, safety_settings
 from app.clients.clickhouse import ClickHouseClient, ConnectionLost, QueryResult, QueryTimeout
-from app.model import Observation
+from app.model import Limit, Observation
 
 
 @dataclass(slots=True)
@@ -101,10 +101,11 @@ async def _previous_queries_gone(ctx: Context) -> None:
         raise PreviousQueryRunning(memo.interrupted[longest], running[longest])
 
 
-def cost(prefix: str, result: QueryResult) -> list[Observation]:
-    """What a query cost: `<prefix>_latency`, `<prefix>_read_rows`, `<prefix>_read_bytes`."""
+def cost(prefix: str, result: QueryResult, sla: float | None = None) -> list[Observation]:
+    """What a query cost: `<prefix>_latency` (against its SLA, when it has one: forecast), `_read_rows`, `_read_bytes`."""
+    limit = None if sla is None else Limit(sla, f"its {units.latency(sla)} SLA")
     return [
-        Observation(f"{prefix}_latency", round(result.elapsed, 6), "s"),
+        Observation(f"{prefix}_latency", round(result.elapsed, 6), "s", limit),
         Observation(f"{prefix}_read_rows", result.read_rows, "rows"),
         Observation(f"{prefix}_read_bytes", result.read_bytes, "bytes"),
     ]

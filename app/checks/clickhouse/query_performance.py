@@ -40,6 +40,6 @@ async def run(
         except ServerError as exc:
             runs[name] = QueryRun(error=(exc.code, exc.text))
         else:
-            observed.extend(cost(name, result))
+            observed.extend(cost(name, result, query.sla))
             runs[name] = QueryRun(elapsed=result.elapsed)
     return judge.query_performance(ctx.options, runs, observed)

@@ -13,7 +13,7 @@ from app import units
 from app.checks.clickhouse.buckets import UTC_ZONE, Buckets
 from app.checks.clickhouse.config import ClickHouseTimeseries
 from app.checks.clickhouse.judge import Finding
-from app.model import Observation, Outcome, Status
+from app.model import Limit, Observation, Outcome, Status
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +114,9 @@ def judge(
     if stats.rows == 0:
         findings.append((Status.FAIL, f"no rows in the last {span}"))
     else:
-        observed.append(Observation("lag", lag, "s"))
+        observed.append(
+            Observation("lag", lag, "s", Limit(options.max_lag, f"the {units.span(options.max_lag)} max lag"))
+        )
         if lag > options.max_lag:
             when = units.timestamp(stats.newest)
             findings.append(
