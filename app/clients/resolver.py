@@ -5,16 +5,21 @@ aiohttp's default resolver every lookup takes a thread of the loop's default exe
 holds all of them and every other lookup, check and /metrics render queues behind. Here each client has its own
 small pool, a lookup already in flight for a name is joined instead of repeated, and answers are kept briefly.
 A check's own deadline still bounds its wait: cancelling the waiter leaves the shared lookup to finish alone.
+The pool's threads are daemons: a lookup stuck in getaddrinfo never holds the process at exit (`vigil check`
+would otherwise print its verdict and then wait out the resolver's timeouts before exiting).
 """
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
+import queue
 import socket
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from typing import Any, ParamSpec, TypeVar
 
 from aiohttp.abc import AbstractResolver, ResolveResult
 
@@ -23,11 +28,74 @@ _AI_ADDRCONFIG = getattr(socket, "AI_ADDRCONFIG", 0)
 
 _Key = tuple[str, int, int]
 _Infos = list[tuple[Any, ...]]
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+_Job = tuple[Future[Any], Callable[[], Any]]
+
+
+class DaemonPool(Executor):
+    """At most `workers` daemon threads, started on demand, running submitted calls in order."""
+
+    def __init__(self, workers: int, name: str) -> None:
+        self._workers = workers
+        self._name = name
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._idle = 0
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> Future[_T]:
+        future: Future[_T] = Future()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("cannot schedule new lookups after shutdown")
+            self._jobs.put((future, lambda: fn(*args, **kwargs)))
+            if self._idle == 0 and len(self._threads) < self._workers:
+                thread = threading.Thread(target=self._work, name=f"{self._name}-{len(self._threads)}", daemon=True)
+                self._threads.append(thread)
+                thread.start()
+        return future
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                self._idle += 1
+            job = self._jobs.get()
+            with self._lock:
+                self._idle -= 1
+            if job is None:
+                return
+            future, call = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(call())
+            except BaseException as exc:  # handed to the waiter, as concurrent.futures does
+                future.set_exception(exc)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._lock:
+            self._closed = True
+            threads = list(self._threads)
+        if cancel_futures:
+            while True:
+                try:
+                    job = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is not None:
+                    job[0].cancel()
+        for _ in threads:
+            self._jobs.put(None)
+        if wait:
+            for thread in threads:
+                thread.join()
 
 
 class SharedResolver(AbstractResolver):
     def __init__(self, workers: int = 2) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vigil-resolve")
+        self._executor = DaemonPool(workers, "vigil-resolve")
         self._inflight: dict[_Key, asyncio.Future[_Infos]] = {}
         self._answers: dict[_Key, tuple[float, _Infos]] = {}
 

@@ -189,6 +189,7 @@ async def start_tls(
             reason += " (is the port speaking TLS?)"
         raise HandshakeFailed(
             f"the TLS handshake with {endpoint.where} failed: {reason}",
+            reason,
             protocol_refused=exc.reason in _PROTOCOL_REFUSED,
         ) from None
     except (ConnectionError, EOFError):
@@ -242,9 +243,11 @@ async def probe(
         if context is not None:
             limit = bound(handshake_timeout, deadline)
             handshake = await start_tls(writer, endpoint, context, server_name or endpoint.host, limit)
-        return Probe(address, connected, handshake)
-    finally:
-        await close(writer)
+    except BaseException:
+        writer.transport.abort()  # a failed or cut handshake: nothing to say politely, and no time to spend
+        raise
+    await close(writer, bound(_CLOSE_WAIT, deadline))
+    return Probe(address, connected, handshake)
 
 
 async def read_chain(
@@ -261,19 +264,22 @@ async def read_chain(
     except TcpError:
         return None
     try:
-        remaining = max(0.001, deadline - asyncio.get_running_loop().time())
-        return (await start_tls(writer, endpoint, contexts.unverified(), server_name, remaining)).chain
+        chain = (await start_tls(writer, endpoint, contexts.unverified(), server_name, bound(limit, deadline))).chain
     except TcpError:
+        writer.transport.abort()
         return None
-    finally:
-        await close(writer)
+    except BaseException:
+        writer.transport.abort()
+        raise
+    await close(writer, bound(_CLOSE_WAIT, deadline))
+    return chain
 
 
-async def close(writer: asyncio.StreamWriter) -> None:
-    """Close politely within _CLOSE_WAIT, else drop the connection."""
+async def close(writer: asyncio.StreamWriter, limit: float = _CLOSE_WAIT) -> None:
+    """Close politely (TLS close_notify) within `limit` seconds, else drop the connection."""
     writer.close()
     try:
-        async with asyncio.timeout(_CLOSE_WAIT):
+        async with asyncio.timeout(limit):
             await writer.wait_closed()
     except (TimeoutError, OSError, ssl.SSLError):
         writer.transport.abort()

@@ -11,7 +11,7 @@ from asynch.errors import NetworkError, OperationalError, ServerException
 from app.checks.clickhouse.errors import describe_error
 from app.checks.clickhouse.query import NoTimeLeft
 from app.checks.clickhouse.schema import SchemaMismatch
-from app.clients.clickhouse import (
+from app.clients.clickhouse_errors import (
     ConnectionLost,
     QueryTimeout,
     ServerError,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from app.checks.clickhouse.query import NoTimeLeft, PreviousQueryRunning
 from app.checks.clickhouse.schema import SchemaMismatch
-from app.clients.clickhouse import ClickHouseError
+from app.clients.clickhouse_errors import ClickHouseError
 from app.clients.errors import PoolExhausted
 
 

@@ -11,7 +11,8 @@ from app.checks.clickhouse import judge
 from app.checks.clickhouse.config import ClickHouseComponent, ClickHouseQueryPerformance
 from app.checks.clickhouse.judge import QueryRun
 from app.checks.clickhouse.query import NoTimeLeft, PreviousQueryRunning, QueryMemo, cost, run_query
-from app.clients.clickhouse import ClickHouseClient, QueryTimeout, ServerError
+from app.clients.clickhouse import ClickHouseClient
+from app.clients.clickhouse_errors import QueryTimeout, ServerError
 from app.model import Observation, Outcome
 
 

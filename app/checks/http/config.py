@@ -21,7 +21,7 @@ from app.units import span
 SENSITIVE_HEADER = re.compile(r"^(authorization|proxy-authorization|cookie|x-api-key)$|token|secret|key|pass", re.I)
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP token (RFC 9110 5.6.2)
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")  # a latency path's name: it prefixes observation names
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|[kKMGT]B|B)?\s*$")
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]iB|[KMGT]i|[kKMGT]B|[kKMGT]|B)?\s*$")
 _SIZE_FACTOR = {"": 1, "B": 1, "k": 1000, "K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4}
 DAY = 86400.0
 

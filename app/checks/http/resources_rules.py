@@ -126,6 +126,10 @@ def cores(value: float) -> str:
     return f"{value:.3g}"
 
 
+def of_cores(limit: float) -> str:
+    return f"{cores(limit)} core{'' if cores(limit) == '1' else 's'}"
+
+
 def _judge_share(what: str, used: str, limit: str, ratio: float, maximum: float, warn_fraction: float) -> Finding:
     said = f"{what} {used} of {limit} ({units.percent(ratio)})"
     if ratio > maximum:
@@ -172,7 +176,7 @@ def judge(usage: Usage, rate: float | None, note: str | None, limits: Limits, pr
                 Observation("cpu_ratio", round(ratio, 4), "ratio", _maximum(limits.max_cpu_ratio)),
             ]
             status, sentence = _judge_share(
-                "CPU", cores(rate), f"{cores(usage.cpu_limit)} cores", ratio, limits.max_cpu_ratio, limits.warn_fraction
+                "CPU", cores(rate), of_cores(usage.cpu_limit), ratio, limits.max_cpu_ratio, limits.warn_fraction
             )
             findings.append((status, sentence))
             said.append(sentence)

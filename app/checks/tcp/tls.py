@@ -7,6 +7,7 @@ A chain that does not verify is read again without verification, only to name th
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 
 from app.checks.base import CheckContext
@@ -44,13 +45,15 @@ async def inspect(
     handshake_timeout: float,
     deadline: float,
 ) -> Outcome:
-    """One verified handshake with `endpoint` for `name`, judged."""
+    """One verified handshake with `endpoint` for `name`, judged. Vigil offers TLS 1.2 and newer (older ones too when
+    the minimum is older) and judges what was negotiated, so a server below a TLS 1.3 minimum is named by version."""
+    floor = min(tcp.PROTOCOLS[options.min_protocol], ssl.TLSVersion.TLSv1_2)
     try:
         probe = await tcp.probe(
             resolver,
             endpoint,
             connect_timeout=connect_timeout,
-            context=contexts.verified(tcp.PROTOCOLS[options.min_protocol]),
+            context=contexts.verified(floor),
             server_name=name,
             handshake_timeout=handshake_timeout,
             deadline=deadline,
@@ -65,9 +68,10 @@ async def inspect(
         return Outcome(Status.FAIL, tls_rules.rejection(exc.code, exc.reason, chain, name, time.time()), observed)
     except tcp.HandshakeFailed as exc:
         if exc.protocol_refused:
+            offered = floor.name.replace("_", ".")
             return Outcome(
                 Status.FAIL,
-                f"{endpoint.where} speaks no TLS version from {options.min_protocol} up (handshake refused: {exc.reason})",
+                f"{endpoint.where} speaks no TLS version from {offered} up (handshake refused: {exc.reason})",
             )
         raise
     handshake = probe.handshake

@@ -1,0 +1,88 @@
+"""A `tcp` check whose name lookup never gets an answer: a fail naming the lookup, within the component's connect
+timeout, while a dependency reached by an address in /etc/hosts passes in the same run.
+
+`vigil check` runs in a private mount namespace whose /etc/resolv.conf points at a loopback UDP port that reads
+queries and never replies (as in tests/test_resolver.py); `localhost` still resolves from /etc/hosts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+VIGIL = str(Path(sys.executable).with_name("vigil"))
+BLACK_HOLE = "127.0.0.9"
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("unshare") is None, reason="needs root and unshare for a private resolv.conf"
+)
+
+
+@pytest.fixture
+def silent_resolver() -> Iterator[None]:
+    """A UDP socket on BLACK_HOLE:53 that reads every query and never answers."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((BLACK_HOLE, 53))
+    sock.settimeout(0.2)
+    stop = threading.Event()
+
+    def swallow() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                sock.recvfrom(4096)
+
+    thread = threading.Thread(target=swallow, daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join(2)
+    sock.close()
+
+
+@pytest.fixture
+def listening() -> Iterator[int]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    yield int(sock.getsockname()[1])
+    sock.close()
+
+
+def test_a_lookup_that_never_answers_is_a_dns_fail(silent_resolver: None, listening: int, tmp_path: Path) -> None:
+    (tmp_path / "resolv.conf").write_text(f"nameserver {BLACK_HOLE}\noptions timeout:5 attempts:2\n")
+    config = tmp_path / "vigil.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "defaults": {"interval": "10s", "timeout": "3s"},
+                "components": {
+                    "db": {"type": "tcp", "host": "db.vigil-dns-test.example", "port": 5432, "connect_timeout": 0.5},
+                    "near": {"type": "tcp", "host": "localhost", "port": listening, "connect_timeout": 0.5},
+                },
+            }
+        )
+    )
+    command = f"mount --bind {tmp_path / 'resolv.conf'} /etc/resolv.conf && exec {VIGIL} check --config {config} --format json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
+    done = subprocess.run(["unshare", "-m", "sh", "-c", command], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 1, done.stderr
+    checks = json.loads(done.stdout)["checks"]
+    hung, near = checks["db:connect"][0], checks["near:connect"][0]
+    assert (hung["status"], hung["output"]) == (
+        "fail",
+        "DNS lookup of db.vigil-dns-test.example got no answer within 500 ms",
+    )
+    assert hung["lastResult"]["duration"] < 3  # its own bound, not the check's deadline
+    assert near["status"] == "pass", near["output"]
+    assert near["output"].startswith(f"connected to localhost:{listening} (127.0.0.1) in ")
