@@ -28,8 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 from app.clients.clickhouse import ClickHouseClient, ClickHouseSettings
 from app.model import CheckResult
+from devenv.servers import ClickHouseServer, create_event_tables, event_rollup_levels, fill_daily
 from tests.conftest import check_runner, make_settings
-from tests.servers import ClickHouseServer, create_event_tables, event_rollup_levels, fill_daily
 
 DB = "bench"
 DASHBOARD = f"SELECT user_id, count(), sum(value) FROM {DB}.events GROUP BY user_id ORDER BY user_id"

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
-from tests.servers import RedisServer, free_port  # noqa: E402
+from devenv.servers import RedisServer, free_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

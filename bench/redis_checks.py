@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT))
 import redis
 
 from app.model import CheckResult
+from devenv.servers import RedisServer
 from tests.conftest import check_runner, make_settings
-from tests.servers import RedisServer
 
 CHECKS: dict[str, dict[str, Any]] = {
     "connectivity": {},

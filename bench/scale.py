@@ -34,8 +34,8 @@ from app.main import build_engine  # noqa: E402
 from app.metrics import build_exposition, take_snapshot  # noqa: E402
 from app.model import CheckResult, Observation, Status  # noqa: E402
 from bench.probes import p99_ms, wait_http, wrk_output  # noqa: E402
+from devenv.servers import RedisServer, free_port  # noqa: E402
 from tests.conftest import make_settings  # noqa: E402
-from tests.servers import RedisServer, free_port  # noqa: E402
 
 
 def samples(text: str) -> set[tuple[str, tuple[tuple[str, str], ...], float]]:

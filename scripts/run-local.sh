@@ -25,7 +25,7 @@ stop_all() {
 }
 trap stop_all EXIT INT TERM
 
-.venv/bin/python -m tests.servers "$run_dir/servers" > "$run_dir/servers.env" &
+.venv/bin/python -m devenv.servers "$run_dir/servers" > "$run_dir/servers.env" &
 servers_pid=$!
 pids+=("$servers_pid")
 

@@ -24,7 +24,7 @@ from app.config import Settings
 from app.main import build_engine, create_app
 from app.model import CheckId, CheckResult
 from app.scheduler import Scheduler
-from tests.servers import ClickHouseServer, RedisServer, free_port
+from devenv.servers import ClickHouseServer, RedisServer, free_port
 
 JWT_SECRET = "test-hmac-secret-that-is-long-enough-0123456789"
 JWT_AUDIENCE = "vigil"

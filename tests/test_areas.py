@@ -16,8 +16,8 @@ import yaml
 from app.config import ConfigError, load_settings
 from app.model import Status
 from app.specs import resolve
+from devenv.servers import free_port
 from tests.conftest import http, make_settings, reach, serve
-from tests.servers import free_port
 
 VIGIL = str(Path(sys.executable).with_name("vigil"))
 FAST = {"interval": "2s", "timeout": "500ms", "failure_threshold": 1, "jitter": 0}

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
+from devenv.servers import free_port
 from tests.conftest import http, reach
-from tests.servers import free_port
 
 VIGIL = str(Path(sys.executable).with_name("vigil"))
 FAST = {"interval": "2s", "timeout": "500ms", "failure_threshold": 1, "jitter": 0}

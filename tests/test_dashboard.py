@@ -17,8 +17,8 @@ import aiohttp
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from devenv.servers import ClickHouseServer, RedisServer, free_port
 from tests.conftest import HttpTarget, http, make_settings, reach, serve
-from tests.servers import ClickHouseServer, RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD = ROOT / "examples" / "grafana-dashboard.json"

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.model import CheckId, Status
+from devenv.servers import RedisServer, free_port
 from tests.conftest import HangingServer, http, make_settings, reach, serve
-from tests.servers import RedisServer, free_port
 
 INTERVAL, TIMEOUT = 0.5, 0.4
 FAST_REDIS = {"connect_timeout": 0.2, "socket_timeout": 0.2, "pool_timeout": 0.1}

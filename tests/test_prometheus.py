@@ -13,8 +13,8 @@ from typing import Any
 import aiohttp
 import yaml
 
+from devenv.servers import free_port
 from tests.conftest import HttpTarget, make_settings, serve
-from tests.servers import free_port
 
 RULES = Path(__file__).resolve().parent.parent / "examples" / "prometheus-rules.yml"
 

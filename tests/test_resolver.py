@@ -25,8 +25,8 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from devenv.servers import free_port
 from tests.conftest import http, reach
-from tests.servers import free_port
 
 VIGIL = str(Path(sys.executable).with_name("vigil"))
 BLACK_HOLE = "127.0.0.9"

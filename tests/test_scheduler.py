@@ -9,8 +9,8 @@ from typing import Any
 from app.main import build_engine
 from app.model import Status
 from app.scheduler import Scheduler
+from devenv.servers import RedisServer, free_port
 from tests.conftest import HangingServer, HttpTarget, make_settings, run_check, wait_until
-from tests.servers import RedisServer, free_port
 
 FAST_REDIS = {"connect_timeout": 0.2, "socket_timeout": 0.2, "pool_timeout": 0.1}
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from app.masking import Scrubber
 from app.logs import setup_logging
+from app.masking import Scrubber
 from tests.conftest import AUTH, JWT_SECRET, make_settings, make_token, serve
 
 REDIS_PASSWORD = "redis-field-pw-Xq7"  # redis `password:` field, right

@@ -18,8 +18,8 @@ from pathlib import Path
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from devenv.servers import free_port
 from tests.conftest import HttpTarget
-from tests.servers import free_port
 
 SHARDS = 3
 CHECKS = ("home", "login", "search", "cart", "checkout", "health")

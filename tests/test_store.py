@@ -7,10 +7,10 @@ import time
 from dataclasses import replace
 
 from app.checks import COMPONENT_TYPES
+from app.history import History
 from app.model import CheckId, CheckResult, Status
 from app.schema import Schedule, Severity
 from app.specs import CheckSpec
-from app.history import History
 from app.store import Store
 
 

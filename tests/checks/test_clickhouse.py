@@ -27,8 +27,8 @@ from app.config import Settings
 from app.model import CheckId, CheckResult, Status
 from app.units import bucket_start as fmt_bucket
 from app.units import timestamp as fmt_time
+from devenv.servers import ClickHouseServer, create_event_tables, event_rollup_levels, fill_daily, free_port
 from tests.conftest import HttpTarget, check_runner, make_settings, run_check
-from tests.servers import ClickHouseServer, create_event_tables, event_rollup_levels, fill_daily, free_port
 
 ROWS = 50 * 60  # 50 hours of one row a minute, ending at the current minute
 ENDLESS = "SELECT count() FROM system.numbers WHERE sipHash64(number) = 0"  # filters before any LIMIT: never ends

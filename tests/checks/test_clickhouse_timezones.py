@@ -21,8 +21,8 @@ import pytest
 from app.checks.clickhouse.buckets import Buckets
 from app.checks.clickhouse.sql import TimeColumn
 from app.model import CheckResult, Status
+from devenv.servers import ClickHouseServer, create_event_tables, fill_daily
 from tests.checks.test_clickhouse import observed, rollup, run
-from tests.servers import ClickHouseServer, create_event_tables, fill_daily
 
 H = 3600
 DAY = 86400

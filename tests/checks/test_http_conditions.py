@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from app.checks.http.conditions import body_problems, header_problems
-from app.checks.http.config import HeaderCondition, parse_size
+from app.checks.http.config import HeaderCondition
+from app.checks.http.readiness_config import parse_size
 from app.config import ConfigError, load_settings
 
 

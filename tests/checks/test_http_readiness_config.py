@@ -16,7 +16,9 @@ from app.specs import resolve
 
 def load(tmp_path: Path, url: str, **checks: dict[str, Any]) -> Any:
     path = tmp_path / "vigil.yaml"
-    path.write_text(yaml.safe_dump({"components": {"web": {"type": "http", "url": url, "checks": checks}}}, sort_keys=False))
+    path.write_text(
+        yaml.safe_dump({"components": {"web": {"type": "http", "url": url, "checks": checks}}}, sort_keys=False)
+    )
     return load_settings(path)
 
 

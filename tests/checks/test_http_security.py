@@ -8,6 +8,7 @@ Each broken variant fails (or warns) exactly its own check with an output naming
 from __future__ import annotations
 
 import datetime
+import re
 import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -132,6 +133,7 @@ async def test_well_configured_site_passes_every_check(certs: Certs) -> None:
         f"TLSv1.3, chain valid for 127.0.0.1; first expiry {date(certs.year)} (in 365.0 d): "
         "CN=127.0.0.1, issued by CN=Vigil test CA"
     )
+    assert re.fullmatch(r"HTTP 200 in [\d.]+ m?s; 5 header and body conditions hold", results["headers"].output)
     assert results["https"].output == (
         f"{served.plain}/ redirects to {served.secure}/ (HTTP 301); "
         "Strict-Transport-Security max-age 365.0 d, includeSubDomains"

@@ -23,8 +23,8 @@ from app.checks.redis.server import maxclients_of
 from app.config import Settings
 from app.model import CheckResult, Status
 from app.scheduler import Scheduler
+from devenv.servers import RedisServer
 from tests.conftest import check_runner, make_settings, run_check
-from tests.servers import RedisServer
 
 CONFIG_RENAMED = ["--rename-command", "CONFIG", ""]
 PASSWORD = "pw-7f3c9a1e-very-secret"

@@ -15,9 +15,9 @@ from typing import Any
 import redis
 
 from app.model import Status
+from devenv.servers import RedisServer, wait_for
 from tests.checks.test_redis import info_field, info_text, observed, run, settings_for, sync_client, vigil_keys
 from tests.conftest import check_runner, make_settings
-from tests.servers import RedisServer, wait_for
 
 # A full sync waits repl-diskless-sync-delay (5 s by default) for more replicas to share it; not in tests.
 PRIMARY_ARGS = ["--repl-diskless-sync-delay", "0"]

@@ -20,10 +20,10 @@ import redis
 import yaml
 
 from app.model import Status
+from devenv.servers import RedisServer, free_port, wait_for
 from tests.checks.test_redis import SAVE_POLICY, info_field, observed, run, settings_for, sync_client, vigil_keys
 from tests.checks.test_redis_replication import run_on, start_pair
 from tests.conftest import check_runner, make_settings
-from tests.servers import RedisServer, free_port, wait_for
 
 NO_PERSISTENCE = "no persistence (AOF off, no RDB save points): sessions will not survive a restart"
 SURVIVAL_KEY = "vigil:cache:session_ttl:survival"

@@ -6,6 +6,7 @@ does not resolve; and its configuration rules. Each case gives exactly its statu
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -216,3 +217,28 @@ async def test_tls_to_a_port_that_speaks_plain_http() -> None:
     assert result.output == (
         f"the TLS handshake with 127.0.0.1:{port} failed: wrong version number (is the port speaking TLS?)"
     ), result.output
+
+
+async def test_connect_with_tls_refuses_a_chain_a_client_would_refuse(authority: Authority, tmp_path: Path) -> None:
+    expired = authority.issue("tcp-expired", ["127.0.0.1"], valid_for=-3 * DAY)
+    async with serve_site(SiteOptions(), expired.server_context()) as site:
+        port = int(site.url.rsplit(":", 1)[1])
+        result = await run_check(tcp("127.0.0.1", port, tls=True, tls_ca_file=str(authority.ca_file)), "dep", "connect")
+        missing = tmp_path / "missing-ca.pem"
+        no_ca = await run_check(tcp("127.0.0.1", port, tls=True, tls_ca_file=str(missing)), "dep", "connect")
+    assert (result.status, result.output) == (
+        Status.FAIL,
+        f"the certificate of 127.0.0.1:{port} does not verify: certificate has expired",
+    )
+    assert (no_ca.status, no_ca.output) == (
+        Status.FAIL,
+        f"cannot load tls_ca_file {missing}: No such file or directory",
+    )
+
+
+async def test_latency_warn(hanging_server: HangingServer) -> None:
+    result = await run_check(tcp("127.0.0.1", hanging_server.port, {"connect": {"latency_warn": 0}}), "dep", "connect")
+    assert result.status is Status.WARN
+    assert re.fullmatch(
+        rf"connected to 127\.0\.0\.1:{hanging_server.port} in [\d.]+ m?s: slower than 0 ms", result.output
+    )

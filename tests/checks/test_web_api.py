@@ -30,7 +30,7 @@ EVIL = "https://evil.example"
 
 
 def free_port() -> int:
-    from tests.servers import free_port as pick  # may move to devenv.servers
+    from devenv.servers import free_port as pick  # may move to devenv.servers
 
     return pick()
 

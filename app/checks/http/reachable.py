@@ -36,7 +36,7 @@ async def run(ctx: HttpContext) -> Outcome:
         latency = time.perf_counter() - started
         status_code = response.status
         redirects = len(response.history)
-        headers = flatten(response.headers.items())
+        answered = flatten(response.headers.items())
     observed = [
         Observation("latency", round(latency, 6), "s"),
         Observation("status_code", status_code),
@@ -54,6 +54,9 @@ async def run(ctx: HttpContext) -> Outcome:
         )
     if options.json_fields and status_code in options.expect_status:
         findings.extend((Status.FAIL, problem) for problem in mismatches(body, options.json_fields))
-    findings.extend((Status.FAIL, problem) for problem in header_problems(headers, options.expect_headers))
+    findings.extend((Status.FAIL, problem) for problem in header_problems(answered, options.expect_headers))
     findings.extend((Status.FAIL, problem) for problem in body_problems(body, options.body_contains))
-    return Outcome.from_findings(findings, observed, ok=f"HTTP {status_code} in {units.latency(latency)}")
+    ok = f"HTTP {status_code} in {units.latency(latency)}"
+    if conditions := len(options.expect_headers) + len(options.body_contains):
+        ok += f"; {units.plural(conditions, 'header and body condition')} {'holds' if conditions == 1 else 'hold'}"
+    return Outcome.from_findings(findings, observed, ok=ok)
