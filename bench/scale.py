@@ -107,7 +107,7 @@ def scrape(port: int) -> tuple[float, dict[str, object]]:
     return took, {f.name: f for f in text_string_to_metric_families(body)}
 
 
-def live_phase(checks: int, duration: int) -> dict[str, float]:
+def live_phase(checks: int, duration: int, warmup: int) -> dict[str, float]:
     tmp = Path(tempfile.mkdtemp(prefix="vigil-scale-"))
     redis = RedisServer().start()
     per = checks // 10
@@ -141,7 +141,7 @@ def live_phase(checks: int, duration: int) -> dict[str, float]:
                 lags.extend(s.value for s in families["vigil_scheduler_lag_seconds"].samples)
                 stop.wait(max(0.0, 2.0 - took))
 
-        time.sleep(10)  # past startup: every check settled on its phase
+        time.sleep(warmup)  # past startup: every check settled on its phase, per-check buffers filling
         rss_start = rss_kib(proc.pid)
         runs_start = total_runs(port)
         thread = threading.Thread(target=scraper, daemon=True)
@@ -181,6 +181,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checks", type=int, default=1000)
     parser.add_argument("--duration", type=int, default=60)
+    parser.add_argument("--warmup", type=int, default=30, help="seconds before RSS and lag are measured")
     args = parser.parse_args()
     r = render_phase(args.checks)
     print(f"## /metrics render, {args.checks} checks, {int(r['series'])} Vigil series (median)\n")
@@ -189,7 +190,7 @@ def main() -> None:
     print(f"| prometheus_client generate_latest | {r['generate_latest']:.1f} ms | {int(r['generate_latest_bytes']):,} "
           f"| {r['generate_latest'] / r['writer']:.1f}x slower |")
     print(f"\nsnapshot on the loop: {r['snapshot']:.1f} ms; same samples: {'yes' if r['equivalent'] else 'NO'}\n")
-    live = live_phase(args.checks, args.duration)
+    live = live_phase(args.checks, args.duration, args.warmup)
     extrapolated = live["rss_mib"] + live["rss_growth_bytes_per_run"] * 1000 * 86400 / 15 / 1048576
     print(f"## live: {args.checks} checks at 5 s (200 runs/s), scraped every 2 s, {args.duration} s\n")
     print("| measure | value | target |\n|---|---:|---:|")

@@ -51,6 +51,7 @@ Bytes = Annotated[int, BeforeValidator(parse_size)]
 
 
 def longer_than(schedule: Schedule, needed: float, what: str) -> list[tuple[str, str]]:
+    """A schedule problem when the check's timeout leaves no room for `needed` seconds of its own waits."""
     if schedule.timeout <= needed:
         return [("timeout", f"{span(schedule.timeout)} must be longer than {what} ({span(needed)})")]
     return []
