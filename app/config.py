@@ -162,7 +162,9 @@ class Settings(BaseSettings):
                 self.components[cname] = component = component.fitted(shortest)
             if not NAME.match(cname):
                 problems.append(
-                    ConfigProblem(f"components.{cname}", f"name must match {NAME.pattern} (it is used in URLs and labels)")
+                    ConfigProblem(
+                        f"components.{cname}", f"name must match {NAME.pattern} (it is used in URLs and labels)"
+                    )
                 )
             problems.extend(self._dependency_problems(cname))
             for check_name in component.checks:
@@ -207,7 +209,8 @@ class Settings(BaseSettings):
         if not schedule.timeout < schedule.interval:
             problems.append(
                 ConfigProblem(
-                    f"{path}.timeout", f"{schedule.timeout:g}s must be shorter than the interval ({schedule.interval:g}s)"
+                    f"{path}.timeout",
+                    f"{schedule.timeout:g}s must be shorter than the interval ({schedule.interval:g}s)",
                 )
             )
         for field, message in self.check_config(component, check).schedule_problems(schedule):
@@ -266,8 +269,6 @@ class Settings(BaseSettings):
                     severity=schedule.severity.value,
                 )
         return scrub.data(data)  # type: ignore[no-any-return]
-
-
 
 
 def load_settings(path: str | Path | None = None) -> Settings:

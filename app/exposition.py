@@ -13,9 +13,10 @@ from typing import cast
 
 from prometheus_client.utils import floatToGoString as _untyped_float
 
-floatToGoString = cast(Callable[[float], str], _untyped_float)  # prometheus_client's own value formatting
 from app.model import CheckId, Status
 from app.store import DURATION_BUCKETS
+
+floatToGoString = cast(Callable[[float], str], _untyped_float)  # prometheus_client's own value formatting
 
 _BUCKET_BOUNDS = tuple("+Inf" if b == float("inf") else floatToGoString(b) for b in DURATION_BUCKETS)
 _UNIT_SUFFIX = {"s": "seconds", "bytes": "bytes", "ratio": "ratio", "rows": "rows"}

@@ -40,12 +40,7 @@ class Forecast:
 
 def theil_sen(points: list[tuple[float, float]]) -> tuple[float, float]:
     """(slope, intercept): the median pairwise slope, and the median of v - slope * t."""
-    slopes = [
-        (v2 - v1) / (t2 - t1)
-        for i, (t1, v1) in enumerate(points)
-        for t2, v2 in points[i + 1 :]
-        if t2 != t1
-    ]
+    slopes = [(v2 - v1) / (t2 - t1) for i, (t1, v1) in enumerate(points) for t2, v2 in points[i + 1 :] if t2 != t1]
     if not slopes:
         return 0.0, statistics.median(v for _, v in points)
     slope = statistics.median(slopes)

@@ -54,8 +54,9 @@ def junit_xml(store: Store, states: list[CheckState], elapsed: float) -> str:
     for area, members in by_area(states).items():
         # Checks of an area run side by side: the area took as long as its slowest check.
         took = max((s.last.duration for s in members if s.last is not None), default=0.0)
-        suite = ET.SubElement(suites, "testsuite", name=f"vigil.{area.value}", tests=str(len(members)),
-                              time=f"{took:.3f}")
+        suite = ET.SubElement(
+            suites, "testsuite", name=f"vigil.{area.value}", tests=str(len(members)), time=f"{took:.3f}"
+        )
         ET.SubElement(ET.SubElement(suite, "properties"), "property", name="area", value=area.label)
         failures = 0
         for state in root_causes_first(store, members):

@@ -116,7 +116,9 @@ class History:
         sums = []
         for status in (Status.PASS, Status.WARN, Status.FAIL):
             counts = self.counts[status]
-            sums.append(sum(counts[start : stop + 1]) if start <= stop else sum(counts[start:]) + sum(counts[: stop + 1]))
+            sums.append(
+                sum(counts[start : stop + 1]) if start <= stop else sum(counts[start:]) + sum(counts[: stop + 1])
+            )
         return sums[0], sums[1], sums[2]
 
     def cells(self, now: float, count: int) -> list[Cell]:

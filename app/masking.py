@@ -32,5 +32,3 @@ class Scrubber:
         if isinstance(value, list):
             return [self.data(v) for v in value]
         return value
-
-

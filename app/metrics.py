@@ -12,11 +12,10 @@ import platform
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from gzip import compress
 from dataclasses import dataclass
+from gzip import compress
 
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
-from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -24,6 +23,7 @@ from prometheus_client.core import (
     InfoMetricFamily,
     Metric,
 )
+from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 from prometheus_client.registry import Collector
 
 from app import __version__
@@ -32,7 +32,6 @@ from app.model import CheckResult, Status
 from app.schema import Severity
 from app.singleflight import SingleFlight
 from app.store import DURATION_BUCKETS, Store
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,14 +107,18 @@ class VigilCollector(Collector):
         if snapshot is None:
             snapshot = take_snapshot(self.store)
         labels = ["component", "check"]
-        up = GaugeMetricFamily("vigil_check_up", "1 when the check's reported state is pass or warn, else 0.", labels=labels)
+        up = GaugeMetricFamily(
+            "vigil_check_up", "1 when the check's reported state is pass or warn, else 0.", labels=labels
+        )
         status = GaugeMetricFamily(
             "vigil_check_status", "Reported state of the check, one series per status.", labels=[*labels, "status"]
         )
         info = GaugeMetricFamily(
             "vigil_check_info", "Static facts about a configured check.", labels=[*labels, "type", "severity", "area"]
         )
-        stale = GaugeMetricFamily("vigil_check_stale", "1 when the last result is older than 2*interval+timeout.", labels=labels)
+        stale = GaugeMetricFamily(
+            "vigil_check_stale", "1 when the last result is older than 2*interval+timeout.", labels=labels
+        )
         runs = CounterMetricFamily(
             "vigil_check_runs", "Check runs by raw result (the availability SLI).", labels=[*labels, "status"]
         )
@@ -127,11 +130,11 @@ class VigilCollector(Collector):
             "vigil_check_last_run_timestamp_seconds", "When the last run finished (unix time).", labels=labels
         )
         last_success = GaugeMetricFamily(
-            "vigil_check_last_success_timestamp_seconds", "When the last pass or warn finished (unix time).", labels=labels
+            "vigil_check_last_success_timestamp_seconds",
+            "When the last pass or warn finished (unix time).",
+            labels=labels,
         )
-        failures = GaugeMetricFamily(
-            "vigil_check_consecutive_failures", "Failed runs in a row.", labels=labels
-        )
+        failures = GaugeMetricFamily("vigil_check_consecutive_failures", "Failed runs in a row.", labels=labels)
         lag = GaugeMetricFamily(
             "vigil_scheduler_lag_seconds", "How late the last scheduled run of the check started.", labels=labels
         )
@@ -170,7 +173,19 @@ class VigilCollector(Collector):
         ready = GaugeMetricFamily("vigil_ready", "1 when every critical check is pass or warn (what /readyz says).")
         ready.add_metric([], 1.0 if snapshot.ready else 0.0)
         yield from (
-            up, status, info, stale, runs, duration, observed, last_run, last_success, failures, lag, forecast, ready
+            up,
+            status,
+            info,
+            stale,
+            runs,
+            duration,
+            observed,
+            last_run,
+            last_success,
+            failures,
+            lag,
+            forecast,
+            ready,
         )
 
 

@@ -117,7 +117,12 @@ def log_transition(transition: Transition) -> None:
         transition.old,
         transition.new,
         transition.reason,
-        extra={"check": str(transition.check_id), "old": transition.old, "new": transition.new, "reason": transition.reason},
+        extra={
+            "check": str(transition.check_id),
+            "old": transition.old,
+            "new": transition.new,
+            "reason": transition.reason,
+        },
     )
 
 

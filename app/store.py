@@ -12,9 +12,9 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
+from app import units
 from app.forecast import SLOTS, Forecast, MeasureSeries, predict
 from app.history import History
-from app import units
 from app.model import CheckId, CheckResult, Status
 from app.readiness import is_ready
 from app.schema import Schedule, Severity
@@ -222,8 +222,11 @@ class Store:
             series.add(result.finished_at, float(value))
             if result.status is not Status.FAIL:
                 found = predict(
-                    observation.name, observation.limit, series.series(),
-                    window=settings.window, horizon=settings.horizon,
+                    observation.name,
+                    observation.limit,
+                    series.series(),
+                    window=settings.window,
+                    horizon=settings.horizon,
                 )
                 if found is not None:
                     forecasts.append((found, observation.unit))

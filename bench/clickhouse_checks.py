@@ -54,11 +54,15 @@ def naive_queries(now: int) -> dict[str, list[str]]:
         "connectivity": ["SELECT 1, version(), uptime()"],
         "query_performance": [DASHBOARD],  # the check runs the configured query as is: no naive variant
         "timeseries": [
-            (f"SELECT countIf({secs} > {future}), maxIf({secs}, {secs} > {future}), countIf({secs} < {floor}), "
-            f"minIf({secs}, {secs} < {floor}), countIf({in_window}), maxIf({secs}, {in_window}) FROM {DB}.events"),
+            (
+                f"SELECT countIf({secs} > {future}), maxIf({secs}, {secs} > {future}), countIf({secs} < {floor}), "
+                f"minIf({secs}, {secs} < {floor}), countIf({in_window}), maxIf({secs}, {in_window}) FROM {DB}.events"
+            ),
             f"SELECT intDiv({secs}, 3600) * 3600 AS b, count() FROM {DB}.events GROUP BY b",
-            (f"SELECT count(), sum(c) - count(), max(c), argMax(toString(event_id), c) FROM "
-            f"(SELECT event_id, count() AS c FROM {DB}.events GROUP BY event_id HAVING c > 1)"),
+            (
+                f"SELECT count(), sum(c) - count(), max(c), argMax(toString(event_id), c) FROM "
+                f"(SELECT event_id, count() AS c FROM {DB}.events GROUP BY event_id HAVING c > 1)"
+            ),
         ],
         "rollup": [
             f"SELECT intDiv(toUInt32(ts), 3600) * 3600 AS b, count(), sum(value) FROM {DB}.events GROUP BY b",
@@ -100,8 +104,18 @@ async def measure(server: ClickHouseServer, runs: int, now: int) -> list[dict[st
         components={"ch": {"type": "clickhouse", "port": server.tcp_port, "checks": checks()}},
     )
     client = ClickHouseClient(
-        ClickHouseSettings(host="127.0.0.1", port=server.tcp_port, user="default", password="", database="default",
-                           secure=False, max_connections=2, pool_timeout=1, connect_timeout=1, socket_timeout=30)
+        ClickHouseSettings(
+            host="127.0.0.1",
+            port=server.tcp_port,
+            user="default",
+            password="",
+            database="default",
+            secure=False,
+            max_connections=2,
+            pool_timeout=1,
+            connect_timeout=1,
+            socket_timeout=30,
+        )
     )
     safety = {"readonly": 1, "max_execution_time": 60, "max_result_rows": 100_000, "max_memory_usage": 4_000_000_000}
     naive = naive_queries(now)
@@ -123,18 +137,20 @@ async def measure(server: ClickHouseServer, runs: int, now: int) -> list[dict[st
                     naive_times.append(time.perf_counter() - started)
                     naive_rows.append(total_rows)
                     naive_bytes.append(total_bytes)
-                table.append({
-                    "check": check,
-                    "status": results[-1].status.value,
-                    "reads": reads(results[-1]),
-                    "output": results[-1].output,
-                    "time": statistics.median(r.duration for r in results),
-                    "rows": statistics.median(rows_read(r) for r in results),
-                    "bytes": statistics.median(bytes_read(r) for r in results),
-                    "naive_time": statistics.median(naive_times),
-                    "naive_rows": statistics.median(naive_rows),
-                    "naive_bytes": statistics.median(naive_bytes),
-                })
+                table.append(
+                    {
+                        "check": check,
+                        "status": results[-1].status.value,
+                        "reads": reads(results[-1]),
+                        "output": results[-1].output,
+                        "time": statistics.median(r.duration for r in results),
+                        "rows": statistics.median(rows_read(r) for r in results),
+                        "bytes": statistics.median(bytes_read(r) for r in results),
+                        "naive_time": statistics.median(naive_times),
+                        "naive_rows": statistics.median(naive_rows),
+                        "naive_bytes": statistics.median(naive_bytes),
+                    }
+                )
     finally:
         await client.close()
     return table
@@ -146,8 +162,10 @@ def ratio(a: float, b: float) -> str:
 
 def markdown(table: list[dict[str, Any]]) -> str:
     lines = [
-        ("| check | status | run time (ms, median) | rows read / run | bytes read / run | naive time (ms) "
-        "| naive rows read | time ratio (check / naive) | rows ratio (check / naive) |"),
+        (
+            "| check | status | run time (ms, median) | rows read / run | bytes read / run | naive time (ms) "
+            "| naive rows read | time ratio (check / naive) | rows ratio (check / naive) |"
+        ),
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in table:
@@ -180,16 +198,18 @@ def main() -> None:
     print(text)
     for row in table:
         print(f"{row['check']}: {row['output']}")
-    command = "`.venv/bin/python bench/clickhouse_checks.py" + (
-        "" if (args.runs, args.rows) == (5, 10_000_000) else f" --runs {args.runs} --rows {args.rows}"
-    ) + "`"
+    command = (
+        "`.venv/bin/python bench/clickhouse_checks.py"
+        + ("" if (args.runs, args.rows) == (5, 10_000_000) else f" --runs {args.runs} --rows {args.rows}")
+        + "`"
+    )
     outputs = "\n".join(f"- `{row['check']}`: {row['output']}" for row in table)
     report = f"""# Cost of the clickhouse checks on a {args.rows:,}-row table
 
 Command: {command}
 
 clickhouse-server 18.16.1 (Debian) on loopback, private instance; Python {platform.python_version()}, asynch 0.4.0;
-{os.cpu_count()} CPUs; {datetime.now(UTC).strftime('%Y-%m-%d')}. Seeded in {seeded_in:.1f} s: raw MergeTree
+{os.cpu_count()} CPUs; {datetime.now(UTC).strftime("%Y-%m-%d")}. Seeded in {seeded_in:.1f} s: raw MergeTree
 `events` (one row a second for {args.rows / 86400:.0f} days, ending now; `PARTITION BY toYYYYMM(ts) ORDER BY (ts, event_id)`),
 an hourly SummingMergeTree materialized view and a daily SummingMergeTree table built from it.
 

@@ -42,7 +42,9 @@ def wait_http(url: str, timeout: float = 20) -> None:
 
 def wrk_output(url: str, duration: int, connections: int) -> str:
     return subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url], capture_output=True, text=True,
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url],
+        capture_output=True,
+        text=True,
         check=True,
     ).stdout
 
@@ -97,13 +99,39 @@ components:
     vigil_port, empty_port = free_port(), free_port()
     procs = [
         subprocess.Popen(
-            [python, "-m", "app.cli", "serve", "--config", str(config), "--host", "127.0.0.1", "--port", str(vigil_port)],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                python,
+                "-m",
+                "app.cli",
+                "serve",
+                "--config",
+                str(config),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(vigil_port),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         ),
         subprocess.Popen(
-            [python, "-m", "uvicorn", "bench.empty_asgi:app", "--host", "127.0.0.1", "--port", str(empty_port),
-             "--no-access-log", "--log-level", "warning"],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                python,
+                "-m",
+                "uvicorn",
+                "bench.empty_asgi:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(empty_port),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         ),
     ]
     try:
@@ -121,8 +149,10 @@ components:
         rows.append(("empty ASGI app (floor)", floor))
         for path in ("/readyz", "/livez", "/readyz?verbose", "/health"):
             rows.append((f"vigil {path}", wrk(f"http://127.0.0.1:{vigil_port}{path}", args.duration, args.connections)))
-        print(f"wrk -t1 -c{args.connections} -d{args.duration}s, {args.checks} redis checks every {interval:g} s, "
-              f"{os.cpu_count()} cores\n")
+        print(
+            f"wrk -t1 -c{args.connections} -d{args.duration}s, {args.checks} redis checks every {interval:g} s, "
+            f"{os.cpu_count()} cores\n"
+        )
         print("| endpoint | requests/s | vs empty ASGI app |")
         print("|---|---:|---:|")
         for name, rps in rows:
@@ -145,7 +175,9 @@ components:
                 runs[sample.labels["status"]] += sample.value
         print(f"\ncheck runs during the benchmark: {sum(runs.values()):.0f}, failed: {runs['fail']:.0f}")
         print(f"/metrics: {scrape_ms:.0f} ms per scrape (median of 5), {size / 1e6:.2f} MB")
-        print(f"/readyz p99 latency (wrk -c10): {quiet:.2f} ms alone, {busy:.2f} ms while /metrics is scraped back to back")
+        print(
+            f"/readyz p99 latency (wrk -c10): {quiet:.2f} ms alone, {busy:.2f} ms while /metrics is scraped back to back"
+        )
     finally:
         for proc in procs:
             proc.terminate()

@@ -79,16 +79,18 @@ async def measure(server: RedisServer, runs: int) -> list[dict[str, Any]]:
                     per_command[command] = per_command.get(command, 0) + count
             assert result is not None
             observed = {o.name: o.value for o in result.observed}
-            rows.append({
-                "check": check,
-                "status": result.status.value,
-                "calls": statistics.mean(calls),
-                "usec": statistics.mean(usec),
-                "usec_max": max(usec),
-                "wall_ms": statistics.mean(wall) * 1000,
-                "keys": observed.get("sessions_sampled", ""),
-                "mix": ", ".join(f"{cmd.replace('|', ' ')} {n / runs:g}" for cmd, n in sorted(per_command.items())),
-            })
+            rows.append(
+                {
+                    "check": check,
+                    "status": result.status.value,
+                    "calls": statistics.mean(calls),
+                    "usec": statistics.mean(usec),
+                    "usec_max": max(usec),
+                    "wall_ms": statistics.mean(wall) * 1000,
+                    "keys": observed.get("sessions_sampled", ""),
+                    "mix": ", ".join(f"{cmd.replace('|', ' ')} {n / runs:g}" for cmd, n in sorted(per_command.items())),
+                }
+            )
     admin.close()
     return rows
 

@@ -50,14 +50,21 @@ def samples(text: str) -> set[tuple[str, tuple[tuple[str, str], ...], float]]:
 def render_phase(checks: int, repeat: int = 15) -> dict[str, float]:
     per = 100
     components = {
-        f"cache{c}": {"type": "redis", "url": "redis://127.0.0.1:1/0", "checks": {f"k{i}": {"kind": "connectivity"} for i in range(per)}}
+        f"cache{c}": {
+            "type": "redis",
+            "url": "redis://127.0.0.1:1/0",
+            "checks": {f"k{i}": {"kind": "connectivity"} for i in range(per)},
+        }
         for c in range(checks // per)
     }
     store, _ = build_engine(make_settings(components=components))
     now = time.time()
     for n, state in enumerate(store.states.values()):
-        observed = (Observation("latency", 0.0004 + n * 1e-7, "s"), Observation("server_version", "7.0.15"),
-                    Observation("uptime", 1000 + n, "s"))
+        observed = (
+            Observation("latency", 0.0004 + n * 1e-7, "s"),
+            Observation("server_version", "7.0.15"),
+            Observation("uptime", 1000 + n, "s"),
+        )
         for run in range(3):
             status = Status.FAIL if (n + run) % 17 == 0 else Status.PASS
             store.record(CheckResult(state.component, state.check, "redis", status, "PONG", observed, now, 0.0006), 1.0)
@@ -115,8 +122,12 @@ def live_phase(checks: int, duration: int, warmup: int) -> dict[str, float]:
         "defaults": {"interval": "5s", "timeout": "2s"},
         "server": {"show_details": "always"},
         "components": {
-            f"cache{c}": {"type": "redis", "url": redis.url, "max_connections": 8,
-                          "checks": {f"k{i}": {"kind": "connectivity"} for i in range(per)}}
+            f"cache{c}": {
+                "type": "redis",
+                "url": redis.url,
+                "max_connections": 8,
+                "checks": {f"k{i}": {"kind": "connectivity"} for i in range(per)},
+            }
             for c in range(10)
         },
     }
@@ -125,7 +136,8 @@ def live_phase(checks: int, duration: int, warmup: int) -> dict[str, float]:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--config", str(path), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     results: dict[str, float] = {}
     try:
@@ -187,8 +199,10 @@ def main() -> None:
     print(f"## /metrics render, {args.checks} checks, {int(r['series'])} Vigil series (median)\n")
     print("| renderer | time | bytes | vs writer |\n|---|---:|---:|---:|")
     print(f"| Vigil text writer | {r['writer']:.1f} ms | {int(r['writer_bytes']):,} | 1.00x |")
-    print(f"| prometheus_client generate_latest | {r['generate_latest']:.1f} ms | {int(r['generate_latest_bytes']):,} "
-          f"| {r['generate_latest'] / r['writer']:.1f}x slower |")
+    print(
+        f"| prometheus_client generate_latest | {r['generate_latest']:.1f} ms | {int(r['generate_latest_bytes']):,} "
+        f"| {r['generate_latest'] / r['writer']:.1f}x slower |"
+    )
     print(f"\nsnapshot on the loop: {r['snapshot']:.1f} ms; same samples: {'yes' if r['equivalent'] else 'NO'}\n")
     live = live_phase(args.checks, args.duration, args.warmup)
     extrapolated = live["rss_mib"] + live["rss_growth_bytes_per_run"] * 1000 * 86400 / 15 / 1048576

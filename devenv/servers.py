@@ -74,8 +74,16 @@ class RedisServer(_Process):
 
     name = "redis"
 
-    def __init__(self, port: int | None = None, *, appendonly: bool = False, extra: list[str] | None = None,
-                 password: str | None = None, directory: Path | None = None, tls: bool = False) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        *,
+        appendonly: bool = False,
+        extra: list[str] | None = None,
+        password: str | None = None,
+        directory: Path | None = None,
+        tls: bool = False,
+    ) -> None:
         self.port = port or free_port()
         self.dir = directory or Path(tempfile.mkdtemp(prefix="vigil-redis-"))
         self.appendonly = appendonly
@@ -84,10 +92,27 @@ class RedisServer(_Process):
         self.tls = tls
         if tls:  # a self-signed certificate for 127.0.0.1, which is also the CA clients must trust
             subprocess.run(
-                ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
-                 "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(self.dir / "key.pem"),
-                 "-out", str(self.ca_file)],
-                check=True, capture_output=True, timeout=30,
+                [
+                    "openssl",
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-days",
+                    "2",
+                    "-subj",
+                    "/CN=127.0.0.1",
+                    "-addext",
+                    "subjectAltName=IP:127.0.0.1",
+                    "-keyout",
+                    str(self.dir / "key.pem"),
+                    "-out",
+                    str(self.ca_file),
+                ],
+                check=True,
+                capture_output=True,
+                timeout=30,
             )
 
     @property
@@ -101,9 +126,20 @@ class RedisServer(_Process):
     def args(self) -> list[str]:
         args = [
             shutil.which("redis-server") or "/usr/bin/redis-server",
-            "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-            "--save", "", "--appendonly", "yes" if self.appendonly else "no",
-            "--daemonize", "no", "--logfile", str(self.dir / "redis.log"),
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.dir),
+            "--save",
+            "",
+            "--appendonly",
+            "yes" if self.appendonly else "no",
+            "--daemonize",
+            "no",
+            "--logfile",
+            str(self.dir / "redis.log"),
         ]
         if self.appendonly:
             args += ["--appendfsync", "always"]
@@ -111,9 +147,18 @@ class RedisServer(_Process):
             args += ["--requirepass", self.password]
         if self.tls:
             args[args.index("--port") + 1] = "0"
-            args += ["--tls-port", str(self.port), "--tls-cert-file", str(self.ca_file),
-                     "--tls-key-file", str(self.dir / "key.pem"), "--tls-ca-cert-file", str(self.ca_file),
-                     "--tls-auth-clients", "no"]
+            args += [
+                "--tls-port",
+                str(self.port),
+                "--tls-cert-file",
+                str(self.ca_file),
+                "--tls-key-file",
+                str(self.dir / "key.pem"),
+                "--tls-ca-cert-file",
+                str(self.ca_file),
+                "--tls-auth-clients",
+                "no",
+            ]
         return args + self.extra
 
     def start(self) -> RedisServer:
@@ -194,7 +239,9 @@ class ClickHouseServer(_Process):
         binary = shutil.which("clickhouse-server") or "/usr/bin/clickhouse-server"
         self.proc = subprocess.Popen(
             [binary, "--config-file", str(self.dir / "config.xml")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.dir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=self.dir,
         )
         wait_for(self._ping, timeout, f"clickhouse-server on port {self.tcp_port}", interval=0.1)
         return self
@@ -254,12 +301,26 @@ def fill_daily(server: ClickHouseServer, db: str) -> None:
 def event_rollup_levels(db: str) -> list[dict[str, object]]:
     """The `rollup` check's levels for the shared events schema: raw -> hourly -> daily."""
     return [
-        {"name": "raw", "table": f"{db}.events", "time_column": "ts",
-         "measures": {"count": "count()", "value": "sum(value)"}},
-        {"name": "hourly", "table": f"{db}.events_hourly", "time_column": "hour", "bucket": "1h",
-         "measures": {"count": "sum(events)", "value": "sum(value)"}},
-        {"name": "daily", "table": f"{db}.events_daily", "time_column": "day", "bucket": 86400,
-         "measures": {"count": "sum(events)", "value": "sum(value)"}},
+        {
+            "name": "raw",
+            "table": f"{db}.events",
+            "time_column": "ts",
+            "measures": {"count": "count()", "value": "sum(value)"},
+        },
+        {
+            "name": "hourly",
+            "table": f"{db}.events_hourly",
+            "time_column": "hour",
+            "bucket": "1h",
+            "measures": {"count": "sum(events)", "value": "sum(value)"},
+        },
+        {
+            "name": "daily",
+            "table": f"{db}.events_daily",
+            "time_column": "day",
+            "bucket": 86400,
+            "measures": {"count": "sum(events)", "value": "sum(value)"},
+        },
     ]
 
 
@@ -274,8 +335,10 @@ def seed_demo(redis_server: RedisServer, clickhouse: ClickHouseServer) -> None:
     last = now // 60 * 60
     rows = 50 * 60
     create_event_tables(clickhouse, "demo")
-    q(f"INSERT INTO demo.events SELECT toDateTime({last} - ({rows - 1} - number) * 60), number, number % 7, "
-      f"number * 0.1 FROM numbers({rows})")
+    q(
+        f"INSERT INTO demo.events SELECT toDateTime({last} - ({rows - 1} - number) * 60), number, number % 7, "
+        f"number * 0.1 FROM numbers({rows})"
+    )
     fill_daily(clickhouse, "demo")
 
 
@@ -291,7 +354,10 @@ if __name__ == "__main__":  # scripts/run-local.sh: start both, seed demo data, 
     seed_demo(redis_server, clickhouse)
     # Blocked only now, so the servers do not inherit the mask; sigwait below receives them.
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    print(f"REDIS_PORT={redis_server.port} CLICKHOUSE_PORT={clickhouse.tcp_port} CLICKHOUSE_HTTP_PORT={clickhouse.http_port}", flush=True)
+    print(
+        f"REDIS_PORT={redis_server.port} CLICKHOUSE_PORT={clickhouse.tcp_port} CLICKHOUSE_HTTP_PORT={clickhouse.http_port}",
+        flush=True,
+    )
     try:
         signal.sigwait({signal.SIGINT, signal.SIGTERM})
     finally:

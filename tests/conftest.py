@@ -145,6 +145,7 @@ class HttpTarget:
         app.router.add_get("/redirect", redirect)
         app.router.add_get("/loop", loop_redirect)
         app.router.add_get("/text", text)
+
         async def switch(request: web.Request) -> web.StreamResponse:
             handler = {"ok": ok, "late-headers": late_headers, "endless": endless}[self.switch]
             return await handler(request)
@@ -188,9 +189,27 @@ def https_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Htt
     directory = tmp_path_factory.mktemp("tls")
     cert, key = directory / "cert.pem", directory / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=30,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
     )
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)

@@ -105,9 +105,7 @@ async def test_failing_degraded_check_keeps_readyz_ok_but_shows_in_verbose(http_
 
 
 async def test_failing_critical_check_makes_readyz_503(http_target: Any) -> None:
-    settings = settings_for(
-        {"api": http(http_target.url, ok=reach("/ok"), broken=reach("/status/500"))}
-    )
+    settings = settings_for({"api": http(http_target.url, ok=reach("/ok"), broken=reach("/status/500"))})
     async with serve(settings) as served:
         await served.wait(lambda: all_ran(served), what="first runs")
         for path in ("/readyz", "/ready"):
@@ -128,8 +126,16 @@ async def test_failing_critical_check_makes_readyz_503(http_target: Any) -> None
 async def test_readyz_turns_503_when_a_critical_dependency_dies(redis_factory: Any) -> None:
     redis = redis_factory()
     settings = settings_for(
-        {"cache": {"type": "redis", "url": redis.url, "connect_timeout": 0.1, "socket_timeout": 0.1,
-                   "pool_timeout": 0.05, "checks": {"connectivity": {}}}}
+        {
+            "cache": {
+                "type": "redis",
+                "url": redis.url,
+                "connect_timeout": 0.1,
+                "socket_timeout": 0.1,
+                "pool_timeout": 0.05,
+                "checks": {"connectivity": {}},
+            }
+        }
     )
     async with serve(settings) as served:
         await served.wait(lambda: served.store.ready, what="ready")
@@ -213,11 +219,22 @@ async def test_docs_and_openapi_list_every_endpoint(http_target: Any) -> None:
         assert status == 200
         paths = json.loads(body)["paths"]
         expected = {
-            "/livez": "get", "/startupz": "get", "/readyz": "get", "/ready": "get",
-            "/readyz/{component}": "get", "/readyz/{component}/{check}": "get",
-            "/health": "get", "/health/{component}": "get", "/health/{component}/{check}": "get",
-            "/checks/run": "post", "/checks/{component}/run": "post", "/checks/{component}/{check}/run": "post",
-            "/metrics": "get", "/": "get", "/status": "get", "/status.json": "get",
+            "/livez": "get",
+            "/startupz": "get",
+            "/readyz": "get",
+            "/ready": "get",
+            "/readyz/{component}": "get",
+            "/readyz/{component}/{check}": "get",
+            "/health": "get",
+            "/health/{component}": "get",
+            "/health/{component}/{check}": "get",
+            "/checks/run": "post",
+            "/checks/{component}/run": "post",
+            "/checks/{component}/{check}/run": "post",
+            "/metrics": "get",
+            "/": "get",
+            "/status": "get",
+            "/status.json": "get",
         }
         assert set(paths) == set(expected)
         for path, method in expected.items():
@@ -255,8 +272,10 @@ async def test_readyz_after_shutdown_began(http_target: Any) -> None:
         status, body, _ = await served.get("/readyz?verbose")
         assert (status, body) == (503, "[+]api:ok ok\n[-]shutdown failed: shutting down\nreadyz check failed\n")
         # A later passing run does not make it ready again.
-        await served.wait(lambda: served.store.states[("api", "ok")].runs[served.store.states[("api", "ok")].last.status] >= 3,
-                          what="more runs")
+        await served.wait(
+            lambda: served.store.states[("api", "ok")].runs[served.store.states[("api", "ok")].last.status] >= 3,
+            what="more runs",
+        )
         assert (await served.get("/readyz"))[0] == 503
         assert (await served.get("/livez"))[:2] == (200, "ok\n")
 

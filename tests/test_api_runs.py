@@ -12,6 +12,8 @@ from tests.conftest import AUTH, make_settings, make_token, serve
 def bearer() -> dict[str, str]:
     """A fresh token per request: a slow suite must not outlive a token minted once at import."""
     return {"Authorization": f"Bearer {make_token()}"}
+
+
 SLOW = "/slow?delay=0.5"
 
 
@@ -22,11 +24,19 @@ def run_settings(http_target: Any, cooldown: float = 0, **checks: Any) -> Any:
         server={"run_cooldown": cooldown, "show_details": "never"},
         auth=AUTH,
         components={
-            "api": {"type": "http", "url": http_target.url, "connect_timeout": 0.2,
-                    "checks": checks or {"slow": {"kind": "reachable", "path": SLOW},
-                                         "ok": {"kind": "reachable", "path": "/ok"}}},
-            "web": {"type": "http", "url": http_target.url, "connect_timeout": 0.2,
-                    "checks": {"down": {"kind": "reachable", "path": "/status/502", "severity": "degraded"}}},
+            "api": {
+                "type": "http",
+                "url": http_target.url,
+                "connect_timeout": 0.2,
+                "checks": checks
+                or {"slow": {"kind": "reachable", "path": SLOW}, "ok": {"kind": "reachable", "path": "/ok"}},
+            },
+            "web": {
+                "type": "http",
+                "url": http_target.url,
+                "connect_timeout": 0.2,
+                "checks": {"down": {"kind": "reachable", "path": "/status/502", "severity": "degraded"}},
+            },
         },
     )
 
@@ -143,7 +153,8 @@ async def test_a_request_body_cannot_choose_the_target(http_target: Any) -> None
     async with serve(run_settings(http_target)) as served:
         before = dict(http_target.hits)
         status, body, _ = await served.post(
-            "/checks/api/ok/run?url=http://127.0.0.1:1/&path=/text", headers=bearer(),
+            "/checks/api/ok/run?url=http://127.0.0.1:1/&path=/text",
+            headers=bearer(),
             json={"url": "http://127.0.0.1:1/", "path": "/text"},
         )
         assert status == 200

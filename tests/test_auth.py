@@ -28,8 +28,14 @@ def b64(data: dict[str, Any]) -> str:
 
 def unsigned(alg: str = "none", **overrides: Any) -> str:
     """A hand-made `alg: none` token: header.payload. with an empty signature."""
-    payload = {"sub": "mallory", "aud": JWT_AUDIENCE, "iss": JWT_ISSUER, "exp": int(time.time()) + 300,
-               "scope": "vigil:run", **overrides}
+    payload = {
+        "sub": "mallory",
+        "aud": JWT_AUDIENCE,
+        "iss": JWT_ISSUER,
+        "exp": int(time.time()) + 300,
+        "scope": "vigil:run",
+        **overrides,
+    }
     return f"{b64({'alg': alg, 'typ': 'JWT'})}.{b64(payload)}."
 
 
@@ -52,9 +58,11 @@ def rsa_pair() -> tuple[str, str]:
     private = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     return private, public
 
 
@@ -75,10 +83,26 @@ REJECTED: list[tuple[str, str | None, str]] = [
     ("garbage", "Bearer abc", "malformed token"),
     ("expired", f"Bearer {make_token(expires_in=-60)}", "token expired"),
     ("wrongly signed", f"Bearer {make_token(secret=OTHER_SECRET)}", "signature verification failed"),
-    ("tampered payload", "Bearer " + ".".join(
-        [make_token().split(".")[0], b64({"aud": JWT_AUDIENCE, "iss": JWT_ISSUER, "exp": int(time.time()) + 300,
-                                          "scope": "vigil:run", "sub": "admin"}), make_token().split(".")[2]]),
-     "signature verification failed"),
+    (
+        "tampered payload",
+        "Bearer "
+        + ".".join(
+            [
+                make_token().split(".")[0],
+                b64(
+                    {
+                        "aud": JWT_AUDIENCE,
+                        "iss": JWT_ISSUER,
+                        "exp": int(time.time()) + 300,
+                        "scope": "vigil:run",
+                        "sub": "admin",
+                    }
+                ),
+                make_token().split(".")[2],
+            ]
+        ),
+        "signature verification failed",
+    ),
     ("wrong audience", f"Bearer {make_token(audience='someone-else')}", "invalid or missing audience"),
     ("wrong issuer", f"Bearer {make_token(issuer='https://evil.test')}", "invalid or missing issuer"),
     ("no aud", f"Bearer {make_token(audience=None)}", "invalid or missing audience"),
@@ -86,8 +110,11 @@ REJECTED: list[tuple[str, str | None, str]] = [
     ("no exp", f"Bearer {make_token(expires_in=None)}", "missing or invalid expiry"),
     ("alg none", f"Bearer {unsigned()}", "token algorithm not allowed"),
     ("alg None", f"Bearer {unsigned('None')}", "token algorithm not allowed"),
-    ("alg none with HS256 signature", f"Bearer {resign_header(make_token(), alg='none')}",
-     "token algorithm not allowed"),
+    (
+        "alg none with HS256 signature",
+        f"Bearer {resign_header(make_token(), alg='none')}",
+        "token algorithm not allowed",
+    ),
     ("alg not configured", f"Bearer {make_token(algorithm='HS512')}", "token algorithm not allowed"),
     ("not yet valid", f"Bearer {make_token(nbf=int(time.time()) + 600)}", "invalid claims"),
     ("exp null", f"Bearer {make_token(expires_in=None, exp=None)}", "invalid claims"),
@@ -163,8 +190,14 @@ def test_rs256(rsa_keys: tuple[str, str]) -> None:
         (make_token(secret=other_private, algorithm="RS256"), "signature verification failed"),
         # Key confusion: an HMAC token keyed with the (public) PEM must not pass as RS256.
         (hmac_with(public), "token algorithm not allowed"),
-        (jwt.encode({"aud": JWT_AUDIENCE, "iss": JWT_ISSUER, "exp": int(time.time()) + 60, "scope": "vigil:run"},
-                    JWT_SECRET, algorithm="HS256"), "token algorithm not allowed"),
+        (
+            jwt.encode(
+                {"aud": JWT_AUDIENCE, "iss": JWT_ISSUER, "exp": int(time.time()) + 60, "scope": "vigil:run"},
+                JWT_SECRET,
+                algorithm="HS256",
+            ),
+            "token algorithm not allowed",
+        ),
         (unsigned(), "token algorithm not allowed"),
         (make_token(secret=private, algorithm="RS256", audience=None), "invalid or missing audience"),
     ):
@@ -181,8 +214,14 @@ def run_settings(http_target: Any, auth: dict[str, Any] | None) -> Any:
         defaults={"interval": "30s", "timeout": "1s", "initial_delay": "30s", "jitter": 0},
         server={"run_cooldown": 0},
         auth=auth,
-        components={"api": {"type": "http", "url": http_target.url, "connect_timeout": 0.2,
-                            "checks": {"ok": {"kind": "reachable", "path": "/ok"}}}},
+        components={
+            "api": {
+                "type": "http",
+                "url": http_target.url,
+                "connect_timeout": 0.2,
+                "checks": {"ok": {"kind": "reachable", "path": "/ok"}},
+            }
+        },
     )
 
 
@@ -194,8 +233,10 @@ async def test_every_rejection_is_401_over_http_and_runs_nothing(http_target: An
             for path in ("/checks/run", "/checks/api/run", "/checks/api/ok/run", "/checks/nope/run"):
                 status, body, response_headers = await served.post(path, headers=headers)
                 assert status == 401, (name, path, body)
-                assert json.loads(body) == {"error": response_headers["WWW-Authenticate"].split('"')[1],
-                                            "detail": detail}, name
+                assert json.loads(body) == {
+                    "error": response_headers["WWW-Authenticate"].split('"')[1],
+                    "detail": detail,
+                }, name
                 assert response_headers["WWW-Authenticate"].startswith("Bearer error=")
             assert http_target.hits.get("/ok", 0) == before, name
             assert served.store.states[("api", "ok")].last is None

@@ -54,7 +54,7 @@ def system(http_target: Any, *, critical_fails: bool = False) -> dict[str, Any]:
 
 def assert_no_traceback(result: subprocess.CompletedProcess[str]) -> None:
     assert "Traceback" not in result.stderr + result.stdout
-    assert "File \"" not in result.stderr
+    assert 'File "' not in result.stderr
 
 
 # -- config -------------------------------------------------------------------------------------------
@@ -71,18 +71,32 @@ def test_config_validate_ok(tmp_path: Path, http_target: Any) -> None:
     [
         ({"components": {"db": {"type": "postgres"}}}, ["components.db.type: unknown type 'postgres'"]),
         ({"components": {"api": {"type": "http"}}}, ["components.api.url: Field required"]),
-        ({"components": {"api": {"type": "http", "url": "ftp://x"}}},
-         ["components.api.url: must be an http:// or https:// URL with a host"]),
+        (
+            {"components": {"api": {"type": "http", "url": "ftp://x"}}},
+            ["components.api.url: must be an http:// or https:// URL with a host"],
+        ),
         ({"defaults": {"interval": "soon"}}, ["defaults.interval: expected a duration"]),
-        ({"defaults": {"interval": "1s", "timeout": "2s"},
-          "components": {"api": {"type": "http", "url": "http://127.0.0.1:1/", "checks": {"reachable": {}}}}},
-         ["components.api.checks.reachable.timeout: 2s must be shorter than the interval (1s)"]),
+        (
+            {
+                "defaults": {"interval": "1s", "timeout": "2s"},
+                "components": {"api": {"type": "http", "url": "http://127.0.0.1:1/", "checks": {"reachable": {}}}},
+            },
+            ["components.api.checks.reachable.timeout: 2s must be shorter than the interval (1s)"],
+        ),
         ({"server": {"prot": 80}}, ["server.prot: unknown field"]),
         ({"server": {"show_details": "sometimes"}}, ["server.show_details: "]),
-        ({"auth": {"algorithms": ["none"], "key": "k", "audience": "a", "issuer": "i"}},
-         ["auth.algorithms: unsupported algorithm 'none'"]),
-        ({"auth": {"algorithms": ["HS256"], "audience": "a"}}, ["auth.key: Field required", "auth.issuer: Field required"]),
-        ({"components": {"Bad Name": {"type": "http", "url": "http://127.0.0.1:1/"}}}, ["components.Bad Name: name must"]),
+        (
+            {"auth": {"algorithms": ["none"], "key": "k", "audience": "a", "issuer": "i"}},
+            ["auth.algorithms: unsupported algorithm 'none'"],
+        ),
+        (
+            {"auth": {"algorithms": ["HS256"], "audience": "a"}},
+            ["auth.key: Field required", "auth.issuer: Field required"],
+        ),
+        (
+            {"components": {"Bad Name": {"type": "http", "url": "http://127.0.0.1:1/"}}},
+            ["components.Bad Name: name must"],
+        ),
         ("components: [unclosed", ["line 1"]),
         ("- just\n- a list\n", ["the top level must be a mapping"]),
     ],
@@ -120,12 +134,26 @@ def test_missing_config_file_exits_2(tmp_path: Path) -> None:
 
 def test_config_from_vigil_config_and_env_overrides(tmp_path: Path, http_target: Any) -> None:
     path = write(tmp_path, system(http_target))
-    result = vigil("config", "show", extra_env={"VIGIL_CONFIG": path, "VIGIL_DEFAULTS__TIMEOUT": "750ms",
-                                                "VIGIL_SERVER__SHOW_DETAILS": "always"})
+    result = vigil(
+        "config",
+        "show",
+        extra_env={"VIGIL_CONFIG": path, "VIGIL_DEFAULTS__TIMEOUT": "750ms", "VIGIL_SERVER__SHOW_DETAILS": "always"},
+    )
     assert result.returncode == 0, result.stderr
     shown = yaml.safe_load(result.stdout)  # YAML by default, the config's own language
-    assert shown == json.loads(vigil("config", "show", "--format", "json", extra_env={
-        "VIGIL_CONFIG": path, "VIGIL_DEFAULTS__TIMEOUT": "750ms", "VIGIL_SERVER__SHOW_DETAILS": "always"}).stdout)
+    assert shown == json.loads(
+        vigil(
+            "config",
+            "show",
+            "--format",
+            "json",
+            extra_env={
+                "VIGIL_CONFIG": path,
+                "VIGIL_DEFAULTS__TIMEOUT": "750ms",
+                "VIGIL_SERVER__SHOW_DETAILS": "always",
+            },
+        ).stdout
+    )
     assert shown["server"]["show_details"] == "always"
     assert shown["components"]["api"]["checks"]["ok"]["timeout"] == 0.75
     assert shown["components"]["api"]["checks"]["ok"]["interval"] == 2.0
@@ -163,7 +191,11 @@ def test_check_exits_0_when_every_critical_check_passes(tmp_path: Path, http_tar
     assert lines[0].split() == ["CHECK", "STATUS", "SEVERITY", "TIME", "OUTPUT"]
     assert lines[1] == "cross-service communication: WARN (2 of 3 ok)"  # grouped by area, with its verdict
     rows = {line.split()[0]: line.split()[1:3] for line in lines[2:5]}
-    assert rows == {"api:ok": ["PASS", "critical"], "api:teapot": ["FAIL", "degraded"], "web:home": ["PASS", "critical"]}
+    assert rows == {
+        "api:ok": ["PASS", "critical"],
+        "api:teapot": ["FAIL", "degraded"],
+        "web:home": ["PASS", "critical"],
+    }
     assert "HTTP 418, expected 200" in result.stdout
     assert lines[-1].startswith("READY: 2 of 3 checks ok in ")
     # --strict makes degraded checks gate the exit status too.
@@ -180,7 +212,11 @@ def test_check_shows_progress_on_a_terminal_only(tmp_path: Path, http_target: An
     controller, terminal = pty.openpty()
     try:
         done = subprocess.run(
-            [VIGIL, "check", "--config", config], stdout=subprocess.PIPE, stderr=terminal, env=env(), timeout=30,
+            [VIGIL, "check", "--config", config],
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            env=env(),
+            timeout=30,
             check=False,
         )
         os.close(terminal)
@@ -283,8 +319,15 @@ def test_check_exit_status_and_document_agree(
 def test_check_format_junit_writes_parseable_xml(tmp_path: Path, http_target: Any) -> None:
     report = tmp_path / "out" / "vigil.xml"
     report.parent.mkdir()
-    result = vigil("check", "--format", "junit", "--output", str(report),
-                   "--config", write(tmp_path, system(http_target, critical_fails=True)))
+    result = vigil(
+        "check",
+        "--format",
+        "junit",
+        "--output",
+        str(report),
+        "--config",
+        write(tmp_path, system(http_target, critical_fails=True)),
+    )
     assert result.returncode == 1
     assert result.stdout == ""
     assert "NOT READY" in result.stderr  # the table goes to stderr when the report goes to a file
@@ -310,10 +353,17 @@ def test_check_format_junit_writes_parseable_xml(tmp_path: Path, http_target: An
 
 
 def test_check_interrupted_exits_130_at_once(tmp_path: Path, hanging_server: Any) -> None:
-    data = {"defaults": {"interval": "20s", "timeout": "10s", "jitter": 0},
-            "components": {"hung": http(f"http://127.0.0.1:{hanging_server.port}/", a=reach("/"))}}
-    proc = subprocess.Popen([VIGIL, "check", "--config", write(tmp_path, data)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env())
+    data = {
+        "defaults": {"interval": "20s", "timeout": "10s", "jitter": 0},
+        "components": {"hung": http(f"http://127.0.0.1:{hanging_server.port}/", a=reach("/"))},
+    }
+    proc = subprocess.Popen(
+        [VIGIL, "check", "--config", write(tmp_path, data)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env(),
+    )
     deadline = time.monotonic() + 10
     while not hanging_server.conns:  # the check is in flight
         assert time.monotonic() < deadline and proc.poll() is None
@@ -328,8 +378,15 @@ def test_check_interrupted_exits_130_at_once(tmp_path: Path, hanging_server: Any
 
 
 def test_check_output_to_a_missing_directory_is_a_usage_error(tmp_path: Path, http_target: Any) -> None:
-    result = vigil("check", "--format", "junit", "--output", str(tmp_path / "no" / "such" / "dir.xml"),
-                   "--config", write(tmp_path, system(http_target)))
+    result = vigil(
+        "check",
+        "--format",
+        "junit",
+        "--output",
+        str(tmp_path / "no" / "such" / "dir.xml"),
+        "--config",
+        write(tmp_path, system(http_target)),
+    )
     assert result.returncode == 2
     assert "dir.xml" in result.stderr
     assert_no_traceback(result)
@@ -355,15 +412,30 @@ def test_serve_answers_and_sigterm_turns_readyz_503_then_exits(
         "components": {
             "api": http(http_target.url, ok=reach("/ok")),
             # In flight when SIGTERM arrives: must be cancelled, not waited for.
-            "hung": http(f"http://127.0.0.1:{hanging_server.port}/", stuck=reach("/", severity="degraded",
-                                                                                 interval="5s", timeout="4s")),
+            "hung": http(
+                f"http://127.0.0.1:{hanging_server.port}/",
+                stuck=reach("/", severity="degraded", interval="5s", timeout="4s"),
+            ),
         },
     }
     base = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
-        [VIGIL, "serve", "--config", write(tmp_path, data), "--host", "127.0.0.1", "--port", str(port),
-         "--log-format", "json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(),
+        [
+            VIGIL,
+            "serve",
+            "--config",
+            write(tmp_path, data),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-format",
+            "json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env(),
     )
     try:
         deadline = time.monotonic() + 10
@@ -419,7 +491,10 @@ def test_ctrl_c_on_serve_shuts_down_quietly(tmp_path: Path, http_target: Any) ->
     data = {"defaults": FAST, "components": {"api": http(http_target.url, ok=reach("/ok"))}}
     proc = subprocess.Popen(
         [VIGIL, "serve", "--config", write(tmp_path, data), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env(),
     )
     try:
         deadline = time.monotonic() + 15
@@ -444,8 +519,15 @@ def test_ctrl_c_on_serve_shuts_down_quietly(tmp_path: Path, http_target: Any) ->
     ("extra_env", "problem"),
     [
         ({"VIGIL_DEFAULTS": "{bad"}, "vigil: config error: VIGIL_DEFAULTS: not valid JSON"),
-        ({"VIGIL_AUTH__ALGORITHMS": "RS256", "VIGIL_AUTH__KEY": "x" * 40, "VIGIL_AUTH__AUDIENCE": "a",
-          "VIGIL_AUTH__ISSUER": "i"}, "vigil: config error: auth.key: not a PEM public key usable with RS256"),
+        (
+            {
+                "VIGIL_AUTH__ALGORITHMS": "RS256",
+                "VIGIL_AUTH__KEY": "x" * 40,
+                "VIGIL_AUTH__AUDIENCE": "a",
+                "VIGIL_AUTH__ISSUER": "i",
+            },
+            "vigil: config error: auth.key: not a PEM public key usable with RS256",
+        ),
     ],
 )
 def test_bad_environment_overrides_exit_2(tmp_path: Path, extra_env: dict[str, str], problem: str) -> None:
@@ -461,8 +543,13 @@ def test_output_cut_short_by_the_reader_exits_quietly(tmp_path: Path, http_targe
     config = write(tmp_path, system(http_target, critical_fails=True))
     for command, code in ((["config", "show"], 0), (["check"], 1)):
         done = subprocess.run(
-            f"{VIGIL} {' '.join(command)} --config {config} | true; echo \"${{PIPESTATUS[0]}}\"",
-            shell=True, executable="/bin/bash", capture_output=True, text=True, env=env(), timeout=60,
+            f'{VIGIL} {" ".join(command)} --config {config} | true; echo "${{PIPESTATUS[0]}}"',
+            shell=True,
+            executable="/bin/bash",
+            capture_output=True,
+            text=True,
+            env=env(),
+            timeout=60,
         )
         assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
         assert done.stdout.strip() == str(code), (command, done.stdout, done.stderr)

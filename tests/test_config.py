@@ -86,7 +86,12 @@ def test_secret_from_file_and_redaction(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         {
-            "auth": {"algorithms": ["HS256"], "key": "jwt-key-value-that-is-long-enough-for-hs256", "audience": "a", "issuer": "i"},
+            "auth": {
+                "algorithms": ["HS256"],
+                "key": "jwt-key-value-that-is-long-enough-for-hs256",
+                "audience": "a",
+                "issuer": "i",
+            },
             "components": {
                 "cache": {"type": "redis", "password_file": str(secret_file)},
                 "other": {"type": "redis", "url": "redis://user:url-secret@127.0.0.1:1/0"},
@@ -109,7 +114,12 @@ def test_every_problem_named_by_field_path(tmp_path: Path) -> None:
             "defaults": {"interval": "often"},
             "server": {"show_details": "sometimes"},
             "components": {
-                "cache": {"type": "redis", "url": "http://nope", "bogus": 1, "checks": {"connectivity": {"timeout": "fast"}}},
+                "cache": {
+                    "type": "redis",
+                    "url": "http://nope",
+                    "bogus": 1,
+                    "checks": {"connectivity": {"timeout": "fast"}},
+                },
                 "x": {"type": "mongo"},
                 "api": {"type": "http"},
                 "Bad Name": {"type": "redis"},
@@ -151,7 +161,9 @@ def test_deadlines_must_nest(tmp_path: Path) -> None:
 
 
 def test_query_sla_beyond_the_check_timeout_is_refused(tmp_path: Path) -> None:
-    checks = {"perf": {"kind": "query_performance", "timeout": "4s", "queries": {"q": {"sql": "SELECT 1", "sla": "5s"}}}}
+    checks = {
+        "perf": {"kind": "query_performance", "timeout": "4s", "queries": {"q": {"sql": "SELECT 1", "sla": "5s"}}}
+    }
     with pytest.raises(ConfigError) as caught:
         load_settings(write(tmp_path, {"components": {"ch": {"type": "clickhouse", "checks": checks}}}))
     assert caught.value.problems == [
@@ -203,7 +215,9 @@ def test_bad_config_never_starts_the_service(tmp_path: Path) -> None:
     path = write(tmp_path, {"components": {"cache": {"type": "redis", "max_connections": 0}}})
     done = subprocess.run(
         [sys.executable, "-m", "app.cli", "serve", "--config", str(path), "--port", "0"],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert done.returncode == 2
     assert "components.cache.max_connections" in done.stderr
@@ -214,13 +228,24 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("VIGIL_AUTH__KEY", "local-key-long-enough-for-hs256-0123456789")  # what scripts/run-local.sh provides
+    monkeypatch.setenv(
+        "VIGIL_AUTH__KEY", "local-key-long-enough-for-hs256-0123456789"
+    )  # what scripts/run-local.sh provides
     settings = load_settings(ROOT / "examples" / "local.yaml")
     kinds = {(settings.components[c].type, settings.check_config(c, k).kind) for c, k in check_ids(settings)}
     assert kinds == {
-        ("redis", "connectivity"), ("redis", "pool"), ("redis", "session_ttl"), ("redis", "memory"),
-        ("clickhouse", "connectivity"), ("clickhouse", "query_performance"), ("clickhouse", "timeseries"),
-        ("clickhouse", "rollup"), ("http", "reachable"), ("http", "cors"), ("http", "jwt"), ("http", "websocket"),
+        ("redis", "connectivity"),
+        ("redis", "pool"),
+        ("redis", "session_ttl"),
+        ("redis", "memory"),
+        ("clickhouse", "connectivity"),
+        ("clickhouse", "query_performance"),
+        ("clickhouse", "timeseries"),
+        ("clickhouse", "rollup"),
+        ("http", "reachable"),
+        ("http", "cors"),
+        ("http", "jwt"),
+        ("http", "websocket"),
     }
 
 
@@ -234,7 +259,11 @@ def test_readme_configuration_example_is_valid(tmp_path: Path) -> None:
     pem = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     (tmp_path / "vigil-jwt.pub").write_bytes(pem)
     settings = load_settings(write(tmp_path, block.group(1).replace("/run/secrets/", f"{tmp_path}/")))
-    assert [f"{c}:{k}" for c, k in check_ids(settings)] == ["cache:connectivity", "analytics:connectivity", "api:health"]
+    assert [f"{c}:{k}" for c, k in check_ids(settings)] == [
+        "cache:connectivity",
+        "analytics:connectivity",
+        "api:health",
+    ]
 
 
 def check_ids(settings: Any) -> list[tuple[str, str]]:
@@ -259,7 +288,10 @@ def test_duplicate_component_or_check_names_are_refused(tmp_path: Path) -> None:
 
 def test_deeply_nested_yaml_is_a_config_error(tmp_path: Path) -> None:
     path = tmp_path / "vigil.yaml"
-    for text in ("components: " + "[" * 5000 + "]" * 5000 + "\n", "a:\n" + "".join(" " * i + "b:\n" for i in range(1, 200))):
+    for text in (
+        "components: " + "[" * 5000 + "]" * 5000 + "\n",
+        "a:\n" + "".join(" " * i + "b:\n" for i in range(1, 200)),
+    ):
         path.write_text(text)
         with pytest.raises(ConfigError) as caught:
             load_settings(path)
@@ -300,21 +332,30 @@ def test_list_fields_take_a_plain_comma_list_from_the_environment(monkeypatch: p
 
 def test_unset_timeouts_fit_the_checks(tmp_path: Path) -> None:
     """`timeout: 1s` (the kubelet's default) and `socket_timeout: 500ms` just work; only explicit contradictions fail."""
-    path = write(tmp_path, {"components": {
-        "fast": {"type": "redis", "checks": {"connectivity": {"timeout": "1s"}}},
-        "tuned": {"type": "redis", "socket_timeout": "500ms", "checks": {"connectivity": {}}},
-        "plain": {"type": "redis"},
-    }})
+    path = write(
+        tmp_path,
+        {
+            "components": {
+                "fast": {"type": "redis", "checks": {"connectivity": {"timeout": "1s"}}},
+                "tuned": {"type": "redis", "socket_timeout": "500ms", "checks": {"connectivity": {}}},
+                "plain": {"type": "redis"},
+            }
+        },
+    )
     settings = load_settings(path)
     fast, tuned, plain = (settings.components[name] for name in ("fast", "tuned", "plain"))
     assert (fast.connect_timeout, fast.socket_timeout, fast.pool_timeout) == (0.5, 0.5, 0.25)
     assert (tuned.socket_timeout, tuned.pool_timeout, tuned.connect_timeout) == (0.5, 0.25, 1.0)
     assert (plain.connect_timeout, plain.socket_timeout, plain.pool_timeout) == (1.0, 1.0, 0.5)  # the defaults fit
     for component, problem in (
-        ({"type": "redis", "socket_timeout": "500ms", "pool_timeout": "600ms"},
-         "components.a: pool_timeout must be shorter than socket_timeout"),
-        ({"type": "redis", "socket_timeout": "2s", "checks": {"connectivity": {"timeout": "1s"}}},
-         "components.a.checks.connectivity.timeout: 1s must be longer than the component's connect/socket timeouts (2s)"),
+        (
+            {"type": "redis", "socket_timeout": "500ms", "pool_timeout": "600ms"},
+            "components.a: pool_timeout must be shorter than socket_timeout",
+        ),
+        (
+            {"type": "redis", "socket_timeout": "2s", "checks": {"connectivity": {"timeout": "1s"}}},
+            "components.a.checks.connectivity.timeout: 1s must be longer than the component's connect/socket timeouts (2s)",
+        ),
     ):
         with pytest.raises(ConfigError) as caught:
             load_settings(write(tmp_path, {"components": {"a": component}}))

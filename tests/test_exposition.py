@@ -27,17 +27,23 @@ def families(text: str) -> dict[str, tuple[str, set[tuple[str, tuple[tuple[str, 
 
 def busy_store() -> Any:
     checks = {f"c{i}": reach("/", severity="degraded" if i % 3 else "critical") for i in range(20)}
-    settings = make_settings(components={
-        "api": http("http://127.0.0.1:1/", **checks),
-        "we-ird_2": http("http://127.0.0.1:1/", ok=reach("/")),
-    })
+    settings = make_settings(
+        components={
+            "api": http("http://127.0.0.1:1/", **checks),
+            "we-ird_2": http("http://127.0.0.1:1/", ok=reach("/")),
+        }
+    )
     store, _ = build_engine(settings)
     now = time.time()
     for i, state in enumerate(store.states.values()):
         for run in range(i % 4):
             status = (Status.PASS, Status.WARN, Status.FAIL)[(i + run) % 3]
-            observed = (Observation("latency", 0.001 * i, "s"), Observation("rows", i, "rows"),
-                        Observation("flag", i % 2 == 0), Observation("version", "7.0"))
+            observed = (
+                Observation("latency", 0.001 * i, "s"),
+                Observation("rows", i, "rows"),
+                Observation("flag", i % 2 == 0),
+                Observation("version", "7.0"),
+            )
             store.record(CheckResult(state.component, state.check, "http", status, "x", observed, now, 0.003 * i), 1.0)
     return store
 
@@ -55,8 +61,9 @@ def test_text_writer_matches_generate_latest() -> None:
 
 
 async def test_metrics_negotiates_openmetrics_and_gzip(http_target: Any) -> None:
-    settings = make_settings(defaults={"interval": "2s", "timeout": "500ms"},
-                             components={"api": http(http_target.url, ok=reach("/ok"))})
+    settings = make_settings(
+        defaults={"interval": "2s", "timeout": "500ms"}, components={"api": http(http_target.url, ok=reach("/ok"))}
+    )
     async with serve(settings) as served:
         await served.wait(lambda: served.store.startup_complete, what="first run")
         url = served.url + "/metrics"

@@ -80,8 +80,9 @@ async def exercise(
         began = time.monotonic()
         if inject is not None:
             await asyncio.to_thread(inject)
-        await served.wait(lambda: state.effective is Status.FAIL, timeout=4 * (INTERVAL + TIMEOUT) + 2,
-                          what=f"{check} failing")
+        await served.wait(
+            lambda: state.effective is Status.FAIL, timeout=4 * (INTERVAL + TIMEOUT) + 2, what=f"{check} failing"
+        )
         took = time.monotonic() - began
         assert state.last is not None
         assert any(word in state.last.output for word in cause), state.last.output
@@ -93,8 +94,9 @@ async def exercise(
     assert sorted(watch.probes)[int(len(watch.probes) * 0.95)] < SLOW_PROBE, sorted(watch.probes)[-5:]
     if heal is not None:
         await asyncio.to_thread(heal)
-        await served.wait(lambda: state.effective is Status.PASS, timeout=4 * (INTERVAL + TIMEOUT) + 5,
-                          what=f"{check} recovering")
+        await served.wait(
+            lambda: state.effective is Status.PASS, timeout=4 * (INTERVAL + TIMEOUT) + 5, what=f"{check} recovering"
+        )
 
 
 async def test_redis_killed(redis_factory: Any, http_target: Any) -> None:
@@ -108,17 +110,26 @@ async def test_redis_paused(redis_factory: Any, http_target: Any) -> None:
     victim, cache = redis_factory(), redis_factory()
     config = settings_with({"type": "redis", "url": victim.url, **FAST_REDIS}, http_target, cache)
     async with serve(config) as served:
-        await exercise(served, CheckId("victim", "connectivity"), ("did not answer", "timed out", "Timeout"),
-                       victim.pause, victim.resume)
+        await exercise(
+            served,
+            CheckId("victim", "connectivity"),
+            ("did not answer", "timed out", "Timeout"),
+            victim.pause,
+            victim.resume,
+        )
 
 
 async def test_http_headers_after_30s(redis_factory: Any, http_target: Any) -> None:
     config = settings_with(http(http_target.url, page=reach("/switch")), http_target, redis_factory())
     async with serve(config) as served:
         try:
-            await exercise(served, CheckId("victim", "page"), ("timed out", "timeout", "Timeout"),
-                           lambda: setattr(http_target, "switch", "late-headers"),
-                           lambda: setattr(http_target, "switch", "ok"))
+            await exercise(
+                served,
+                CheckId("victim", "page"),
+                ("timed out", "timeout", "Timeout"),
+                lambda: setattr(http_target, "switch", "late-headers"),
+                lambda: setattr(http_target, "switch", "ok"),
+            )
         finally:
             http_target.switch = "ok"
 
@@ -128,9 +139,13 @@ async def test_http_endless_body(redis_factory: Any, http_target: Any) -> None:
     config = settings_with(http(http_target.url, page=page), http_target, redis_factory())
     async with serve(config) as served:
         try:
-            await exercise(served, CheckId("victim", "page"), ("timed out", "not JSON", "timeout", "Timeout"),
-                           lambda: setattr(http_target, "switch", "endless"),
-                           lambda: setattr(http_target, "switch", "ok"))
+            await exercise(
+                served,
+                CheckId("victim", "page"),
+                ("timed out", "not JSON", "timeout", "Timeout"),
+                lambda: setattr(http_target, "switch", "endless"),
+                lambda: setattr(http_target, "switch", "ok"),
+            )
         finally:
             http_target.switch = "ok"
 

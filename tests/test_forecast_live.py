@@ -17,17 +17,28 @@ MAXMEMORY = 24 * 1024 * 1024
 
 def memory_check(server: Any) -> dict[str, Any]:
     return {
-        "type": "redis", "url": server.url, "connect_timeout": 0.15, "socket_timeout": 0.15, "pool_timeout": 0.1,
-        "checks": {"memory": {"interval": "250ms", "timeout": "200ms", "failure_threshold": 1,
-                              "forecast": {"window": "6s", "horizon": "60s"}}},
+        "type": "redis",
+        "url": server.url,
+        "connect_timeout": 0.15,
+        "socket_timeout": 0.15,
+        "pool_timeout": 0.1,
+        "checks": {
+            "memory": {
+                "interval": "250ms",
+                "timeout": "200ms",
+                "failure_threshold": 1,
+                "forecast": {"window": "6s", "horizon": "60s"},
+            }
+        },
     }
 
 
 async def test_growing_memory_is_forecast_before_it_breaches_and_stable_memory_is_not(redis_factory: Any) -> None:
     growing = redis_factory(extra=["--maxmemory", str(MAXMEMORY), "--maxmemory-policy", "noeviction"])
     stable = redis_factory(extra=["--maxmemory", str(MAXMEMORY), "--maxmemory-policy", "noeviction"])
-    settings = make_settings(defaults={"jitter": 0}, components={"growing": memory_check(growing),
-                                                                 "stable": memory_check(stable)})
+    settings = make_settings(
+        defaults={"jitter": 0}, components={"growing": memory_check(growing), "stable": memory_check(stable)}
+    )
     stop = threading.Event()
 
     def writer() -> None:  # about 1.3 MB/s, steady, until Redis refuses writes (noeviction at maxmemory)
@@ -60,8 +71,9 @@ async def test_growing_memory_is_forecast_before_it_breaches_and_stable_memory_i
             assert "memory utilisation reaches 95% of maxmemory in about " in grow.last.output
             ratio = next(o.value for o in grow.last.observed if o.name == "memory_utilisation")
             assert isinstance(ratio, float) and ratio < 0.8  # well before the warn ratio
-            await served.wait(lambda: grow.last is not None and grow.last.status is Status.FAIL, timeout=60,
-                              what="the breach")
+            await served.wait(
+                lambda: grow.last is not None and grow.last.status is Status.FAIL, timeout=60, what="the breach"
+            )
             breached = time.monotonic()
             assert steady.forecast is None and steady.last is not None and steady.last.status is Status.PASS
         finally:

@@ -60,7 +60,7 @@ def test_a_traceback_is_kept_and_masked(captured: Any, fmt: str) -> None:
         assert entry["traceback"].endswith("RuntimeError: cannot use redis://user:***@db:6379/0")
     else:
         assert "something broke with ***\nTraceback (most recent call last):" in text
-        assert 'in test_a_traceback_is_kept_and_masked\n    raise RuntimeError(' in text
+        assert "in test_a_traceback_is_kept_and_masked\n    raise RuntimeError(" in text
 
 
 async def test_a_bug_in_a_check_is_a_fail_and_a_logged_traceback(captured: Any) -> None:
@@ -101,8 +101,18 @@ async def test_library_logs_go_through_vigils_handler_and_attempt_noise_is_cut(c
     """asynch logged a raw `Failed to connect to ...` line per attempt, outside Vigil's format and mask."""
     stream = captured("json")
     closed = free_port()
-    settings = make_settings(components={"ch": {"type": "clickhouse", "host": "127.0.0.1", "port": closed,
-                                                "password": SECRET, "connect_timeout": 0.3, "socket_timeout": 0.5}})
+    settings = make_settings(
+        components={
+            "ch": {
+                "type": "clickhouse",
+                "host": "127.0.0.1",
+                "port": closed,
+                "password": SECRET,
+                "connect_timeout": 0.3,
+                "socket_timeout": 0.5,
+            }
+        }
+    )
     for _ in range(3):
         result = await run_check(settings, "ch", "connectivity")
         assert result.status is Status.FAIL

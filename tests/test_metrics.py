@@ -41,9 +41,15 @@ def settings_for(http_target: Any, **extra: Any) -> Any:
         auth=AUTH,
         server={"run_cooldown": 0},
         components={
-            "api": {"type": "http", "url": http_target.url, "connect_timeout": 0.1,
-                    "checks": {"ok": {"kind": "reachable", "path": "/ok"},
-                               "teapot": {"kind": "reachable", "path": "/status/418", "severity": "degraded"}}},
+            "api": {
+                "type": "http",
+                "url": http_target.url,
+                "connect_timeout": 0.1,
+                "checks": {
+                    "ok": {"kind": "reachable", "path": "/ok"},
+                    "teapot": {"kind": "reachable", "path": "/status/418", "severity": "degraded"},
+                },
+            },
             **extra,
         },
     )
@@ -58,7 +64,8 @@ async def scrape(served: Any) -> dict[str, Any]:
 
 def value(families: dict[str, Any], family: str, sample: str | None = None, **labels: str) -> float:
     matches = [
-        s.value for s in families[family].samples
+        s.value
+        for s in families[family].samples
         if (sample is None or s.name == sample) and all(s.labels.get(k) == v for k, v in labels.items())
     ]
     assert len(matches) == 1, (family, sample, labels, matches)
@@ -90,16 +97,19 @@ async def test_every_family_with_values_and_labels(http_target: Any) -> None:
         now = time.time()
         last_run = value(families, "vigil_check_last_run_timestamp_seconds", **ok)
         assert now - 5 < last_run <= now
-        assert value(families, "vigil_check_last_success_timestamp_seconds", **ok) == last_run or \
-            now - 5 < value(families, "vigil_check_last_success_timestamp_seconds", **ok) <= now
+        assert (
+            value(families, "vigil_check_last_success_timestamp_seconds", **ok) == last_run
+            or now - 5 < value(families, "vigil_check_last_success_timestamp_seconds", **ok) <= now
+        )
         # A check that never passed has no last-success sample.
         assert label_sets(families, "vigil_check_last_success_timestamp_seconds") == {
             (("check", "ok"), ("component", "api"))
         }
         assert 0 <= value(families, "vigil_scheduler_lag_seconds", **ok) < 1
 
-        observed = {s.labels["measure"]: s.value for s in families["vigil_check_observed"].samples
-                    if s.labels["check"] == "ok"}
+        observed = {
+            s.labels["measure"]: s.value for s in families["vigil_check_observed"].samples if s.labels["check"] == "ok"
+        }
         assert set(observed) == {"latency_seconds", "status_code"}
         assert observed["status_code"] == 200
         assert 0 < observed["latency_seconds"] < 0.25
@@ -109,8 +119,11 @@ async def test_every_family_with_values_and_labels(http_target: Any) -> None:
         total = value(families, "vigil_check_duration_seconds", "vigil_check_duration_seconds_sum", **ok)
         assert count == inf >= 1
         assert 0 < total < count * 0.25
-        buckets = [s for s in families["vigil_check_duration_seconds"].samples
-                   if s.name.endswith("_bucket") and s.labels["check"] == "ok"]
+        buckets = [
+            s
+            for s in families["vigil_check_duration_seconds"].samples
+            if s.name.endswith("_bucket") and s.labels["check"] == "ok"
+        ]
         assert [b.value for b in buckets] == sorted(b.value for b in buckets)  # cumulative
 
         build = families["vigil_build_info"].samples
@@ -133,9 +146,15 @@ async def test_runs_total_counts_every_run_by_status(http_target: Any) -> None:
         auth=AUTH,
         server={"run_cooldown": 0},
         components={
-            "api": {"type": "http", "url": http_target.url, "connect_timeout": 0.1,
-                    "checks": {"ok": {"kind": "reachable", "path": "/ok"},
-                               "down": {"kind": "reachable", "path": "/status/500"}}},
+            "api": {
+                "type": "http",
+                "url": http_target.url,
+                "connect_timeout": 0.1,
+                "checks": {
+                    "ok": {"kind": "reachable", "path": "/ok"},
+                    "down": {"kind": "reachable", "path": "/status/500"},
+                },
+            },
         },
     )
     bearer = {"Authorization": f"Bearer {make_token()}"}
@@ -143,24 +162,52 @@ async def test_runs_total_counts_every_run_by_status(http_target: Any) -> None:
         families = await scrape(served)
         for check in ("ok", "down"):
             for status in ("pass", "warn", "fail"):
-                assert value(families, "vigil_check_runs", "vigil_check_runs_total",
-                             component="api", check=check, status=status) == 0
+                assert (
+                    value(
+                        families,
+                        "vigil_check_runs",
+                        "vigil_check_runs_total",
+                        component="api",
+                        check=check,
+                        status=status,
+                    )
+                    == 0
+                )
         assert value(families, "vigil_ready") == 0
         assert value(families, "vigil_check_up", component="api", check="ok") == 0  # pending is not up
-        assert "vigil_check_last_run_timestamp_seconds" not in families or not \
-            families["vigil_check_last_run_timestamp_seconds"].samples
+        assert (
+            "vigil_check_last_run_timestamp_seconds" not in families
+            or not families["vigil_check_last_run_timestamp_seconds"].samples
+        )
 
         for _ in range(3):
             assert (await served.post("/checks/api/ok/run", headers=bearer))[0] == 200
         for _ in range(2):
             assert (await served.post("/checks/api/down/run", headers=bearer))[0] == 503
         families = await scrape(served)
-        runs = {(s.labels["check"], s.labels["status"]): s.value for s in families["vigil_check_runs"].samples
-                if s.name == "vigil_check_runs_total"}
-        assert runs == {("ok", "pass"): 3, ("ok", "warn"): 0, ("ok", "fail"): 0,
-                        ("down", "pass"): 0, ("down", "warn"): 0, ("down", "fail"): 2}
-        assert value(families, "vigil_check_duration_seconds", "vigil_check_duration_seconds_count",
-                     component="api", check="ok") == 3
+        runs = {
+            (s.labels["check"], s.labels["status"]): s.value
+            for s in families["vigil_check_runs"].samples
+            if s.name == "vigil_check_runs_total"
+        }
+        assert runs == {
+            ("ok", "pass"): 3,
+            ("ok", "warn"): 0,
+            ("ok", "fail"): 0,
+            ("down", "pass"): 0,
+            ("down", "warn"): 0,
+            ("down", "fail"): 2,
+        }
+        assert (
+            value(
+                families,
+                "vigil_check_duration_seconds",
+                "vigil_check_duration_seconds_count",
+                component="api",
+                check="ok",
+            )
+            == 3
+        )
         assert value(families, "vigil_check_consecutive_failures", component="api", check="down") == 2
         assert value(families, "vigil_ready") == 0
 
@@ -170,13 +217,15 @@ async def test_runs_total_follows_the_schedule(http_target: Any) -> None:
         state = served.store.states[("api", "ok")]
         await served.wait(lambda: state.runs[state.last.status] >= 3 if state.last else False, what="three runs")
         families = await scrape(served)
-        scraped = value(families, "vigil_check_runs", "vigil_check_runs_total", component="api", check="ok",
-                        status="pass")
+        scraped = value(
+            families, "vigil_check_runs", "vigil_check_runs_total", component="api", check="ok", status="pass"
+        )
         assert scraped >= 3
         await served.wait(lambda: state.runs[Status.PASS] > scraped, what="another run")
         families = await scrape(served)
-        later = value(families, "vigil_check_runs", "vigil_check_runs_total", component="api", check="ok",
-                      status="pass")
+        later = value(
+            families, "vigil_check_runs", "vigil_check_runs_total", component="api", check="ok", status="pass"
+        )
         assert later >= scraped + 1  # counted at scrape time from the store, never reset
 
 

@@ -37,14 +37,25 @@ async def test_schemathesis_finds_no_server_error_and_no_undocumented_response(
     async with serve(settings_for(http_target)) as served:
         await served.wait(lambda: served.store.startup_complete, what="first runs")
         command = [
-            SCHEMATHESIS, "run", f"{served.url}/openapi.json",
+            SCHEMATHESIS,
+            "run",
+            f"{served.url}/openapi.json",
             # A 503 is a documented answer of a health API; a 500 (or any status not documented) fails
             # status_code_conformance.
-            "--checks", "status_code_conformance,content_type_conformance,"
-            "response_headers_conformance,response_schema_conformance",
-            "--max-examples", "10", "--workers", "1", "--request-timeout", "10", "--no-color",
-            "--generation-deterministic", "--report-dir", str(tmp_path),
-            "-H", f"Authorization: Bearer {make_token(expires_in=600)}",
+            "--checks",
+            "status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance",
+            "--max-examples",
+            "10",
+            "--workers",
+            "1",
+            "--request-timeout",
+            "10",
+            "--no-color",
+            "--generation-deterministic",
+            "--report-dir",
+            str(tmp_path),
+            "-H",
+            f"Authorization: Bearer {make_token(expires_in=600)}",
         ]
         done = await asyncio.to_thread(
             subprocess.run, command, capture_output=True, text=True, timeout=300, cwd=tmp_path

@@ -85,9 +85,12 @@ def test_alerts_fire_for_failing_critical_checks_only(tmp_path: Path) -> None:
                         "expr": "vigil:check_error_ratio:rate5m",
                         "eval_time": "10m",
                         "exp_samples": [
-                            {"labels": "vigil:check_error_ratio:rate5m{component=\"api\",check=\"health\"}", "value": 0},
-                            {"labels": "vigil:check_error_ratio:rate5m{component=\"cache\",check=\"connectivity\"}", "value": 1},
-                            {"labels": "vigil:check_error_ratio:rate5m{component=\"cache\",check=\"memory\"}", "value": 1},
+                            {"labels": 'vigil:check_error_ratio:rate5m{component="api",check="health"}', "value": 0},
+                            {
+                                "labels": 'vigil:check_error_ratio:rate5m{component="cache",check="connectivity"}',
+                                "value": 1,
+                            },
+                            {"labels": 'vigil:check_error_ratio:rate5m{component="cache",check="memory"}', "value": 1},
                         ],
                     }
                 ],
@@ -111,9 +114,17 @@ async def query(session: aiohttp.ClientSession, base: str, expr: str) -> list[di
 async def test_real_prometheus_scrapes_vigil_and_evaluates_the_sli(http_target: HttpTarget, tmp_path: Path) -> None:
     settings = make_settings(
         defaults={"interval": "300ms", "timeout": "250ms", "jitter": 0, "failure_threshold": 1},
-        components={"api": {"type": "http", "url": http_target.url, "connect_timeout": 0.1,
-                            "checks": {"ok": {"kind": "reachable", "path": "/ok"},
-                                       "broken": {"kind": "reachable", "path": "/status/500"}}}},
+        components={
+            "api": {
+                "type": "http",
+                "url": http_target.url,
+                "connect_timeout": 0.1,
+                "checks": {
+                    "ok": {"kind": "reachable", "path": "/ok"},
+                    "broken": {"kind": "reachable", "path": "/status/500"},
+                },
+            }
+        },
     )
     async with serve(settings) as served:
         port = free_port()
@@ -125,9 +136,14 @@ async def test_real_prometheus_scrapes_vigil_and_evaluates_the_sli(http_target: 
         (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
         binary = shutil.which("prometheus") or "/usr/bin/prometheus"
         prometheus = subprocess.Popen(
-            [binary, f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'data'}",
-             f"--web.listen-address=127.0.0.1:{port}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                binary,
+                f"--config.file={tmp_path / 'prometheus.yml'}",
+                f"--storage.tsdb.path={tmp_path / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         base = f"http://127.0.0.1:{port}"
         try:

@@ -44,9 +44,7 @@ def _store_with(state: Status | None, severity: Severity):  # type: ignore[no-un
     return store
 
 
-@pytest.mark.parametrize(
-    ("state", "severity", "strict"), list(itertools.product(STATES, Severity, (False, True)))
-)
+@pytest.mark.parametrize(("state", "severity", "strict"), list(itertools.product(STATES, Severity, (False, True))))
 def test_every_reader_gives_the_same_verdict(state: Status | None, severity: Severity, strict: bool) -> None:
     store = _store_with(state, severity)
     states = list(store.states.values())

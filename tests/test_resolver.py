@@ -79,17 +79,24 @@ def test_a_hung_resolver_stalls_neither_metrics_nor_healthy_checks(
         **{f"hung{i}": http(f"http://api{i}.vigil-resolver-test.example/", n0=reach("/")) for i in range(16)},
     }
     config = tmp_path / "vigil.yaml"
-    config.write_text(yaml.safe_dump({
-        "defaults": {"interval": "3s", "timeout": "2s", "failure_threshold": 1, "jitter": 0.1},
-        "server": {"show_details": "always"},
-        "components": components,
-    }))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "defaults": {"interval": "3s", "timeout": "2s", "failure_threshold": 1, "jitter": 0.1},
+                "server": {"show_details": "always"},
+                "components": components,
+            }
+        )
+    )
     port = free_port()
-    command = f"mount --bind {tmp_path / 'resolv.conf'} /etc/resolv.conf && exec {VIGIL} serve --config {config} " \
-              f"--host 127.0.0.1 --port {port}"
+    command = (
+        f"mount --bind {tmp_path / 'resolv.conf'} /etc/resolv.conf && exec {VIGIL} serve --config {config} "
+        f"--host 127.0.0.1 --port {port}"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
-    proc = subprocess.Popen(["unshare", "-m", "sh", "-c", command], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        ["unshare", "-m", "sh", "-c", command], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
     try:
         deadline = time.monotonic() + 20
         while True:

@@ -31,13 +31,20 @@ async def test_hung_target_times_out_and_delays_nothing_else(
     settings = settings_for(
         {
             "hung": {
-                "type": "http", "url": f"http://127.0.0.1:{hanging_server.port}/", "connect_timeout": 0.2,
+                "type": "http",
+                "url": f"http://127.0.0.1:{hanging_server.port}/",
+                "connect_timeout": 0.2,
                 "checks": {"reachable": {"timeout": 0.6, "interval": 1.0}},
             },
-            "api": {"type": "http", "url": http_target.url, "connect_timeout": 0.1,
-                    "checks": {"ok": {"kind": "reachable", "path": "/ok"}}},
+            "api": {
+                "type": "http",
+                "url": http_target.url,
+                "connect_timeout": 0.1,
+                "checks": {"ok": {"kind": "reachable", "path": "/ok"}},
+            },
         },
-        interval=0.2, timeout=0.15,
+        interval=0.2,
+        timeout=0.15,
     )
     scheduler = await started(settings)
     try:
@@ -109,7 +116,9 @@ async def test_check_exceptions_become_clean_fail_outputs(http_target: HttpTarge
         {
             "gone": {"type": "redis", "url": f"redis://127.0.0.1:{closed}/0", **FAST_REDIS},
             "loop": {
-                "type": "http", "url": http_target.url, "connect_timeout": 0.2,
+                "type": "http",
+                "url": http_target.url,
+                "connect_timeout": 0.2,
                 "checks": {"r": {"kind": "reachable", "path": "/loop", "follow_redirects": True, "max_redirects": 2}},
             },
         }
@@ -123,8 +132,16 @@ async def test_check_exceptions_become_clean_fail_outputs(http_target: HttpTarge
 
 async def test_single_flight_shares_one_execution(http_target: HttpTarget) -> None:
     settings = settings_for(
-        {"api": {"type": "http", "url": http_target.url, "connect_timeout": 0.2, "checks": {"slow": {"kind": "reachable", "path": "/slow?delay=0.3"}}}},
-        timeout=1.0, interval=2.0,
+        {
+            "api": {
+                "type": "http",
+                "url": http_target.url,
+                "connect_timeout": 0.2,
+                "checks": {"slow": {"kind": "reachable", "path": "/slow?delay=0.3"}},
+            }
+        },
+        timeout=1.0,
+        interval=2.0,
     )
     scheduler = build_engine(settings)[1]
     scheduler.build()
@@ -183,8 +200,14 @@ async def test_runs_settle_on_phases_spread_over_the_interval(http_target: HttpT
 
 async def test_stop_cancels_in_flight_runs_quickly(hanging_server: HangingServer) -> None:
     settings = settings_for(
-        {"hung": {"type": "http", "url": f"http://127.0.0.1:{hanging_server.port}/", "connect_timeout": 0.3,
-                  "checks": {"reachable": {"timeout": 5.0, "interval": 10.0}}}}
+        {
+            "hung": {
+                "type": "http",
+                "url": f"http://127.0.0.1:{hanging_server.port}/",
+                "connect_timeout": 0.3,
+                "checks": {"reachable": {"timeout": 5.0, "interval": 10.0}},
+            }
+        }
     )
     scheduler = await started(settings)
     await wait_until(lambda: hanging_server.conns and scheduler.runners[("hung", "reachable")].busy, 5, "run in flight")

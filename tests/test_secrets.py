@@ -26,8 +26,16 @@ FILE_PASSWORD = "file-pw-Mm42"  # from password_file, wrong on purpose (its chec
 BEARER_TOKEN = "http-bearer-token-Yv55"
 HTTP_URL_PASSWORD = "http-url-pw-Rt08"
 ENV_JWT_KEY = "env-jwt-key-that-is-long-enough-Wc61"  # from VIGIL_AUTH__KEY, overriding the file
-SECRETS = [REDIS_PASSWORD, URL_PASSWORD, WRONG_PASSWORD, FILE_PASSWORD, BEARER_TOKEN, HTTP_URL_PASSWORD, JWT_SECRET,
-           ENV_JWT_KEY]
+SECRETS = [
+    REDIS_PASSWORD,
+    URL_PASSWORD,
+    WRONG_PASSWORD,
+    FILE_PASSWORD,
+    BEARER_TOKEN,
+    HTTP_URL_PASSWORD,
+    JWT_SECRET,
+    ENV_JWT_KEY,
+]
 
 
 def config(redis_factory: Any, http_target: Any, tmp_path: Path) -> dict[str, Any]:
@@ -42,19 +50,45 @@ def config(redis_factory: Any, http_target: Any, tmp_path: Path) -> dict[str, An
         "server": {"show_details": "always", "run_cooldown": 0},
         "auth": AUTH,
         "components": {
-            "cache": {"type": "redis", "url": f"redis://127.0.0.1:{first.port}/0", "password": REDIS_PASSWORD,
-                      **redis_common, "checks": {"connectivity": {}}},
-            "sessions": {"type": "redis", "url": f"redis://:{URL_PASSWORD}@127.0.0.1:{second.port}/0",
-                         **redis_common, "checks": {"connectivity": {}}},
-            "wrongpw": {"type": "redis", "url": f"redis://user:{WRONG_PASSWORD}@127.0.0.1:{first.port}/0",
-                        **redis_common, "checks": {"connectivity": {}}},
-            "fromfile": {"type": "redis", "url": f"redis://127.0.0.1:{second.port}/0",
-                         "password_file": str(secret_file), **redis_common,
-                         "checks": {"connectivity": {"severity": "degraded"}}},
-            "api": {"type": "http", "url": http_target.url, "bearer_token": BEARER_TOKEN, "connect_timeout": 0.1,
-                    "checks": {"ok": {"kind": "reachable", "path": "/ok"}}},
-            "legacy": {"type": "http", "url": f"http://admin:{HTTP_URL_PASSWORD}@127.0.0.1:1/",
-                       "connect_timeout": 0.1, "checks": {"down": {"kind": "reachable", "severity": "degraded"}}},
+            "cache": {
+                "type": "redis",
+                "url": f"redis://127.0.0.1:{first.port}/0",
+                "password": REDIS_PASSWORD,
+                **redis_common,
+                "checks": {"connectivity": {}},
+            },
+            "sessions": {
+                "type": "redis",
+                "url": f"redis://:{URL_PASSWORD}@127.0.0.1:{second.port}/0",
+                **redis_common,
+                "checks": {"connectivity": {}},
+            },
+            "wrongpw": {
+                "type": "redis",
+                "url": f"redis://user:{WRONG_PASSWORD}@127.0.0.1:{first.port}/0",
+                **redis_common,
+                "checks": {"connectivity": {}},
+            },
+            "fromfile": {
+                "type": "redis",
+                "url": f"redis://127.0.0.1:{second.port}/0",
+                "password_file": str(secret_file),
+                **redis_common,
+                "checks": {"connectivity": {"severity": "degraded"}},
+            },
+            "api": {
+                "type": "http",
+                "url": http_target.url,
+                "bearer_token": BEARER_TOKEN,
+                "connect_timeout": 0.1,
+                "checks": {"ok": {"kind": "reachable", "path": "/ok"}},
+            },
+            "legacy": {
+                "type": "http",
+                "url": f"http://admin:{HTTP_URL_PASSWORD}@127.0.0.1:1/",
+                "connect_timeout": 0.1,
+                "checks": {"down": {"kind": "reachable", "severity": "degraded"}},
+            },
         },
     }
 
@@ -134,7 +168,9 @@ def test_no_secret_in_cli_output(redis_factory: Any, http_target: Any, tmp_path:
     shown = vigil("config", "show", "--config", str(path))
     assert shown.returncode == 0, shown.stderr
     assert_clean(shown.stdout + shown.stderr, "config show")
-    assert yaml.safe_load(shown.stdout) == json.loads(vigil("config", "show", "--format", "json", "--config", str(path)).stdout)
+    assert yaml.safe_load(shown.stdout) == json.loads(
+        vigil("config", "show", "--format", "json", "--config", str(path)).stdout
+    )
     shown = vigil("config", "show", "--format", "json", "--config", str(path))
     assert_clean(shown.stdout + shown.stderr, "config show --format json")
     effective = json.loads(shown.stdout)

@@ -16,7 +16,11 @@ from app.store import Store
 
 def schedule(severity: Severity = Severity.CRITICAL, failure: int = 3, success: int = 1) -> Schedule:
     return Schedule(
-        interval=10.0, timeout=2.0, initial_delay=0.0, failure_threshold=failure, success_threshold=success,
+        interval=10.0,
+        timeout=2.0,
+        initial_delay=0.0,
+        failure_threshold=failure,
+        success_threshold=success,
         severity=severity,
     )
 
@@ -147,8 +151,6 @@ def test_cells_for_a_status_bar() -> None:
     assert (cells[0].passed, cells[0].worst) == (1, Status.PASS)
     assert (cells[1].warned, cells[1].failed, cells[1].worst) == (1, 1, Status.FAIL)
     assert all(c.worst is None for c in cells[2:])
-
-
 
 
 def test_a_latched_failure_is_reported_at_once_and_held() -> None:

@@ -60,6 +60,8 @@ def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
+
+
 def _store(services: ServicesDep) -> Store:
     return services.store
 

@@ -5,7 +5,7 @@ How much unauthenticated callers see follows `server.show_details` (Spring Boot 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
@@ -48,8 +48,13 @@ Group = Annotated[
 
 
 def _health(
-    store: StoreDep, settings: SettingsDep, verifier: VerifierDep, authorization: str | None,
-    component: str | None = None, check: str | None = None, group: str | None = None,
+    store: StoreDep,
+    settings: SettingsDep,
+    verifier: VerifierDep,
+    authorization: str | None,
+    component: str | None = None,
+    check: str | None = None,
+    group: str | None = None,
 ) -> HealthResponse:
     states = select(store, component, check)
     details = _details(settings, verifier, authorization)
@@ -58,27 +63,50 @@ def _health(
     return HealthResponse(document, status_code=status, headers={"cache-control": "no-store"})
 
 
-@router.get("/health", response_class=HealthResponse, responses=_RESPONSES, summary="Health of every check (application/health+json)")
+@router.get(
+    "/health",
+    response_class=HealthResponse,
+    responses=_RESPONSES,
+    summary="Health of every check (application/health+json)",
+)
 async def health(
-    store: StoreDep, settings: SettingsDep, verifier: VerifierDep, turns: TurnsDep,
-    authorization: str | None = Header(None), group: Group = None,
+    store: StoreDep,
+    settings: SettingsDep,
+    verifier: VerifierDep,
+    turns: TurnsDep,
+    authorization: str | None = Header(None),
+    group: Group = None,
 ) -> HealthResponse:
     async with turns.turn():
         return _health(store, settings, verifier, authorization, group=group)
 
 
-@router.get("/health/{component}", response_class=HealthResponse, responses=_RESPONSES, summary="Health of one component")
+@router.get(
+    "/health/{component}", response_class=HealthResponse, responses=_RESPONSES, summary="Health of one component"
+)
 async def health_component(
-    component: str, store: StoreDep, settings: SettingsDep, verifier: VerifierDep, turns: TurnsDep,
-    authorization: str | None = Header(None), group: Group = None,
+    component: str,
+    store: StoreDep,
+    settings: SettingsDep,
+    verifier: VerifierDep,
+    turns: TurnsDep,
+    authorization: str | None = Header(None),
+    group: Group = None,
 ) -> HealthResponse:
     async with turns.turn():
         return _health(store, settings, verifier, authorization, component, group=group)
 
 
-@router.get("/health/{component}/{check}", response_class=HealthResponse, responses=_RESPONSES, summary="Health of one check")
+@router.get(
+    "/health/{component}/{check}", response_class=HealthResponse, responses=_RESPONSES, summary="Health of one check"
+)
 async def health_check(
-    component: str, check: str, store: StoreDep, settings: SettingsDep, verifier: VerifierDep, turns: TurnsDep,
+    component: str,
+    check: str,
+    store: StoreDep,
+    settings: SettingsDep,
+    verifier: VerifierDep,
+    turns: TurnsDep,
     authorization: str | None = Header(None),
 ) -> HealthResponse:
     async with turns.turn():

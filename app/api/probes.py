@@ -73,7 +73,9 @@ Verbose = Annotated[str | None, Query(description="present: list every check, ku
 Exclude = Annotated[list[str], Query(description="check id (component:check) to leave out; repeatable")]
 
 
-def _readiness(store: Store, verbose: str | None, exclude: list[str], component: str | None, check: str | None) -> PlainTextResponse:
+def _readiness(
+    store: Store, verbose: str | None, exclude: list[str], component: str | None, check: str | None
+) -> PlainTextResponse:
     states = select(store, component, check)
     known = {str(s.check_id) for s in store.states.values()}
     unknown = [e for e in exclude if e not in known]
@@ -123,7 +125,10 @@ async def ready_alias(store: StoreDep, verbose: Verbose = None, exclude: Exclude
     summary="Readiness of one component",
 )
 async def readyz_component(
-    store: StoreDep, component: str, verbose: Verbose = None, exclude: Exclude = []  # noqa: B006
+    store: StoreDep,
+    component: str,
+    verbose: Verbose = None,
+    exclude: Exclude = [],  # noqa: B006
 ) -> PlainTextResponse:
     return _readiness(store, verbose, exclude, component, None)
 
@@ -135,7 +140,11 @@ async def readyz_component(
     summary="Readiness of one check",
 )
 async def readyz_check(
-    store: StoreDep, component: str, check: str, verbose: Verbose = None, exclude: Exclude = []  # noqa: B006
+    store: StoreDep,
+    component: str,
+    check: str,
+    verbose: Verbose = None,
+    exclude: Exclude = [],  # noqa: B006
 ) -> PlainTextResponse:
     return _readiness(store, verbose, exclude, component, check)
 

@@ -5,8 +5,6 @@ Concurrent requests for a check share one execution; a per-check cooldown return
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 
@@ -22,8 +20,13 @@ class RunResponse(JSONResponse):
 
 
 async def _run(
-    store: StoreDep, settings: SettingsDep, scheduler: SchedulerDep, verifier: VerifierDep,
-    authorization: str | None, component: str | None = None, check: str | None = None,
+    store: StoreDep,
+    settings: SettingsDep,
+    scheduler: SchedulerDep,
+    verifier: VerifierDep,
+    authorization: str | None,
+    component: str | None = None,
+    check: str | None = None,
 ) -> RunResponse:
     verifier.verify(authorization, require_scope=True)  # AuthError -> 401/403 in main's handler
     states = select(store, component, check)
@@ -48,23 +51,42 @@ _RESPONSES: Responses = {
 
 @router.post("/checks/run", response_class=RunResponse, responses=_RESPONSES, summary="Run every check now")
 async def run_all(
-    store: StoreDep, settings: SettingsDep, scheduler: SchedulerDep, verifier: VerifierDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    scheduler: SchedulerDep,
+    verifier: VerifierDep,
     authorization: str | None = Header(None),
 ) -> RunResponse:
     return await _run(store, settings, scheduler, verifier, authorization)
 
 
-@router.post("/checks/{component}/run", response_class=RunResponse, responses=_RESPONSES, summary="Run one component's checks now")
+@router.post(
+    "/checks/{component}/run",
+    response_class=RunResponse,
+    responses=_RESPONSES,
+    summary="Run one component's checks now",
+)
 async def run_component(
-    component: str, store: StoreDep, settings: SettingsDep, scheduler: SchedulerDep, verifier: VerifierDep,
+    component: str,
+    store: StoreDep,
+    settings: SettingsDep,
+    scheduler: SchedulerDep,
+    verifier: VerifierDep,
     authorization: str | None = Header(None),
 ) -> RunResponse:
     return await _run(store, settings, scheduler, verifier, authorization, component)
 
 
-@router.post("/checks/{component}/{check}/run", response_class=RunResponse, responses=_RESPONSES, summary="Run one check now")
+@router.post(
+    "/checks/{component}/{check}/run", response_class=RunResponse, responses=_RESPONSES, summary="Run one check now"
+)
 async def run_check(
-    component: str, check: str, store: StoreDep, settings: SettingsDep, scheduler: SchedulerDep,
-    verifier: VerifierDep, authorization: str | None = Header(None),
+    component: str,
+    check: str,
+    store: StoreDep,
+    settings: SettingsDep,
+    scheduler: SchedulerDep,
+    verifier: VerifierDep,
+    authorization: str | None = Header(None),
 ) -> RunResponse:
     return await _run(store, settings, scheduler, verifier, authorization, component, check)

@@ -203,7 +203,10 @@ def test_bad_options_name_their_field(tmp_path: Path) -> None:
         {"host": "db", "port": 1, "tls": True, "checks": {"tls": {"warn_before": "3d", "fail_before": "7d"}}},
     )
     assert found == ["components.dep.checks.tls.fail_before: 7d is longer than warn_before (72h)"]
-    found = problems(tmp_path, {"host": "db", "port": 1, "tls": True}, defaults={"timeout": "3s", "interval": "10s"})
+    explicit = {"connect_timeout": "1s", "handshake_timeout": "2s"}  # set by hand: not fitted to the check
+    found = problems(
+        tmp_path, {"host": "db", "port": 1, "tls": True, **explicit}, defaults={"timeout": "3s", "interval": "10s"}
+    )
     assert found == [
         "components.dep.checks.connect.timeout: 3s must be longer than the component's connect/socket timeouts (3s)"
     ]

@@ -18,7 +18,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, field_va
 from app.checks.http.readiness_config import HttpHttps, HttpLatency, HttpResources, HttpTls, longer_than
 from app.schema import Area, CheckConfig, ComponentConfig, Duration, Frozen, Schedule, SecretFields
 
-SENSITIVE_HEADER = re.compile(r"^(authorization|proxy-authorization|cookie|x-api-key)$|token|secret|key|pass", re.I)
+SENSITIVE_HEADER = re.compile(r"auth|token|secret|key|pass|session|cookie", re.I)  # X-Custom-Auth, X-Session-Id...
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP token (RFC 9110 5.6.2)
 
 Method = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -251,6 +251,7 @@ def _default_checks() -> dict[str, AnyHttpCheck]:
 
 class HttpComponent(ComponentConfig):
     secret_fields: ClassVar[tuple[str, ...]] = ("bearer_token",)
+    timeout_chain: ClassVar[tuple[tuple[str, str | None, float], ...]] = (("connect_timeout", None, 0.5),)
 
     type: Literal["http"]
     url: str

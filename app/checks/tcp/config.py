@@ -62,6 +62,11 @@ def _default_checks() -> dict[str, AnyTcpCheck]:
 class TcpComponent(ComponentConfig):
     """A dependency spoken to over plain TCP (a database proxy, a message broker, SMTP), optionally over TLS."""
 
+    timeout_chain: ClassVar[tuple[tuple[str, str | None, float], ...]] = (
+        ("connect_timeout", None, 0.4),
+        ("handshake_timeout", None, 0.4),
+    )
+
     type: Literal["tcp"]
     host: str = Field(min_length=1)  # a name or an address
     port: int = Field(ge=1, le=65535)
