@@ -34,6 +34,35 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.05) -> No
     raise TimeoutError(f"{what} not ready after {timeout}s")
 
 
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """`cert.pem` (also the CA a client must trust) and `key.pem` for 127.0.0.1 in `directory`, made by openssl."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+    return cert, key
+
+
 class _Process:
     name = "server"
     proc: subprocess.Popen[bytes] | None = None
@@ -91,29 +120,7 @@ class RedisServer(_Process):
         self.password = password
         self.tls = tls
         if tls:  # a self-signed certificate for 127.0.0.1, which is also the CA clients must trust
-            subprocess.run(
-                [
-                    "openssl",
-                    "req",
-                    "-x509",
-                    "-newkey",
-                    "rsa:2048",
-                    "-nodes",
-                    "-days",
-                    "2",
-                    "-subj",
-                    "/CN=127.0.0.1",
-                    "-addext",
-                    "subjectAltName=IP:127.0.0.1",
-                    "-keyout",
-                    str(self.dir / "key.pem"),
-                    "-out",
-                    str(self.ca_file),
-                ],
-                check=True,
-                capture_output=True,
-                timeout=30,
-            )
+            self_signed_certificate(self.dir)
 
     @property
     def ca_file(self) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import socket
 import ssl
 import subprocess
@@ -17,6 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 import uvicorn
+import yaml
 from aiohttp import web
 from jose import jwt
 
@@ -24,7 +26,7 @@ from app.config import Settings
 from app.main import build_engine, create_app
 from app.model import CheckId, CheckResult
 from app.scheduler import Scheduler
-from devenv.servers import ClickHouseServer, RedisServer, free_port
+from devenv.servers import ClickHouseServer, RedisServer, free_port, self_signed_certificate
 
 JWT_SECRET = "test-hmac-secret-that-is-long-enough-0123456789"
 JWT_AUDIENCE = "vigil"
@@ -187,30 +189,7 @@ def http_target() -> Iterator[HttpTarget]:
 def https_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[HttpTarget, Path]]:
     """The same app over TLS with a self-signed certificate for 127.0.0.1; yields (target, CA file)."""
     directory = tmp_path_factory.mktemp("tls")
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=30,
-    )
+    cert, key = self_signed_certificate(directory)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     target = HttpTarget(context).start()
@@ -375,3 +354,64 @@ def make_token(
 
 
 AUTH = {"algorithms": ["HS256"], "key": JWT_SECRET, "audience": JWT_AUDIENCE, "issuer": JWT_ISSUER}
+
+
+# -- a real Prometheus, a resolver that never answers -----------------------------------------------------
+
+BLACK_HOLE = "127.0.0.9"  # where a private resolv.conf sends name lookups that never get an answer
+
+
+@pytest.fixture
+def silent_resolver() -> Iterator[socket.socket]:
+    """A UDP socket on BLACK_HOLE:53 that reads every query and never answers."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((BLACK_HOLE, 53))
+    sock.settimeout(0.2)
+    stop = threading.Event()
+
+    def swallow() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                sock.recvfrom(4096)
+
+    thread = threading.Thread(target=swallow, daemon=True)
+    thread.start()
+    yield sock
+    stop.set()
+    thread.join(2)
+    sock.close()
+
+
+@contextlib.contextmanager
+def prometheus_scraping(target: str, directory: Path, rules: Path | None = None) -> Iterator[str]:
+    """Debian's Prometheus scraping `target` (host:port) every second, evaluating `rules`; yields its base URL."""
+    port = free_port()
+    config: dict[str, Any] = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "scrape_configs": [{"job_name": "vigil", "static_configs": [{"targets": [target]}]}],
+    }
+    if rules is not None:
+        config["rule_files"] = [str(rules)]
+    (directory / "prometheus.yml").write_text(yaml.safe_dump(config))
+    prometheus = subprocess.Popen(
+        [
+            shutil.which("prometheus") or "/usr/bin/prometheus",
+            f"--config.file={directory / 'prometheus.yml'}",
+            f"--storage.tsdb.path={directory / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        prometheus.terminate()
+        prometheus.wait(15)
+
+
+async def prometheus_query(session: aiohttp.ClientSession, base: str, expr: str) -> list[dict[str, Any]]:
+    async with session.get(f"{base}/api/v1/query", params={"query": expr}) as response:
+        body = await response.json()
+    assert body["status"] == "success", body
+    return list(body["data"]["result"])

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -17,8 +16,8 @@ import aiohttp
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from devenv.servers import ClickHouseServer, RedisServer, free_port
-from tests.conftest import HttpTarget, http, make_settings, reach, serve
+from devenv.servers import ClickHouseServer, RedisServer
+from tests.conftest import HttpTarget, http, make_settings, prometheus_query, prometheus_scraping, reach, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD = ROOT / "examples" / "grafana-dashboard.json"
@@ -166,13 +165,6 @@ def test_slo_rules_compute_the_error_budget(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-async def query(session: aiohttp.ClientSession, base: str, expr: str) -> list[dict[str, Any]]:
-    async with session.get(f"{base}/api/v1/query", params={"query": expr}) as response:
-        body = await response.json()
-    assert body["status"] == "success", body
-    return list(body["data"]["result"])
-
-
 async def test_every_panel_has_data_in_a_real_prometheus(
     redis_server: RedisServer, clickhouse_server: ClickHouseServer, http_target: HttpTarget, tmp_path: Path
 ) -> None:
@@ -217,47 +209,29 @@ async def test_every_panel_has_data_in_a_real_prometheus(
             unknown = metric_names(expr) - exposed - recorded
             assert not unknown, f"{where}: {sorted(unknown)} neither in /metrics nor recorded"
 
-        port = free_port()
-        config = {
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "rule_files": [str(RULES)],
-            "scrape_configs": [{"job_name": "vigil", "static_configs": [{"targets": [served.url.split("//")[1]]}]}],
-        }
-        (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
-        binary = shutil.which("prometheus") or "/usr/bin/prometheus"
-        prometheus = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={tmp_path / 'prometheus.yml'}",
-                f"--storage.tsdb.path={tmp_path / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
+        with prometheus_scraping(served.url.split("//")[1], tmp_path, RULES) as base:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
                 empty: list[str] = list(found)
                 deadline = time.monotonic() + 45
                 while empty and time.monotonic() < deadline:
                     await asyncio.sleep(1)
                     try:
-                        empty = [where for where in empty if not await query(session, base, substitute(found[where]))]
+                        empty = [
+                            where
+                            for where in empty
+                            if not await prometheus_query(session, base, substitute(found[where]))
+                        ]
                     except aiohttp.ClientError:
                         continue  # Prometheus still starting
                 assert not empty, f"no data after a few scrapes for: {empty}"
                 # The values behind the panels make sense, not only exist.
-                state = await query(session, base, substitute(found["Check state/A"]))
+                state = await prometheus_query(session, base, substitute(found["Check state/A"]))
                 states = {(r["metric"]["component"], r["metric"]["check"]): r["value"][1] for r in state}
                 assert states[("api", "ok")] == "1" and states[("api", "broken")] == "3"
                 assert states[("cache", "connectivity")] == "1"
-                latency = await query(session, base, substitute(found["ClickHouse SLA query latency/A"]))
+                latency = await prometheus_query(session, base, substitute(found["ClickHouse SLA query latency/A"]))
                 assert {r["metric"]["measure"] for r in latency} == {"one_row_latency_seconds"}
-                budget = await query(session, base, substitute(found["Error budget remaining/A"]))
+                budget = await prometheus_query(session, base, substitute(found["Error budget remaining/A"]))
                 budgets = {r["metric"]["check"]: float(r["value"][1]) for r in budget}
                 assert budgets["ok"] == 1.0 and budgets["broken"] < 0  # every run of broken failed: overspent
                 assert "memory" not in budgets  # degraded checks have no SLO
-        finally:
-            prometheus.terminate()
-            prometheus.wait(15)

@@ -4,7 +4,6 @@ scrapes a running Vigil and evaluates the SLI recording rules over it."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -13,8 +12,7 @@ from typing import Any
 import aiohttp
 import yaml
 
-from devenv.servers import free_port
-from tests.conftest import HttpTarget, make_settings, serve
+from tests.conftest import HttpTarget, make_settings, prometheus_query, prometheus_scraping, serve
 
 RULES = Path(__file__).resolve().parent.parent / "examples" / "prometheus-rules.yml"
 
@@ -104,13 +102,6 @@ def test_alerts_fire_for_failing_critical_checks_only(tmp_path: Path) -> None:
     assert "SUCCESS" in done.stdout
 
 
-async def query(session: aiohttp.ClientSession, base: str, expr: str) -> list[dict[str, Any]]:
-    async with session.get(f"{base}/api/v1/query", params={"query": expr}) as response:
-        body = await response.json()
-    assert body["status"] == "success", body
-    return list(body["data"]["result"])
-
-
 async def test_real_prometheus_scrapes_vigil_and_evaluates_the_sli(http_target: HttpTarget, tmp_path: Path) -> None:
     settings = make_settings(
         defaults={"interval": "300ms", "timeout": "250ms", "jitter": 0, "failure_threshold": 1},
@@ -127,34 +118,15 @@ async def test_real_prometheus_scrapes_vigil_and_evaluates_the_sli(http_target: 
         },
     )
     async with serve(settings) as served:
-        port = free_port()
-        config = {
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "rule_files": [str(RULES)],
-            "scrape_configs": [{"job_name": "vigil", "static_configs": [{"targets": [served.url.split("//")[1]]}]}],
-        }
-        (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
-        binary = shutil.which("prometheus") or "/usr/bin/prometheus"
-        prometheus = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={tmp_path / 'prometheus.yml'}",
-                f"--storage.tsdb.path={tmp_path / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
+        with prometheus_scraping(served.url.split("//")[1], tmp_path, RULES) as base:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
                 deadline = time.monotonic() + 30
                 up: list[dict[str, Any]] = []
                 ratios: list[dict[str, Any]] = []
                 while time.monotonic() < deadline:
                     try:
-                        up = await query(session, base, 'vigil_check_up{job="vigil"}')
-                        ratios = await query(session, base, "vigil:check_error_ratio:rate5m")
+                        up = await prometheus_query(session, base, 'vigil_check_up{job="vigil"}')
+                        ratios = await prometheus_query(session, base, "vigil:check_error_ratio:rate5m")
                     except aiohttp.ClientError:
                         up, ratios = [], []
                     if len(up) == 2 and len(ratios) == 2:
@@ -162,8 +134,5 @@ async def test_real_prometheus_scrapes_vigil_and_evaluates_the_sli(http_target: 
                     await asyncio.sleep(0.5)
                 assert {(r["metric"]["check"], r["value"][1]) for r in up} == {("ok", "1"), ("broken", "0")}
                 assert {(r["metric"]["check"], float(r["value"][1])) for r in ratios} == {("ok", 0.0), ("broken", 1.0)}
-                target = await query(session, base, 'up{job="vigil"}')
+                target = await prometheus_query(session, base, 'up{job="vigil"}')
                 assert target[0]["value"][1] == "1"
-        finally:
-            prometheus.terminate()
-            prometheus.wait(15)

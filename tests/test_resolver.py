@@ -13,11 +13,9 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,35 +24,13 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from devenv.servers import free_port
-from tests.conftest import http, reach
+from tests.conftest import BLACK_HOLE, http, reach
 
 VIGIL = str(Path(sys.executable).with_name("vigil"))
-BLACK_HOLE = "127.0.0.9"
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("unshare") is None, reason="needs root and unshare for a private resolv.conf"
 )
-
-
-@pytest.fixture
-def silent_resolver() -> Iterator[socket.socket]:
-    """A UDP socket on BLACK_HOLE:53 that reads every query and never answers."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind((BLACK_HOLE, 53))
-    sock.settimeout(0.2)
-    stop = threading.Event()
-
-    def swallow() -> None:
-        while not stop.is_set():
-            with contextlib.suppress(OSError):
-                sock.recvfrom(4096)
-
-    thread = threading.Thread(target=swallow, daemon=True)
-    thread.start()
-    yield sock
-    stop.set()
-    thread.join(2)
-    sock.close()
 
 
 def scrape(port: int) -> tuple[float, dict[str, Any]]:

@@ -7,14 +7,12 @@ queries and never replies (as in tests/test_resolver.py); `localhost` still reso
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,33 +20,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.conftest import BLACK_HOLE
+
 VIGIL = str(Path(sys.executable).with_name("vigil"))
-BLACK_HOLE = "127.0.0.9"
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("unshare") is None, reason="needs root and unshare for a private resolv.conf"
 )
-
-
-@pytest.fixture
-def silent_resolver() -> Iterator[None]:
-    """A UDP socket on BLACK_HOLE:53 that reads every query and never answers."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind((BLACK_HOLE, 53))
-    sock.settimeout(0.2)
-    stop = threading.Event()
-
-    def swallow() -> None:
-        while not stop.is_set():
-            with contextlib.suppress(OSError):
-                sock.recvfrom(4096)
-
-    thread = threading.Thread(target=swallow, daemon=True)
-    thread.start()
-    yield
-    stop.set()
-    thread.join(2)
-    sock.close()
 
 
 @pytest.fixture
@@ -60,7 +38,9 @@ def listening() -> Iterator[int]:
     sock.close()
 
 
-def test_a_lookup_that_never_answers_is_a_dns_fail(silent_resolver: None, listening: int, tmp_path: Path) -> None:
+def test_a_lookup_that_never_answers_is_a_dns_fail(
+    silent_resolver: socket.socket, listening: int, tmp_path: Path
+) -> None:
     # getaddrinfo waits 3 x 10 s for this resolver: the process must not wait it out before exiting.
     (tmp_path / "resolv.conf").write_text(f"nameserver {BLACK_HOLE}\noptions timeout:10 attempts:3\n")
     config = tmp_path / "vigil.yaml"
