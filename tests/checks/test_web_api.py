@@ -20,6 +20,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from app.config import Settings
 from app.model import CheckId, CheckResult, Status
+from devenv.servers import free_port
 from devenv.webapp import Served, WebAppOptions, serve
 from tests.conftest import all_ran, check_runner, make_settings
 from tests.conftest import serve as serve_vigil
@@ -27,12 +28,6 @@ from tests.conftest import serve as serve_vigil
 CHECKS = ("cors", "auth", "socket")
 ORIGIN = "https://app.example"
 EVIL = "https://evil.example"
-
-
-def free_port() -> int:
-    from devenv.servers import free_port as pick  # may move to devenv.servers
-
-    return pick()
 
 
 def api_config(
