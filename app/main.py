@@ -25,6 +25,7 @@ from app.auth import AuthError, Verifier
 from app.config import Settings
 from app.masking import Scrubber
 from app.metrics import build_exposition
+from app.report import EntryMemo
 from app.scheduler import Scheduler
 from app.specs import CheckSpec, resolve
 from app.store import Store
@@ -62,7 +63,7 @@ def create_app(settings: Settings) -> FastAPI:
         description="Health checks and readiness for a system's dependencies.",
         lifespan=lifespan,
     )
-    app.state.services = Services(settings, store, scheduler, Verifier(settings.auth), Turns())
+    app.state.services = Services(settings, store, scheduler, Verifier(settings.auth), Turns(), EntryMemo())
     app.include_router(probes.router)
     app.include_router(health.router)
     app.include_router(runs.router)

@@ -122,6 +122,7 @@ class Store:
         self.by_component: dict[str, list[CheckState]] = {}
         for state in self.states.values():
             self.by_component.setdefault(state.component, []).append(state)
+        self._recent: deque[Transition] = deque(maxlen=TRANSITIONS_KEPT)  # across all checks, oldest first
         self.version = 0  # bumped by every write: readers cache what they derive from the store per version
         self.heartbeat = time.monotonic()  # the scheduler's watchdog beats here; /livez reads it
         self.shutting_down = False
@@ -262,6 +263,7 @@ class Store:
             return None
         transition = Transition(time.time(), state.check_id, before, after, reason)
         state.transitions.append(transition)
+        self._recent.append(transition)
         self._recompute_ready()
         return transition
 
@@ -277,8 +279,8 @@ class Store:
         return self.by_component.get(component, [])
 
     def recent_transitions(self, limit: int = TRANSITIONS_KEPT) -> list[Transition]:
-        merged = [t for s in self.states.values() for t in s.transitions]
-        return sorted(merged, key=lambda t: t.at, reverse=True)[:limit]
+        """The latest transitions across all checks, newest first."""
+        return list(reversed(self._recent))[:limit]
 
 
 def forecast_sentence(forecast: Forecast, unit: str | None, window: float) -> str:

@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from app.auth import Verifier
 from app.config import Settings
 from app.model import CheckId
+from app.report import EntryMemo
 from app.scheduler import Scheduler
 from app.store import CheckState, Store
 
@@ -50,6 +51,7 @@ class Services:
     scheduler: Scheduler
     verifier: Verifier
     turns: Turns
+    entries: EntryMemo  # /health's encoded per-check members
 
 
 def get_services(request: Request) -> Services:
@@ -82,11 +84,16 @@ def _turns(services: ServicesDep) -> Turns:
     return services.turns
 
 
+def _entries(services: ServicesDep) -> EntryMemo:
+    return services.entries
+
+
 StoreDep = Annotated[Store, Depends(_store)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 SchedulerDep = Annotated[Scheduler, Depends(_scheduler)]
 VerifierDep = Annotated[Verifier, Depends(_verifier)]
 TurnsDep = Annotated[Turns, Depends(_turns)]
+EntriesDep = Annotated[EntryMemo, Depends(_entries)]
 
 
 def select(store: Store, component: str | None = None, check: str | None = None) -> list[CheckState]:

@@ -8,13 +8,13 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
-from app.api.deps import SettingsDep, StoreDep, TurnsDep, VerifierDep, select
+from app.api.deps import EntriesDep, SettingsDep, StoreDep, TurnsDep, VerifierDep, select
 from app.api.schemas import BAD_REQUEST, NOT_FOUND, Responses, health_body
 from app.auth import AuthError
 from app.config import ShowDetails
-from app.report import HEALTH_JSON, health_document
+from app.report import HEALTH_JSON, encoded_health
 
 router = APIRouter(tags=["health"])
 _RESPONSES: Responses = {
@@ -26,6 +26,8 @@ _RESPONSES: Responses = {
 
 
 class HealthResponse(JSONResponse):
+    """Documents the routes' media type; the body is encoded by `encoded_health` (app.report)."""
+
     media_type = HEALTH_JSON
 
 
@@ -51,16 +53,17 @@ def _health(
     store: StoreDep,
     settings: SettingsDep,
     verifier: VerifierDep,
+    entries: EntriesDep,
     authorization: str | None,
     component: str | None = None,
     check: str | None = None,
     group: str | None = None,
-) -> HealthResponse:
+) -> Response:
     states = select(store, component, check)
     details = _details(settings, verifier, authorization)
     # The whole system follows readiness (degraded checks only warn); a named part reports its own worst state.
-    status, document = health_document(store, states, details=details, strict=component is not None, group=group)
-    return HealthResponse(document, status_code=status, headers={"cache-control": "no-store"})
+    status, body = encoded_health(store, states, entries, details=details, strict=component is not None, group=group)
+    return Response(body, status_code=status, media_type=HEALTH_JSON, headers={"cache-control": "no-store"})
 
 
 @router.get(
@@ -74,11 +77,12 @@ async def health(
     settings: SettingsDep,
     verifier: VerifierDep,
     turns: TurnsDep,
+    entries: EntriesDep,
     authorization: str | None = Header(None),
     group: Group = None,
-) -> HealthResponse:
+) -> Response:
     async with turns.turn():
-        return _health(store, settings, verifier, authorization, group=group)
+        return _health(store, settings, verifier, entries, authorization, group=group)
 
 
 @router.get(
@@ -90,11 +94,12 @@ async def health_component(
     settings: SettingsDep,
     verifier: VerifierDep,
     turns: TurnsDep,
+    entries: EntriesDep,
     authorization: str | None = Header(None),
     group: Group = None,
-) -> HealthResponse:
+) -> Response:
     async with turns.turn():
-        return _health(store, settings, verifier, authorization, component, group=group)
+        return _health(store, settings, verifier, entries, authorization, component, group=group)
 
 
 @router.get(
@@ -107,7 +112,8 @@ async def health_check(
     settings: SettingsDep,
     verifier: VerifierDep,
     turns: TurnsDep,
+    entries: EntriesDep,
     authorization: str | None = Header(None),
-) -> HealthResponse:
+) -> Response:
     async with turns.turn():
-        return _health(store, settings, verifier, authorization, component, check)
+        return _health(store, settings, verifier, entries, authorization, component, check)
