@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import signal
@@ -127,6 +128,7 @@ def serve(settings: Settings, host: str | None, port: int | None, log_format: st
 
     class Server(uvicorn.Server):
         draining_until: float | None = None
+        frozen = False
 
         def handle_exit(self, sig: int, frame: Any) -> None:
             # SIGTERM and SIGINT (Ctrl-C) alike: readiness turns 503 at once, a short drain, then a quiet exit 0.
@@ -142,6 +144,9 @@ def serve(settings: Settings, host: str | None, port: int | None, log_format: st
         async def on_tick(self, counter: int) -> bool:
             if self.draining_until is not None and time.monotonic() >= self.draining_until:
                 self.should_exit = True
+            if not self.frozen and store.startup_complete:
+                self.frozen = True
+                freeze_long_lived()
             return await super().on_tick(counter)
 
     config = uvicorn.Config(
@@ -156,6 +161,14 @@ def serve(settings: Settings, host: str | None, port: int | None, log_format: st
     )
     Server(config).run()
     return EXIT_OK
+
+
+def freeze_long_lived() -> None:
+    """Once every check has run: what exists now (modules, config, clients, the store) lives as long as the
+    process, so the cyclic GC stops walking it. A full collection over it took 40-60 ms at 1,000 checks, on the
+    loop every check and probe shares; afterwards a full collection walks only what changed since."""
+    gc.collect()
+    gc.freeze()
 
 
 # -- check -------------------------------------------------------------------------------------------

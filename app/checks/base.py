@@ -7,6 +7,7 @@ a CheckKind is one check kind: its options model (whose `kind` Literal is its na
 from __future__ import annotations
 
 import asyncio
+import functools
 import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -46,8 +47,10 @@ class NoMemo:
 CheckFn = Callable[[CheckContext[Any, Any, Any, Any]], Awaitable[Outcome]]
 
 
+@functools.cache
 def literal_of(model: type[Any], field: str) -> str:
-    """The single value of a `Literal[...]` field: a check's `kind`, a component's `type`."""
+    """The single value of a `Literal[...]` field: a check's `kind`, a component's `type` (read once per model:
+    every metrics snapshot and health document asks)."""
     (value,) = typing.get_args(model.model_fields[field].annotation)
     return str(value)
 
