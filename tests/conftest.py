@@ -159,7 +159,8 @@ class HttpTarget:
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self._loop)
-        runner = web.AppRunner(self._app())
+        # A handler still holding a late or endless reply is not waited for at shutdown (60 s by default).
+        runner = web.AppRunner(self._app(), shutdown_timeout=0.5)
         self._loop.run_until_complete(runner.setup())
         site = web.TCPSite(runner, "127.0.0.1", self.port, ssl_context=self.ssl_context)
         self._loop.run_until_complete(site.start())

@@ -22,6 +22,7 @@ from typing import Any
 from asynch.connection import Connection
 from asynch.errors import NetworkError, OperationalError, ServerException
 
+from app import units
 from app.clients.clickhouse_errors import (
     ClickHouseError,
     ConnectionLost,
@@ -111,7 +112,7 @@ class ClickHouseClient:
         except TimeoutError:
             raise PoolExhausted(
                 f"pool exhausted: all {self.settings.max_connections} of Vigil's connections busy "
-                f"for {self.settings.pool_timeout:g}s"  # the wording Redis's pool uses too
+                f"for {units.span(self.settings.pool_timeout)}"  # the wording Redis's pool uses too
             ) from None
         self._in_use += 1
         try:

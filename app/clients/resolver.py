@@ -144,6 +144,10 @@ class SharedResolver(AbstractResolver):
             future.add_done_callback(lambda done: self._settle(key, done))
         return await asyncio.shield(future)
 
+    def looking_up(self, host: str) -> bool:
+        """A lookup of `host` is in flight (asked, not answered): what a connect timeout may have waited on."""
+        return any(key[0].lower() == host.lower() for key in self._inflight)
+
     def _settle(self, key: _Key, future: asyncio.Future[_Infos]) -> None:
         self._inflight.pop(key, None)
         if not future.cancelled() and future.exception() is None:

@@ -80,7 +80,7 @@ def test_describe_error_words_every_known_error_and_leaves_bugs_to_the_scheduler
         ConnectionLost("SELECT 1", "127.0.0.1:9000", "connection closed"),
         QueryTimeout("SELECT 1", 1.4, 1.4),
         ServerError(60, "Table db.nope doesn't exist."),
-        PoolExhausted("pool exhausted: all 4 of Vigil's connections busy for 0.5s"),
+        PoolExhausted("pool exhausted: all 4 of Vigil's connections busy for 500ms"),
         NoTimeLeft("schema query on system.columns"),
         SchemaMismatch("table db.nope not found"),
     ]
@@ -89,7 +89,7 @@ def test_describe_error_words_every_known_error_and_leaves_bugs_to_the_scheduler
         "lost ClickHouse at 127.0.0.1:9000 during SELECT 1: connection closed",
         "SELECT 1 cancelled at the check's deadline after 1.4 s",
         "ClickHouse error 60: Table db.nope doesn't exist.",
-        "pool exhausted: all 4 of Vigil's connections busy for 0.5s",
+        "pool exhausted: all 4 of Vigil's connections busy for 500ms",
         "schema query on system.columns not run: no time left before the check's deadline",
         "table db.nope not found",
     ]

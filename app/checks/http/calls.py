@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
@@ -18,6 +18,8 @@ from app.checks.base import CheckContext
 from app.checks.http.config import HttpComponent
 from app.checks.http.errors import NoAnswer
 from app.clients.http import HttpClient
+from app.clients.tcp import NameNotResolved
+from app.units import latency
 
 MAX_BODY = 1_048_576  # bytes read from a response body at most
 
@@ -68,6 +70,15 @@ async def read_body(content: aiohttp.StreamReader, limit: int = MAX_BODY) -> byt
     return b"".join(chunks)
 
 
+def stalled_lookup(ctx: HttpContext, url: str, connect: float) -> NameNotResolved | None:
+    """After a connect timeout: the name lookup it was still waiting on, if that is what it was (a hung resolver,
+    worded as the tcp type words it), else None."""
+    host = urlsplit(url).hostname
+    if host is None or not ctx.client.resolver.looking_up(host):
+        return None
+    return NameNotResolved(f"DNS lookup of {host} got no answer within the {latency(connect)} connect timeout")
+
+
 def bounded(ctx: HttpContext, limit: float) -> float:
     """A step's time: its own limit, or what is left of the run when that is less."""
     return max(0.001, min(limit, ctx.remaining()))
@@ -86,7 +97,8 @@ async def request(
 ) -> Reply:
     """One request, redirects not followed, the body read up to `read` bytes; NoAnswer when out of time."""
     seconds = bounded(ctx, limit)
-    timeout = ctx.client.timeout(connect=min(ctx.component.connect_timeout, seconds), total=seconds)
+    connect = min(ctx.component.connect_timeout, seconds)
+    timeout = ctx.client.timeout(connect=connect, total=seconds)
     started = time.perf_counter()
     try:
         async with ctx.client.session.request(
@@ -95,5 +107,7 @@ async def request(
             body = await read_body(response.content, read) if read else b""
             fields = tuple(response.headers.items())
             return Reply(response.status, flatten(fields), body, time.perf_counter() - started, fields)
+    except aiohttp.ConnectionTimeoutError:
+        raise stalled_lookup(ctx, url, connect) or NoAnswer(seconds) from None
     except TimeoutError:
         raise NoAnswer(seconds) from None

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import time
 
+import aiohttp
+
 from app import units
-from app.checks.http.calls import HttpContext, flatten, read_body, target
+from app.checks.http.calls import HttpContext, flatten, read_body, stalled_lookup, target
 from app.checks.http.conditions import body_problems, header_problems
 from app.checks.http.config import HttpReachable
 from app.checks.http.json_fields import mismatches
@@ -22,21 +24,28 @@ async def run(ctx: HttpContext) -> Outcome:
     headers = dict(component.headers)
     if component.bearer_token is not None:
         headers["Authorization"] = f"Bearer {component.bearer_token.get_secret_value()}"
-    timeout = ctx.client.timeout(connect=min(component.connect_timeout, ctx.remaining()), total=ctx.remaining())
+    connect = min(component.connect_timeout, ctx.remaining())
+    timeout = ctx.client.timeout(connect=connect, total=ctx.remaining())
+    url = target(component, options.path)
     started = time.perf_counter()
-    async with ctx.client.session.request(
-        options.method,
-        target(component, options.path),
-        headers=headers,
-        timeout=timeout,
-        allow_redirects=options.follow_redirects,
-        max_redirects=options.max_redirects,
-    ) as response:
-        body = await read_body(response.content) if options.json_fields or options.body_contains else b""
-        latency = time.perf_counter() - started
-        status_code = response.status
-        redirects = len(response.history)
-        answered = flatten(response.headers.items())
+    try:
+        async with ctx.client.session.request(
+            options.method,
+            url,
+            headers=headers,
+            timeout=timeout,
+            allow_redirects=options.follow_redirects,
+            max_redirects=options.max_redirects,
+        ) as response:
+            body = await read_body(response.content) if options.json_fields or options.body_contains else b""
+            latency = time.perf_counter() - started
+            status_code = response.status
+            redirects = len(response.history)
+            answered = flatten(response.headers.items())
+    except aiohttp.ConnectionTimeoutError:
+        if (stalled := stalled_lookup(ctx, url, connect)) is not None:
+            raise stalled from None
+        raise
     observed = [
         Observation("latency", round(latency, 6), "s"),
         Observation("status_code", status_code),
