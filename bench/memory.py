@@ -13,7 +13,6 @@ Usage: .venv/bin/python bench/memory.py [--minutes 12] [--warmup 6]
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -27,24 +26,10 @@ import yaml  # noqa: E402
 
 from bench.probes import wait_http  # noqa: E402
 from bench.scale import rss_kib, total_runs  # noqa: E402
+from devenv.counting import read_counts, serve_command  # noqa: E402
 from devenv.servers import RedisServer, free_port  # noqa: E402
 
 RUNS_PER_DAY = 1000 * 86400 / 15  # 1,000 checks at 15 s for 24 h
-# `vigil serve` as shipped, plus a thread appending "monotonic allocated-blocks" to $VIGIL_BENCH_BLOCKS every 5 s.
-SERVE = [
-    sys.executable,
-    "-c",
-    "import os, sys, threading, time\n"
-    "def count():\n"
-    "    with open(os.environ['VIGIL_BENCH_BLOCKS'], 'a', buffering=1) as out:\n"
-    "        while True:\n"
-    "            out.write(f'{time.monotonic()} {sys.getallocatedblocks()}\\n')\n"
-    "            time.sleep(5)\n"
-    "threading.Thread(target=count, daemon=True).start()\n"
-    "from app.cli import run\n"
-    "sys.argv[0] = 'vigil'\n"
-    "run()\n",
-]
 
 
 def slope(points: list[tuple[float, float]]) -> float:
@@ -82,11 +67,10 @@ def main() -> None:
     port = free_port()
     blocks_file = tmp / "blocks"
     proc = subprocess.Popen(
-        [*SERVE, "serve", "--config", str(path), "--host", "127.0.0.1", "--port", str(port)],
+        serve_command(blocks_file, "--config", str(path), "--host", "127.0.0.1", "--port", str(port)),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         cwd=Path(__file__).resolve().parent.parent,
-        env={**os.environ, "VIGIL_BENCH_BLOCKS": str(blocks_file)},
     )
     samples: list[tuple[float, float, float, float]] = []  # (minutes, runs, RSS bytes, allocated blocks)
     try:
@@ -98,8 +82,8 @@ def main() -> None:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=30) as response:
                     response.read()
                 runs = total_runs(port)
-                lines = blocks_file.read_text().split()
-                samples.append((elapsed / 60, runs, rss_kib(proc.pid) * 1024.0, float(lines[-1])))
+                blocks = read_counts(blocks_file)[-1][1]
+                samples.append((elapsed / 60, runs, rss_kib(proc.pid) * 1024.0, float(blocks)))
                 next_read += 15
             time.sleep(max(0.0, min(1.0, next_read - time.monotonic())))
     finally:
