@@ -65,13 +65,14 @@ def mann_kendall_z(values: list[float]) -> float:
 
 def has_reset(values: list[float], towards: float) -> bool:
     """A lasting fall away from the limit: the few points after a big drop stay below the few before it. A single
-    wild reading (up, then back to the trend) is not one."""
+    wild reading (up, then back to the trend) is not one, nor is the window's first point alone (a slow first
+    query on a new connection would otherwise hold the forecast back until it left the window)."""
     spread = max(values) - min(values)
     if spread <= 0:
         return False
-    for k in range(len(values) - 1):
+    for k in range(1, len(values) - 1):
         if (values[k + 1] - values[k]) * towards < -RESET_SHARE * spread:
-            before = statistics.median(values[max(0, k - 3) : k]) if k else values[k]
+            before = statistics.median(values[max(0, k - 3) : k + 1])
             after = statistics.median(values[k + 1 : k + 4])
             if (after - before) * towards < -RESET_SHARE * spread:
                 return True

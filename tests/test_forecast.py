@@ -41,6 +41,14 @@ def test_growth_plus_noise_and_an_outlier() -> None:
     assert forecast.breach_in == pytest.approx(true_breach, rel=0.15)
 
 
+def test_a_slow_first_reading_is_not_a_reset() -> None:
+    values = growth(0.09, 0.44)
+    values[0] = 0.7  # the window's first point: a slow first query on a new connection, say
+    forecast = predict("memory", MEMORY, series(values), window=WINDOW, horizon=HORIZON)
+    assert forecast is not None
+    assert forecast.breach_in == pytest.approx((0.95 - values[-1]) / 0.09 * 3600, rel=0.05)
+
+
 @pytest.mark.parametrize(
     ("name", "values"),
     [
