@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime
 from typing import Any
@@ -195,3 +196,27 @@ async def test_when_authorized_without_auth_config_hides_details(http_target: An
         await served.wait(lambda: all_ran(served), what="first runs")
         _, doc = await get_json(served, "/health/cache", headers={"Authorization": f"Bearer {make_token()}"})
         assert doc == {"status": "pass"}
+
+
+async def test_members_are_brought_up_to_date_in_slices(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before a detailed document is joined, changed members are encoded a slice at a time, yielding to the loop
+    in between (a new history slot re-encodes every one of them); the join then finds them all ready."""
+    from app.api import health as route
+    from app.main import build_engine
+    from app.report import EntryMemo, encoded_health
+
+    settings = make_settings(
+        components={"api": http("http://127.0.0.1:1/", **{f"c{i}": reach("/") for i in range(50)})}
+    )
+    store, _ = build_engine(settings)
+    states = list(store.states.values())
+    memo = EntryMemo()
+    monkeypatch.setattr(route, "WARM_SLICE", 0.0)  # yield after every member
+    ran_meanwhile = []
+    asyncio.get_running_loop().call_soon(lambda: ran_meanwhile.append(len(memo._members)))
+    await route._warm(store, states, memo)
+    assert ran_meanwhile and ran_meanwhile[0] < len(states)  # the loop ran other work before the last member
+    assert len(memo._members) == len(states)
+    encoded = {id(body) for body in (m[4] for m in memo._members.values())}
+    encoded_health(store, states, memo, details=True)
+    assert {id(m[4]) for m in memo._members.values()} == encoded  # the join re-encoded nothing
