@@ -19,6 +19,18 @@ import urllib.request
 from pathlib import Path
 
 
+def all_stopped(pid: int) -> bool:
+    """Whether every thread of `pid` is in the stopped state (T in /proc/PID/task/TID/stat)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except FileNotFoundError:  # the thread ended meanwhile
+            continue
+        if stat[stat.rindex(")") + 2] not in "Tt":
+            return False
+    return True
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -72,8 +84,15 @@ class _Process:
         assert self.proc is not None
         return self.proc.pid
 
-    def pause(self) -> None:
+    def pause(self, timeout: float = 5.0) -> None:
+        """SIGSTOP, returning once every thread of the server has stopped: the signal is delivered asynchronously,
+        and a thread already running (ClickHouse has dozens) could otherwise still answer a request or two."""
         os.kill(self.pid, signal.SIGSTOP)
+        deadline = time.monotonic() + timeout
+        while not all_stopped(self.pid):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"pid {self.pid} did not stop within {timeout:g}s of SIGSTOP")
+            time.sleep(0.001)
 
     def resume(self) -> None:
         os.kill(self.pid, signal.SIGCONT)
