@@ -22,10 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import yaml  # noqa: E402
 
 from bench.probes import wait_http  # noqa: E402
-from bench.scale import rss_kib, total_runs  # noqa: E402
+from bench.scale import rss_kib, total_runs, write_config  # noqa: E402
 from devenv.counting import read_counts, serve_command  # noqa: E402
 from devenv.servers import RedisServer, free_port  # noqa: E402
 
@@ -49,21 +48,7 @@ def main() -> None:
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="vigil-memory-"))
     redis = RedisServer().start()
-    config = {
-        "defaults": {"interval": "5s", "timeout": "2s"},
-        "server": {"show_details": "always"},
-        "components": {
-            f"cache{c}": {
-                "type": "redis",
-                "url": redis.url,
-                "max_connections": 8,
-                "checks": {f"k{i}": {"kind": "connectivity"} for i in range(100)},
-            }
-            for c in range(10)
-        },
-    }
-    path = tmp / "vigil.yaml"
-    path.write_text(yaml.safe_dump(config))
+    path = write_config(tmp, redis.url, 1000)
     port = free_port()
     blocks_file = tmp / "blocks"
     proc = subprocess.Popen(

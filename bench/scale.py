@@ -133,25 +133,30 @@ ENGINES = {
 }
 
 
-def live_phase(checks: int, duration: int, warmup: int, engine: str = "uvloop + httptools") -> dict[str, float]:
-    tmp = Path(tempfile.mkdtemp(prefix="vigil-scale-"))
-    redis = RedisServer().start()
-    per = checks // 10
+def write_config(directory: Path, redis_url: str, checks: int) -> Path:
+    """The live config: 10 Redis components sharing `checks` connectivity checks at 5 s, details shown."""
     config = {
         "defaults": {"interval": "5s", "timeout": "2s"},
         "server": {"show_details": "always"},
         "components": {
             f"cache{c}": {
                 "type": "redis",
-                "url": redis.url,
+                "url": redis_url,
                 "max_connections": 8,
-                "checks": {f"k{i}": {"kind": "connectivity"} for i in range(per)},
+                "checks": {f"k{i}": {"kind": "connectivity"} for i in range(checks // 10)},
             }
             for c in range(10)
         },
     }
-    path = tmp / "vigil.yaml"
+    path = directory / "vigil.yaml"
     path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def live_phase(checks: int, duration: int, warmup: int, engine: str = "uvloop + httptools") -> dict[str, float]:
+    tmp = Path(tempfile.mkdtemp(prefix="vigil-scale-"))
+    redis = RedisServer().start()
+    path = write_config(tmp, redis.url, checks)
     port = free_port()
     proc = subprocess.Popen(
         [*ENGINES[engine], "serve", "--config", str(path), "--host", "127.0.0.1", "--port", str(port)],

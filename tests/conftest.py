@@ -167,6 +167,10 @@ class HttpTarget:
         self._ready.set()
         self._loop.run_forever()
         self._loop.run_until_complete(runner.cleanup())
+        leftover = asyncio.all_tasks(self._loop)  # handlers still holding a late or endless reply
+        for task in leftover:
+            task.cancel()
+        self._loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
         self._loop.close()
 
     def start(self) -> HttpTarget:

@@ -6,8 +6,9 @@ followed here, and a step that runs out of time raises NoAnswer with the bound i
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -70,13 +71,19 @@ async def read_body(content: aiohttp.StreamReader, limit: int = MAX_BODY) -> byt
     return b"".join(chunks)
 
 
-def stalled_lookup(ctx: HttpContext, url: str, connect: float) -> NameNotResolved | None:
-    """After a connect timeout: the name lookup it was still waiting on, if that is what it was (a hung resolver,
-    worded as the tcp type words it), else None."""
-    host = urlsplit(url).hostname
-    if host is None or not ctx.client.resolver.looking_up(host):
-        return None
-    return NameNotResolved(f"DNS lookup of {host} got no answer within the {latency(connect)} connect timeout")
+@contextlib.contextmanager
+def naming_stalled_lookups(ctx: HttpContext, url: str, connect: float) -> Iterator[None]:
+    """A connect timeout that was still waiting on the name lookup says so (a hung resolver, worded as the tcp type
+    words it); any other connect timeout goes on as it was."""
+    try:
+        yield
+    except aiohttp.ConnectionTimeoutError:
+        host = urlsplit(url).hostname
+        if host is not None and ctx.client.resolver.looking_up(host):
+            raise NameNotResolved(
+                f"DNS lookup of {host} got no answer within the {latency(connect)} connect timeout"
+            ) from None
+        raise
 
 
 def bounded(ctx: HttpContext, limit: float) -> float:
@@ -101,13 +108,12 @@ async def request(
     timeout = ctx.client.timeout(connect=connect, total=seconds)
     started = time.perf_counter()
     try:
-        async with ctx.client.session.request(
-            method, url, headers=headers, data=data, json=json, timeout=timeout, allow_redirects=False
-        ) as response:
-            body = await read_body(response.content, read) if read else b""
-            fields = tuple(response.headers.items())
-            return Reply(response.status, flatten(fields), body, time.perf_counter() - started, fields)
-    except aiohttp.ConnectionTimeoutError:
-        raise stalled_lookup(ctx, url, connect) or NoAnswer(seconds) from None
+        with naming_stalled_lookups(ctx, url, connect):
+            async with ctx.client.session.request(
+                method, url, headers=headers, data=data, json=json, timeout=timeout, allow_redirects=False
+            ) as response:
+                body = await read_body(response.content, read) if read else b""
+                fields = tuple(response.headers.items())
+                return Reply(response.status, flatten(fields), body, time.perf_counter() - started, fields)
     except TimeoutError:
         raise NoAnswer(seconds) from None

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import time
 
-import aiohttp
-
 from app import units
-from app.checks.http.calls import HttpContext, flatten, read_body, stalled_lookup, target
+from app.checks.http.calls import HttpContext, flatten, naming_stalled_lookups, read_body, target
 from app.checks.http.conditions import body_problems, header_problems
 from app.checks.http.config import HttpReachable
 from app.checks.http.json_fields import mismatches
@@ -28,7 +26,7 @@ async def run(ctx: HttpContext) -> Outcome:
     timeout = ctx.client.timeout(connect=connect, total=ctx.remaining())
     url = target(component, options.path)
     started = time.perf_counter()
-    try:
+    with naming_stalled_lookups(ctx, url, connect):
         async with ctx.client.session.request(
             options.method,
             url,
@@ -42,10 +40,6 @@ async def run(ctx: HttpContext) -> Outcome:
             status_code = response.status
             redirects = len(response.history)
             answered = flatten(response.headers.items())
-    except aiohttp.ConnectionTimeoutError:
-        if (stalled := stalled_lookup(ctx, url, connect)) is not None:
-            raise stalled from None
-        raise
     observed = [
         Observation("latency", round(latency, 6), "s"),
         Observation("status_code", status_code),
