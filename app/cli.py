@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 from app import __version__
 
 if TYPE_CHECKING:
-    from app.config import Settings
-    from app.specs import CheckSpec
+    from app.config.settings import Settings
+    from app.config.specs import CheckSpec
 
 EXIT_OK, EXIT_NOT_READY, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _load(path: str | None) -> Settings:
     # Imported here: loading every component type takes most of a second, and --help should not wait for it.
-    from app.config import ConfigError, load_settings
+    from app.config.settings import ConfigError, load_settings
 
     try:
         return load_settings(path)
@@ -175,8 +175,8 @@ def freeze_long_lived() -> None:
 
 
 def _select(settings: Settings, components: list[str], checks: list[str]) -> list[CheckSpec]:
+    from app.config.specs import resolve
     from app.model import CheckId
-    from app.specs import resolve
 
     specs = resolve(settings, one_shot=True)
     if not components and not checks:
@@ -202,11 +202,11 @@ def _select(settings: Settings, components: list[str], checks: list[str]) -> lis
 
 
 async def check(settings: Settings, specs: list[CheckSpec], args: argparse.Namespace, out: TextIO) -> int:
-    from app.gate import junit_xml, table
     from app.logs import setup_logging
     from app.main import build_engine
     from app.masking import Scrubber
-    from app.report import health_document, overall
+    from app.views.gate import junit_xml, table
+    from app.views.report import health_document, overall
 
     # The report says what failed; transition log lines would only repeat it.
     setup_logging(settings.log_format, "error", Scrubber(settings.secret_values()))
@@ -242,7 +242,7 @@ async def check(settings: Settings, specs: list[CheckSpec], args: argparse.Names
         return EXIT_INTERRUPTED
 
     states = list(store.states.values())
-    # One rule for the exit status and the report: the same verdict /readyz and /health give (app.readiness).
+    # One rule for the exit status and the report: the same verdict /readyz and /health give (app.engine.readiness).
     ready = overall(states, strict=args.strict).ok
     if args.format == "json":
         _, document = health_document(store, states, details=True, strict=args.strict, group="area")

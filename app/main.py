@@ -20,15 +20,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import __version__
 from app.api import health, probes, runs, status
+from app.api.auth import AuthError, Verifier
 from app.api.deps import NotFound, Services, Turns
-from app.auth import AuthError, Verifier
-from app.config import Settings
+from app.config.settings import Settings
+from app.config.specs import CheckSpec, resolve
+from app.engine.scheduler import Scheduler
+from app.engine.store import Store
 from app.masking import Scrubber
-from app.metrics import build_exposition
-from app.report import EntryMemo
-from app.scheduler import Scheduler
-from app.specs import CheckSpec, resolve
-from app.store import Store
+from app.views.metrics import build_exposition
+from app.views.report import EntryMemo
 
 
 def build_engine(

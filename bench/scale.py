@@ -32,8 +32,8 @@ from prometheus_client import generate_latest  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
 from app.main import build_engine  # noqa: E402
-from app.metrics import build_exposition, take_snapshot  # noqa: E402
 from app.model import CheckResult, Observation, Status  # noqa: E402
+from app.views.metrics import build_exposition, take_snapshot  # noqa: E402
 from bench.probes import p99_ms, wait_http, wrk_output  # noqa: E402
 from devenv.servers import RedisServer, free_port  # noqa: E402
 from tests.conftest import make_settings  # noqa: E402

@@ -22,10 +22,10 @@ import yaml
 from aiohttp import web
 from jose import jwt
 
-from app.config import Settings
+from app.config.settings import Settings
+from app.engine.scheduler import Scheduler
 from app.main import build_engine, create_app
 from app.model import CheckId, CheckResult
-from app.scheduler import Scheduler
 from devenv.servers import ClickHouseServer, RedisServer, free_port, self_signed_certificate
 
 JWT_SECRET = "test-hmac-secret-that-is-long-enough-0123456789"

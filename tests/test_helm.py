@@ -20,9 +20,9 @@ import pytest
 import yaml
 from helm_python import _native
 
-from app.config import Settings
+from app.config.settings import Settings
+from app.config.specs import resolve
 from app.model import CheckId
-from app.specs import resolve
 
 ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "helm" / "vigil"

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from app.checks import CheckKind
+from app.engine.scheduler import Runner
 from app.logs import setup_logging
 from app.main import build_engine
 from app.masking import Scrubber
 from app.model import CheckId, Outcome, Status
-from app.scheduler import Runner
 from devenv.servers import free_port
 from tests.conftest import http, make_settings, reach, run_check
 

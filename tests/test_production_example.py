@@ -9,9 +9,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from app.config import load_settings
-from app.schema import Area, Severity
-from app.specs import resolve
+from app.config.fields import Area, Severity
+from app.config.settings import load_settings
+from app.config.specs import resolve
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "production.yaml"
 SECRETS = {

@@ -29,8 +29,8 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from app.engine.store import RECENT_DURATIONS
 from app.model import Status
-from app.store import RECENT_DURATIONS
 from devenv.counting import read_counts, serve_command
 from devenv.servers import free_port
 from tests.conftest import Served, http, make_settings, reach, serve

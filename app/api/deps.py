@@ -10,12 +10,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.auth import Verifier
-from app.config import Settings
+from app.api.auth import Verifier
+from app.config.settings import Settings
+from app.engine.scheduler import Scheduler
+from app.engine.store import CheckState, Store
 from app.model import CheckId
-from app.report import EntryMemo
-from app.scheduler import Scheduler
-from app.store import CheckState, Store
+from app.views.report import EntryMemo
 
 
 class Turns:

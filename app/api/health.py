@@ -12,12 +12,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse, Response
 
+from app.api.auth import AuthError
 from app.api.deps import EntriesDep, SettingsDep, StoreDep, TurnsDep, VerifierDep, select
-from app.api.schemas import BAD_REQUEST, NOT_FOUND, Responses, health_body
-from app.auth import AuthError
-from app.config import ShowDetails
-from app.report import HEALTH_JSON, EntryMemo, encoded_health
-from app.store import CheckState, Store
+from app.api.documents import BAD_REQUEST, NOT_FOUND, Responses, health_body
+from app.config.settings import ShowDetails
+from app.engine.store import CheckState, Store
+from app.views.report import HEALTH_JSON, EntryMemo, encoded_health
 
 router = APIRouter(tags=["health"])
 WARM_SLICE = 0.01  # seconds of member encoding between two yields to the event loop
@@ -30,7 +30,7 @@ _RESPONSES: Responses = {
 
 
 class HealthResponse(JSONResponse):
-    """Documents the routes' media type; the body is encoded by `encoded_health` (app.report)."""
+    """Documents the routes' media type; the body is encoded by `encoded_health` (app.views.report)."""
 
     media_type = HEALTH_JSON
 

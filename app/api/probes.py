@@ -14,9 +14,9 @@ from fastapi.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api.deps import NotFound, StoreDep, select
-from app.api.schemas import BAD_REQUEST, NOT_FOUND, Responses, text
-from app.report import verbose_lines
-from app.store import Store
+from app.api.documents import BAD_REQUEST, NOT_FOUND, Responses, text
+from app.engine.store import Store
+from app.views.report import verbose_lines
 
 router = APIRouter(tags=["probes"])
 

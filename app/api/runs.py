@@ -9,8 +9,8 @@ from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 
 from app.api.deps import SchedulerDep, SettingsDep, StoreDep, VerifierDep, select
-from app.api.schemas import BAD_REQUEST, NOT_FOUND, Responses, error, health_body
-from app.report import HEALTH_JSON, health_document
+from app.api.documents import BAD_REQUEST, NOT_FOUND, Responses, error, health_body
+from app.views.report import HEALTH_JSON, health_document
 
 router = APIRouter(tags=["runs"])
 

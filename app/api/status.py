@@ -22,11 +22,11 @@ from fastapi.responses import HTMLResponse, Response
 
 from app.api.deps import SettingsDep, StoreDep, Turns, TurnsDep, VerifierDep
 from app.api.health import _details
-from app.config import Settings
-from app.history import SLOT
-from app.singleflight import SingleFlight
-from app.statusview import RowMemo, build
-from app.store import Store
+from app.config.settings import Settings
+from app.engine.history import SLOT
+from app.engine.singleflight import SingleFlight
+from app.engine.store import Store
+from app.views.statusview import RowMemo, build
 
 router = APIRouter(tags=["status"])
 

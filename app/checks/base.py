@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from app.config.fields import CheckConfig, ComponentConfig, Schedule
 from app.model import CheckId, Outcome
-from app.schema import CheckConfig, ComponentConfig, Schedule
 
 ComponentT = TypeVar("ComponentT", bound=ComponentConfig)
 OptionsT = TypeVar("OptionsT", bound=CheckConfig)

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from app.checks.base import CheckContext
 from app.checks.clickhouse.config import ClickHouseQueryPerformance
-from app.config import Settings
+from app.config.settings import Settings
 from app.model import CheckId, CheckResult, Status
 from app.units import bucket_start as fmt_bucket
 from app.units import timestamp as fmt_time

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from app.engine.store import CheckState
 from app.model import CheckId, CheckResult, Status
-from app.store import CheckState
 from devenv.servers import ClickHouseServer
 from tests.conftest import Served, make_settings, serve
 

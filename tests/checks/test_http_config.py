@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from app.config import ConfigError, load_settings
-from app.schema import Severity
+from app.config.fields import Severity
+from app.config.settings import ConfigError, load_settings
 
 ROUTE = {"path": "/api/me", "method": "PUT", "headers": ["Authorization", "Content-Type"]}
 

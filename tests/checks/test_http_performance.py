@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from app.config import ConfigError, load_settings
+from app.config.settings import ConfigError, load_settings
 from app.model import CheckId, CheckResult, Status
 from devenv.securesite import MiB, SiteOptions, serve_site
 from tests.conftest import check_runner, make_settings

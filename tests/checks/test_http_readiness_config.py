@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from app.config import ConfigError, load_settings
-from app.schema import Area, Severity
-from app.specs import resolve
+from app.config.fields import Area, Severity
+from app.config.settings import ConfigError, load_settings
+from app.config.specs import resolve
 
 
 def load(tmp_path: Path, url: str, **checks: dict[str, Any]) -> Any:

@@ -20,9 +20,9 @@ from pydantic import ValidationError
 from app.checks.redis.memory import MemoryMemo
 from app.checks.redis.pool import PoolMemo
 from app.checks.redis.server import maxclients_of
-from app.config import Settings
+from app.config.settings import Settings
+from app.engine.scheduler import Scheduler
 from app.model import CheckResult, Status
-from app.scheduler import Scheduler
 from devenv.servers import RedisServer
 from tests.conftest import check_runner, make_settings, run_check
 

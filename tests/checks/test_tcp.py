@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 import yaml
 
-from app.config import ConfigError, load_settings
+from app.config.fields import Area, Severity
+from app.config.settings import ConfigError, load_settings
+from app.config.specs import resolve
 from app.model import CheckResult, Status
-from app.schema import Area, Severity
-from app.specs import resolve
 from app.units import timestamp
 from devenv.certs import DAY, Authority, Issued
 from devenv.securesite import SiteOptions, serve_site

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from app.config import Settings
+from app.config.settings import Settings
 from app.model import CheckId, CheckResult, Status
 from devenv.servers import free_port
 from devenv.webapp import Served, WebAppOptions, serve

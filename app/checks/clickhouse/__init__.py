@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from app.checks.base import CheckKind, ComponentType
 from app.checks.clickhouse import connectivity, query_performance, rollup, timeseries
-from app.checks.clickhouse.client import close_client, open_client
+from app.checks.clickhouse.component import close_client, open_client
 from app.checks.clickhouse.config import (
     ClickHouseComponent,
     ClickHouseConnectivity,

@@ -12,7 +12,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 
 from app.checks.clickhouse.buckets import Buckets, zone
-from app.schema import Area, CheckConfig, ComponentConfig, Duration, Frozen, Schedule, Severity
+from app.config.fields import Area, CheckConfig, ComponentConfig, Duration, Frozen, Schedule, Severity
 
 MAX_BUCKETS = 10_000  # per query: lookback / bucket, so results stay far below max_result_rows
 
@@ -21,7 +21,7 @@ IDENTIFIER = re.compile(rf"^{_IDENT}$")
 TABLE = re.compile(rf"^(?:({_IDENT})\.)?({_IDENT})$")
 MEASURE = re.compile(rf"^\s*(?:(count)\(\s*\)|(sum|min|max)\(\s*({_IDENT})\s*\))\s*$")
 # Query, level and measure names become observation names (`<query>_latency`, `<level>_read_rows`), so they are
-# stricter than component and check names (app.config.NAME), which appear in URLs and may hold dashes.
+# stricter than component and check names (app.config.settings.NAME), which appear in URLs and may hold dashes.
 MEASURE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from app.checks.base import CheckKind, ComponentType
 from app.checks.http import cors, https, jwt, latency, reachable, resources, tls, websocket
-from app.checks.http.client import close_client, open_client
+from app.checks.http.component import close_client, open_client
 from app.checks.http.config import HttpComponent, HttpCors, HttpJwt, HttpReachable, HttpWebSocket
 from app.checks.http.credentials import TokenCache
 from app.checks.http.errors import describe_error
-from app.checks.http.readiness_config import HttpHttps, HttpLatency, HttpResources, HttpTls
+from app.checks.http.production_config import HttpHttps, HttpLatency, HttpResources, HttpTls
 from app.checks.http.resources_rules import ResourcesMemo
 
 HTTP = ComponentType(

@@ -15,8 +15,8 @@ from jose import jwk  # type: ignore[import-untyped]
 from jose.exceptions import JOSEError  # type: ignore[import-untyped]
 from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, field_validator, model_validator
 
-from app.checks.http.readiness_config import HttpHttps, HttpLatency, HttpResources, HttpTls, longer_than
-from app.schema import Area, CheckConfig, ComponentConfig, Duration, Frozen, Schedule, SecretFields
+from app.checks.http.production_config import HttpHttps, HttpLatency, HttpResources, HttpTls, longer_than
+from app.config.fields import Area, CheckConfig, ComponentConfig, Duration, Frozen, Schedule, SecretFields
 
 SENSITIVE_HEADER = re.compile(r"auth|token|secret|key|pass|session|cookie", re.I)  # X-Custom-Auth, X-Session-Id...
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP token (RFC 9110 5.6.2)

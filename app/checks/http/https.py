@@ -11,7 +11,7 @@ from app import units
 from app.checks.http import https_rules
 from app.checks.http.calls import HttpContext, api_headers, request, target
 from app.checks.http.errors import NoAnswer, reason
-from app.checks.http.readiness_config import HttpHttps
+from app.checks.http.production_config import HttpHttps
 from app.model import Observation, Outcome, Status
 
 

@@ -16,7 +16,7 @@ from app.checks.http import latency_rules
 from app.checks.http.calls import MAX_BODY, HttpContext, api_headers, request, target
 from app.checks.http.errors import NoAnswer, reason
 from app.checks.http.latency_rules import PathRun
-from app.checks.http.readiness_config import HttpLatency, LatencyPath
+from app.checks.http.production_config import HttpLatency, LatencyPath
 from app.model import Observation, Outcome, Status
 
 

@@ -12,7 +12,7 @@ import aiohttp
 from app.checks.http import resources_rules
 from app.checks.http.calls import HttpContext, request, target
 from app.checks.http.errors import NoAnswer, reason
-from app.checks.http.readiness_config import HttpResources
+from app.checks.http.production_config import HttpResources
 from app.checks.http.resources_rules import CPU, RSS, Limits, ResourcesMemo, Usage
 from app.model import Outcome, Status
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from app.checks.http.calls import HttpContext
-from app.checks.http.readiness_config import HttpTls
+from app.checks.http.production_config import HttpTls
 from app.checks.tcp.tls import inspect
 from app.clients.tcp import Endpoint
 from app.model import Outcome

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from app.checks.base import CheckKind, ComponentType
 from app.checks.redis import connectivity, memory, pool, replication, session_ttl
-from app.checks.redis.client import close_client, open_client
+from app.checks.redis.component import close_client, open_client
 from app.checks.redis.config import (
     RedisComponent,
     RedisConnectivity,

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from app.schema import Area, CheckConfig, ComponentConfig, Duration, Severity
+from app.config.fields import Area, CheckConfig, ComponentConfig, Duration, Severity
 
 EVICTION_POLICIES = (
     "noeviction",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from app.checks.base import CheckKind, ComponentType
 from app.checks.tcp import connect, tls
-from app.checks.tcp.client import close_client, open_client
+from app.checks.tcp.component import close_client, open_client
 from app.checks.tcp.config import TcpComponent, TcpConnect, TcpTls
 from app.checks.tcp.errors import describe_error
 

@@ -10,7 +10,7 @@ from typing import Annotated, ClassVar, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from app.schema import Area, CheckConfig, ComponentConfig, Duration, Severity
+from app.config.fields import Area, CheckConfig, ComponentConfig, Duration, Severity
 from app.units import span
 
 DAY = 86400.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from app import units
 from app.checks.base import CheckContext
-from app.checks.tcp.client import TcpClient
+from app.checks.tcp.component import TcpClient
 from app.checks.tcp.config import TcpComponent, TcpConnect
 from app.clients import tcp
 from app.model import Observation, Outcome, Status

@@ -12,7 +12,7 @@ import time
 
 from app.checks.base import CheckContext
 from app.checks.tcp import tls_rules
-from app.checks.tcp.client import TcpClient
+from app.checks.tcp.component import TcpClient
 from app.checks.tcp.config import TcpComponent, TcpTls, TlsOptions
 from app.clients import tcp
 from app.clients.resolver import SharedResolver

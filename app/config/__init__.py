@@ -1,0 +1,1 @@
+"""The first stage: the configuration read, validated once and resolved into check specs."""

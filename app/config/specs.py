@@ -1,0 +1,67 @@
+"""The configuration resolved once into CheckSpecs: which check, of which kind, with which options and schedule.
+
+The scheduler, the store, the metrics and the CLI all work from this list (as Gatus resolves its endpoints once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+
+from app.checks import COMPONENT_TYPES, CheckKind, ComponentType
+from app.config.fields import Area, CheckConfig, ComponentConfig, Schedule, Severity
+from app.config.settings import Settings
+from app.model import CheckId
+
+
+@dataclass(frozen=True, slots=True)
+class CheckSpec:
+    """One configured check, everything about it decided."""
+
+    id: CheckId
+    type: ComponentType
+    component: ComponentConfig
+    kind: CheckKind
+    options: CheckConfig
+    schedule: Schedule
+
+    @property
+    def area(self) -> Area:
+        """The check's own `area`, else its kind's default, else its component type's."""
+        return self.options.area or type(self.options).default_area or type(self.component).default_area
+
+    @property
+    def severity(self) -> Severity:
+        return self.schedule.severity
+
+    @property
+    def critical(self) -> bool:
+        return self.schedule.severity is Severity.CRITICAL
+
+
+def shard_of(check_id: CheckId, count: int) -> int:
+    """The shard a check belongs to: stable across processes, machines and Python versions (no `hash()`)."""
+    digest = hashlib.sha256(str(check_id).encode()).digest()
+    return int.from_bytes(digest[:8], "big") % count
+
+
+def resolve(settings: Settings, *, one_shot: bool = False) -> list[CheckSpec]:
+    """The configured checks this process runs, in config order: its shard's share when `shard.count` > 1.
+
+    `one_shot` (a `vigil check` gate) runs every check whatever the shard, and has no history to smooth over, so
+    each result is reported as it is (both thresholds 1).
+    """
+    shard = settings.shard
+    specs = []
+    for cname, component in settings.components.items():
+        ctype = COMPONENT_TYPES[component.type]
+        for check_name, options in component.checks.items():
+            if not one_shot and shard.count > 1 and shard_of(CheckId(cname, check_name), shard.count) != shard.index:
+                continue
+            schedule = settings.schedule(cname, check_name)
+            if one_shot:
+                schedule = replace(schedule, failure_threshold=1, success_threshold=1)
+            specs.append(
+                CheckSpec(CheckId(cname, check_name), ctype, component, ctype.kind(options.kind), options, schedule)
+            )
+    return specs

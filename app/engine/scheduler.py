@@ -1,0 +1,235 @@
+"""The engine: one asyncio task per check (jitter, deadline, single-flight) plus a staleness watchdog.
+
+It builds each component's client, runs checks under their timeouts, turns every exception into a clean
+`fail`, and is the only writer of the result store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from app.checks.base import CheckContext
+from app.config.specs import CheckSpec
+from app.engine.singleflight import SingleFlight
+from app.engine.store import Store, Transition
+from app.masking import Scrubber
+from app.model import CheckId, CheckResult, Observation, Outcome, Status
+
+log = logging.getLogger("vigil.scheduler")
+
+WATCHDOG_PERIOD = 0.5  # seconds between staleness sweeps and liveness heartbeats
+
+
+class Runner:
+    """One check: runs it under its deadline, shares an in-flight run between callers, records the result."""
+
+    def __init__(self, spec: CheckSpec, client: Any, store: Store, scrubber: Scrubber) -> None:
+        self.spec = spec
+        self.client = client
+        self.store = store
+        self.scrubber = scrubber
+        self.memo: Any = spec.kind.memo()
+        self._flight: SingleFlight[CheckResult] = SingleFlight()
+
+    @property
+    def check_id(self) -> CheckId:
+        return self.spec.id
+
+    @property
+    def busy(self) -> bool:
+        return self._flight.inflight is not None
+
+    async def run(self, scheduled: bool = True) -> CheckResult:
+        """Run now, or join the run already in flight (single-flight)."""
+        return await self._flight.do(lambda: self._execute(scheduled))
+
+    def cancel(self) -> asyncio.Future[CheckResult] | None:
+        """Cancel the run in flight, if any (shutdown); returns it to wait on."""
+        return self._flight.cancel()
+
+    async def _execute(self, scheduled: bool) -> CheckResult:
+        spec = self.spec
+        loop = asyncio.get_running_loop()
+        started_wall = time.time()
+        # The duration by the performance counter: uvloop's loop clock ticks in whole milliseconds.
+        started = time.perf_counter()
+        deadline = loop.time() + spec.schedule.timeout
+        ctx = CheckContext(spec.id, spec.component, spec.options, spec.schedule, self.client, deadline, self.memo)
+        timer = asyncio.timeout_at(deadline)
+        try:
+            async with timer:
+                outcome = await spec.kind.run(ctx)
+        except TimeoutError as exc:
+            if timer.expired():
+                outcome = Outcome(Status.FAIL, timed_out(spec.schedule.timeout))
+            else:
+                outcome = Outcome(Status.FAIL, self.describe(exc))
+        except Exception as exc:  # a check that raises is a fail whose output names the cause
+            outcome = Outcome(Status.FAIL, self.describe(exc))
+        duration = time.perf_counter() - started
+        result = CheckResult(
+            component=spec.id.component,
+            check=spec.id.check,
+            component_type=spec.type.name,
+            status=outcome.status,
+            output=self.scrubber.text(outcome.output),
+            observed=tuple(self._scrub_observation(o) for o in outcome.observed),
+            started_at=started_wall,
+            duration=duration,
+            scheduled=scheduled,
+            latch=None if outcome.latch is None else self.scrubber.text(outcome.latch),
+        )
+        recorded, transition = self.store.record(result, loop.time())
+        if transition is not None:
+            log_transition(transition)
+        return recorded
+
+    def describe(self, exc: BaseException) -> str:
+        """The type's wording of an error; an error no type knows is a bug in Vigil, logged with its traceback."""
+        text = self.spec.type.describe_error(exc)
+        if text is None:
+            log.error("unexpected error in check %s", self.check_id, exc_info=exc)
+            message = str(exc).strip()
+            text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+        return self.scrubber.text(text)[:500]
+
+    def _scrub_observation(self, observation: Observation) -> Observation:
+        if isinstance(observation.value, str):
+            return Observation(observation.name, self.scrubber.text(observation.value), observation.unit)
+        return observation
+
+
+def timed_out(timeout: float) -> str:
+    """The one wording of a run that hit its check's timeout."""
+    return f"timed out after {timeout:g}s"
+
+
+def log_transition(transition: Transition) -> None:
+    level = logging.INFO if transition.new in ("pass", "warn") else logging.WARNING
+    log.log(
+        level,
+        "check %s %s -> %s: %s",
+        transition.check_id,
+        transition.old,
+        transition.new,
+        transition.reason,
+        extra={
+            "check": str(transition.check_id),
+            "old": transition.old,
+            "new": transition.new,
+            "reason": transition.reason,
+        },
+    )
+
+
+class Scheduler:
+    """Owns the clients, the runners and their tasks. `start` in the app's lifespan, `stop` on shutdown."""
+
+    def __init__(
+        self, specs: list[CheckSpec], store: Store, scrubber: Scrubber, *, jitter: float = 0.1, seed: int | None = None
+    ) -> None:
+        self.specs = specs
+        self.store = store
+        self.scrubber = scrubber
+        self.jitter = jitter  # first runs spread over this fraction of the interval
+        self.clients: dict[str, Any] = {}  # component name -> its client, shared by its checks
+        self._closers: dict[str, Callable[[Any], Awaitable[None]]] = {}
+        self.runners: dict[CheckId, Runner] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._random = random.Random(seed)
+        self._last_run_at: dict[CheckId, float] = {}
+
+    def build(self) -> None:
+        """Create clients and runners (no I/O: clients connect lazily on first use)."""
+        for spec in self.specs:
+            name = spec.id.component
+            if name not in self.clients:
+                self.clients[name] = spec.type.open_client(spec.component)
+                self._closers[name] = spec.type.close_client
+            self.runners[spec.id] = Runner(spec, self.clients[name], self.store, self.scrubber)
+
+    async def start(self) -> None:
+        if not self.runners and not self.clients:
+            self.build()
+        loop = asyncio.get_running_loop()
+        for runner in self.runners.values():
+            self._tasks.append(loop.create_task(self._loop(runner), name=f"schedule {runner.check_id}"))
+        self._tasks.append(loop.create_task(self._watchdog(), name="watchdog"))
+
+    async def _loop(self, runner: Runner) -> None:
+        loop = asyncio.get_running_loop()
+        schedule = runner.spec.schedule
+        # First runs come soon (spread over `jitter` of the interval) so startup is quick; after that each
+        # check settles on a random phase of the whole interval, so N checks sharing a pool run at a steady
+        # N/interval per second instead of in one burst per interval (Prometheus spreads scrapes the same way).
+        spread = self._random.uniform(0, self.jitter * schedule.interval)
+        next_at = loop.time() + schedule.initial_delay + spread
+        gap = schedule.interval * self._random.uniform(0.05, 1.0)  # first to second run: a random phase
+        while True:
+            await asyncio.sleep(max(0.0, next_at - loop.time()))
+            self.store.set_lag(runner.check_id, max(0.0, loop.time() - next_at))
+            try:
+                await runner.run(scheduled=True)
+            except Exception:  # _execute maps check errors, so this is a bug in Vigil itself
+                log.exception("scheduler error in %s", runner.check_id)
+            next_at += gap
+            gap = schedule.interval
+            if next_at < loop.time():  # we fell behind (a long run): skip, do not burst
+                next_at = loop.time()
+
+    async def _watchdog(self) -> None:
+        while True:
+            self.store.beat()
+            for transition in self.store.mark_stale(asyncio.get_running_loop().time()):
+                log_transition(transition)
+            await asyncio.sleep(WATCHDOG_PERIOD)
+
+    async def run_now(self, ids: list[CheckId], cooldown: float) -> list[tuple[CheckResult, bool]]:
+        """Run the given checks on demand, concurrently. A caller arriving while a run is in flight joins it;
+        a check run on demand less than `cooldown` ago returns its last result (flagged True) instead, so
+        callers cannot hammer the targets."""
+
+        async def one(check_id: CheckId) -> tuple[CheckResult, bool]:
+            runner = self.runners[check_id]
+            if runner.busy:
+                return await runner.run(scheduled=False), False
+            state = self.store.states[check_id]
+            last_demand = self._last_run_at.get(check_id)
+            now = time.monotonic()
+            if state.last is not None and last_demand is not None and now - last_demand < cooldown:
+                return state.last, True
+            self._last_run_at[check_id] = now
+            return await runner.run(scheduled=False), False
+
+        return list(await asyncio.gather(*(one(check_id) for check_id in ids)))
+
+    async def stop(self, grace: float = 2.0) -> None:
+        """Cancel the loops and in-flight runs, then close every client within `grace` seconds."""
+        self.store.begin_shutdown()
+        for task in self._tasks:
+            task.cancel()
+        pending: list[asyncio.Future[Any]] = list(self._tasks)
+        pending.extend(future for runner in self.runners.values() if (future := runner.cancel()) is not None)
+        if pending:
+            await asyncio.wait(pending, timeout=grace / 2)
+        self._tasks.clear()
+        await self._close_clients(grace / 2)
+
+    async def _close_clients(self, timeout: float) -> None:
+        """Close every client concurrently; a client that fails or hangs is logged, never raised."""
+        names = list(self.clients)
+        closers = [asyncio.ensure_future(self._closers[name](client)) for name, client in self.clients.items()]
+        if not closers:
+            return
+        done, pending = await asyncio.wait(closers, timeout=timeout)
+        for name, closer in zip(names, closers, strict=True):
+            if closer in pending:
+                closer.cancel()
+                log.warning("closing the client of %s took longer than %.1fs; abandoned", name, timeout)
+            elif (error := closer.exception()) is not None:
+                log.warning("closing the client of %s failed: %s", name, self.scrubber.text(repr(error)))

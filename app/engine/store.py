@@ -1,0 +1,296 @@
+"""The result store: per check the latest result, hysteresis state, bounded history and counters.
+
+The scheduler is its only writer (`record`, `mark_stale`); probes, /health, metrics and the CLI read it.
+Readiness is kept as a ready-made flag so /readyz answers without looking at any check.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+
+from app import units
+from app.config.fields import Schedule, Severity
+from app.config.specs import CheckSpec
+from app.engine.forecast import SLOTS, Forecast, MeasureSeries, predict
+from app.engine.history import History
+from app.engine.readiness import is_ready
+from app.model import CheckId, CheckResult, Status
+
+DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, math.inf)
+TRANSITIONS_KEPT = 20
+RECENT_DURATIONS = 60  # run durations kept per check, for a sparkline
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    at: float  # wall clock
+    check_id: CheckId
+    old: str  # "pending" before the first reported state
+    new: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Latch:
+    """A latched failure (Outcome.latch): reported as it was for `runs_left` more runs, whatever they find."""
+
+    reason: str
+    runs_left: int
+
+
+@dataclass(eq=False)
+class CheckState:
+    """What the store knows about one check. Mutated only through Store."""
+
+    spec: CheckSpec
+    history: History
+    last: CheckResult | None = None
+    last_mono: float | None = None  # loop time the last result arrived, for the staleness watchdog
+    reported: Status | None = None  # after hysteresis; None until the first result
+    stale: bool = False
+    consecutive_failures: int = 0
+    consecutive_successes: int = 0
+    last_success_at: float | None = None
+    lag: float = 0.0  # how late the last scheduled run started
+    runs: dict[Status, int] = field(default_factory=lambda: dict.fromkeys(Status, 0))
+    duration_counts: list[int] = field(default_factory=lambda: [0] * len(DURATION_BUCKETS))
+    duration_sum: float = 0.0
+    transitions: deque[Transition] = field(default_factory=lambda: deque(maxlen=TRANSITIONS_KEPT))
+    recent_durations: deque[float] = field(default_factory=lambda: deque(maxlen=RECENT_DURATIONS))
+    latch: Latch | None = None
+    series: dict[str, MeasureSeries] = field(default_factory=dict)  # limited measures' recent history
+    forecast: Forecast | None = None  # the soonest predicted breach, if any
+
+    @property
+    def check_id(self) -> CheckId:
+        return self.spec.id
+
+    @property
+    def component(self) -> str:
+        return self.spec.id.component
+
+    @property
+    def check(self) -> str:
+        return self.spec.id.check
+
+    @property
+    def component_type(self) -> str:
+        return self.spec.type.name
+
+    @property
+    def schedule(self) -> Schedule:
+        return self.spec.schedule
+
+    @property
+    def severity(self) -> Severity:
+        return self.spec.schedule.severity
+
+    @property
+    def critical(self) -> bool:
+        return self.spec.critical
+
+    @property
+    def effective(self) -> Status | None:
+        """The state readers see: the reported state, or fail once the last result went stale."""
+        if self.stale:
+            return Status.FAIL
+        return self.reported
+
+    @property
+    def effective_output(self) -> str:
+        if self.last is None:
+            return "pending: not run yet"
+        if self.stale:
+            return f"stale: no result for over {self.schedule.stale_after:g}s (last: {self.last.output})"
+        return self.last.output
+
+    @property
+    def state_name(self) -> str:
+        effective = self.effective
+        return "pending" if effective is None else effective.value
+
+
+class Store:
+    def __init__(self, specs: Iterable[CheckSpec], history: float = 86400.0) -> None:
+        self.states: dict[CheckId, CheckState] = {}
+        for spec in specs:
+            self.states[spec.id] = CheckState(spec, History(history))
+        self.by_component: dict[str, list[CheckState]] = {}
+        for state in self.states.values():
+            self.by_component.setdefault(state.component, []).append(state)
+        self._recent: deque[Transition] = deque(maxlen=TRANSITIONS_KEPT)  # across all checks, oldest first
+        self.version = 0  # bumped by every write: readers cache what they derive from the store per version
+        self.heartbeat = time.monotonic()  # the scheduler's watchdog beats here; /livez reads it
+        self.shutting_down = False
+        self.startup_complete = not self.states
+        self.ready = False  # all critical checks reported ok, and not shutting down
+        self._recompute_ready()
+
+    # -- writers (the scheduler only) --------------------------------------------------------------
+
+    def record(self, result: CheckResult, mono: float) -> tuple[CheckResult, Transition | None]:
+        """Keep `result`; returns the result as kept (a latched failure rewrites it) and the transition, if any."""
+        state = self.states[result.check_id]
+        self.version += 1
+        result = self._apply_latch(state, result)
+        result = self._apply_forecast(state, result)
+        before = state.state_name
+        state.last = result
+        state.last_mono = mono
+        state.stale = False
+        state.runs[result.status] += 1
+        state.duration_sum += result.duration
+        for i, bound in enumerate(DURATION_BUCKETS):
+            if result.duration <= bound:
+                state.duration_counts[i] += 1
+                break
+        state.history.add(result.finished_at, result.status)
+        state.recent_durations.append(result.duration)
+        if result.status.ok:
+            state.consecutive_successes += 1
+            state.consecutive_failures = 0
+            state.last_success_at = result.finished_at
+        else:
+            state.consecutive_failures += 1
+            state.consecutive_successes = 0
+        state.reported = Status.FAIL if result.latch is not None else self._hysteresis(state, result.status)
+        if not self.startup_complete:
+            self.startup_complete = all(s.last is not None for s in self.states.values())
+        return result, self._transition(state, before, result.output)
+
+    def mark_stale(self, mono: float) -> list[Transition]:
+        transitions = []
+        for state in self.states.values():
+            if state.stale or state.last_mono is None:
+                continue
+            if mono - state.last_mono > state.schedule.stale_after:
+                before = state.state_name
+                state.stale = True
+                self.version += 1
+                transition = self._transition(state, before, state.effective_output)
+                if transition is not None:
+                    transitions.append(transition)
+        return transitions
+
+    def set_lag(self, check_id: CheckId, lag: float) -> None:
+        self.states[check_id].lag = lag
+
+    def begin_shutdown(self) -> None:
+        self.shutting_down = True
+        self.ready = False
+        self.version += 1
+
+    def beat(self) -> None:
+        self.heartbeat = time.monotonic()
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _apply_latch(state: CheckState, result: CheckResult) -> CheckResult:
+        """A latched failure is reported at once and held for failure_threshold runs in all (hysteresis would
+        otherwise absorb a failure that is seen once), each of them failing with the latched reason first."""
+        if result.latch is not None and result.status is Status.FAIL:
+            state.latch = Latch(result.latch, state.schedule.failure_threshold - 1)
+            return result
+        latch = state.latch
+        if latch is None:
+            return result
+        if latch.runs_left <= 0:
+            state.latch = None
+            return result
+        state.latch = replace(latch, runs_left=latch.runs_left - 1)
+        output = latch.reason if result.status is Status.PASS else f"{latch.reason}; {result.output}"
+        return replace(result, status=Status.FAIL, output=output, latch=latch.reason)
+
+    @staticmethod
+    def _apply_forecast(state: CheckState, result: CheckResult) -> CheckResult:
+        """Keep each limited value's history; a passing check whose value reaches its limit within the horizon
+        at the current rate becomes a warn saying when. Never a fail from a forecast, none for a failing check."""
+        settings = state.spec.options.forecast
+        if settings is None:
+            return result
+        slot = max(state.schedule.interval, settings.window / SLOTS)
+        forecasts = []
+        for observation in result.observed:
+            value = observation.value
+            if observation.limit is None or isinstance(value, bool) or not isinstance(value, int | float):
+                continue
+            series = state.series.setdefault(observation.name, MeasureSeries(slot))
+            series.add(result.finished_at, float(value))
+            if result.status is not Status.FAIL:
+                found = predict(
+                    observation.name,
+                    observation.limit,
+                    series.series(),
+                    window=settings.window,
+                    horizon=settings.horizon,
+                )
+                if found is not None:
+                    forecasts.append((found, observation.unit))
+        if not forecasts:
+            state.forecast = None
+            return result
+        soonest, unit = min(forecasts, key=lambda f: f[0].breach_in)
+        state.forecast = soonest
+        sentence = forecast_sentence(soonest, unit, settings.window)
+        if result.status is Status.PASS:
+            return replace(result, status=Status.WARN, output=f"{sentence}; {result.output}")
+        return replace(result, output=f"{result.output}; {sentence}")
+
+    @staticmethod
+    def _hysteresis(state: CheckState, status: Status) -> Status | None:
+        """Kubelet semantics: fail after failure_threshold failures in a row, ok after success_threshold passes."""
+        schedule = state.schedule
+        if status.ok:
+            if state.reported is not None and state.reported.ok:
+                return status  # already ok: follow pass/warn directly
+            if state.consecutive_successes >= schedule.success_threshold:
+                return status
+            return state.reported  # still fail (or pending) until enough passes
+        if state.reported is None or not state.reported.ok:
+            return Status.FAIL  # never was ok, or already failing
+        if state.consecutive_failures >= schedule.failure_threshold:
+            return Status.FAIL
+        return state.reported
+
+    def _transition(self, state: CheckState, before: str, reason: str) -> Transition | None:
+        after = state.state_name
+        if after == before:
+            return None
+        transition = Transition(time.time(), state.check_id, before, after, reason)
+        state.transitions.append(transition)
+        self._recent.append(transition)
+        self._recompute_ready()
+        return transition
+
+    def _recompute_ready(self) -> None:
+        self.ready = not self.shutting_down and is_ready((s.effective, s.severity) for s in self.states.values())
+
+    # -- readers -----------------------------------------------------------------------------------
+
+    def get(self, check_id: CheckId) -> CheckState | None:
+        return self.states.get(check_id)
+
+    def component(self, component: str) -> list[CheckState]:
+        return self.by_component.get(component, [])
+
+    def recent_transitions(self, limit: int = TRANSITIONS_KEPT) -> list[Transition]:
+        """The latest transitions across all checks, newest first."""
+        return list(reversed(self._recent))[:limit]
+
+
+def forecast_sentence(forecast: Forecast, unit: str | None, window: float) -> str:
+    """`memory utilisation reaches maxmemory in about 3 h 10 min at the current rate (62% now, +9%/h over the
+    last 2h)`: what a person acts on."""
+    label = forecast.measure.replace("_", " ")
+    rate = forecast.rate * 3600
+    sign = "+" if rate >= 0 else "-"
+    return (
+        f"{label} reaches {forecast.limit.name} in about {units.about(forecast.breach_in)} at the current rate "
+        f"({units.measured(forecast.now, unit)} now, {sign}{units.measured(abs(rate), unit)}/h over the last "
+        f"{units.span(window)})"
+    )

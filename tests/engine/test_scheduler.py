@@ -1,0 +1,217 @@
+"""The engine against real servers: deadlines, hung targets, kill/restart recovery, pool health, jitter."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from app.engine.scheduler import Scheduler
+from app.main import build_engine
+from app.model import Status
+from devenv.servers import RedisServer, free_port
+from tests.conftest import HangingServer, HttpTarget, make_settings, run_check, wait_until
+
+FAST_REDIS = {"connect_timeout": 0.2, "socket_timeout": 0.2, "pool_timeout": 0.1}
+
+
+def settings_for(components: dict[str, Any], **defaults: Any) -> Any:
+    return make_settings(defaults={"interval": 0.5, "timeout": 0.4, "jitter": 0.0, **defaults}, components=components)
+
+
+async def started(settings: Any) -> Scheduler:
+    scheduler = build_engine(settings, seed=1)[1]
+    await scheduler.start()
+    return scheduler
+
+
+async def test_hung_target_times_out_and_delays_nothing_else(
+    hanging_server: HangingServer, http_target: HttpTarget
+) -> None:
+    settings = settings_for(
+        {
+            "hung": {
+                "type": "http",
+                "url": f"http://127.0.0.1:{hanging_server.port}/",
+                "connect_timeout": 0.2,
+                "checks": {"reachable": {"timeout": 0.6, "interval": 1.0}},
+            },
+            "api": {
+                "type": "http",
+                "url": http_target.url,
+                "connect_timeout": 0.1,
+                "checks": {"ok": {"kind": "reachable", "path": "/ok"}},
+            },
+        },
+        interval=0.2,
+        timeout=0.15,
+    )
+    scheduler = await started(settings)
+    try:
+        hung = scheduler.store.states[("hung", "reachable")]
+        api = scheduler.store.states[("api", "ok")]
+        await wait_until(lambda: hung.last is not None, 3, "hung check result")
+        assert hung.last is not None
+        assert hung.last.status is Status.FAIL
+        assert hung.last.output == "timed out after 0.6s"
+        assert 0.55 < hung.last.duration < 0.9
+        # Meanwhile the healthy check kept its own 0.2 s cadence, each run fast.
+        assert api.runs[Status.PASS] >= 3
+        assert api.last is not None and api.last.duration < 0.15
+        assert api.lag < 0.1
+    finally:
+        await scheduler.stop()
+
+
+async def test_redis_killed_turns_fail_within_interval_plus_timeout_and_recovers(redis_factory: Any) -> None:
+    server: RedisServer = redis_factory()
+    settings = settings_for(
+        {"cache": {"type": "redis", "url": server.url, **FAST_REDIS}}, failure_threshold=1, interval=0.5, timeout=0.4
+    )
+    scheduler = await started(settings)
+    state = scheduler.store.states[("cache", "connectivity")]
+    try:
+        await wait_until(lambda: state.effective is Status.PASS, 3, "first pass")
+        assert scheduler.store.ready
+        server.kill()
+        took = await wait_until(lambda: state.effective is Status.FAIL, 3, "fail after kill")
+        assert took <= 0.5 + 0.4 + 0.1
+        assert not scheduler.store.ready
+        assert state.effective_output.startswith("cannot reach redis: ")  # closed by server, or refused
+        server.start()  # same port, fresh process
+        await wait_until(lambda: state.effective is Status.PASS, 3, "recovery after restart")
+        assert scheduler.store.ready
+        assert [(t.old, t.new) for t in state.transitions] == [("pending", "pass"), ("pass", "fail"), ("fail", "pass")]
+    finally:
+        await scheduler.stop()
+
+
+async def test_interrupted_command_never_poisons_the_pool(redis_factory: Any) -> None:
+    """A PING cut off by SIGSTOP must not leave its PONG for the next command on a reused connection."""
+    server: RedisServer = redis_factory()
+    settings = settings_for({"cache": {"type": "redis", "url": server.url, "max_connections": 1, **FAST_REDIS}})
+    scheduler = build_engine(settings)[1]
+    scheduler.build()
+    client = scheduler.clients["cache"]
+    try:
+        assert (await run_check(settings, "cache", "connectivity", scheduler)).status is Status.PASS
+        server.pause()
+        try:
+            failed = await run_check(settings, "cache", "connectivity", scheduler)
+        finally:
+            server.resume()
+        assert failed.status is Status.FAIL
+        assert "did not answer within the socket timeout" in failed.output or "timed out" in failed.output
+        assert client.in_use == 0
+        for word in ("alpha", "beta", "gamma"):
+            assert await client.execute("ECHO", word) == word.encode()
+        assert (await run_check(settings, "cache", "connectivity", scheduler)).status is Status.PASS
+    finally:
+        await scheduler.stop()
+
+
+async def test_check_exceptions_become_clean_fail_outputs(http_target: HttpTarget) -> None:
+    closed = free_port()
+    settings = settings_for(
+        {
+            "gone": {"type": "redis", "url": f"redis://127.0.0.1:{closed}/0", **FAST_REDIS},
+            "loop": {
+                "type": "http",
+                "url": http_target.url,
+                "connect_timeout": 0.2,
+                "checks": {"r": {"kind": "reachable", "path": "/loop", "follow_redirects": True, "max_redirects": 2}},
+            },
+        }
+    )
+    gone = await run_check(settings, "gone", "connectivity")
+    assert gone.status is Status.FAIL
+    assert gone.output.startswith("cannot reach redis: Error 111 connecting to 127.0.0.1:")
+    loop = await run_check(settings, "loop", "r")
+    assert (loop.status, loop.output) == (Status.FAIL, "too many redirects")
+
+
+async def test_single_flight_shares_one_execution(http_target: HttpTarget) -> None:
+    settings = settings_for(
+        {
+            "api": {
+                "type": "http",
+                "url": http_target.url,
+                "connect_timeout": 0.2,
+                "checks": {"slow": {"kind": "reachable", "path": "/slow?delay=0.3"}},
+            }
+        },
+        timeout=1.0,
+        interval=2.0,
+    )
+    scheduler = build_engine(settings)[1]
+    scheduler.build()
+    before = http_target.hits.get("/slow", 0)
+    try:
+        results = await asyncio.gather(*(scheduler.runners[("api", "slow")].run(scheduled=False) for _ in range(25)))
+    finally:
+        await scheduler.stop()
+    assert http_target.hits.get("/slow", 0) - before == 1
+    assert len({id(r) for r in results}) == 1
+    assert results[0].status is Status.PASS
+
+
+async def test_first_runs_are_spread_by_jitter(http_target: HttpTarget) -> None:
+    checks = {f"c{i}": {"kind": "reachable", "path": "/ok"} for i in range(20)}
+    settings = make_settings(
+        defaults={"interval": 2.0, "timeout": 0.5, "jitter": 0.5},
+        components={"api": {"type": "http", "url": http_target.url, "connect_timeout": 0.2, "checks": checks}},
+    )
+    scheduler = await started(settings)
+    try:
+        await wait_until(lambda: scheduler.store.startup_complete, 3, "all first runs")
+        starts = sorted(s.last.started_at for s in scheduler.store.states.values() if s.last)
+        assert starts[-1] - starts[0] > 0.3  # spread over up to 1 s, not fired at once
+    finally:
+        await scheduler.stop()
+
+
+async def test_runs_settle_on_phases_spread_over_the_interval(http_target: HttpTarget) -> None:
+    """With no first-run jitter all checks start together, but later runs do not keep firing in one burst."""
+    checks = {f"c{i}": {"kind": "reachable", "path": "/ok"} for i in range(20)}
+    settings = make_settings(
+        defaults={"interval": 1.0, "timeout": 0.5, "jitter": 0.0},
+        components={"api": {"type": "http", "url": http_target.url, "connect_timeout": 0.2, "checks": checks}},
+    )
+    scheduler = await started(settings)
+    second: dict[str, float] = {}
+    try:
+        states = scheduler.store.states.values()
+        await wait_until(lambda: scheduler.store.startup_complete, 3, "first runs")
+        first = sorted(s.last.started_at for s in states if s.last)
+        assert first[-1] - first[0] < 0.2  # jitter 0: the first runs fire together
+        deadline = time.monotonic() + 3
+        while len(second) < len(checks):
+            for state in states:
+                if state.runs[Status.PASS] == 2 and state.check not in second and state.last is not None:
+                    second[state.check] = state.last.started_at
+            await asyncio.sleep(0.005)
+            assert time.monotonic() < deadline, f"only {len(second)} second runs in 3 s"
+    finally:
+        await scheduler.stop()
+    times = sorted(second.values())
+    assert times[-1] - times[0] > 0.5  # second runs spread over the interval
+    assert max(b - a for a, b in zip(times, times[1:], strict=False)) < 0.5  # and no single burst
+
+
+async def test_stop_cancels_in_flight_runs_quickly(hanging_server: HangingServer) -> None:
+    settings = settings_for(
+        {
+            "hung": {
+                "type": "http",
+                "url": f"http://127.0.0.1:{hanging_server.port}/",
+                "connect_timeout": 0.3,
+                "checks": {"reachable": {"timeout": 5.0, "interval": 10.0}},
+            }
+        }
+    )
+    scheduler = await started(settings)
+    await wait_until(lambda: hanging_server.conns and scheduler.runners[("hung", "reachable")].busy, 5, "run in flight")
+    begun = time.monotonic()
+    await scheduler.stop(grace=2.0)
+    assert time.monotonic() - begun < 1.5
+    assert scheduler.store.ready is False and scheduler.store.shutting_down

@@ -1,0 +1,84 @@
+"""The fast text writer says exactly what prometheus_client's generic path says, and /metrics negotiates formats."""
+
+from __future__ import annotations
+
+import gzip
+import time
+from typing import Any
+
+from prometheus_client import generate_latest
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
+from prometheus_client.parser import text_string_to_metric_families
+
+from app.main import build_engine
+from app.model import CheckResult, Observation, Status
+from app.views.metrics import build_exposition, take_snapshot
+from tests.conftest import http, make_settings, reach, serve
+
+
+def families(text: str) -> dict[str, tuple[str, set[tuple[str, tuple[tuple[str, str], ...], float]]]]:
+    parsed = {}
+    for family in text_string_to_metric_families(text):
+        if family.name.startswith("vigil_"):
+            samples = {(s.name, tuple(sorted(s.labels.items())), s.value) for s in family.samples}
+            parsed[family.name] = (family.type, samples)
+    return parsed
+
+
+def busy_store() -> Any:
+    checks = {f"c{i}": reach("/", severity="degraded" if i % 3 else "critical") for i in range(20)}
+    settings = make_settings(
+        components={
+            "api": http("http://127.0.0.1:1/", **checks),
+            "we-ird_2": http("http://127.0.0.1:1/", ok=reach("/")),
+        }
+    )
+    store, _ = build_engine(settings)
+    now = time.time()
+    for i, state in enumerate(store.states.values()):
+        for run in range(i % 4):
+            status = (Status.PASS, Status.WARN, Status.FAIL)[(i + run) % 3]
+            observed = (
+                Observation("latency", 0.001 * i, "s"),
+                Observation("rows", i, "rows"),
+                Observation("flag", i % 2 == 0),
+                Observation("version", "7.0"),
+            )
+            store.record(CheckResult(state.component, state.check, "http", status, "x", observed, now, 0.003 * i), 1.0)
+    return store
+
+
+def test_text_writer_matches_generate_latest() -> None:
+    store = busy_store()
+    exposition = build_exposition(store)
+    snapshot = take_snapshot(store)
+    assert exposition.collector is not None
+    with exposition.collector.pinned(snapshot):
+        reference = generate_latest(exposition.registry).decode()
+    fast = exposition.writer.render(snapshot) + generate_latest(exposition.others).decode()
+    assert families(fast) == families(reference)
+    assert "vigil_build_info" in families(fast) and len(families(fast)) == 14
+
+
+async def test_metrics_negotiates_openmetrics_and_gzip(http_target: Any) -> None:
+    settings = make_settings(
+        defaults={"interval": "2s", "timeout": "500ms"}, components={"api": http(http_target.url, ok=reach("/ok"))}
+    )
+    async with serve(settings) as served:
+        await served.wait(lambda: served.store.startup_complete, what="first run")
+        url = served.url + "/metrics"
+        async with served.session.get(url, headers={"Accept-Encoding": "identity"}) as plain:
+            assert plain.headers["content-type"].startswith("text/plain; version=")
+            assert "Content-Encoding" not in plain.headers
+            text = await plain.text()
+        async with served.session.get(url, headers={"Accept-Encoding": "gzip"}, auto_decompress=False) as zipped:
+            assert zipped.headers["Content-Encoding"] == "gzip"
+            unzipped = gzip.decompress(await zipped.read()).decode()
+        assert families(unzipped).keys() == families(text).keys()
+        accept = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"
+        async with served.session.get(url, headers={"Accept": accept}) as om:
+            assert om.headers["content-type"].startswith("application/openmetrics-text")
+            body = await om.text()
+        assert body.endswith("# EOF\n")
+        names = {f.name for f in parse_openmetrics(body)}
+        assert {"vigil_check_up", "vigil_check_runs", "vigil_check_duration_seconds", "vigil_build"} <= names
