@@ -11,7 +11,7 @@ import ssl
 import subprocess
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +20,21 @@ import pytest
 import uvicorn
 import yaml
 from aiohttp import web
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from jose import jwt
 
 from app.config.settings import Settings
 from app.engine.scheduler import Scheduler
 from app.main import build_engine, create_app
-from app.model import CheckId, CheckResult
+from app.model import CheckId, CheckResult, Observation
 from devenv.servers import ClickHouseServer, RedisServer, free_port, self_signed_certificate
 
 JWT_SECRET = "test-hmac-secret-that-is-long-enough-0123456789"
+
+# How much later than configured a busy machine may make anything timed: every time bound in the suite is a
+# configured timeout or interval times SLACK (the suite runs on a shared 2-core box, with other suites beside it).
+SLACK = 4.0
 JWT_AUDIENCE = "vigil"
 JWT_ISSUER = "https://issuer.test"
 
@@ -263,6 +269,63 @@ async def wait_until(predicate: Any, timeout: float = 10.0, what: str = "conditi
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         await asyncio.sleep(0.01)
     return time.monotonic() - start
+
+
+def within(seconds: float) -> float:
+    """The bound for something configured to take `seconds`: that figure times SLACK."""
+    return seconds * SLACK
+
+
+class FakeClock:
+    """A monotonic clock a test advances by hand, for code that takes a `clock` callable."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def observed(result: CheckResult) -> dict[str, Any]:
+    """A result's observations by name: their values."""
+    return {o.name: o.value for o in result.observed}
+
+
+def observations(result: CheckResult) -> dict[str, Observation]:
+    """A result's observations by name (value, unit, limit)."""
+    return {o.name: o for o in result.observed}
+
+
+async def run_rounds(
+    settings: Settings, rounds: int = 1, checks: Iterable[str] | None = None
+) -> dict[str, list[CheckResult]]:
+    """Each check (by name; all by default) once per round, in turn, through one scheduler (memo kept between
+    runs); every result of each, by check name."""
+    async with check_runner(settings) as scheduler:
+        runners = {cid.check: runner for cid, runner in scheduler.runners.items()}
+        results: dict[str, list[CheckResult]] = {}
+        for _ in range(rounds):
+            for name in runners if checks is None else checks:
+                results.setdefault(name, []).append(await runners[name].run(scheduled=False))
+        return results
+
+
+async def run_each(settings: Settings, checks: Iterable[str] | None = None) -> dict[str, CheckResult]:
+    """Each check (by name; all by default) once, in turn, through the real scheduler path; by check name."""
+    return {name: runs[-1] for name, runs in (await run_rounds(settings, 1, checks)).items()}
+
+
+def rsa_pair() -> tuple[str, str]:
+    """A fresh 2048-bit RSA key pair as PEM text: (private, public)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return private.decode(), public.decode()
 
 
 def all_ran(served: Served) -> bool:

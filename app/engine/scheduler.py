@@ -131,7 +131,14 @@ class Scheduler:
     """Owns the clients, the runners and their tasks. `start` in the app's lifespan, `stop` on shutdown."""
 
     def __init__(
-        self, specs: list[CheckSpec], store: Store, scrubber: Scrubber, *, jitter: float = 0.1, seed: int | None = None
+        self,
+        specs: list[CheckSpec],
+        store: Store,
+        scrubber: Scrubber,
+        *,
+        jitter: float = 0.1,
+        seed: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.specs = specs
         self.store = store
@@ -142,7 +149,8 @@ class Scheduler:
         self.runners: dict[CheckId, Runner] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._random = random.Random(seed)
-        self._last_run_at: dict[CheckId, float] = {}
+        self._last_run_at: dict[CheckId, float] = {}  # by `clock`: when each check last ran on demand
+        self.clock = clock  # monotonic seconds for the on-demand cooldown (tests give a clock they advance)
 
     def build(self) -> None:
         """Create clients and runners (no I/O: clients connect lazily on first use)."""
@@ -200,7 +208,7 @@ class Scheduler:
                 return await runner.run(scheduled=False), False
             state = self.store.states[check_id]
             last_demand = self._last_run_at.get(check_id)
-            now = time.monotonic()
+            now = self.clock()
             if state.last is not None and last_demand is not None and now - last_demand < cooldown:
                 return state.last, True
             self._last_run_at[check_id] = now

@@ -11,13 +11,11 @@ import time
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from jose import jwt
 
 from app.api.auth import AuthError, Verifier
 from app.config.settings import AuthConfig
-from tests.conftest import AUTH, JWT_AUDIENCE, JWT_ISSUER, JWT_SECRET, make_settings, make_token, serve
+from tests.conftest import AUTH, JWT_AUDIENCE, JWT_ISSUER, JWT_SECRET, make_settings, make_token, rsa_pair, serve
 
 OTHER_SECRET = "a-different-hmac-secret-that-is-long-enough-987654"
 
@@ -51,19 +49,6 @@ def hmac_with(key: str) -> str:
     signing_input = f"{b64({'alg': 'HS256', 'typ': 'JWT'})}.{b64(payload)}"
     digest = hmac.new(key.encode(), signing_input.encode(), hashlib.sha256).digest()
     return f"{signing_input}.{base64.urlsafe_b64encode(digest).rstrip(b'=').decode()}"
-
-
-def rsa_pair() -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ from app.model import CheckId, CheckResult, Status
 from app.units import bucket_start as fmt_bucket
 from app.units import timestamp as fmt_time
 from devenv.servers import ClickHouseServer, create_event_tables, event_rollup_levels, fill_daily, free_port
-from tests.conftest import HttpTarget, check_runner, make_settings, run_check
+from tests.conftest import HttpTarget, check_runner, make_settings, observed, run_check
 
 ROWS = 50 * 60  # 50 hours of one row a minute, ending at the current minute
 ENDLESS = "SELECT count() FROM system.numbers WHERE sipHash64(number) = 0"  # filters before any LIMIT: never ends
@@ -89,10 +89,6 @@ def settings(server: ClickHouseServer, checks: dict[str, Any], timeout: float = 
 
 async def run(server: ClickHouseServer, name: str, options: dict[str, Any], timeout: float = 5) -> CheckResult:
     return await run_check(settings(server, {name: options}, timeout), "ch", name)
-
-
-def observed(result: CheckResult) -> dict[str, Any]:
-    return {o.name: o.value for o in result.observed}
 
 
 def timeseries(db: str, **options: Any) -> dict[str, Any]:

@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from app.config.settings import ConfigError, load_settings
-from app.model import CheckId, CheckResult, Status
+from app.model import CheckId, Status
 from devenv.securesite import MiB, SiteOptions, serve_site
-from tests.conftest import check_runner, make_settings
+from tests.conftest import check_runner, make_settings, observations, run_rounds
 
 GiB = 1024 * MiB
 
@@ -36,27 +36,13 @@ def settings(url: str, timeout: float = 5, **checks: dict[str, Any]) -> Any:
     )
 
 
-async def run_all(config: Any, runs: int = 1) -> dict[str, list[CheckResult]]:
-    """Every check `runs` times in turn, through one scheduler (memo kept between runs)."""
-    results: dict[str, list[CheckResult]] = {}
-    async with check_runner(config) as scheduler:
-        for _ in range(runs):
-            for check_id, runner in scheduler.runners.items():
-                results.setdefault(check_id.check, []).append(await runner.run(scheduled=False))
-    return results
-
-
 def latency(paths: dict[str, Any], **options: Any) -> dict[str, Any]:
     return {"kind": "latency", "paths": paths, "requests": 8, "concurrency": 4, **options}
 
 
-def observed(result: CheckResult) -> dict[str, Any]:
-    return {o.name: o for o in result.observed}
-
-
 async def test_latency_each_path_gets_exactly_its_status() -> None:
     async with serve_site(SiteOptions()) as site:
-        results = await run_all(
+        results = await run_rounds(
             settings(
                 site.url,
                 fast=latency({"fast": {"path": "/fast", "budget": "500ms"}}),
@@ -91,16 +77,16 @@ async def test_latency_each_path_gets_exactly_its_status() -> None:
     ), near.output
     assert broken.output == "missing (/missing): 8 of 8 requests failed (HTTP 404 x8)"
     assert hits["/fast"] == 8 + 1 and hits["/slow"] == 16 and hits["/missing"] == 8  # each request sent once
-    slow_seen = observed(slow)
+    slow_seen = observations(slow)
     assert set(slow_seen) == {"slow_p50", "slow_p95", "slow_p99", "slow_errors"}
     assert slow_seen["slow_p95"].unit == "s" and slow_seen["slow_p95"].value >= 0.6
     assert slow_seen["slow_p95"].limit is not None and slow_seen["slow_p95"].limit.value == 0.2
-    assert (slow_seen["slow_errors"].value, observed(broken)["missing_errors"].value) == (0, 8)
+    assert (slow_seen["slow_errors"].value, observations(broken)["missing_errors"].value) == (0, 8)
 
 
 async def test_latency_run_that_cannot_finish_names_the_unfinished_path() -> None:
     async with serve_site(SiteOptions()) as site:
-        results = await run_all(
+        results = await run_rounds(
             settings(
                 site.url,
                 timeout=2,
@@ -126,8 +112,8 @@ async def test_resources_from_prometheus_over_and_under_the_limits() -> None:
     under = SiteOptions(memory_bytes=100 * MiB, cpu_rate=0.01)
     limits = {"memory_limit": "1GiB", "cpu_limit": 1}
     async with serve_site(over) as hot, serve_site(under) as calm:
-        hot_runs = await run_all(settings(hot.url, resources=resources(**limits)), runs=2)
-        calm_runs = await run_all(settings(calm.url, resources=resources(memory_limit="1Gi", cpu_limit=4)), runs=2)
+        hot_runs = await run_rounds(settings(hot.url, resources=resources(**limits)), rounds=2)
+        calm_runs = await run_rounds(settings(calm.url, resources=resources(memory_limit="1Gi", cpu_limit=4)), rounds=2)
     assert [r.status for r in hot_runs["home"] + calm_runs["home"]] == [Status.PASS] * 4
     first, second = hot_runs["resources"]
     assert (first.status, second.status) == (Status.FAIL, Status.FAIL)
@@ -141,7 +127,7 @@ async def test_resources_from_prometheus_over_and_under_the_limits() -> None:
     assert (first.status, second.status) == (Status.PASS, Status.PASS), (first.output, second.output)
     assert first.output == "memory 100.0 MiB of 1.0 GiB (10%); CPU rate from the next run"
     assert re.fullmatch(r"memory 100\.0 MiB of 1\.0 GiB \(10%\); CPU [\d.e-]+ of 4 cores \(\d+%\)", second.output)
-    seen = observed(second)
+    seen = observations(second)
     assert (seen["memory_used"].value, seen["memory_used"].unit) == (100 * MiB, "bytes")
     assert (seen["memory_ratio"].unit, seen["cpu_ratio"].unit, seen["cpu_usage_cores"].unit) == (
         "ratio",
@@ -153,7 +139,7 @@ async def test_resources_from_prometheus_over_and_under_the_limits() -> None:
 
 async def test_resources_metrics_missing_or_not_prometheus() -> None:
     async with serve_site(SiteOptions()) as site:
-        results = await run_all(
+        results = await run_rounds(
             settings(
                 site.url,
                 wrong_page=resources(metrics_path="/fast", memory_limit="1Gi"),

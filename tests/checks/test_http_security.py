@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from app.model import CheckId, CheckResult, Status
+from app.model import CheckResult, Status
 from app.units import timestamp
 from devenv.certs import DAY, Authority, Issued
 from devenv.securesite import SiteOptions, serve_site
-from tests.conftest import check_runner, make_settings
+from tests.conftest import make_settings, run_each
 
 CHECKS = ("home", "headers", "tls", "https")
 HEADERS = {
@@ -107,11 +107,6 @@ def settings(served: Stack, ca: Path | None, *, tls: dict[str, Any] | None = Non
     )
 
 
-async def run_all(config: Any) -> dict[str, CheckResult]:
-    async with check_runner(config) as scheduler:
-        return {name: await scheduler.runners[CheckId("web", name)].run(scheduled=False) for name in CHECKS}
-
-
 def shown(results: dict[str, CheckResult]) -> str:
     return "\n".join(f"{name}: {r.status} {r.output}" for name, r in results.items())
 
@@ -127,7 +122,7 @@ def date(issued: Issued) -> str:
 
 async def test_well_configured_site_passes_every_check(certs: Certs) -> None:
     async with stack(certs.year) as served:
-        results = await run_all(settings(served, certs.ca))
+        results = await run_each(settings(served, certs.ca), CHECKS)
     assert all(r.status is Status.PASS for r in results.values()), shown(results)
     assert results["tls"].output == (
         f"TLSv1.3, chain valid for 127.0.0.1; first expiry {date(certs.year)} (in 365.0 d): "
@@ -188,7 +183,7 @@ async def test_each_certificate_fault_is_named(
 ) -> None:
     issued: Issued = getattr(certs, cert)
     async with stack(issued) as served:
-        results = await run_all(settings(served, certs.ca, tls=tls, **component))
+        results = await run_each(settings(served, certs.ca, tls=tls, **component))
     expect_only(results, "tls", status)
     assert results["tls"].output == output.format(date=date(issued))
     expiry = {o.name: o.value for o in results["tls"].observed}["cert_expiry"]
@@ -198,7 +193,7 @@ async def test_each_certificate_fault_is_named(
 
 async def test_a_chain_from_an_unknown_ca_does_not_verify(certs: Certs) -> None:
     async with stack(certs.year) as served:
-        results = await run_all(settings(served, None, verify_tls=False))
+        results = await run_each(settings(served, None, verify_tls=False))
     expect_only(results, "tls", Status.FAIL)
     assert results["tls"].output == (
         "certificate chain does not verify: unable to get local issuer certificate (a private CA needs tls_ca_file): "
@@ -208,8 +203,8 @@ async def test_a_chain_from_an_unknown_ca_does_not_verify(certs: Certs) -> None:
 
 async def test_protocol_below_the_minimum(certs: Certs) -> None:
     async with stack(certs.year, maximum=ssl.TLSVersion.TLSv1_2) as served:
-        old = await run_all(settings(served, certs.ca))
-        strict = await run_all(settings(served, certs.ca, tls={"min_protocol": "TLSv1.3"}))
+        old = await run_each(settings(served, certs.ca), CHECKS)
+        strict = await run_each(settings(served, certs.ca, tls={"min_protocol": "TLSv1.3"}))
     assert all(r.status is Status.PASS for r in old.values()), shown(old)
     assert old["tls"].output.startswith("TLSv1.2, chain valid for 127.0.0.1; first expiry ")
     expect_only(strict, "tls", Status.FAIL)
@@ -257,7 +252,7 @@ async def test_each_https_fault_is_named(
     certs: Certs, site: SiteOptions, twin: Twin, status: Status, output: str
 ) -> None:
     async with stack(certs.year, site, twin) as served:
-        results = await run_all(settings(served, certs.ca))
+        results = await run_each(settings(served, certs.ca), CHECKS)
     expect_only(results, "https", status)
     assert results["https"].output == output.format(plain=served.plain, secure=served.secure)
 
@@ -268,7 +263,7 @@ async def test_every_failed_header_and_body_condition_is_named(certs: Certs) -> 
         body="<h1>Maintenance</h1>",
     )
     async with stack(certs.year, broken) as served:
-        results = await run_all(settings(served, certs.ca))
+        results = await run_each(settings(served, certs.ca), CHECKS)
     expect_only(results, "headers", Status.FAIL)
     assert results["headers"].output == (
         'header X-Content-Type-Options is "sniff", expected "nosniff"; header Content-Security-Policy missing; '
@@ -280,7 +275,7 @@ async def test_every_failed_header_and_body_condition_is_named(certs: Certs) -> 
 async def test_tls_on_a_closed_port_names_the_refusal(certs: Certs) -> None:
     async with stack(certs.year) as served:
         pass  # stopped: nothing listens on its port any more
-    results = await run_all(settings(served, certs.ca))
+    results = await run_each(settings(served, certs.ca), CHECKS)
     port = served.secure.rsplit(":", 1)[1]
     assert results["tls"].status is Status.FAIL
     assert results["tls"].output == f"127.0.0.1:{port} refused the connection: nothing listens on that port"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,7 +23,7 @@ from app.config.settings import Settings
 from app.engine.scheduler import Scheduler
 from app.model import CheckResult, Status
 from devenv.servers import RedisServer
-from tests.conftest import check_runner, make_settings, run_check
+from tests.conftest import check_runner, make_settings, observed, run_check, wait_until
 
 CONFIG_RENAMED = ["--rename-command", "CONFIG", ""]
 PASSWORD = "pw-7f3c9a1e-very-secret"
@@ -32,10 +31,6 @@ PASSWORD = "pw-7f3c9a1e-very-secret"
 
 def settings_for(server: RedisServer, checks: dict[str, Any], **component: Any) -> Settings:
     return make_settings(components={"cache": {"type": "redis", "url": server.url, "checks": checks, **component}})
-
-
-def observed(result: CheckResult) -> dict[str, Any]:
-    return {o.name: o.value for o in result.observed}
 
 
 async def run(scheduler: Scheduler, check: str) -> CheckResult:
@@ -104,14 +99,6 @@ def full_backlog() -> Iterator[int]:
         port = int(listener.getsockname()[1])
         with socket.create_connection(("127.0.0.1", port), timeout=5):
             yield port
-
-
-async def wait_until(predicate: Any, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.02)
 
 
 def vigil_keys(server: RedisServer) -> list[str]:

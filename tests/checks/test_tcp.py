@@ -23,7 +23,7 @@ from app.model import CheckResult, Status
 from app.units import timestamp
 from devenv.certs import DAY, Authority, Issued
 from devenv.securesite import SiteOptions, serve_site
-from tests.conftest import HangingServer, check_runner, make_settings, run_check
+from tests.conftest import HangingServer, make_settings, run_check, run_each
 
 
 @pytest.fixture(scope="module")
@@ -62,11 +62,6 @@ def tcp(host: str, port: int, checks: dict[str, Any] | None = None, **component:
     )
 
 
-async def run_all(config: Any) -> dict[str, CheckResult]:
-    async with check_runner(config) as scheduler:
-        return {cid.check: await runner.run(scheduled=False) for cid, runner in scheduler.runners.items()}
-
-
 def values(result: CheckResult) -> dict[str, Any]:
     return {o.name: o.value for o in result.observed}
 
@@ -87,10 +82,10 @@ async def test_connect_to_a_listening_port() -> None:
 async def test_connect_with_tls_shakes_hands_and_tls_judges_the_chain(authority: Authority, year: Issued) -> None:
     async with serve_site(SiteOptions(), year.server_context()) as site:
         port = int(site.url.rsplit(":", 1)[1])
-        results = await run_all(
+        results = await run_each(
             tcp("127.0.0.1", port, {"connect": {}, "tls": {}}, tls=True, tls_ca_file=str(authority.ca_file))
         )
-        named = await run_all(
+        named = await run_each(
             tcp(
                 "127.0.0.1",
                 port,
@@ -116,7 +111,7 @@ async def test_expiring_certificate_fails_tls_and_connect_stays_green(authority:
     soon = authority.issue("tcp-soon", ["127.0.0.1"], valid_for=3 * DAY)
     async with serve_site(SiteOptions(), soon.server_context()) as site:
         port = int(site.url.rsplit(":", 1)[1])
-        results = await run_all(
+        results = await run_each(
             tcp("127.0.0.1", port, {"connect": {}, "tls": {}}, tls=True, tls_ca_file=str(authority.ca_file))
         )
     assert results["connect"].status is Status.PASS, results["connect"].output

@@ -19,10 +19,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from app.config.settings import Settings
-from app.model import CheckId, CheckResult, Status
+from app.model import CheckResult, Status
 from devenv.servers import free_port
 from devenv.webapp import Served, WebAppOptions, serve
-from tests.conftest import all_ran, check_runner, make_settings
+from tests.conftest import all_ran, make_settings, run_each
 from tests.conftest import serve as serve_vigil
 
 CHECKS = ("cors", "auth", "socket")
@@ -83,9 +83,8 @@ def api_settings(served: Served, **overrides: Any) -> Settings:
 
 
 async def run_all(settings: Settings, checks: tuple[str, ...] = CHECKS) -> dict[str, CheckResult]:
-    """Each check once, through the real scheduler path."""
-    async with check_runner(settings) as scheduler:
-        return {name: await scheduler.runners[CheckId("api", name)].run(scheduled=False) for name in checks}
+    """Each of the API's checks once, through the real scheduler path."""
+    return await run_each(settings, checks)
 
 
 def assert_no_token_in(text: str, served: Served) -> None:

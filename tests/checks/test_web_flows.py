@@ -7,13 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
 from app.model import CheckId, Status
 from devenv.webapp import WebAppOptions, serve
 from tests.checks.test_web_api import api_config, api_settings, free_port, run_all, shown
-from tests.conftest import HttpTarget, check_runner, make_settings, run_check
+from tests.conftest import HttpTarget, check_runner, make_settings, rsa_pair, run_check
 
 NOT_TRIED = "not tried: expired, another audience (they need signing_key)"
 
@@ -46,15 +43,6 @@ async def test_minted_token_without_a_token_endpoint() -> None:
     assert "refused 6 bad tokens" in results["auth"].output
     assert "token_latency" not in {o.name for o in results["auth"].observed}
     assert requests == 0
-
-
-def rsa_pair() -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return private.decode(), public.decode()
 
 
 async def test_rs256_tokens_and_a_wrong_key_made_once() -> None:
