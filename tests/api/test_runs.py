@@ -6,7 +6,7 @@ import asyncio
 import json
 from typing import Any
 
-from tests.conftest import AUTH, make_settings, make_token, serve
+from tests.conftest import AUTH, FakeClock, make_settings, make_token, serve
 
 
 def bearer() -> dict[str, str]:
@@ -138,12 +138,14 @@ async def test_cooldown_is_per_check(http_target: Any) -> None:
 
 
 async def test_cooldown_expires(http_target: Any) -> None:
-    async with serve(run_settings(http_target, cooldown=0.3)) as served:
+    async with serve(run_settings(http_target, cooldown=30)) as served:
+        served.scheduler.clock = clock = FakeClock()
         before = http_target.hits.get("/ok", 0)
         await post_json(served, "/checks/api/ok/run")
+        clock.advance(29.9)
         _, doc = await post_json(served, "/checks/api/ok/run")
         assert doc["runs"]["api:ok"]["cached"] is True
-        await asyncio.sleep(0.35)
+        clock.advance(0.1)
         _, doc = await post_json(served, "/checks/api/ok/run")
         assert doc["runs"]["api:ok"]["cached"] is False
         assert http_target.hits.get("/ok", 0) == before + 2
@@ -164,9 +166,10 @@ async def test_a_request_body_cannot_choose_the_target(http_target: Any) -> None
 
 
 async def test_concurrent_runs_after_the_cooldown_all_get_the_fresh_result(http_target: Any) -> None:
-    async with serve(run_settings(http_target, cooldown=0.3)) as served:
+    async with serve(run_settings(http_target, cooldown=30)) as served:
+        served.scheduler.clock = clock = FakeClock()
         _, first = await post_json(served, "/checks/api/slow/run")
-        await asyncio.sleep(0.35)  # past the cooldown: the next request runs the check again
+        clock.advance(30)  # past the cooldown: the next request runs the check again
         before = http_target.hits.get("/slow", 0)
         results = await asyncio.gather(*(post_json(served, "/checks/api/slow/run") for _ in range(10)))
         assert http_target.hits.get("/slow", 0) == before + 1
