@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,7 +24,7 @@ from app.config.settings import Settings
 from app.engine.scheduler import Scheduler
 from app.model import CheckResult, Status
 from devenv.servers import RedisServer
-from tests.conftest import check_runner, make_settings, observed, run_check, wait_until
+from tests.conftest import check_runner, make_settings, observed, run_check, wait_until, within
 
 CONFIG_RENAMED = ["--rename-command", "CONFIG", ""]
 PASSWORD = "pw-7f3c9a1e-very-secret"
@@ -147,7 +148,7 @@ async def test_connectivity_passes(redis_server: RedisServer) -> None:
     assert result.output.startswith("PONG in ") and "from redis 7." in result.output
     values = observed(result)
     assert values["server_version"].startswith("7.")
-    assert 0 < values["latency"] < 0.5
+    assert 0 < values["latency"] <= result.duration  # the PING's round trip, measured inside the run
 
 
 async def test_connectivity_slower_than_latency_warn_warns(redis_server: RedisServer) -> None:
@@ -166,7 +167,7 @@ async def test_server_that_never_answers_is_a_socket_timeout(hanging_server: Any
     assert result.output == (
         f"redis did not answer within the socket timeout: Timeout reading from 127.0.0.1:{hanging_server.port}"
     )
-    assert result.duration < 1.0
+    assert result.duration < within(0.3)  # the socket timeout, not the 5 s check timeout
 
 
 async def test_connect_timeout_is_unreachable(full_backlog: int) -> None:
@@ -177,7 +178,7 @@ async def test_connect_timeout_is_unreachable(full_backlog: int) -> None:
     result = await run_check(settings, "cache", "connectivity")
     assert result.status is Status.FAIL
     assert result.output == "cannot reach redis: Timeout connecting to server"
-    assert result.duration < 1.0
+    assert result.duration < within(0.3)  # the connect timeout, not the 5 s check timeout
 
 
 async def test_connectivity_with_password(redis_factory: Any) -> None:
@@ -332,13 +333,13 @@ async def test_own_pool_exhausted_fails_fast_then_recovers(redis_factory: Any) -
         exhausted = await run(scheduler, "pool")
         assert exhausted.status is Status.FAIL
         assert exhausted.output == "pool exhausted: all 1 of Vigil's connections busy for 200ms"
-        assert exhausted.duration < 0.6  # the acquire timeout, not the check timeout
+        assert exhausted.duration < within(0.2)  # the acquire timeout, not the 3 s check timeout
         assert observed(exhausted) == {"vigil_pool_in_use": 1, "vigil_pool_max": 1}
 
         other = await run(scheduler, "memory")  # every check sharing the pool fails the same clean way
         assert other.status is Status.FAIL
         assert other.output == "pool exhausted: all 1 of Vigil's connections busy for 200ms"
-        assert other.duration < 0.6
+        assert other.duration < within(0.2)
 
         server.cli("LPUSH", "vigil-test:queue", "x")  # the slow command ends; its connection returns
         assert tuple(await blocker) == (b"vigil-test:queue", b"x")
@@ -351,21 +352,24 @@ async def test_own_pool_exhausted_fails_fast_then_recovers(redis_factory: Any) -
 
 async def test_killed_mid_check_fails_then_recovers(redis_factory: Any) -> None:
     server = redis_factory()
-    checks = {"pool": {}, "memory": {}}
-    async with check_runner(settings_for(server, checks)) as scheduler:
+    checks = {"pool": {"timeout": "10s"}, "memory": {"timeout": "10s"}}
+    socket_timeout = 5.0  # long: the death of the server must end the run, not this timeout
+    async with check_runner(settings_for(server, checks, socket_timeout=socket_timeout)) as scheduler:
         assert (await run(scheduler, "pool")).status is Status.PASS
         server.pause()
         in_flight = asyncio.get_running_loop().create_task(run(scheduler, "pool"))
+        await wait_until(lambda: scheduler.runners[("cache", "pool")].busy, what="the run in flight")
         await asyncio.sleep(0.2)
         assert not in_flight.done()  # the INFO is waiting on the stopped server
         assert server.proc is not None
         server.proc.kill()  # SIGKILL while stopped: no chance to answer
         server.proc.wait(10)
+        killed_at = time.monotonic()
         killed = await in_flight
         assert killed.status is Status.FAIL
         assert killed.output.startswith("cannot reach redis: ")
         assert f"Error 111 connecting to 127.0.0.1:{server.port}" in killed.output  # refused: nothing listens
-        assert killed.duration < 1.5
+        assert time.monotonic() - killed_at < socket_timeout  # ended by the death, not by the socket timeout
 
         down = await run(scheduler, "memory")
         assert down.status is Status.FAIL and down.output.startswith("cannot reach redis: ")
@@ -398,7 +402,7 @@ async def test_session_ttl_passes_and_writes_only_expiring_canaries(redis_factor
         values = observed(result)
         assert values["sessions_sampled"] == 50 and values["sessions_no_expiry"] == 0
         assert values["sessions_ttl_over_max"] == 0 and values["scan_calls"] == 1
-        assert abs(values["canary_ttl_drift"]) < 0.1
+        assert abs(values["canary_ttl_drift"]) <= result.duration  # lost between SET and PTTL, inside the run
         assert values["redis_restarted"] is False and values["rdb_save_policy"] == "3600 1"
     keys = sorted(vigil_keys(server))
     assert keys == ["vigil:cache:session_ttl:survival", "vigil:cache:session_ttl:ttl"]
@@ -527,14 +531,14 @@ async def test_sampling_budget_holds_on_a_million_session_keys(redis_factory: An
     server.cli("DEBUG", "POPULATE", "1000000", "session:", "16")
     assert int(server.cli("DBSIZE")) == 1_000_000
     checks = {
-        "by-keys": {"kind": "session_ttl", "max_keys": 500, "scan_count": 100, "scan_time": "200ms"},
-        "by-time": {"kind": "session_ttl", "max_keys": 100000, "scan_count": 10, "scan_time": "50ms"},
+        "by-keys": {"kind": "session_ttl", "max_keys": 500, "scan_count": 100, "scan_time": "2s"},
+        "by-time": {"kind": "session_ttl", "max_keys": 100000, "scan_count": 10, "scan_time": "100ms"},
         "by-deadline": {
             "kind": "session_ttl",
             "max_keys": 100000,
             "scan_count": 10,
             "scan_time": "10s",
-            "timeout": "1.2s",
+            "timeout": "2s",
         },
     }
     async with check_runner(settings_for(server, checks)) as scheduler:
@@ -544,21 +548,21 @@ async def test_sampling_budget_holds_on_a_million_session_keys(redis_factory: An
             assert result.status is Status.FAIL  # DEBUG POPULATE keys have no TTL
             assert result.output.startswith(f"{values['sessions_sampled']} of {values['sessions_sampled']} sampled")
             assert 0 < values["sessions_sampled"] <= 500
-            assert values["scan_calls"] == 5  # max_keys / scan_count: the key budget stopped it
-            assert values["sampling_time"] < 0.2
-            assert result.duration < 0.3
+            assert values["scan_calls"] == 5  # max_keys / scan_count: the key budget stopped it, not the time
+            assert values["sampling_time"] < 2
 
         by_time = await run(scheduler, "by-time")
         values = observed(by_time)
-        assert values["sessions_sampled"] < 100000
-        assert 0.05 <= values["sampling_time"] < 0.15  # stops at the wall-time budget (plus one SCAN step)
-        assert by_time.duration < 0.25
+        assert values["sessions_sampled"] < 100000  # the key budget did not stop it: the wall-time budget did
+        assert 0.1 <= values["sampling_time"] < within(0.1)  # the budget, plus one SCAN step
+        assert by_time.status is Status.FAIL and "no expiry" in by_time.output
 
         by_deadline = await run(scheduler, "by-deadline")  # scan_time above the timeout: half the time left wins
         values = observed(by_deadline)
-        assert by_deadline.status is Status.FAIL and "no expiry" in by_deadline.output
-        assert 0.5 <= values["sampling_time"] < 0.7
-        assert by_deadline.duration < 1.0  # well inside the 1.2 s timeout: a real result, not "timed out"
+        assert by_deadline.status is Status.FAIL and "no expiry" in by_deadline.output  # a result, not "timed out"
+        assert values["sessions_sampled"] < 100000
+        # Half of what the 2 s timeout left when sampling began (under 1 s), plus one SCAN step.
+        assert 2 / 4 <= values["sampling_time"] < 2 * 0.75
 
 
 # -- memory ---------------------------------------------------------------------------------------------------
@@ -660,8 +664,7 @@ async def test_priority_pattern_unconfirmed_within_budget_warns(redis_factory: A
         assert result.status is Status.WARN
         assert result.output == "priority pattern ratelimit:* not confirmed yet: no match within the scan budget"
         assert observed(result)["priority_keys_missing"] == 0
-        assert observed(result)["scan_calls"] == 10
-        assert result.duration < 0.3
+        assert observed(result)["scan_calls"] == 10  # max_keys / scan_count: the key budget stopped it
 
 
 async def test_priority_pattern_witness_is_remembered(redis_factory: Any) -> None:
