@@ -28,7 +28,7 @@ from app.model import CheckId, CheckResult, Status
 from app.units import bucket_start as fmt_bucket
 from app.units import timestamp as fmt_time
 from devenv.servers import ClickHouseServer, create_event_tables, event_rollup_levels, fill_daily, free_port
-from tests.conftest import HttpTarget, check_runner, make_settings, observed, run_check
+from tests.conftest import HttpTarget, check_runner, make_settings, observed, run_check, within
 
 ROWS = 50 * 60  # 50 hours of one row a minute, ending at the current minute
 ENDLESS = "SELECT count() FROM system.numbers WHERE sipHash64(number) = 0"  # filters before any LIMIT: never ends
@@ -100,8 +100,9 @@ async def processes(server: ClickHouseServer, like: str) -> list[str]:
     return text.split()
 
 
-async def appears(server: ClickHouseServer, like: str, within: float = 0.6) -> bool:
-    deadline = time.monotonic() + within
+async def appears(server: ClickHouseServer, like: str, timeout: float = within(1.0)) -> bool:
+    """Whether one query like `like` shows in system.processes within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if len(await processes(server, like)) == 1:
             return True
@@ -118,7 +119,7 @@ async def test_connectivity_pass_and_fail(clickhouse_server: ClickHouseServer) -
     assert result.output.startswith("SELECT 1 in ") and result.output.endswith(" ms from ClickHouse 18.16.1")
     values = observed(result)
     assert values["server_version"] == "18.16.1"
-    assert 0 < values["latency"] < 1 and values["uptime"] >= 0
+    assert 0 < values["latency"] <= result.duration and values["uptime"] >= 0
 
     port = free_port()
     nothing = make_settings(
@@ -146,7 +147,7 @@ async def test_queries_within_sla_report_latency_and_rows_read(seeded: Seeded) -
     assert values["count_all_read_rows"] == ROWS and values["by_user_read_rows"] == ROWS
     assert values["count_all_read_bytes"] == 4 * ROWS  # count() reads the smallest column (ts, 4 bytes)
     assert values["by_user_read_bytes"] == 12 * ROWS  # user_id UInt32 + value Float64
-    assert 0 < values["count_all_latency"] < 1
+    assert 0 < values["count_all_latency"] <= result.duration
     units = {o.name: o.unit for o in result.observed}
     assert (units["by_user_latency"], units["by_user_read_rows"], units["by_user_read_bytes"]) == ("s", "rows", "bytes")
 
@@ -217,11 +218,11 @@ async def test_query_past_its_timeout_is_cancelled_on_the_server(clickhouse_serv
         finished = time.monotonic()
         assert result.status is Status.FAIL
         assert result.output == "query slow_one cancelled at its 700 ms timeout, SLA 5 s"
-        assert 0.7 <= result.duration < 1.2
-        assert 0.7 <= observed(result)["slow_one_latency"] < 1.2
-        # The server's own limit would stop it at 2 s (ceil(0.7) + 1); Vigil's cancel is well before that.
+        assert 0.7 <= result.duration < within(0.7)
+        assert 0.7 <= observed(result)["slow_one_latency"] < within(0.7)
+        # The server's own limit would stop it at 2 s (ceil(0.7) + 1): gone sooner, Vigil's cancel stopped it.
         while await processes(clickhouse_server, like):
-            assert time.monotonic() - finished < 0.8, "query still running on the server"
+            assert time.monotonic() - finished < 2 - 0.7, "query still running on the server"
             await asyncio.sleep(0.05)
         assert client.in_use == 0
         again = await run_check(config, "ch", "perf", scheduler)  # the pool is usable: no half-read connection
@@ -248,7 +249,7 @@ async def test_check_cancelled_mid_query_cancels_it_on_the_server(clickhouse_ser
             await task
         cancelled = time.monotonic()
         while await processes(clickhouse_server, like):  # max_execution_time is 21 s here: only Vigil can stop it
-            assert time.monotonic() - cancelled < 1.5, "query still running on the server"
+            assert time.monotonic() - cancelled < 20, "query still running on the server"
             await asyncio.sleep(0.05)
         # remembered: the check's next query first looks whether this one is still running
         assert [label for label in runner.memo.interrupted.values()] == ["query slow_two"]
@@ -261,10 +262,10 @@ async def test_check_timeout_without_query_timeout_names_the_query(clickhouse_se
     assert result.status is Status.FAIL
     assert result.output.startswith("query slow_three cancelled at the check's deadline after 1.")
     assert result.output.endswith(", SLA 1 s")
-    assert result.duration < 1.5
+    assert result.duration < within(1.5)
     started = time.monotonic()
     while await processes(clickhouse_server, like):  # the server's own limit is 3 s (ceil(1.4) + 1)
-        assert time.monotonic() - started < 1.0, "query still running on the server"
+        assert time.monotonic() - started < 3 - 1.5, "query still running on the server"
         await asyncio.sleep(0.05)
 
 
@@ -299,7 +300,8 @@ async def test_a_check_starts_no_query_while_one_it_cut_off_still_runs_on_the_se
             assert second.status is Status.FAIL
             match = still.fullmatch(second.output)
             assert match and float(match.group(1)) >= 1, second.output
-            assert second.duration < 0.5 and await processes(clickhouse_server, "vigil:ch:perf:%") == running
+            # It did not wait for the stuck query (half the check's 5 s), nor start another.
+            assert second.duration < 5 / 2 and await processes(clickhouse_server, "vigil:ch:perf:%") == running
 
             ended = time.monotonic()
             while await processes(clickhouse_server, "vigil:ch:perf:%"):  # only its sleeps end it (~6 s)
@@ -333,10 +335,8 @@ async def test_kill_stops_a_query_that_ignores_cancel(clickhouse_server: ClickHo
         await asyncio.sleep(0.05)
     config = settings(clickhouse_server, {"connectivity": {}})
     async with check_runner(config) as scheduler:
-        killed = time.monotonic()
         await scheduler.clients["ch"].kill(query_id)
-        answer = await asyncio.wait_for(running, 5)
-    assert time.monotonic() - killed < 2
+        answer = await asyncio.wait_for(running, 20 / 2)  # well before its own 20 s limit would end it
     assert "Query was cancelled" in answer
     assert not await processes(clickhouse_server, query_id)
 
@@ -355,7 +355,7 @@ async def test_timeseries_passes_on_consistent_data(seeded: Seeded) -> None:
     assert 0 <= values["lag"] < 120
     for step in ("stats", "buckets", "duplicates"):
         assert 0 < values[f"{step}_read_rows"] <= ROWS and values[f"{step}_read_bytes"] > 0
-        assert 0 < values[f"{step}_latency"] < 1
+        assert 0 < values[f"{step}_latency"] <= result.duration
 
 
 async def test_future_and_1970_rows_fail_with_count_and_worst(seeded: Seeded) -> None:
@@ -554,7 +554,7 @@ async def test_rollup_passes_on_consistent_levels(seeded: Seeded) -> None:
     assert (values["hourly_daily_buckets"], values["hourly_daily_mismatched_buckets"]) == (2, 0)
     assert 0 < values["raw_read_rows"] <= ROWS and values["hourly_read_rows"] <= 51
     assert values["daily_read_rows"] <= 4  # 50 hours of data touch 3 calendar days, or 4 near midnight UTC
-    assert all(values[f"{level}_latency"] < 1 for level in ("raw", "hourly", "daily"))
+    assert all(0 < values[f"{level}_latency"] <= result.duration for level in ("raw", "hourly", "daily"))
 
 
 async def test_rollup_view_that_missed_inserts_fails(seeded: Seeded) -> None:
@@ -677,7 +677,7 @@ async def test_killed_server_is_one_message_wherever_it_is_hit(clickhouse_factor
         assert [(r.status, r.output) for r in pooled] == [(Status.FAIL, refused)] * 4
         fresh = await run_all(scheduler, keys)  # the pool is empty now: each check connects anew
         assert [(r.status, r.output) for r in fresh] == [(Status.FAIL, refused)] * 4
-        assert all(r.duration < 0.5 for r in pooled + fresh)  # refused at once, no waiting for a timeout
+        assert all(r.duration < 2 for r in pooled + fresh)  # refused (the output says so), no timeout waited out
 
         server.start()
         recovered = await run_all(scheduler, keys)
@@ -717,12 +717,14 @@ async def test_paused_server_is_one_message_and_delays_nothing(
             f"lost ClickHouse at 127.0.0.1:{server.tcp_port} during query endless: no data within the 1 s socket timeout",
         )
         web_result = pooled[-1]
-        assert web_result.status is Status.PASS and web_result.duration < 0.5  # ran concurrently, not behind ClickHouse
+        assert web_result.status is Status.PASS
+        # It ran concurrently, not behind ClickHouse: done before any ClickHouse check gave up (500 ms at least).
+        assert all(web_result.finished_at < r.finished_at for r in pooled[:-1]), [r.duration for r in pooled]
         # a pooled connection's ping (connect_timeout) goes unanswered, then so does the new connection's handshake
         assert [(r.status, r.output) for r in pooled[:-1]] == [(Status.FAIL, silent)] * 4
-        assert all(r.duration < 2 * 0.5 + 0.3 for r in pooled[:-1]), [r.duration for r in pooled]
+        assert all(r.duration < 2 for r in pooled[:-1]), [r.duration for r in pooled]  # not cut by the 2 s timeout
         assert [(r.status, r.output) for r in fresh] == [(Status.FAIL, silent)] * 4
-        assert elapsed < 2  # the check's timeout: nothing waited longer
+        assert elapsed < within(2)  # the checks' timeout: nothing hung past it
 
         recovered = await run_all(scheduler, keys)
         assert [r.status for r in recovered] == [Status.PASS] * 5, [r.output for r in recovered]
