@@ -57,7 +57,7 @@ async def test_health_document_has_the_draft_fields(http_target: Any) -> None:
         assert ok["severity"] == "critical"
         assert ok["output"].startswith("HTTP 200 in ")
         assert ok["observedUnit"] == "s"
-        assert 0 < ok["observedValue"] < 0.25
+        assert 0 < ok["observedValue"] < 0.25  # inside the timeout: a later answer is no pass
         assert ok["observations"]["status_code"] == {"value": 200, "unit": None}
         parse_time(ok["time"])
         parse_time(ok["lastSuccess"])

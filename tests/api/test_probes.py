@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from app.main import build_engine
-from tests.conftest import all_ran, http, make_settings, reach, serve
+from tests.conftest import all_ran, http, make_settings, reach, serve, within
 
 FAST = {"interval": "300ms", "timeout": "250ms", "failure_threshold": 1, "success_threshold": 1, "jitter": 0}
 
@@ -20,21 +20,20 @@ async def test_livez_is_ok_and_never_depends_on_targets(http_target: Any, hangin
     settings = settings_for(
         {
             "down": http("http://127.0.0.1:1/", reachable=reach("/")),
-            "hung": http(f"http://127.0.0.1:{hanging_server.port}/", reachable=reach("/", interval="2s", timeout="1s")),
+            "hung": http(f"http://127.0.0.1:{hanging_server.port}/", reachable=reach("/", interval="8s", timeout="4s")),
         }
     )
     async with serve(settings) as served:
         status, body, headers = await served.get("/livez")
         assert (status, body) == (200, "ok\n")
         assert headers["content-type"].startswith("text/plain")
-        # Answered at once while the first run against the hung target is in flight (1 s timeout).
+        # Answered while the first run against the hung target is still in flight (4 s timeout): not held by it.
         await served.wait(lambda: bool(hanging_server.conns), what="hung run in flight")
+        hung = served.store.states[("hung", "reachable")]
         for path in ("/livez", "/readyz", "/readyz?verbose", "/health", "/metrics", "/livez"):
-            started = time.monotonic()
             await served.get(path)
-            assert time.monotonic() - started < 0.5, path  # not held by the 1 s hung run (generous: a busy box)
-        assert served.store.states[("hung", "reachable")].last is None
-        await served.wait(lambda: all_ran(served), what="first runs")
+            assert hung.last is None, f"{path} answered only after the hung run ended"
+        await served.wait(lambda: all_ran(served), within(4), what="first runs")
         assert (await served.get("/livez"))[:2] == (200, "ok\n")
         assert (await served.get("/readyz"))[0] == 503
         # The routed form (any query string) agrees with the fast path.

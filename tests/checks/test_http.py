@@ -8,7 +8,7 @@ import pytest
 
 from app.checks.http.json_fields import lookup, mismatches
 from app.model import Status
-from tests.conftest import HttpTarget, make_settings, run_check
+from tests.conftest import HttpTarget, make_settings, run_check, within
 
 
 def reachable(target: HttpTarget, **options: Any) -> Any:
@@ -33,7 +33,7 @@ async def test_pass_with_status_latency_and_json_fields(http_target: HttpTarget)
     assert result.output.startswith("HTTP 200 in ")
     observed = {o.name: (o.value, o.unit) for o in result.observed}
     assert observed["status_code"] == (200, None)
-    assert observed["latency"][1] == "s" and 0 < observed["latency"][0] < 1  # type: ignore[operator]
+    assert observed["latency"][1] == "s" and 0 < observed["latency"][0] <= result.duration  # type: ignore[operator]
 
 
 async def test_unexpected_status_fails(http_target: HttpTarget) -> None:
@@ -82,7 +82,7 @@ async def test_slow_target_hits_the_check_deadline(http_target: HttpTarget) -> N
     )
     result = await run_check(settings, "api", "r")
     assert result.status is Status.FAIL
-    assert result.duration < 0.8
+    assert result.duration < within(0.5)  # the check's timeout, not the 3 s the target takes
     assert "timed out" in result.output or "Timeout" in result.output
 
 
