@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from devenv.servers import free_port
-from tests.conftest import http, reach
+from tests.conftest import http, reach, within
 
 VIGIL = str(Path(sys.executable).with_name("vigil"))
 FAST = {"interval": "2s", "timeout": "500ms", "failure_threshold": 1, "jitter": 0}
@@ -183,9 +183,7 @@ def test_help_and_usage_errors() -> None:
 
 
 def test_check_exits_0_when_every_critical_check_passes(tmp_path: Path, http_target: Any) -> None:
-    started = time.monotonic()
     result = vigil("check", "--config", write(tmp_path, system(http_target)))
-    assert time.monotonic() - started < 10
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["CHECK", "STATUS", "SEVERITY", "TIME", "OUTPUT"]
@@ -267,11 +265,17 @@ def test_check_usage_errors_exit_2(tmp_path: Path, http_target: Any) -> None:
         assert_no_traceback(result)
 
 
+HUNG = ("a", "b", "c", "d", "e")
+
+
 def test_check_times_out_hung_targets_concurrently(tmp_path: Path, http_target: Any, hanging_server: Any) -> None:
     data = {
         "defaults": {"interval": "5s", "timeout": "1s", "jitter": 0},
         "components": {
-            "hung": http(f"http://127.0.0.1:{hanging_server.port}/", a=reach("/"), b=reach("/x"), c=reach("/y")),
+            "hung": {
+                **http(f"http://127.0.0.1:{hanging_server.port}/", **{name: reach(f"/{name}") for name in HUNG}),
+                "max_connections": len(HUNG),
+            },
             "api": http(http_target.url, ok=reach("/ok")),
         },
     }
@@ -279,10 +283,11 @@ def test_check_times_out_hung_targets_concurrently(tmp_path: Path, http_target: 
     assert result.returncode == 1
     suite = ET.fromstring(result.stdout.split("\n", 1)[1]).find("testsuite")
     assert suite is not None
-    # Three 1 s timeouts run side by side, measured by vigil itself (interpreter start-up excluded).
-    assert 0.9 < float(suite.get("time", "0")) < 2.0, suite.get("time")
+    # Five 1 s timeouts run side by side, measured by vigil itself (interpreter start-up excluded): one after
+    # another they would take 5 s.
+    assert 0.9 < float(suite.get("time", "0")) < within(1.0) < len(HUNG) * 1.0, suite.get("time")
     cases = {case.get("name"): case for case in suite.findall("testcase")}
-    for name in ("a", "b", "c"):
+    for name in HUNG:
         failure = cases[name].find("failure")
         assert failure is not None and failure.get("message") == "timed out after 1s"
     assert cases["ok"].find("failure") is None
@@ -368,10 +373,8 @@ def test_check_interrupted_exits_130_at_once(tmp_path: Path, hanging_server: Any
     while not hanging_server.conns:  # the check is in flight
         assert time.monotonic() < deadline and proc.poll() is None
         time.sleep(0.02)
-    sent = time.monotonic()
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=5)
-    assert time.monotonic() - sent < 3
+    _, err = proc.communicate(timeout=10 / 2)  # at once: not after the in-flight check's 10 s timeout
     assert proc.returncode == 130, err
     assert err.strip().endswith("vigil: interrupted")
     assert "Traceback" not in err
@@ -403,6 +406,10 @@ def fetch(url: str, timeout: float = 1.0) -> tuple[int, str]:
         return exc.code, exc.read().decode()
 
 
+GRACE = 3.0  # server.shutdown_grace by default
+HUNG_TIMEOUT = 15
+
+
 def test_serve_answers_and_sigterm_turns_readyz_503_then_exits(
     tmp_path: Path, http_target: Any, hanging_server: Any
 ) -> None:
@@ -414,7 +421,7 @@ def test_serve_answers_and_sigterm_turns_readyz_503_then_exits(
             # In flight when SIGTERM arrives: must be cancelled, not waited for.
             "hung": http(
                 f"http://127.0.0.1:{hanging_server.port}/",
-                stuck=reach("/", severity="degraded", interval="5s", timeout="4s"),
+                stuck=reach("/", severity="degraded", interval="30s", timeout=f"{HUNG_TIMEOUT}s"),
             ),
         },
     }
@@ -453,29 +460,29 @@ def test_serve_answers_and_sigterm_turns_readyz_503_then_exits(
 
         sent = time.monotonic()
         proc.send_signal(signal.SIGTERM)
-        seen_503 = None
-        while proc.poll() is None and time.monotonic() - sent < 6:
-            asked = time.monotonic()
+        seen_503 = False
+        exit_by = within(GRACE)  # the default shutdown_grace, well before the hung run's timeout
+        while proc.poll() is None and time.monotonic() - sent < exit_by:
             try:
                 status, body = fetch(base + "/readyz", timeout=0.5)
             except OSError:
                 status, body = None, ""
             if status == 200:
-                assert asked - sent < 1.0, "readyz still 200 after SIGTERM"
-            if status == 503 and seen_503 is None:
-                seen_503 = time.monotonic() - sent
+                assert not seen_503, "readyz 200 again after it said 503"
+            if status == 503 and not seen_503:
+                seen_503 = True
                 assert body == "shutting down\n"
                 assert fetch(base + "/livez")[0] == 200  # still alive while draining
             time.sleep(0.02)
-        proc.wait(timeout=max(0.1, 6 - (time.monotonic() - sent)))
+        proc.wait(timeout=max(0.1, exit_by - (time.monotonic() - sent)))
         exited = time.monotonic() - sent
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     _, err = proc.communicate()
-    assert seen_503 is not None and seen_503 < 2.0, seen_503
-    assert exited < 5, exited
+    assert seen_503, "readyz never said 503 while draining"
+    assert exited < within(GRACE) < HUNG_TIMEOUT, exited  # the hung run was cancelled, not waited for
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     logs = [json.loads(line) for line in err.splitlines()]  # every line is JSON, uvicorn's too
