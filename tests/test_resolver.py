@@ -91,7 +91,8 @@ def test_a_hung_resolver_stalls_neither_metrics_nor_healthy_checks(
             took, families = scrape(port)
             slowest = max(slowest, took)
             time.sleep(0.2)
-        assert slowest < 2.0, f"a /metrics scrape took {slowest:.1f}s"
+        # Well under one resolver attempt (timeout:5): no scrape waited on a lookup.
+        assert slowest < 5 / 2, f"a /metrics scrape took {slowest:.1f}s"
         assert sample(families, "vigil_check_runs", component="healthy", status="fail") == 0
         assert sample(families, "vigil_check_runs", component="healthy", status="pass") >= 5
         assert sample(families, "vigil_check_up", component="hung0") == 0

@@ -28,7 +28,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from app.engine.history import SLOT
 from app.model import CheckResult, Status
 from tests import conftest
-from tests.conftest import AUTH, all_ran, http, make_settings, make_token, reach, serve
+from tests.conftest import AUTH, all_ran, http, make_settings, make_token, reach, serve, within
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -43,6 +43,9 @@ FLAGS = (
     "--disable-default-apps",
     "--disable-extensions",
 )
+# Seconds between the page's polls of status.json while the tab is visible, as status.js says.
+STATUS_JS = (Path(__file__).parents[2] / "app" / "static" / "status.js").read_text()
+POLL = int(re.search(r"const POLL_MS = (\d+);", STATUS_JS)[1]) / 1000  # type: ignore[index]
 FAST = {"interval": "300ms", "timeout": "250ms", "failure_threshold": 1, "success_threshold": 1, "jitter": 0}
 REDIS_TIMEOUTS = {"connect_timeout": 0.1, "socket_timeout": 0.1, "pool_timeout": 0.05}
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -340,7 +343,7 @@ async def test_page_follows_a_redis_stopped_and_started(redis_factory: Any, brow
         took_up = time.monotonic() - started
         assert await browser.value(text("#verdict")) == "Ready"
         # A poll every 2 s and a run every 300 ms: a few seconds each way (about 2.5 s when the machine is idle).
-        assert took_down < 8 and took_up < 8, (took_down, took_up)
+        assert took_down < within(POLL + 0.3) and took_up < within(POLL + 0.3), (took_down, took_up)
         assert await browser.console_errors() == []
 
 
@@ -496,12 +499,14 @@ async def test_a_thousand_checks_render_without_stalling(http_target: Any, brows
             f"JSON {len(body) / 1e3:.0f} kB, built in {build * 1000:.0f} ms (history memo warm), "
             f"then shared in {shared * 1000:.0f} ms"
         )
-        # Generous bounds (a loaded 2-core machine), far below a stall of seconds.
-        assert renders[0] < 1500 and filtered[-1] < 500 and frame == [frame[0], 1000] and frame[0] < 2000, (
+        # Each render fits in the page's own poll period, so the page keeps up with its data on a busy machine;
+        # the figures themselves are printed above (about 10x lower on an idle machine).
+        budget = POLL * 1000
+        assert renders[0] < budget and filtered[-1] < budget and frame == [frame[0], 1000] and frame[0] < budget, (
             renders,
             frame,
         )
-        assert update < 500, update
+        assert update < budget, update
         await browser.screenshot(tmp_path / "status-1000.png")
         assert await browser.console_errors() == []
         await browser.open("about:blank")

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import BLACK_HOLE
+from tests.conftest import BLACK_HOLE, within
 
 VIGIL = str(Path(sys.executable).with_name("vigil"))
 
@@ -67,7 +67,8 @@ def test_a_lookup_that_never_answers_is_a_dns_fail(
         "fail",
         "DNS lookup of db.vigil-dns-test.example got no answer within 500 ms",
     )
-    assert hung["lastResult"]["duration"] < 3  # its own bound, not the check's deadline
+    assert hung["lastResult"]["duration"] < within(0.5) < 3  # its own bound, not the check's deadline
     assert near["status"] == "pass", near["output"]
     assert near["output"].startswith(f"connected to localhost:{listening} (127.0.0.1) in ")
-    assert took < 20, f"vigil check took {took:.1f}s to exit: it waited for the hung lookup"
+    # The lookup hangs 3 x 10 s (resolv.conf): half of that is far more than start-up and the 3 s check.
+    assert took < 3 * 10 / 2, f"vigil check took {took:.1f}s to exit: it waited for the hung lookup"
