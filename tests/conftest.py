@@ -246,6 +246,11 @@ def hanging_server() -> Iterator[HangingServer]:
 # -- building and running Vigil ---------------------------------------------------------------------
 
 
+# Defaults for tests that watch checks change state: a run every 300 ms, one run enough to flip.
+FAST = {"interval": "300ms", "timeout": "250ms", "failure_threshold": 1, "success_threshold": 1, "jitter": 0}
+FAST_REDIS = {"connect_timeout": 0.2, "socket_timeout": 0.2, "pool_timeout": 0.1}  # inside a 400 ms check timeout
+
+
 def make_settings(**data: Any) -> Settings:
     """Settings from a dict, as if it came from YAML (the environment still overrides)."""
     return Settings(**data)
@@ -259,6 +264,21 @@ def http(url: str, connect_timeout: float = 0.2, **checks: dict[str, Any]) -> di
 def reach(path: str, **extra: Any) -> dict[str, Any]:
     """A `reachable` check's config."""
     return {"kind": "reachable", "path": path, **extra}
+
+
+def redis_component(url: str, checks: dict[str, Any] | None = None, **options: Any) -> dict[str, Any]:
+    """A `redis` component's config, as YAML would give it (no checks given: its default connectivity check)."""
+    return {"type": "redis", "url": url, **options, **({} if checks is None else {"checks": checks})}
+
+
+def clickhouse_component(port: int, checks: dict[str, Any] | None = None, **options: Any) -> dict[str, Any]:
+    """A `clickhouse` component's config on loopback, as YAML would give it."""
+    return {"type": "clickhouse", "port": port, **options, **({} if checks is None else {"checks": checks})}
+
+
+def tcp_component(host: str, port: int, checks: dict[str, Any] | None = None, **options: Any) -> dict[str, Any]:
+    """A `tcp` component's config, as YAML would give it."""
+    return {"type": "tcp", "host": host, "port": port, **options, **({} if checks is None else {"checks": checks})}
 
 
 async def wait_until(predicate: Any, timeout: float = 10.0, what: str = "condition") -> float:

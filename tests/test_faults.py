@@ -38,11 +38,20 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from app.model import CheckId, Status
 from devenv.servers import ClickHouseServer, RedisServer, free_port
-from tests.conftest import BLACK_HOLE, HangingServer, http, make_settings, reach, serve, wait_until
+from tests.conftest import (
+    BLACK_HOLE,
+    FAST_REDIS,
+    HangingServer,
+    http,
+    make_settings,
+    reach,
+    redis_component,
+    serve,
+    wait_until,
+)
 
 INTERVAL, TIMEOUT = 0.5, 0.4
 SUCCESS_THRESHOLD = 2
-FAST_REDIS = {"connect_timeout": 0.2, "socket_timeout": 0.2, "pool_timeout": 0.1}
 LATE_START = 0.25  # how late a bystander check may start (the issue's 100 ms, with room for a loaded CI box)
 SLOW_PROBE = 0.25  # p95 of /livez while a fault is on (the issue's 50 ms, ditto)
 BYSTANDERS = [CheckId("web", "ok"), CheckId("cache", "connectivity")]
@@ -91,7 +100,7 @@ def config_with(victim: dict[str, Any], http_target: Any, cache: RedisServer) ->
         "components": {
             "victim": victim,
             "web": http(http_target.url, ok=reach("/ok")),
-            "cache": {"type": "redis", "url": cache.url, **FAST_REDIS},
+            "cache": redis_component(cache.url, **FAST_REDIS),
         },
     }
 
@@ -162,14 +171,14 @@ async def exercise(
 
 async def test_redis_killed(redis_factory: Any, http_target: Any) -> None:
     victim, cache = redis_factory(), redis_factory()
-    config = settings_with({"type": "redis", "url": victim.url, **FAST_REDIS}, http_target, cache)
+    config = settings_with(redis_component(victim.url, **FAST_REDIS), http_target, cache)
     async with serve(config) as served:
         await exercise(served, CheckId("victim", "connectivity"), ("cannot reach redis",), victim.kill, victim.start)
 
 
 async def test_redis_paused(redis_factory: Any, http_target: Any) -> None:
     victim, cache = redis_factory(), redis_factory()
-    config = settings_with({"type": "redis", "url": victim.url, **FAST_REDIS}, http_target, cache)
+    config = settings_with(redis_component(victim.url, **FAST_REDIS), http_target, cache)
     async with serve(config) as served:
         await exercise(
             served,
@@ -214,7 +223,7 @@ async def test_http_endless_body(redis_factory: Any, http_target: Any) -> None:
 async def test_port_that_accepts_and_never_answers(redis_factory: Any, http_target: Any) -> None:
     hanging = HangingServer()
     try:
-        victim = {"type": "redis", "url": f"redis://127.0.0.1:{hanging.port}/0", **FAST_REDIS}
+        victim = redis_component(f"redis://127.0.0.1:{hanging.port}/0", **FAST_REDIS)
         async with serve(settings_with(victim, http_target, redis_factory())) as served:
             await exercise(served, CheckId("victim", "connectivity"), ("did not answer", "timed out", "Timeout"))
     finally:
@@ -312,7 +321,7 @@ async def test_own_pool_exhausted(redis_factory: Any, http_target: Any) -> None:
     """Every connection of the victim's pool held (as by runs stuck elsewhere): its checks fail at the pool's
     acquire timeout, saying so, and pass again once the connections come back."""
     target = redis_factory()
-    victim = {"type": "redis", "url": target.url, **SMALL_POOL}
+    victim = redis_component(target.url, **SMALL_POOL)
     async with serve(settings_with(victim, http_target, redis_factory())) as served:
         pool = served.scheduler.clients["victim"].pool
         held: list[Any] = []

@@ -33,7 +33,16 @@ from app.engine.store import RECENT_DURATIONS
 from app.model import Status
 from devenv.counting import read_counts, serve_command
 from devenv.servers import free_port
-from tests.conftest import Served, http, make_settings, reach, serve
+from tests.conftest import (
+    Served,
+    clickhouse_component,
+    http,
+    make_settings,
+    reach,
+    redis_component,
+    serve,
+    tcp_component,
+)
 
 WARM_UP = 500  # failing runs before the first sample: pools, executors and caches have reached their size
 RUNS = 2000  # failing runs between the two samples
@@ -156,9 +165,9 @@ def failing_config(black_hole: int, killed: Any, paused: Any) -> Any:
                 "url": paused.url,
                 "checks": {"connectivity": {}, "pool": {}, "memory": {}, "session_ttl": {}},
             },
-            "redis_hole": {"type": "redis", "url": f"redis://{hole}/0", "checks": {"connectivity": {}, "memory": {}}},
+            "redis_hole": redis_component(f"redis://{hole}/0", {"connectivity": {}, "memory": {}}),
             # ClickHouse checks keep time for their query: a longer timeout, so each run really connects.
-            "ch_closed": {"type": "clickhouse", "port": closed, "checks": {"connectivity": CLICKHOUSE_TIMING}},
+            "ch_closed": clickhouse_component(closed, {"connectivity": CLICKHOUSE_TIMING}),
             "ch_hole": {
                 "type": "clickhouse",
                 "port": black_hole,
@@ -171,8 +180,8 @@ def failing_config(black_hole: int, killed: Any, paused: Any) -> Any:
                     },
                 },
             },
-            "tcp_closed": {"type": "tcp", "host": "localhost", "port": closed},
-            "tls_hole": {"type": "tcp", "host": "127.0.0.1", "port": black_hole, "tls": True},
+            "tcp_closed": tcp_component("localhost", closed),
+            "tls_hole": tcp_component("127.0.0.1", black_hole, tls=True),
         },
     )
 

@@ -15,7 +15,7 @@ from jose import jwt
 
 from app.api.auth import AuthError, Verifier
 from app.config.settings import AuthConfig
-from tests.conftest import AUTH, JWT_AUDIENCE, JWT_ISSUER, JWT_SECRET, make_settings, make_token, rsa_pair, serve
+from tests.conftest import AUTH, JWT_AUDIENCE, JWT_ISSUER, JWT_SECRET, http, make_settings, make_token, rsa_pair, serve
 
 OTHER_SECRET = "a-different-hmac-secret-that-is-long-enough-987654"
 
@@ -199,14 +199,7 @@ def run_settings(http_target: Any, auth: dict[str, Any] | None) -> Any:
         defaults={"interval": "30s", "timeout": "1s", "initial_delay": "30s", "jitter": 0},
         server={"run_cooldown": 0},
         auth=auth,
-        components={
-            "api": {
-                "type": "http",
-                "url": http_target.url,
-                "connect_timeout": 0.2,
-                "checks": {"ok": {"kind": "reachable", "path": "/ok"}},
-            }
-        },
+        components={"api": http(http_target.url, ok={"kind": "reachable", "path": "/ok"})},
     )
 
 

@@ -9,9 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import AUTH, all_ran, http, make_settings, make_token, reach, serve
-
-FAST = {"interval": "300ms", "timeout": "250ms", "failure_threshold": 1, "success_threshold": 1, "jitter": 0}
+from tests.conftest import AUTH, FAST, all_ran, http, make_settings, make_token, reach, serve
 
 
 def mixed(http_target: Any, show_details: str = "always", auth: dict[str, Any] | None = None) -> Any:

@@ -7,9 +7,7 @@ import time
 from typing import Any
 
 from app.main import build_engine
-from tests.conftest import all_ran, http, make_settings, reach, serve, within
-
-FAST = {"interval": "300ms", "timeout": "250ms", "failure_threshold": 1, "success_threshold": 1, "jitter": 0}
+from tests.conftest import FAST, all_ran, http, make_settings, reach, serve, within
 
 
 def settings_for(components: dict[str, Any], **top: Any) -> Any:

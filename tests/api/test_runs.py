@@ -6,7 +6,7 @@ import asyncio
 import json
 from typing import Any
 
-from tests.conftest import AUTH, FakeClock, make_settings, make_token, serve
+from tests.conftest import AUTH, FakeClock, http, make_settings, make_token, serve
 
 
 def bearer() -> dict[str, str]:
@@ -31,12 +31,7 @@ def run_settings(http_target: Any, cooldown: float = 0, **checks: Any) -> Any:
                 "checks": checks
                 or {"slow": {"kind": "reachable", "path": SLOW}, "ok": {"kind": "reachable", "path": "/ok"}},
             },
-            "web": {
-                "type": "http",
-                "url": http_target.url,
-                "connect_timeout": 0.2,
-                "checks": {"down": {"kind": "reachable", "path": "/status/502", "severity": "degraded"}},
-            },
+            "web": http(http_target.url, down={"kind": "reachable", "path": "/status/502", "severity": "degraded"}),
         },
     )
 

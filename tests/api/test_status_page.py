@@ -28,7 +28,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from app.engine.history import SLOT
 from app.model import CheckResult, Status
 from tests import conftest
-from tests.conftest import AUTH, all_ran, http, make_settings, make_token, reach, serve, within
+from tests.conftest import AUTH, FAST, all_ran, http, make_settings, make_token, reach, redis_component, serve, within
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -46,7 +46,6 @@ FLAGS = (
 # Seconds between the page's polls of status.json while the tab is visible, as status.js says.
 STATUS_JS = (Path(__file__).parents[2] / "app" / "static" / "status.js").read_text()
 POLL = int(re.search(r"const POLL_MS = (\d+);", STATUS_JS)[1]) / 1000  # type: ignore[index]
-FAST = {"interval": "300ms", "timeout": "250ms", "failure_threshold": 1, "success_threshold": 1, "jitter": 0}
 REDIS_TIMEOUTS = {"connect_timeout": 0.1, "socket_timeout": 0.1, "pool_timeout": 0.05}
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 ABSOLUTE_URL = re.compile(r"""(?:https?:)?//[a-z0-9.-]+""", re.IGNORECASE)
@@ -170,7 +169,7 @@ def mixed(redis_url: str, http_url: str, auth: dict[str, Any] | None = None) -> 
         server={"show_details": "always"},
         auth=auth,
         components={
-            "cache": {"type": "redis", "url": redis_url, **REDIS_TIMEOUTS, "checks": {"connectivity": {}}},
+            "cache": redis_component(redis_url, {"connectivity": {}}, **REDIS_TIMEOUTS),
             "api": http(
                 http_url,
                 ok=reach("/ok"),
@@ -323,7 +322,7 @@ async def test_page_follows_a_redis_stopped_and_started(redis_factory: Any, brow
     settings = make_settings(
         defaults=FAST,
         server={"show_details": "always"},
-        components={"cache": {"type": "redis", "url": redis.url, **REDIS_TIMEOUTS, "checks": {"connectivity": {}}}},
+        components={"cache": redis_component(redis.url, {"connectivity": {}}, **REDIS_TIMEOUTS)},
     )
     state = state_of("cache:connectivity")
     async with serve(settings) as served:

@@ -28,7 +28,16 @@ from app.model import CheckId, CheckResult, Status
 from app.units import bucket_start as fmt_bucket
 from app.units import timestamp as fmt_time
 from devenv.servers import ClickHouseServer, create_event_tables, event_rollup_levels, fill_daily, free_port
-from tests.conftest import HttpTarget, check_runner, make_settings, observed, run_check, within
+from tests.conftest import (
+    HttpTarget,
+    check_runner,
+    clickhouse_component,
+    http,
+    make_settings,
+    observed,
+    run_check,
+    within,
+)
 
 ROWS = 50 * 60  # 50 hours of one row a minute, ending at the current minute
 ENDLESS = "SELECT count() FROM system.numbers WHERE sipHash64(number) = 0"  # filters before any LIMIT: never ends
@@ -130,7 +139,7 @@ async def test_connectivity_pass_and_fail(clickhouse_server: ClickHouseServer) -
     port = free_port()
     nothing = make_settings(
         defaults={"interval": 30, "timeout": 2},
-        components={"ch": {"type": "clickhouse", "port": port, "connect_timeout": 0.5, "socket_timeout": 1.0}},
+        components={"ch": clickhouse_component(port, connect_timeout=0.5, socket_timeout=1.0)},
     )
     down = await run_check(nothing, "ch", "connectivity")
     assert down.status is Status.FAIL
@@ -696,12 +705,7 @@ async def test_paused_server_is_one_message_and_delays_nothing(
 ) -> None:
     """A server that stops answering (SIGSTOP): the kernel still accepts connections, nothing answers on them."""
     server: ClickHouseServer = clickhouse_factory()
-    web = {
-        "type": "http",
-        "url": http_target.url,
-        "connect_timeout": 0.5,
-        "checks": {"ok": {"kind": "reachable", "path": "/ok"}},
-    }
+    web = http(http_target.url, 0.5, ok={"kind": "reachable", "path": "/ok"})
     config, keys = stopped_server_settings(server, seed(server), web=web)
     keys.append(("web", "ok"))
     silent = f"cannot reach ClickHouse at 127.0.0.1:{server.tcp_port}: no answer within the 500 ms connect timeout"

@@ -8,20 +8,13 @@ import pytest
 
 from app.checks.http.json_fields import lookup, mismatches
 from app.model import Status
-from tests.conftest import HttpTarget, make_settings, run_check, within
+from tests.conftest import HttpTarget, http, make_settings, run_check, within
 
 
 def reachable(target: HttpTarget, **options: Any) -> Any:
     return make_settings(
         defaults={"interval": 5, "timeout": 2},
-        components={
-            "api": {
-                "type": "http",
-                "url": target.url,
-                "connect_timeout": 0.5,
-                "checks": {"r": {"kind": "reachable", **options}},
-            }
-        },
+        components={"api": http(target.url, 0.5, r={"kind": "reachable", **options})},
     )
 
 
@@ -71,14 +64,7 @@ async def test_latency_warn_and_budget(http_target: HttpTarget) -> None:
 async def test_slow_target_hits_the_check_deadline(http_target: HttpTarget) -> None:
     settings = make_settings(
         defaults={"interval": 5, "timeout": 0.5},
-        components={
-            "api": {
-                "type": "http",
-                "url": http_target.url,
-                "connect_timeout": 0.2,
-                "checks": {"r": {"kind": "reachable", "path": "/slow?delay=3"}},
-            }
-        },
+        components={"api": http(http_target.url, r={"kind": "reachable", "path": "/slow?delay=3"})},
     )
     result = await run_check(settings, "api", "r")
     assert result.status is Status.FAIL

@@ -24,14 +24,14 @@ from app.config.settings import Settings
 from app.engine.scheduler import Scheduler
 from app.model import CheckResult, Status
 from devenv.servers import RedisServer
-from tests.conftest import check_runner, make_settings, observed, run_check, wait_until, within
+from tests.conftest import check_runner, make_settings, observed, redis_component, run_check, wait_until, within
 
 CONFIG_RENAMED = ["--rename-command", "CONFIG", ""]
 PASSWORD = "pw-7f3c9a1e-very-secret"
 
 
 def settings_for(server: RedisServer, checks: dict[str, Any], **component: Any) -> Settings:
-    return make_settings(components={"cache": {"type": "redis", "url": server.url, "checks": checks, **component}})
+    return make_settings(components={"cache": redis_component(server.url, checks, **component)})
 
 
 async def run(scheduler: Scheduler, check: str) -> CheckResult:
@@ -161,7 +161,7 @@ async def test_connectivity_slower_than_latency_warn_warns(redis_server: RedisSe
 async def test_server_that_never_answers_is_a_socket_timeout(hanging_server: Any) -> None:
     url = f"redis://127.0.0.1:{hanging_server.port}/0"
     timeouts = {"pool_timeout": "100ms", "connect_timeout": "300ms", "socket_timeout": "300ms"}
-    settings = make_settings(components={"cache": {"type": "redis", "url": url, **timeouts}})
+    settings = make_settings(components={"cache": redis_component(url, **timeouts)})
     result = await run_check(settings, "cache", "connectivity")
     assert result.status is Status.FAIL
     assert result.output == (
@@ -174,7 +174,7 @@ async def test_connect_timeout_is_unreachable(full_backlog: int) -> None:
     """A listener whose accept queue is full drops new SYNs: the connection is never made."""
     url = f"redis://127.0.0.1:{full_backlog}/0"
     timeouts = {"pool_timeout": "100ms", "connect_timeout": "300ms", "socket_timeout": "300ms"}
-    settings = make_settings(components={"cache": {"type": "redis", "url": url, **timeouts}})
+    settings = make_settings(components={"cache": redis_component(url, **timeouts)})
     result = await run_check(settings, "cache", "connectivity")
     assert result.status is Status.FAIL
     assert result.output == "cannot reach redis: Timeout connecting to server"
@@ -216,7 +216,7 @@ async def test_connectivity_over_tls(redis_factory: Any) -> None:
     assert (await run_check(unverified, "cache", "connectivity")).status is Status.PASS
 
     plain = make_settings(
-        components={"cache": {"type": "redis", "url": server.url.replace("rediss", "redis", 1), "password": PASSWORD}}
+        components={"cache": redis_component(server.url.replace("rediss", "redis", 1), password=PASSWORD)}
     )
     cleartext = await run_check(plain, "cache", "connectivity")
     assert cleartext.status is Status.FAIL

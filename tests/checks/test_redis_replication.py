@@ -17,7 +17,7 @@ import redis
 from app.model import Status
 from devenv.servers import RedisServer, wait_for
 from tests.checks.test_redis import info_field, info_text, observed, run, settings_for, sync_client, vigil_keys
-from tests.conftest import check_runner, make_settings
+from tests.conftest import check_runner, make_settings, redis_component
 
 # A full sync waits repl-diskless-sync-delay (5 s by default) for more replicas to share it; not in tests.
 PRIMARY_ARGS = ["--repl-diskless-sync-delay", "0"]
@@ -42,8 +42,8 @@ def pair_settings(primary: RedisServer, replica: RedisServer, checks: dict[str, 
     """Two components, as a deployment pointing at a read endpoint and at the primary would have them."""
     return make_settings(
         components={
-            "primary": {"type": "redis", "url": primary.url, "checks": checks},
-            "replica": {"type": "redis", "url": replica.url, "checks": checks},
+            "primary": redis_component(primary.url, checks),
+            "replica": redis_component(replica.url, checks),
         }
     )
 

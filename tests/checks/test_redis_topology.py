@@ -23,7 +23,7 @@ from app.model import Status
 from devenv.servers import RedisServer, free_port, wait_for
 from tests.checks.test_redis import SAVE_POLICY, info_field, observed, run, settings_for, sync_client, vigil_keys
 from tests.checks.test_redis_replication import run_on, start_pair
-from tests.conftest import check_runner, make_settings
+from tests.conftest import check_runner, make_settings, redis_component
 
 NO_PERSISTENCE = "no persistence (AOF off, no RDB save points): sessions will not survive a restart"
 SURVIVAL_KEY = "vigil:cache:session_ttl:survival"
@@ -44,9 +44,7 @@ async def test_session_ttl_on_a_replica_samples_read_only_and_passes(redis_facto
         sync_client(replica).set("vigil:probe", "1")
 
     settings = make_settings(
-        components={
-            "replica": {"type": "redis", "url": replica.url, "checks": {"session_ttl": {}, "memory": {}, "pool": {}}}
-        }
+        components={"replica": redis_component(replica.url, {"session_ttl": {}, "memory": {}, "pool": {}})}
     )
     async with check_runner(settings) as scheduler:
         result = await run_on(scheduler, "replica", "session_ttl")

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import BLACK_HOLE, within
+from tests.conftest import BLACK_HOLE, tcp_component, within
 
 VIGIL = str(Path(sys.executable).with_name("vigil"))
 
@@ -49,8 +49,8 @@ def test_a_lookup_that_never_answers_is_a_dns_fail(
             {
                 "defaults": {"interval": "10s", "timeout": "3s"},
                 "components": {
-                    "db": {"type": "tcp", "host": "db.vigil-dns-test.example", "port": 5432, "connect_timeout": 0.5},
-                    "near": {"type": "tcp", "host": "localhost", "port": listening, "connect_timeout": 0.5},
+                    "db": tcp_component("db.vigil-dns-test.example", 5432, connect_timeout=0.5),
+                    "near": tcp_component("localhost", listening, connect_timeout=0.5),
                 },
             }
         )

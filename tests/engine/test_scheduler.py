@@ -10,9 +10,18 @@ from app.engine.scheduler import Scheduler, timed_out
 from app.main import build_engine
 from app.model import Status
 from devenv.servers import RedisServer, free_port
-from tests.conftest import HangingServer, HttpTarget, http, make_settings, reach, run_check, wait_until, within
-
-FAST_REDIS = {"connect_timeout": 0.2, "socket_timeout": 0.2, "pool_timeout": 0.1}
+from tests.conftest import (
+    FAST_REDIS,
+    HangingServer,
+    HttpTarget,
+    http,
+    make_settings,
+    reach,
+    redis_component,
+    run_check,
+    wait_until,
+    within,
+)
 
 
 def settings_for(components: dict[str, Any], **defaults: Any) -> Any:
@@ -62,7 +71,7 @@ async def test_hung_target_times_out_and_delays_nothing_else(
 async def test_redis_killed_turns_fail_within_interval_plus_timeout_and_recovers(redis_factory: Any) -> None:
     server: RedisServer = redis_factory()
     settings = settings_for(
-        {"cache": {"type": "redis", "url": server.url, **FAST_REDIS}}, failure_threshold=1, interval=0.5, timeout=0.4
+        {"cache": redis_component(server.url, **FAST_REDIS)}, failure_threshold=1, interval=0.5, timeout=0.4
     )
     scheduler = await started(settings)
     state = scheduler.store.states[("cache", "connectivity")]
@@ -85,7 +94,7 @@ async def test_redis_killed_turns_fail_within_interval_plus_timeout_and_recovers
 async def test_interrupted_command_never_poisons_the_pool(redis_factory: Any) -> None:
     """A PING cut off by SIGSTOP must not leave its PONG for the next command on a reused connection."""
     server: RedisServer = redis_factory()
-    settings = settings_for({"cache": {"type": "redis", "url": server.url, "max_connections": 1, **FAST_REDIS}})
+    settings = settings_for({"cache": redis_component(server.url, max_connections=1, **FAST_REDIS)})
     scheduler = build_engine(settings)[1]
     scheduler.build()
     client = scheduler.clients["cache"]
@@ -110,13 +119,10 @@ async def test_check_exceptions_become_clean_fail_outputs(http_target: HttpTarge
     closed = free_port()
     settings = settings_for(
         {
-            "gone": {"type": "redis", "url": f"redis://127.0.0.1:{closed}/0", **FAST_REDIS},
-            "loop": {
-                "type": "http",
-                "url": http_target.url,
-                "connect_timeout": 0.2,
-                "checks": {"r": {"kind": "reachable", "path": "/loop", "follow_redirects": True, "max_redirects": 2}},
-            },
+            "gone": redis_component(f"redis://127.0.0.1:{closed}/0", **FAST_REDIS),
+            "loop": http(
+                http_target.url, r={"kind": "reachable", "path": "/loop", "follow_redirects": True, "max_redirects": 2}
+            ),
         }
     )
     gone = await run_check(settings, "gone", "connectivity")
@@ -128,14 +134,7 @@ async def test_check_exceptions_become_clean_fail_outputs(http_target: HttpTarge
 
 async def test_single_flight_shares_one_execution(http_target: HttpTarget) -> None:
     settings = settings_for(
-        {
-            "api": {
-                "type": "http",
-                "url": http_target.url,
-                "connect_timeout": 0.2,
-                "checks": {"slow": {"kind": "reachable", "path": "/slow?delay=0.3"}},
-            }
-        },
+        {"api": http(http_target.url, slow={"kind": "reachable", "path": "/slow?delay=0.3"})},
         timeout=5.0,
         interval=10.0,
     )
@@ -199,14 +198,7 @@ async def test_runs_settle_on_phases_spread_over_the_interval(http_target: HttpT
 
 async def test_stop_cancels_in_flight_runs_quickly(hanging_server: HangingServer) -> None:
     settings = settings_for(
-        {
-            "hung": {
-                "type": "http",
-                "url": f"http://127.0.0.1:{hanging_server.port}/",
-                "connect_timeout": 0.3,
-                "checks": {"reachable": {"timeout": 5.0, "interval": 10.0}},
-            }
-        }
+        {"hung": http(f"http://127.0.0.1:{hanging_server.port}/", 0.3, reachable={"timeout": 5.0, "interval": 10.0})}
     )
     scheduler = await started(settings)
     await wait_until(lambda: hanging_server.conns and scheduler.runners[("hung", "reachable")].busy, 5, "run in flight")

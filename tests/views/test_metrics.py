@@ -16,9 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from app import __version__
 from app.model import Status
 from app.views.metrics import Exposition
-from tests.conftest import AUTH, make_settings, make_token, serve, within
-
-FAST = {"interval": "300ms", "timeout": "250ms", "failure_threshold": 1, "success_threshold": 1, "jitter": 0}
+from tests.conftest import AUTH, FAST, http, make_settings, make_token, serve, within
 
 FAMILIES = {
     "vigil_check_up": "gauge",
@@ -41,15 +39,12 @@ def settings_for(http_target: Any, **extra: Any) -> Any:
         auth=AUTH,
         server={"run_cooldown": 0},
         components={
-            "api": {
-                "type": "http",
-                "url": http_target.url,
-                "connect_timeout": 0.1,
-                "checks": {
-                    "ok": {"kind": "reachable", "path": "/ok"},
-                    "teapot": {"kind": "reachable", "path": "/status/418", "severity": "degraded"},
-                },
-            },
+            "api": http(
+                http_target.url,
+                0.1,
+                ok={"kind": "reachable", "path": "/ok"},
+                teapot={"kind": "reachable", "path": "/status/418", "severity": "degraded"},
+            ),
             **extra,
         },
     )
@@ -146,15 +141,12 @@ async def test_runs_total_counts_every_run_by_status(http_target: Any) -> None:
         auth=AUTH,
         server={"run_cooldown": 0},
         components={
-            "api": {
-                "type": "http",
-                "url": http_target.url,
-                "connect_timeout": 0.1,
-                "checks": {
-                    "ok": {"kind": "reachable", "path": "/ok"},
-                    "down": {"kind": "reachable", "path": "/status/500"},
-                },
-            },
+            "api": http(
+                http_target.url,
+                0.1,
+                ok={"kind": "reachable", "path": "/ok"},
+                down={"kind": "reachable", "path": "/status/500"},
+            ),
         },
     )
     bearer = {"Authorization": f"Bearer {make_token()}"}
