@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import shutil
 import socket
 import ssl
@@ -237,6 +238,15 @@ class HangingServer:
 
 
 @pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A loopback port held bound and never listened on: every connection to it is refused, and nothing else on
+    the machine can take it meanwhile (unlike a fixed port such as 1)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
+
+
+@pytest.fixture
 def hanging_server() -> Iterator[HangingServer]:
     server = HangingServer()
     yield server
@@ -446,14 +456,20 @@ AUTH = {"algorithms": ["HS256"], "key": JWT_SECRET, "audience": JWT_AUDIENCE, "i
 
 # -- a real Prometheus, a resolver that never answers -----------------------------------------------------
 
-BLACK_HOLE = "127.0.0.9"  # where a private resolv.conf sends name lookups that never get an answer
+# Where a private resolv.conf sends name lookups that never get an answer: a loopback address of this run's own
+# (a resolver needs port 53, and other suites on the same machine bind their own).
+BLACK_HOLE = f"127.{random.randrange(64, 250)}.{random.randrange(1, 250)}.{random.randrange(1, 250)}"
 
 
 @pytest.fixture
 def silent_resolver() -> Iterator[socket.socket]:
     """A UDP socket on BLACK_HOLE:53 that reads every query and never answers."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind((BLACK_HOLE, 53))
+    try:
+        sock.bind((BLACK_HOLE, 53))
+    except OSError:
+        sock.close()
+        raise
     sock.settimeout(0.2)
     stop = threading.Event()
 

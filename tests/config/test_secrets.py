@@ -38,7 +38,7 @@ SECRETS = [
 ]
 
 
-def config(redis_factory: Any, http_target: Any, tmp_path: Path) -> dict[str, Any]:
+def config(redis_factory: Any, http_target: Any, tmp_path: Path, refused: int) -> dict[str, Any]:
     first = redis_factory(password=REDIS_PASSWORD)
     second = redis_factory(password=URL_PASSWORD)
     secret_file = tmp_path / "redis-password"
@@ -85,7 +85,7 @@ def config(redis_factory: Any, http_target: Any, tmp_path: Path) -> dict[str, An
             },
             "legacy": {
                 "type": "http",
-                "url": f"http://admin:{HTTP_URL_PASSWORD}@127.0.0.1:1/",
+                "url": f"http://admin:{HTTP_URL_PASSWORD}@127.0.0.1:{refused}/",
                 "connect_timeout": 0.1,
                 "checks": {"down": {"kind": "reachable", "severity": "degraded"}},
             },
@@ -100,9 +100,9 @@ def assert_clean(text: str, where: str) -> None:
 
 @pytest.mark.parametrize("log_format", ["text", "json"])
 async def test_no_secret_in_responses_metrics_or_logs(
-    redis_factory: Any, http_target: Any, tmp_path: Path, log_format: str
+    redis_factory: Any, http_target: Any, tmp_path: Path, refused_port: int, log_format: str
 ) -> None:
-    settings = make_settings(**config(redis_factory, http_target, tmp_path))
+    settings = make_settings(**config(redis_factory, http_target, tmp_path, refused_port))
     stream = io.StringIO()
     handler = setup_logging(log_format, "debug", Scrubber(settings.secret_values()), stream=stream)
     try:
@@ -161,9 +161,9 @@ def vigil(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_no_secret_in_cli_output(redis_factory: Any, http_target: Any, tmp_path: Path) -> None:
+def test_no_secret_in_cli_output(redis_factory: Any, http_target: Any, tmp_path: Path, refused_port: int) -> None:
     path = tmp_path / "vigil.yaml"
-    path.write_text(yaml.safe_dump(config(redis_factory, http_target, tmp_path)))
+    path.write_text(yaml.safe_dump(config(redis_factory, http_target, tmp_path, refused_port)))
 
     shown = vigil("config", "show", "--config", str(path))
     assert shown.returncode == 0, shown.stderr
@@ -175,7 +175,7 @@ def test_no_secret_in_cli_output(redis_factory: Any, http_target: Any, tmp_path:
     assert_clean(shown.stdout + shown.stderr, "config show --format json")
     effective = json.loads(shown.stdout)
     assert effective["components"]["sessions"]["url"].startswith("redis://:***@127.0.0.1:")
-    assert effective["components"]["legacy"]["url"] == "http://admin:***@127.0.0.1:1/"
+    assert effective["components"]["legacy"]["url"] == f"http://admin:***@127.0.0.1:{refused_port}/"
     assert effective["components"]["cache"]["password"] != REDIS_PASSWORD
     assert effective["auth"]["key"] == "**********"  # the environment's key, hidden like the file's
 
