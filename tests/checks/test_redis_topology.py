@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import redis
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from app.model import Status
 from devenv.servers import RedisServer, free_port, wait_for
@@ -226,6 +227,19 @@ def health_output(port: int) -> str | None:
     return str(json.loads(body)["checks"]["cache:session_ttl"][0]["output"])
 
 
+def runs_done(port: int) -> float:
+    """How many runs of session_ttl a serving Vigil has finished, by its /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        families = text_string_to_metric_families(response.read().decode())
+    return sum(
+        s.value
+        for family in families
+        if family.name == "vigil_check_runs"
+        for s in family.samples
+        if s.name.endswith("_total") and s.labels.get("check") == "session_ttl"
+    )
+
+
 def watch_outputs(ports: list[int], until: float) -> dict[int, list[str]]:
     """Every distinct session_ttl output each Vigil showed, polled every 50 ms, until the loss was seen by all or
     `until` (monotonic) passed."""
@@ -276,7 +290,7 @@ def test_two_vigil_serve_processes_both_report_the_loss(redis_factory: Any, tmp_
             return all(health_output(p) == NO_PERSISTENCE for p in ports)
 
         wait_for(first_runs_done, 15, "both Vigils' first runs")
-        time.sleep(1.2)  # a second run each: both know the shared canary
+        wait_for(lambda: all(runs_done(p) >= 2 for p in ports), 15, "a second run each")  # both know the canary
         assert [health_output(p) for p in ports] == [NO_PERSISTENCE, NO_PERSISTENCE]
 
         server.restart()
