@@ -406,6 +406,18 @@ def fetch(url: str, timeout: float = 1.0) -> tuple[int, str]:
         return exc.code, exc.read().decode()
 
 
+def wait_ready(proc: subprocess.Popen[str], base: str, timeout: float = 15) -> None:
+    """Until `vigil serve` at `base` answers /readyz 200 (it must not exit meanwhile)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        assert proc.poll() is None, proc.communicate()
+        with contextlib.suppress(OSError):
+            if fetch(base + "/readyz") == (200, "ok\n"):
+                return
+        assert time.monotonic() < deadline, "vigil serve never became ready"
+        time.sleep(0.05)
+
+
 GRACE = 3.0  # server.shutdown_grace by default
 HUNG_TIMEOUT = 15
 
@@ -445,16 +457,7 @@ def test_serve_answers_and_sigterm_turns_readyz_503_then_exits(
         env=env(),
     )
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            assert proc.poll() is None, proc.communicate()
-            try:
-                if fetch(base + "/readyz") == (200, "ok\n"):
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "vigil serve never became ready"
-            time.sleep(0.05)
+        wait_ready(proc, base)
         assert fetch(base + "/livez") == (200, "ok\n")
         assert fetch(base + "/startupz")[0] == 503  # the hung check has not finished its first run
 
@@ -504,14 +507,7 @@ def test_ctrl_c_on_serve_shuts_down_quietly(tmp_path: Path, http_target: Any) ->
         env=env(),
     )
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            assert proc.poll() is None, proc.communicate()
-            with contextlib.suppress(OSError):
-                if fetch(f"http://127.0.0.1:{port}/readyz") == (200, "ok\n"):
-                    break
-            assert time.monotonic() < deadline, "vigil serve never became ready"
-            time.sleep(0.05)
+        wait_ready(proc, f"http://127.0.0.1:{port}")
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=10)
     finally:
