@@ -40,6 +40,16 @@ def scrape(port: int) -> tuple[float, dict[str, Any]]:
     return time.monotonic() - started, {f.name: f for f in text_string_to_metric_families(body)}
 
 
+def healthy_history(port: int) -> str:
+    """The healthy check's /health entry (its transitions say why it failed), for a failing assertion."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/healthy/ok", timeout=5) as response:
+            return str(response.read().decode())
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return str(exc.read().decode())
+
+
 def sample(families: dict[str, Any], family: str, **labels: str) -> float:
     values = [s.value for s in families[family].samples if all(s.labels.get(k) == v for k, v in labels.items())]
     return float(sum(values))
@@ -93,7 +103,7 @@ def test_a_hung_resolver_stalls_neither_metrics_nor_healthy_checks(
             time.sleep(0.2)
         # Well under one resolver attempt (timeout:5): no scrape waited on a lookup.
         assert slowest < 5 / 2, f"a /metrics scrape took {slowest:.1f}s"
-        assert sample(families, "vigil_check_runs", component="healthy", status="fail") == 0
+        assert sample(families, "vigil_check_runs", component="healthy", status="fail") == 0, healthy_history(port)
         assert sample(families, "vigil_check_runs", component="healthy", status="pass") >= 5
         assert sample(families, "vigil_check_up", component="hung0") == 0
         with pytest.raises(urllib.error.HTTPError) as failing:  # 503: the hung part fails, by its deadline

@@ -37,7 +37,7 @@ async def started(settings: Any) -> Scheduler:
 async def test_hung_target_times_out_and_delays_nothing_else(
     hanging_server: HangingServer, http_target: HttpTarget
 ) -> None:
-    hung_timeout = 2.0
+    hung_timeout = 3.0
     settings = settings_for(
         {
             "hung": http(
@@ -59,11 +59,11 @@ async def test_hung_target_times_out_and_delays_nothing_else(
         await wait_until(lambda: api.runs[Status.PASS] >= passed + 3, hung_timeout, "three api runs meanwhile")
         assert hung.last is None, "the api check waited behind the hung one"
         assert api.lag < within(0.2)  # its interval, not the hung check's timeout
-        await wait_until(lambda: hung.last is not None, within(hung_timeout), "hung check result")
-        assert hung.last is not None
-        assert hung.last.status is Status.FAIL
-        assert hung.last.output == timed_out(hung_timeout)
-        assert hung_timeout * 0.95 <= hung.last.duration < within(hung_timeout)
+        # Its result, joined in flight (a run a starved machine kept Vigil from judging is not recorded).
+        result = await asyncio.wait_for(scheduler.runners[("hung", "reachable")].run(False), within(hung_timeout))
+        assert result.status is Status.FAIL
+        assert result.output == timed_out(hung_timeout)
+        assert hung_timeout * 0.95 <= result.duration < within(hung_timeout)
     finally:
         await scheduler.stop()
 
@@ -181,7 +181,8 @@ async def test_runs_settle_on_phases_spread_over_the_interval(http_target: HttpT
         states = scheduler.store.states.values()
         await wait_until(lambda: scheduler.store.startup_complete, within(0.5), "first runs")
         first = sorted(s.last.started_at - s.lag for s in states if s.last)
-        assert first[-1] - first[0] < 0.2  # jitter 0: the first runs are planned together
+        # jitter 0: the first runs are planned together, but for the cap on first runs a second
+        assert first[-1] - first[0] <= scheduler.first_run_window(1.0) + 0.05
         deadline = time.monotonic() + within(1.0)
         while len(second) < len(checks):
             for state in states:
@@ -206,3 +207,30 @@ async def test_stop_cancels_in_flight_runs_quickly(hanging_server: HangingServer
     await scheduler.stop(grace=20.0)
     assert time.monotonic() - begun < 20.0 / 2  # the hung run was cancelled, not waited for (half the grace)
     assert scheduler.store.ready is False and scheduler.store.shutting_down
+
+
+async def test_a_run_vigil_was_too_late_to_judge_is_not_the_targets_failure(hanging_server: HangingServer) -> None:
+    """The loop held for half the timeout (CPU throttling, a starved host, Vigil's own work) while a run waited
+    on its target: that run is counted as not judged, not as a failure of the target; the next one judges."""
+    timeout = 2.0
+    settings = settings_for(
+        {"hung": http(f"http://127.0.0.1:{hanging_server.port}/", reachable=reach("/"))},
+        interval=3600,
+        timeout=timeout,
+    )
+    scheduler = await started(settings)
+    try:
+        runner = scheduler.runners[("hung", "reachable")]
+        state = scheduler.store.states[("hung", "reachable")]
+        # In flight: the target has the run's connection (the run's own deadline is already ticking).
+        await wait_until(
+            lambda: runner.busy and hanging_server.conns, timeout * 3, "the first run waiting on its target"
+        )
+        time.sleep(timeout / 2)  # the event loop itself is held: nothing of Vigil runs meanwhile
+        await wait_until(lambda: not runner.busy, timeout * 3, "the first run over")
+        assert state.unjudged == 1 and state.last is None and state.runs[Status.FAIL] == 0
+        # Judged when Vigil keeps up: the same hung target fails.
+        result = await runner.run(scheduled=True)
+        assert result.status is Status.FAIL and state.last is result and state.unjudged == 1
+    finally:
+        await scheduler.stop()

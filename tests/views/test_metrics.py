@@ -20,6 +20,7 @@ from tests.conftest import AUTH, FAST, http, make_settings, make_token, serve, w
 
 FAMILIES = {
     "vigil_check_up": "gauge",
+    "vigil_check_runs_unjudged": "counter",
     "vigil_check_status": "gauge",
     "vigil_check_duration_seconds": "histogram",
     "vigil_check_runs": "counter",
