@@ -638,7 +638,7 @@ async def test_rollup_with_no_closed_data_warns(clickhouse_server: ClickHouseSer
 # Whenever a stopped server is hit (a pooled connection, a fresh one, a query in flight) a check says so in one way.
 
 
-async def run_all(scheduler: Any, keys: list[tuple[str, str]]) -> list[CheckResult]:
+async def run_concurrently(scheduler: Any, keys: list[tuple[str, str]]) -> list[CheckResult]:
     """Every given check once, concurrently, each through its runner (deadline, error mapping, store)."""
     return list(await asyncio.gather(*(scheduler.runners[CheckId(*key)].run(scheduled=False) for key in keys)))
 
@@ -676,7 +676,7 @@ async def test_killed_server_is_one_message_wherever_it_is_hit(clickhouse_factor
     config, keys = stopped_server_settings(server, seed(server))
     refused = f"cannot reach ClickHouse at 127.0.0.1:{server.tcp_port}: connection refused"
     async with check_runner(config) as scheduler:
-        healthy = await run_all(scheduler, keys)  # leaves a pooled connection per check
+        healthy = await run_concurrently(scheduler, keys)  # leaves a pooled connection per check
         assert [r.status for r in healthy] == [Status.PASS] * 4, [r.output for r in healthy]
         slow = await start_slow(scheduler, server)
 
@@ -688,14 +688,14 @@ async def test_killed_server_is_one_message_wherever_it_is_hit(clickhouse_factor
         )
         # it may still run there (not here: the server died): the check's next query looks first
         assert list(scheduler.runners[CheckId("ch", "slow")].memo.interrupted.values()) == ["query endless"]
-        pooled = await run_all(scheduler, keys)  # each pooled connection finds the server gone when it pings
+        pooled = await run_concurrently(scheduler, keys)  # each pooled connection finds the server gone when it pings
         assert [(r.status, r.output) for r in pooled] == [(Status.FAIL, refused)] * 4
-        fresh = await run_all(scheduler, keys)  # the pool is empty now: each check connects anew
+        fresh = await run_concurrently(scheduler, keys)  # the pool is empty now: each check connects anew
         assert [(r.status, r.output) for r in fresh] == [(Status.FAIL, refused)] * 4
         assert all(r.duration < 2 for r in pooled + fresh)  # refused (the output says so), no timeout waited out
 
         server.start()
-        recovered = await run_all(scheduler, keys)
+        recovered = await run_concurrently(scheduler, keys)
         assert [r.status for r in recovered] == [Status.PASS] * 4, [r.output for r in recovered]
         assert scheduler.clients["ch"].in_use == 0
 
@@ -710,16 +710,16 @@ async def test_paused_server_is_one_message_and_delays_nothing(
     keys.append(("web", "ok"))
     silent = f"cannot reach ClickHouse at 127.0.0.1:{server.tcp_port}: no answer within the 500 ms connect timeout"
     async with check_runner(config) as scheduler:
-        healthy = await run_all(scheduler, keys)
+        healthy = await run_concurrently(scheduler, keys)
         assert [r.status for r in healthy] == [Status.PASS] * 5, [r.output for r in healthy]
         slow = await start_slow(scheduler, server)
 
         server.pause()
         try:
             started = time.monotonic()
-            pooled, lost = await asyncio.gather(run_all(scheduler, keys), slow)
+            pooled, lost = await asyncio.gather(run_concurrently(scheduler, keys), slow)
             elapsed = time.monotonic() - started
-            fresh = await run_all(scheduler, keys[:-1])
+            fresh = await run_concurrently(scheduler, keys[:-1])
         finally:
             server.resume()
         assert (lost.status, lost.output) == (
@@ -736,6 +736,6 @@ async def test_paused_server_is_one_message_and_delays_nothing(
         assert [(r.status, r.output) for r in fresh] == [(Status.FAIL, silent)] * 4
         assert elapsed < within(2)  # the checks' timeout: nothing hung past it
 
-        recovered = await run_all(scheduler, keys)
+        recovered = await run_concurrently(scheduler, keys)
         assert [r.status for r in recovered] == [Status.PASS] * 5, [r.output for r in recovered]
         assert scheduler.clients["ch"].in_use == 0
