@@ -1,8 +1,9 @@
 """The Helm chart, rendered by the real Helm engine (helm-python-sdk) and validated against the Kubernetes schemas.
 
-Default values and every optional feature switched on, in both modes (Deployment, sharded StatefulSet); the
-prometheus-operator resources against their CRDs' required fields; the rendered config through Vigil's own
-validation; and values.schema.json enforced by the Helm engine itself.
+Default values (plus the one component they need) and every optional feature switched on, in both modes
+(Deployment, sharded StatefulSet); the prometheus-operator resources against their CRDs' required fields; the
+rendered config through Vigil's own validation; values.schema.json enforced by the Helm engine itself; and the
+chart's refusals (no components, a startup budget the checks cannot fit) as sentences.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "helm" / "vigil"
 RULES = ROOT / "examples" / "prometheus-rules.yml"
 DASHBOARD = ROOT / "examples" / "grafana-dashboard.json"
+# The chart's default values need one component; this file is the smallest install (and chart-testing's ci/ values).
+MINIMAL: dict[str, Any] = yaml.safe_load((CHART / "ci" / "default-values.yaml").read_text())
 
 VALUES: dict[str, Any] = {
     "secretFiles": ["redis"],
@@ -38,11 +41,51 @@ VALUES: dict[str, Any] = {
         "components": {"cache": {"type": "redis", "url": "redis://redis:6379/0"}},
     },
 }
+DIGEST = "sha256:" + "0123456789abcdef" * 4
 # Every optional feature on, with the knobs a platform team would turn.
 EVERYTHING: dict[str, Any] = {
     **VALUES,
+    "config": {
+        **VALUES["config"],
+        "server": {"show_details": "when_authorized"},
+        "components": {
+            "cache": {"type": "redis", "url": "redis://redis:6379/0", "checks": {"connectivity": {}, "memory": {}}},
+            "edge": {
+                "type": "tcp",
+                "host": "edge",
+                "port": 443,
+                "tls": True,
+                "checks": {"cert": {"kind": "tls", "interval": "1h"}},
+            },
+        },
+    },
+    "nameOverride": "health",
+    "fullnameOverride": "platform-vigil",
+    "image": {"repository": "registry.example/vigil", "digest": DIGEST, "pullPolicy": "Always"},
     "imagePullSecrets": [{"name": "regcred"}],
+    "serviceAccount": {"create": True, "name": "vigil-sa", "annotations": {"example.com/role": "observer"}},
+    "service": {"type": "NodePort", "port": 80, "nodePort": 30080, "annotations": {"example.com/scrape": "yes"}},
+    "ingress": {
+        "enabled": True,
+        "className": "nginx",
+        "annotations": {"cert-manager.io/cluster-issuer": "internal"},
+        "hosts": ["vigil.example.com"],
+        "tls": [{"hosts": ["vigil.example.com"], "secretName": "vigil-tls"}],
+    },
+    "extraEnv": [{"name": "TZ", "value": "UTC"}],
+    "extraVolumes": [{"name": "ca", "configMap": {"name": "internal-ca"}}],
+    "extraVolumeMounts": [{"name": "ca", "mountPath": "/etc/vigil-ca", "readOnly": True}],
+    "probes": {
+        "liveness": {"periodSeconds": 20, "timeoutSeconds": 3, "failureThreshold": 5},
+        "readiness": {"periodSeconds": 5, "timeoutSeconds": 1, "failureThreshold": 2, "successThreshold": 2},
+        "startup": {"periodSeconds": 5, "timeoutSeconds": 2, "failureThreshold": 30, "processStartSeconds": 60},
+    },
+    "podLabels": {"team": "platform"},
     "podAnnotations": {"team": "platform"},
+    "priorityClassName": "platform-critical",
+    "topologySpreadConstraints": [
+        {"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway"}
+    ],
     "nodeSelector": {"kubernetes.io/os": "linux"},
     "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "ops", "effect": "NoSchedule"}],
     "affinity": {
@@ -52,7 +95,7 @@ EVERYTHING: dict[str, Any] = {
                     "weight": 100,
                     "podAffinityTerm": {
                         "topologyKey": "kubernetes.io/hostname",
-                        "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "vigil"}},
+                        "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "health"}},
                     },
                 }
             ]
@@ -71,7 +114,11 @@ EVERYTHING: dict[str, Any] = {
     "prometheusRule": {"enabled": True, "labels": {"release": "prometheus"}},
     "grafanaDashboard": {"enabled": True, "annotations": {"grafana_folder": "Vigil"}},
 }
-SHARDED: dict[str, Any] = {**EVERYTHING, "sharding": {"enabled": True, "shards": 3}}
+# Sharded: every option but the Ingress (one shard's page cannot show every check).
+SHARDED: dict[str, Any] = {
+    **{key: value for key, value in EVERYTHING.items() if key != "ingress"},
+    "sharding": {"enabled": True, "shards": 3},
+}
 
 # The parts of prometheus-operator's CRDs (monitoring.coreos.com/v1, operator 0.8x) these manifests use: the
 # required fields and their types, and no other field (the API server would silently prune an unknown one).
@@ -168,10 +215,18 @@ def render(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
     rendered = helm_python.Chart.load(str(CHART)).render(values, name="prod", namespace="ops")
     manifests = {}
     for path, text in rendered.items():
+        if path.endswith("NOTES.txt"):
+            continue
         for document in yaml.safe_load_all(text):
             if document:
                 manifests[f"{document['kind']}/{path}"] = document
     return manifests
+
+
+def notes(values: dict[str, Any]) -> str:
+    """What `helm install` prints after installing."""
+    rendered = helm_python.Chart.load(str(CHART)).render(values, name="prod", namespace="ops")
+    return rendered["vigil/templates/NOTES.txt"]
 
 
 def kind(manifests: dict[str, dict[str, Any]], name: str) -> dict[str, Any]:
@@ -186,17 +241,30 @@ def validate(manifest: dict[str, Any]) -> None:
 
 
 def test_chart_lints_clean() -> None:
-    for values in ({}, EVERYTHING, SHARDED):
-        report = helm_python.lint(str(CHART), values)
+    for values in (MINIMAL, EVERYTHING, SHARDED):
+        report = helm_python.lint(str(CHART), values, strict=True)
         assert report["errors"] == []
         assert all(m["severity"] < 2 for m in report["messages"]), report["messages"]  # info only (icon)
 
 
 def test_default_values_render_a_plain_deployment() -> None:
-    manifests = render({})
-    assert sorted(m["kind"] for m in manifests.values()) == ["ConfigMap", "Deployment", "Service"]
+    manifests = render(MINIMAL)
+    assert sorted(m["kind"] for m in manifests.values()) == ["ConfigMap", "Deployment", "Service", "ServiceAccount"]
     for manifest in manifests.values():
         validate(manifest)
+    pod = kind(manifests, "Deployment")["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "prod-vigil"
+    assert pod["containers"][0]["image"] == "vigil:0.1.0"  # the chart's appVersion
+    config = yaml.safe_load(kind(manifests, "ConfigMap")["data"]["vigil.yaml"])
+    assert config["server"]["show_details"] == "always"  # no auth by default: when_authorized would hide everything
+
+
+def test_default_values_without_components_refuse_to_render() -> None:
+    """No components, no chart: a sentence, not a template error, and not a Vigil that is READY for nothing."""
+    with pytest.raises(helm_python.HelmRenderError, match="config.components is empty: Vigil has no checks to run"):
+        render({})
+    with pytest.raises(helm_python.HelmRenderError, match=r"config.components.cache: a component needs a `type`"):
+        render({"config": {"components": {"cache": {"url": "redis://redis:6379/0"}}}})
 
 
 @pytest.mark.parametrize("values", [VALUES, EVERYTHING, SHARDED], ids=["values", "everything", "sharded"])
@@ -212,14 +280,16 @@ def test_every_optional_feature_renders() -> None:
         "ConfigMap",
         "ConfigMap",
         "Deployment",
+        "Ingress",
         "NetworkPolicy",
         "PodDisruptionBudget",
         "PrometheusRule",
         "Service",
+        "ServiceAccount",
         "ServiceMonitor",
     ]
     kinds = sorted(m["kind"] for m in render(SHARDED).values())
-    assert "StatefulSet" in kinds and "Deployment" not in kinds
+    assert "StatefulSet" in kinds and "Deployment" not in kinds and "Ingress" not in kinds
 
 
 def test_crd_schemas_catch_a_broken_resource() -> None:
@@ -349,6 +419,7 @@ def test_prometheus_rule_is_the_example_rules_file() -> None:
 
 def test_prometheus_rule_takes_the_objective_and_windows_from_the_values(tmp_path: Path) -> None:
     values = {
+        **MINIMAL,
         "prometheusRule": {
             "enabled": True,
             "slo": {"objective": 0.999, "window": "28d"},
@@ -394,7 +465,7 @@ def test_network_policy_opens_only_the_http_port() -> None:
             "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
         }
     ]
-    open_egress = kind(render({"networkPolicy": {"enabled": True}}), "NetworkPolicy")["spec"]
+    open_egress = kind(render({**MINIMAL, "networkPolicy": {"enabled": True}}), "NetworkPolicy")["spec"]
     assert open_egress["policyTypes"] == ["Ingress"]
     assert open_egress["ingress"] == [{"ports": [{"port": "http", "protocol": "TCP"}]}]
 
@@ -403,5 +474,5 @@ def test_pod_disruption_budget_never_blocks_a_single_replica_drain() -> None:
     budget = kind(render(EVERYTHING), "PodDisruptionBudget")["spec"]
     assert budget == {
         "maxUnavailable": 1,
-        "selector": {"matchLabels": {"app.kubernetes.io/name": "vigil", "app.kubernetes.io/instance": "prod"}},
+        "selector": {"matchLabels": {"app.kubernetes.io/name": "health", "app.kubernetes.io/instance": "prod"}},
     }
