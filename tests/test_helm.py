@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +23,11 @@ import pytest
 import yaml
 from helm_python import _native
 
+from app.api.auth import Verifier
 from app.config.settings import Settings
 from app.config.specs import resolve
 from app.model import CheckId
+from app.units import parse_duration
 
 ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "helm" / "vigil"
@@ -427,7 +431,7 @@ def test_prometheus_rule_takes_the_objective_and_windows_from_the_values(tmp_pat
                 "fast": {"factor": 14.4, "longWindow": "2h", "shortWindow": "10m"},
                 "slow": {"factor": 6, "longWindow": "6h", "shortWindow": "30m"},
             },
-        }
+        },
     }
     groups = kind(render(values), "PrometheusRule")["spec"]["groups"]
     rules = {r.get("record") or r["alert"]: r for group in groups for r in group["rules"]}
@@ -476,3 +480,232 @@ def test_pod_disruption_budget_never_blocks_a_single_replica_drain() -> None:
         "maxUnavailable": 1,
         "selector": {"matchLabels": {"app.kubernetes.io/name": "health", "app.kubernetes.io/instance": "prod"}},
     }
+
+
+def test_every_option_reaches_the_manifests() -> None:
+    manifests = render(EVERYTHING)
+    deployment = kind(manifests, "Deployment")
+    assert deployment["metadata"]["name"] == "platform-vigil"  # fullnameOverride
+    assert deployment["metadata"]["labels"] == {
+        "helm.sh/chart": "vigil-0.1.0",
+        "app.kubernetes.io/name": "health",  # nameOverride
+        "app.kubernetes.io/instance": "prod",
+        "app.kubernetes.io/version": "0.1.0",
+        "app.kubernetes.io/component": "health-checker",
+        "app.kubernetes.io/managed-by": "Helm",
+    }
+    for manifest in manifests.values():
+        assert manifest["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm", manifest["kind"]
+    template = deployment["spec"]["template"]
+    assert template["metadata"]["labels"]["team"] == "platform"
+    assert template["metadata"]["annotations"]["team"] == "platform"
+    pod = template["spec"]
+    assert pod["serviceAccountName"] == "vigil-sa"
+    account = kind(manifests, "ServiceAccount")
+    assert account["metadata"]["name"] == "vigil-sa"
+    assert account["metadata"]["annotations"] == {"example.com/role": "observer"}
+    assert account["automountServiceAccountToken"] is False
+    assert pod["priorityClassName"] == "platform-critical"
+    assert pod["imagePullSecrets"] == [{"name": "regcred"}]
+    assert pod["topologySpreadConstraints"] == [
+        {
+            "maxSkew": 1,
+            "topologyKey": "topology.kubernetes.io/zone",
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": deployment["spec"]["selector"]["matchLabels"]},
+        }
+    ]
+    container = pod["containers"][0]
+    assert container["image"] == f"registry.example/vigil@{DIGEST}"
+    assert container["imagePullPolicy"] == "Always"
+    assert container["env"] == [
+        {"name": "VIGIL_AUTH__KEY", "valueFrom": {"secretKeyRef": {"name": "vigil-jwt", "key": "key"}}},
+        {"name": "TZ", "value": "UTC"},
+    ]
+    assert {"name": "ca", "mountPath": "/etc/vigil-ca", "readOnly": True} in container["volumeMounts"]
+    assert {"name": "ca", "configMap": {"name": "internal-ca"}} in pod["volumes"]
+    probe = {key: value for key, value in container["livenessProbe"].items() if key != "httpGet"}
+    assert probe == {"periodSeconds": 20, "timeoutSeconds": 3, "failureThreshold": 5}
+    probe = {key: value for key, value in container["readinessProbe"].items() if key != "httpGet"}
+    assert probe == {"periodSeconds": 5, "timeoutSeconds": 1, "failureThreshold": 2, "successThreshold": 2}
+    probe = {key: value for key, value in container["startupProbe"].items() if key != "httpGet"}
+    assert probe == {"periodSeconds": 5, "timeoutSeconds": 2, "failureThreshold": 30}
+    service = kind(manifests, "Service")
+    assert service["spec"]["type"] == "NodePort"
+    assert service["spec"]["ports"] == [
+        {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP", "nodePort": 30080}
+    ]
+    ingress = kind(manifests, "Ingress")["spec"]
+    assert ingress["ingressClassName"] == "nginx"
+    assert ingress["tls"] == [{"hosts": ["vigil.example.com"], "secretName": "vigil-tls"}]
+    backend = ingress["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    assert backend == {"name": "platform-vigil", "port": {"name": "http"}}
+
+
+def test_an_existing_service_account_is_used_not_created() -> None:
+    manifests = render({**MINIMAL, "serviceAccount": {"create": False, "name": "observer"}})
+    assert "ServiceAccount" not in {m["kind"] for m in manifests.values()}
+    assert kind(manifests, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"] == "observer"
+
+
+def test_the_statefulset_pod_is_the_deployments_plus_the_shard() -> None:
+    """The pod spec is written out in both files, for reading; they must not drift apart."""
+    deployment = kind(render(EVERYTHING), "Deployment")["spec"]["template"]
+    statefulset = kind(render(SHARDED), "StatefulSet")["spec"]["template"]
+    shard_env = statefulset["spec"]["containers"][0]["env"][:2]
+    assert [var["name"] for var in shard_env] == ["VIGIL_SHARD__COUNT", "VIGIL_SHARD__INDEX"]
+    del statefulset["spec"]["containers"][0]["env"][:2]
+    assert statefulset == deployment
+
+
+def test_ingress_needs_a_host_and_one_page() -> None:
+    with pytest.raises(helm_python.HelmRenderError, match=r"list at least one host in ingress.hosts"):
+        render({**MINIMAL, "ingress": {"enabled": True}})
+    with pytest.raises(helm_python.HelmRenderError, match="each shard's page shows only its own checks"):
+        render({**SHARDED, "ingress": EVERYTHING["ingress"]})
+
+
+def startup_probe(values: dict[str, Any]) -> dict[str, Any]:
+    probe: dict[str, Any] = kind(render(values), "Deployment")["spec"]["template"]["spec"]["containers"][0][
+        "startupProbe"
+    ]
+    return probe
+
+
+def with_checks(defaults: dict[str, Any], **checks: dict[str, Any]) -> dict[str, Any]:
+    component = {"type": "http", "url": "https://api.example", "checks": checks} if checks else MINIMAL_COMPONENT
+    return {"config": {"defaults": defaults, "components": {"api": component}}}
+
+
+MINIMAL_COMPONENT: dict[str, Any] = {"type": "redis", "url": "redis://redis:6379/0"}
+# Vigil starts each check's first run within its initial_delay + 10 s, whatever its interval; +60 s process start.
+SPREAD, PROCESS = 10, 60
+
+
+@pytest.mark.parametrize("interval", ["15s", "1h", "24h"])
+def test_startup_budget_follows_timeouts_not_intervals(interval: str) -> None:
+    """The derived budget covers the longest initial_delay + timeout (+ spread and process start), and a check at
+    a 1 h or 24 h interval needs no more than one at 15 s."""
+    plain = startup_probe(with_checks({"interval": interval}))
+    assert plain["periodSeconds"] * plain["failureThreshold"] >= 5 + SPREAD + PROCESS  # Vigil's default timeout
+    assert plain["failureThreshold"] == math.ceil((5 + SPREAD + PROCESS) / 2)
+    slow = with_checks(
+        {"interval": interval, "timeout": "4s"},
+        tls={"kind": "tls", "interval": "24h", "timeout": "30s", "initial_delay": "1m"},
+        ok={"kind": "reachable", "path": "/"},
+    )
+    probe = startup_probe(slow)
+    assert probe["periodSeconds"] * probe["failureThreshold"] >= 30 + 60 + SPREAD + PROCESS
+    assert probe["failureThreshold"] == math.ceil((30 + 60 + SPREAD + PROCESS) / 2)
+
+
+@pytest.mark.parametrize("timeout", ["800ms", "1.5s", "7s", "2m", 9, 0.25, "3 s"])
+def test_the_chart_reads_durations_as_vigil_does(timeout: str | float) -> None:
+    probe = startup_probe({**with_checks({"timeout": timeout}), "probes": {"startup": {"periodSeconds": 1}}})
+    assert probe["failureThreshold"] == math.ceil(parse_duration(timeout)) + SPREAD + PROCESS
+
+
+def test_a_startup_budget_the_checks_cannot_fit_refuses_to_render() -> None:
+    values = with_checks({}, cert={"kind": "tls", "interval": "1h", "timeout": "20s"})
+    needed = 20 + SPREAD + PROCESS
+    enough = {"periodSeconds": 3, "failureThreshold": math.ceil(needed / 3)}
+    assert startup_probe({**values, "probes": {"startup": enough}})["failureThreshold"] == enough["failureThreshold"]
+    short = {"periodSeconds": 2, "failureThreshold": 20}
+    with pytest.raises(helm_python.HelmRenderError) as caught:
+        render({**values, "probes": {"startup": short}})
+    assert (
+        f"probes.startup: periodSeconds x failureThreshold = 40s, but the configured checks may need up to {needed}s"
+        in str(caught.value)
+    )
+    assert f"Set probes.startup.failureThreshold to at least {math.ceil(needed / 2)}" in str(caught.value)
+    with pytest.raises(helm_python.HelmRenderError, match=r"config.components.api.checks.cert.timeout: \"soon\""):
+        render(with_checks({}, cert={"kind": "tls", "timeout": "soon"}))
+
+
+def test_redis_alert_only_when_a_redis_memory_check_is_configured() -> None:
+    def alerts(components: dict[str, Any]) -> set[str]:
+        values = {"config": {"components": components}, "prometheusRule": {"enabled": True}}
+        groups = kind(render(values), "PrometheusRule")["spec"]["groups"]
+        return {rule["alert"] for group in groups for rule in group["rules"] if "alert" in rule}
+
+    api = {"type": "http", "url": "https://api.example"}
+    assert "VigilRedisMemoryPredictLinear" not in alerts({"api": api})
+    assert "VigilRedisMemoryPredictLinear" not in alerts({"cache": MINIMAL_COMPONENT})  # connectivity only
+    memory = {**MINIMAL_COMPONENT, "checks": {"used": {"kind": "memory"}}}
+    assert "VigilRedisMemoryPredictLinear" in alerts({"api": api, "cache": memory})
+    assert "VigilCriticalCheckFailing" in alerts({"api": api})
+
+
+def test_notes_say_how_to_reach_the_page_get_a_token_and_scrape(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = notes(MINIMAL)
+    assert "kubectl --namespace ops port-forward service/prod-vigil 8080:8080" in text
+    assert 'show_details is "always"' in text
+    assert "Metrics: http://prod-vigil.ops.svc:8080/metrics" in text
+    assert "set serviceMonitor.enabled=true" in text
+    assert "the kubelet gives Vigil 76s" in text
+
+    text = notes(EVERYTHING)
+    assert "https://vigil.example.com/" in text
+    assert "kubectl --namespace ops port-forward service/platform-vigil 8080:80" in text
+    assert "scraped by the Prometheus that selects ServiceMonitor platform-vigil" in text
+    # The mint command the notes print, run as written (the key as secretEnv puts it in the pod), gives a token
+    # Vigil's own verifier accepts for a run.
+    command = next(line for line in text.splitlines() if "/opt/vigil/bin/python -c" in line)
+    assert "exec deployment/platform-vigil" in command
+    code = command.split(" -c ", 1)[1].strip()
+    assert code.startswith("'") and code.endswith("'")
+    key = "k" * 40
+    minted = subprocess.run(
+        [sys.executable, "-c", code[1:-1]],
+        env={"VIGIL_AUTH__KEY": key},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout.strip()
+    monkeypatch.setenv("VIGIL_AUTH__KEY", key)
+    auth = Settings(**EVERYTHING["config"]).auth
+    assert Verifier(auth).verify(f"Bearer {minted}", require_scope=True)["aud"] == "vigil"
+
+    no_auth = notes({**MINIMAL, "config": {**MINIMAL["config"], "server": {"show_details": "when_authorized"}}})
+    assert "WARNING: no config.auth is set, so nobody can be authorized and every reason stays hidden" in no_auth
+    published = notes({**MINIMAL, "ingress": {"enabled": True, "hosts": ["vigil.example.com"]}})
+    assert "WARNING: the Ingress publishes them" in published
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"probes": {"startup": {"failureThreshold": 0}}}, "/probes/startup/failureThreshold"),
+        ({"probes": {"liveness": {"failureThreshold": "3"}}}, "/probes/liveness/failureThreshold"),
+        ({"probes": {"periodSeconds": 10}}, "additional properties 'periodSeconds' not allowed"),
+        ({"image": {"repository": "vigil", "digest": "latest"}}, "/image/digest"),
+        ({"service": {"type": "ExternalName"}}, "/service/type"),
+        ({"ingress": {"tls": [{"secretName": "x"}]}}, "/ingress/tls/0"),
+        ({"fullnameOverride": "Not_A_Name"}, "/fullnameOverride"),
+        ({"topologySpreadConstraints": [{"maxSkew": 1}]}, "/topologySpreadConstraints/0"),
+    ],
+)
+def test_values_schema_covers_the_new_options(values: dict[str, Any], message: str) -> None:
+    with pytest.raises(helm_python.HelmValuesError, match="values don't meet the specifications") as caught:
+        helm_python.Chart.load(str(CHART)).render({**MINIMAL, **values}, name="prod", namespace="ops")
+    assert message in str(caught.value)
+
+
+def test_every_probe_timing_is_accepted() -> None:
+    """Every field of the three probes (failureThreshold was once refused) renders where the kubelet reads it."""
+    timings = {"initialDelaySeconds": 1, "periodSeconds": 7, "timeoutSeconds": 3, "failureThreshold": 4}
+    values = {
+        **MINIMAL,
+        "probes": {
+            "liveness": {**timings, "successThreshold": 1},
+            "readiness": {**timings, "successThreshold": 2},
+            "startup": {**timings, "failureThreshold": 20, "processStartSeconds": 5},
+        },
+    }
+    container = kind(render(values), "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert container["livenessProbe"]["failureThreshold"] == 4
+    assert container["readinessProbe"]["successThreshold"] == 2
+    assert container["startupProbe"]["initialDelaySeconds"] == 1
+    assert container["startupProbe"]["failureThreshold"] == 20
+    assert "processStartSeconds" not in container["startupProbe"]
