@@ -34,6 +34,7 @@ CHART = ROOT / "helm" / "vigil"
 RULES = ROOT / "examples" / "prometheus-rules.yml"
 DASHBOARD = ROOT / "examples" / "grafana-dashboard.json"
 # The chart's default values need one component; this file is the smallest install (and chart-testing's ci/ values).
+CHART_YAML: dict[str, Any] = yaml.safe_load((CHART / "Chart.yaml").read_text())
 MINIMAL: dict[str, Any] = yaml.safe_load((CHART / "ci" / "default-values.yaml").read_text())
 
 VALUES: dict[str, Any] = {
@@ -258,7 +259,7 @@ def test_default_values_render_a_plain_deployment() -> None:
         validate(manifest)
     pod = kind(manifests, "Deployment")["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == "prod-vigil"
-    assert pod["containers"][0]["image"] == "vigil:0.1.0"  # the chart's appVersion
+    assert pod["containers"][0]["image"] == f"vigil:{CHART_YAML['appVersion']}"  # the chart's appVersion
     config = yaml.safe_load(kind(manifests, "ConfigMap")["data"]["vigil.yaml"])
     assert config["server"]["show_details"] == "always"  # no auth by default: when_authorized would hide everything
 
@@ -487,10 +488,10 @@ def test_every_option_reaches_the_manifests() -> None:
     deployment = kind(manifests, "Deployment")
     assert deployment["metadata"]["name"] == "platform-vigil"  # fullnameOverride
     assert deployment["metadata"]["labels"] == {
-        "helm.sh/chart": "vigil-0.1.0",
+        "helm.sh/chart": f"vigil-{CHART_YAML['version']}",
         "app.kubernetes.io/name": "health",  # nameOverride
         "app.kubernetes.io/instance": "prod",
-        "app.kubernetes.io/version": "0.1.0",
+        "app.kubernetes.io/version": CHART_YAML["appVersion"],
         "app.kubernetes.io/component": "health-checker",
         "app.kubernetes.io/managed-by": "Helm",
     }
