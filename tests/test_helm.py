@@ -25,6 +25,7 @@ from helm_python import _native
 
 from app.api.auth import Verifier
 from app.config.settings import Settings
+from app.engine.scheduler import FIRST_RUN_SPREAD
 from app.config.specs import resolve
 from app.model import CheckId
 from app.units import parse_duration
@@ -579,8 +580,9 @@ def with_checks(defaults: dict[str, Any], **checks: dict[str, Any]) -> dict[str,
 
 
 MINIMAL_COMPONENT: dict[str, Any] = {"type": "redis", "url": "redis://redis:6379/0"}
-# Vigil starts each check's first run within its initial_delay + 10 s, whatever its interval; +60 s process start.
-SPREAD, PROCESS = 10, 60
+# Vigil starts each check's first run within its initial_delay + FIRST_RUN_SPREAD, whatever its interval; the chart
+# adds probes.startup.processStartSeconds (60 s by default) for the process itself.
+SPREAD, PROCESS = math.ceil(FIRST_RUN_SPREAD), 60
 
 
 @pytest.mark.parametrize("interval", ["15s", "1h", "24h"])
