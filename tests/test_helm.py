@@ -25,8 +25,8 @@ from helm_python import _native
 
 from app.api.auth import Verifier
 from app.config.settings import Settings
-from app.engine.scheduler import FIRST_RUN_SPREAD
 from app.config.specs import resolve
+from app.engine.scheduler import FIRST_RUN_SPREAD
 from app.model import CheckId
 from app.units import parse_duration
 
