@@ -457,7 +457,17 @@ def test_dashboard_configmap_is_the_example_dashboard() -> None:
     configmap = next(m for key, m in render(EVERYTHING).items() if key.endswith("dashboard.yaml"))
     assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert configmap["metadata"]["annotations"] == {"grafana_folder": "Vigil"}
+    # The example itself, but for the `Vigil page` link target: the Ingress's address instead of a port-forward.
+    example = DASHBOARD.read_text().replace('"http://localhost:8080"', '"https://vigil.example.com"')
+    assert json.loads(configmap["data"]["vigil.json"]) == json.loads(example)
+    variable = next(v for v in json.loads(example)["templating"]["list"] if v["name"] == "vigil_url")
+    assert variable["query"] == variable["current"]["value"] == "https://vigil.example.com"
+    plain = {**MINIMAL, "grafanaDashboard": {"enabled": True}}
+    configmap = next(m for key, m in render(plain).items() if key.endswith("dashboard.yaml"))
     assert json.loads(configmap["data"]["vigil.json"]) == json.loads(DASHBOARD.read_text())
+    chosen = {**plain, "grafanaDashboard": {"enabled": True, "vigilUrl": "http://vigil.ops.internal:8080"}}
+    configmap = next(m for key, m in render(chosen).items() if key.endswith("dashboard.yaml"))
+    assert '"query": "http://vigil.ops.internal:8080"' in configmap["data"]["vigil.json"]
     # The chart carries its own copy (Helm reads files inside the chart only): they must not drift apart.
     assert (CHART / "dashboards" / "vigil.json").read_bytes() == DASHBOARD.read_bytes()
 
@@ -669,6 +679,11 @@ def test_notes_say_how_to_reach_the_page_get_a_token_and_scrape(monkeypatch: pyt
     monkeypatch.setenv("VIGIL_AUTH__KEY", key)
     auth = Settings(**EVERYTHING["config"]).auth
     assert Verifier(auth).verify(f"Bearer {minted}", require_scope=True)["aud"] == "vigil"
+
+    sharded = notes(SHARDED)
+    assert "kubectl --namespace ops port-forward pod/platform-vigil-0 8080:8080" in sharded
+    # Headless: no port mapping, so the address names the container's port, not the Service's.
+    assert "http://platform-vigil-<ordinal>.platform-vigil.ops.svc:8080/metrics" in sharded
 
     no_auth = notes({**MINIMAL, "config": {**MINIMAL["config"], "server": {"show_details": "when_authorized"}}})
     assert "WARNING: no config.auth is set, so nobody can be authorized and every reason stays hidden" in no_auth
