@@ -730,7 +730,7 @@ def test_every_probe_timing_is_accepted() -> None:
 
 
 def test_the_charts_readme_names_every_value() -> None:
-    """helm/vigil/README.md's table covers every top-level value (except securityContext pairs written together)."""
+    """helm/vigil/README.md's table covers every top-level value of values.yaml."""
     readme = (CHART / "README.md").read_text()
     defaults = yaml.safe_load((CHART / "values.yaml").read_text())
     missing = [key for key in defaults if f"`{key}" not in readme]
