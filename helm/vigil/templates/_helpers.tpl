@@ -118,6 +118,15 @@ starts within `initial_delay` plus a spread of at most 10 s after Vigil starts, 
 {{- end -}}
 
 {{/* True ("true") when a redis component runs a memory check: the Redis alert only makes sense then. */}}
+{{/* Where this release publishes Vigil's page: the first Ingress host, else the NOTES' port-forward address. */}}
+{{- define "vigil.pageURL" -}}
+{{- if and .Values.ingress.enabled .Values.ingress.hosts -}}
+{{- printf "http%s://%s" (ternary "s" "" (not (empty .Values.ingress.tls))) (first .Values.ingress.hosts) -}}
+{{- else -}}
+http://localhost:8080
+{{- end -}}
+{{- end -}}
+
 {{- define "vigil.redisMemoryConfigured" -}}
 {{- range $component, $spec := .Values.config.components -}}
 {{- if eq (toString ($spec | default dict).type) "redis" -}}
