@@ -8,21 +8,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from app import units
 from app.checks.base import CheckContext
 from app.config.specs import CheckSpec
 from app.engine.singleflight import SingleFlight
 from app.engine.store import Store, Transition
 from app.masking import Scrubber
 from app.model import CheckId, CheckResult, Observation, Outcome, Status
+from app.text import printable
 
 log = logging.getLogger("vigil.scheduler")
 
 WATCHDOG_PERIOD = 0.5  # seconds between staleness sweeps and liveness heartbeats
+OUTPUT_LIMIT = 4000  # characters of a check's output kept: the readers show one line per check
+OBSERVED_TEXT_LIMIT = 256  # characters of a text observation kept (a version, a protocol)
 
 
 class Runner:
@@ -77,12 +82,12 @@ class Runner:
             check=spec.id.check,
             component_type=spec.type.name,
             status=outcome.status,
-            output=self.scrubber.text(outcome.output),
+            output=printable(self.scrubber.text(outcome.output), OUTPUT_LIMIT),
             observed=tuple(self._scrub_observation(o) for o in outcome.observed),
             started_at=started_wall,
             duration=duration,
             scheduled=scheduled,
-            latch=None if outcome.latch is None else self.scrubber.text(outcome.latch),
+            latch=None if outcome.latch is None else printable(self.scrubber.text(outcome.latch), OUTPUT_LIMIT),
         )
         recorded, transition = self.store.record(result, loop.time())
         if transition is not None:
@@ -99,14 +104,21 @@ class Runner:
         return self.scrubber.text(text)[:500]
 
     def _scrub_observation(self, observation: Observation) -> Observation:
-        if isinstance(observation.value, str):
-            return Observation(observation.name, self.scrubber.text(observation.value), observation.unit)
+        """An observation as the store may keep it: text masked and printable, a number finite (a NaN or an
+        infinity a target wrote is no measure: kept as None, never exported)."""
+        value = observation.value
+        if isinstance(value, str):
+            return Observation(
+                observation.name, printable(self.scrubber.text(value), OBSERVED_TEXT_LIMIT), observation.unit
+            )
+        if isinstance(value, float) and not math.isfinite(value):
+            return Observation(observation.name, None, observation.unit, observation.limit)
         return observation
 
 
 def timed_out(timeout: float) -> str:
-    """The one wording of a run that hit its check's timeout."""
-    return f"timed out after {timeout:g}s"
+    """The one wording of a run that hit its check's timeout (a configured duration, as configured)."""
+    return f"timed out after {units.span(timeout)}"
 
 
 def log_transition(transition: Transition) -> None:
@@ -230,6 +242,6 @@ class Scheduler:
         for name, closer in zip(names, closers, strict=True):
             if closer in pending:
                 closer.cancel()
-                log.warning("closing the client of %s took longer than %.1fs; abandoned", name, timeout)
+                log.warning("closing the client of %s took longer than %s; abandoned", name, units.span(timeout))
             elif (error := closer.exception()) is not None:
                 log.warning("closing the client of %s failed: %s", name, self.scrubber.text(repr(error)))

@@ -13,6 +13,7 @@ from pydantic import AfterValidator, Field, SecretStr, field_validator, model_va
 
 from app.checks.clickhouse.buckets import Buckets, zone
 from app.config.fields import Area, CheckConfig, ComponentConfig, Duration, Frozen, Schedule, Severity
+from app.units import span
 
 MAX_BUCKETS = 10_000  # per query: lookback / bucket, so results stay far below max_result_rows
 
@@ -114,7 +115,7 @@ class ClickHouseQueryPerformance(CheckConfig):
             return [
                 (
                     "timeout",
-                    f"{schedule.timeout:g}s is shorter than a query SLA ({max(bounded_by_check):g}s); "
+                    f"{span(schedule.timeout)} is shorter than a query SLA ({span(max(bounded_by_check))}); "
                     "raise the check's timeout or give the query its own timeout",
                 )
             ]
