@@ -82,13 +82,14 @@ def test_usage_against_the_limits() -> None:
     near = judge(Usage(760 * MiB, 1024 * MiB, 0.0, 1.0), 0.65, None, LIMITS, [])
     assert near.status is Status.WARN
     assert near.output == (
-        "memory 760.0 MiB of 1.0 GiB (74%), near the 80% maximum (warn above 72%); "
-        "CPU 0.65 of 1 core (65%), near the 70% maximum (warn above 63%)"
+        "memory 760.0 MiB of 1.0 GiB (74%), at or above the 72% warn threshold of its 80% maximum; "
+        "CPU 0.65 of 1 core (65%), at or above the 63% warn threshold of its 70% maximum"
     )
     hot = judge(Usage(900 * MiB, 1024 * MiB, 0.0, 1.0), 0.9, None, LIMITS, [])
     assert hot.status is Status.FAIL
     assert hot.output == (
-        "memory 900.0 MiB of 1.0 GiB (88%), above the 80% maximum; CPU 0.9 of 1 core (90%), above the 70% maximum"
+        "memory 900.0 MiB of 1.0 GiB (88%), at or above the 80% maximum; "
+        "CPU 0.9 of 1 core (90%), at or above the 70% maximum"
     )
     first = judge(Usage(100 * MiB, None, 5.0, None), None, "CPU rate from the next run", LIMITS, [])
     assert (first.status, first.output) == (
