@@ -61,13 +61,13 @@ def test_parse_reads_subject_issuer_validity_and_names(tmp_path: Path) -> None:
         (
             20.5,
             Status.WARN,
-            "certificate expires in 20.5 d, on 2027-02-04 20:00:00 UTC at or below the 21d warn threshold: "
+            "certificate expires in 20.5 d, on 2027-02-04 20:00:00 UTC, at or below the 21d warn threshold: "
             "CN=api.example, issued by CN=Example CA",
         ),
         (
             3,
             Status.FAIL,
-            "certificate expires in 3.0 d, on 2027-01-18 08:00:00 UTC at or below the 7d fail threshold: "
+            "certificate expires in 3.0 d, on 2027-01-18 08:00:00 UTC, at or below the 7d fail threshold: "
             "CN=api.example, issued by CN=Example CA",
         ),
         (
