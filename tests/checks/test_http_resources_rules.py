@@ -12,6 +12,7 @@ from app.checks.http.resources_rules import (
     cgroup_cpu_max,
     cgroup_max,
     cpu_rate,
+    finite_readings,
     flat_keyed,
     judge,
     process_metrics,
@@ -102,3 +103,15 @@ def test_usage_against_the_limits() -> None:
     assert (seen["memory_used"].value, seen["memory_used"].unit) == (900 * MiB, "bytes")
     assert (seen["cpu_usage_cores"].value, seen["cpu_limit_cores"].value, seen["cpu_ratio"].value) == (0.9, 1.0, 0.9)
     assert seen["cpu_ratio"].limit is not None and seen["cpu_ratio"].limit.value == 0.7
+
+
+def test_readings_that_are_not_finite_numbers_are_problems_not_usage() -> None:
+    memory, cpu, problems = finite_readings(float("inf"), float("nan"), "http://t/metrics")
+    assert (memory, cpu) == (None, None)
+    assert problems == [
+        "http://t/metrics process_resident_memory_bytes read as inf, not a finite number",
+        "http://t/metrics process_cpu_seconds_total read as nan, not a finite number",
+    ]
+    assert finite_readings(1e6, 2.5, "x") == (1e6, 2.5, [])
+    failed = judge(Usage(None, 1024 * MiB, None, 1.0), None, None, LIMITS, problems)
+    assert failed.status is Status.FAIL and failed.output == "; ".join(problems)
