@@ -7,6 +7,7 @@ the target said is shown as escapes.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import re
@@ -18,7 +19,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pytest
 import yaml
@@ -50,14 +51,17 @@ UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\u202a
 TEXT_LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) \S+: ")
 
 
-class HostileServer:
-    """Answers every request with the hostile headers (or a metrics page), byte for byte, from its own thread."""
+class LoopbackServer:
+    """Accepts connections on a loopback port in its own thread and hands each to `handle`."""
 
     def __init__(self) -> None:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
-        self._thread = threading.Thread(target=self._serve, daemon=True)
         self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def handle(self, conn: socket.socket) -> None:
+        raise NotImplementedError
 
     def _serve(self) -> None:
         self.listener.settimeout(0.2)
@@ -68,19 +72,11 @@ class HostileServer:
                 continue
             except OSError:
                 return
-            with conn:
-                conn.settimeout(2)
-                try:
-                    request = conn.recv(65536)
-                    path = request.split(b" ", 2)[1].decode()
-                    body = METRICS.get(path, b"ok")
-                    head = b"".join(f"{name}: ".encode() + value + b"\r\n" for name, value in HOSTILE_HEADERS.items())
-                    length = f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
-                    conn.sendall(b"HTTP/1.1 200 OK\r\n" + head + length + body)
-                except (OSError, IndexError):
-                    pass
+            conn.settimeout(2)
+            with contextlib.suppress(OSError, ssl.SSLError, IndexError), conn:
+                self.handle(conn)
 
-    def __enter__(self) -> HostileServer:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -88,6 +84,17 @@ class HostileServer:
         self._stopped.set()
         self._thread.join(5)
         self.listener.close()
+
+
+class HostileServer(LoopbackServer):
+    """Answers every request with the hostile headers (or a metrics page), byte for byte."""
+
+    def handle(self, conn: socket.socket) -> None:
+        path = conn.recv(65536).split(b" ", 2)[1].decode()
+        body = METRICS.get(path, b"ok")
+        head = b"".join(f"{name}: ".encode() + value + b"\r\n" for name, value in HOSTILE_HEADERS.items())
+        length = f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+        conn.sendall(b"HTTP/1.1 200 OK\r\n" + head + length + body)
 
 
 def forged_certificate(directory: Path) -> tuple[Path, Path]:
@@ -113,41 +120,17 @@ def forged_certificate(directory: Path) -> tuple[Path, Path]:
     return cert_file, key_file
 
 
-class TlsServer:
+class TlsServer(LoopbackServer):
     """Completes TLS handshakes with the forged certificate, then closes."""
 
     def __init__(self, cert: Path, key: Path) -> None:
+        super().__init__()
         self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self.context.load_cert_chain(cert, key)
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
 
-    def _serve(self) -> None:
-        self.listener.settimeout(0.2)
-        while not self._stopped.is_set():
-            try:
-                conn, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            conn.settimeout(2)
-            try:
-                with self.context.wrap_socket(conn, server_side=True):
-                    pass
-            except (OSError, ssl.SSLError):
-                conn.close()
-
-    def __enter__(self) -> TlsServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stopped.set()
-        self._thread.join(5)
-        self.listener.close()
+    def handle(self, conn: socket.socket) -> None:
+        with self.context.wrap_socket(conn, server_side=True):
+            pass
 
 
 @pytest.fixture
