@@ -105,7 +105,7 @@ class ClickHouseQueryPerformance(CheckConfig):
     default_area: ClassVar[Area | None] = Area.PERFORMANCE
     kind: Literal["query_performance"] = "query_performance"
     queries: dict[MeasureName, SlaQuery] = Field(min_length=1)
-    warn_fraction: float = Field(default=0.8, gt=0.0, le=1.0)  # warn above this fraction of a query's SLA
+    warn_fraction: float = Field(default=0.8, gt=0.0, le=1.0)  # warn at this fraction of a query's SLA
 
     def schedule_problems(self, schedule: Schedule) -> list[tuple[str, str]]:
         # A query is cancelled at the check's deadline: with a deadline before its SLA, a query that would have

@@ -90,7 +90,7 @@ class HttpLatency(CheckConfig):
     paths: dict[Name, LatencyPath] = Field(min_length=1)
     requests: int = Field(default=20, ge=1, le=1000)  # per path per run
     concurrency: int = Field(default=4, ge=1, le=100)  # requests in flight at once (at most max_connections)
-    warn_fraction: float = Field(default=0.8, gt=0.0, le=1.0)  # warn when p95 is above this fraction of the budget
+    warn_fraction: float = Field(default=0.8, gt=0.0, le=1.0)  # warn when p95 reaches this fraction of the budget
     request_timeout: Duration = Field(default=1.0, gt=0.0)  # a request slower than this is an error
     expect_status: list[int] = Field(default_factory=lambda: [200], min_length=1)  # any other status is an error
     max_errors: int = Field(default=0, ge=0)  # per path per run; more fail the check
@@ -127,9 +127,9 @@ class HttpResources(CheckConfig):
     cgroup_dir: str = "/sys/fs/cgroup"  # cgroup: the directory of the service's cgroup (v2) as Vigil sees it
     memory_limit: Bytes | None = None  # prometheus: the limit usage is judged against; cgroup: when memory.max is max
     cpu_limit: float | None = Field(default=None, gt=0.0)  # cores; as memory_limit (cgroup: when cpu.max is max)
-    max_memory_ratio: float = Field(default=0.8, gt=0.0, le=1.0)  # fail above this share of the memory limit
-    max_cpu_ratio: float = Field(default=0.7, gt=0.0, le=1.0)  # fail above this share of the CPU limit
-    warn_fraction: float = Field(default=0.9, gt=0.0, le=1.0)  # warn above this fraction of either maximum
+    max_memory_ratio: float = Field(default=0.8, gt=0.0, le=1.0)  # fail at this share of the memory limit
+    max_cpu_ratio: float = Field(default=0.7, gt=0.0, le=1.0)  # fail at this share of the CPU limit
+    warn_fraction: float = Field(default=0.9, gt=0.0, le=1.0)  # warn at this fraction of either maximum
     request_timeout: Duration = Field(default=2.0, gt=0.0)  # prometheus: the scrape
 
     @model_validator(mode="after")
