@@ -10,6 +10,7 @@ import time
 
 from app import units
 from app.checks import judging
+from app.checks.base import NoMemo
 from app.checks.http.calls import HttpContext, flatten, naming_stalled_lookups, read_body, target
 from app.checks.http.conditions import body_problems, header_problems
 from app.checks.http.config import HttpReachable
@@ -18,7 +19,7 @@ from app.checks.judging import Finding
 from app.model import Observation, Outcome, Status
 
 
-async def run(ctx: HttpContext) -> Outcome:
+async def run(ctx: HttpContext[HttpReachable, NoMemo]) -> Outcome:
     component = ctx.component
     options: HttpReachable = ctx.options
     headers = dict(component.headers)

@@ -19,6 +19,7 @@ from app.checks.http.config import SENSITIVE_HEADER, HttpJwt, HttpWebSocket
 from app.checks.http.credentials import TokenCache, TokenUnavailable, for_websocket
 from app.checks.http.errors import NoAnswer, TokenMask, reason
 from app.checks.http.websocket_rules import Anonymous, Exchange
+from app.checks.judging import Finding
 from app.clients.http import UpgradeRedirected
 from app.model import Observation, Outcome, Status
 
@@ -26,12 +27,12 @@ WebSocket = aiohttp.ClientWebSocketResponse
 _CLOSE_WAIT = 1.0  # seconds at most for the server's half of the closing handshake
 
 
-async def run(ctx: HttpContext) -> Outcome:
+async def run(ctx: HttpContext[HttpWebSocket, TokenCache]) -> Outcome:
     mask = TokenMask()
     return await mask.guard(_run(ctx, mask))
 
 
-async def _run(ctx: HttpContext, mask: TokenMask) -> Outcome:
+async def _run(ctx: HttpContext[HttpWebSocket, TokenCache], mask: TokenMask) -> Outcome:
     options: HttpWebSocket = ctx.options
     token: str | None = None
     with_token = ""
@@ -58,7 +59,7 @@ async def _run(ctx: HttpContext, mask: TokenMask) -> Outcome:
         exchange = await _exchange(ws, options, reply_bound)
     finally:
         await _close(ws, bounded(ctx, _CLOSE_WAIT))
-    findings: list[tuple[Status, str]] = []
+    findings: list[Finding] = []
     problem = websocket_rules.judge_reply(
         path, options.send, exchange, reply_bound, options.expect, options.json_fields
     )
@@ -75,7 +76,7 @@ async def _run(ctx: HttpContext, mask: TokenMask) -> Outcome:
     return Outcome.from_findings(findings, observed, ok=ok)
 
 
-async def _connect(ctx: HttpContext, token: str | None, *, anonymous: bool) -> WebSocket:
+async def _connect(ctx: HttpContext[HttpWebSocket, TokenCache], token: str | None, *, anonymous: bool) -> WebSocket:
     """The upgrade, bounded by the handshake timeout; the token where `auth` puts it (none when anonymous)."""
     options: HttpWebSocket = ctx.options
     auth = options.auth
@@ -148,7 +149,7 @@ async def _exchange(ws: WebSocket, options: HttpWebSocket, seconds: float) -> Ex
         return Exchange("silent", seconds, last)
 
 
-async def _anonymous(ctx: HttpContext) -> Anonymous:
+async def _anonymous(ctx: HttpContext[HttpWebSocket, TokenCache]) -> Anonymous:
     """The same upgrade without any credential, and what happens after it."""
     options: HttpWebSocket = ctx.options
     try:
