@@ -299,6 +299,9 @@ async def test_clickhouse_paused_mid_query(clickhouse_factory: Any, redis_factor
                 CheckId("victim", "query"),
                 (
                     f"lost ClickHouse at 127.0.0.1:{server.tcp_port} during query slow: no data within the 500 ms socket",
+                    # The run cut off mid-query may go unjudged when a busy machine stalls Vigil's loop for a fifth
+                    # of it; the next run, on a new connection, then says the same server is silent.
+                    f"cannot reach ClickHouse at 127.0.0.1:{server.tcp_port}: no answer within the 200 ms connect",
                 ),
                 pause_mid_query(server),
                 server.resume,
