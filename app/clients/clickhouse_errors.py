@@ -11,6 +11,7 @@ import ssl
 from asynch.errors import NetworkError, OperationalError, ServerException
 
 from app import units
+from app.clients.errors import speaks_not
 
 
 class ClickHouseError(Exception):
@@ -22,6 +23,17 @@ class Unreachable(ClickHouseError):
 
     def __init__(self, address: str, reason: str) -> None:
         super().__init__(f"cannot reach ClickHouse at {address}: {reason}")
+
+
+class NotResolved(ClickHouseError):
+    """The host name did not resolve, or its lookup got no answer in time: the DNS lookup's own sentence."""
+
+
+class NotClickHouse(ClickHouseError):
+    """The port answered the handshake, but not in ClickHouse's native protocol (an HTTP or a Redis port...)."""
+
+    def __init__(self, address: str) -> None:
+        super().__init__(speaks_not("ClickHouse native", address))
 
 
 class ConnectionLost(ClickHouseError):

@@ -50,7 +50,9 @@ class PreviousQueryRunning(Exception):
         self.elapsed = elapsed
 
 
-async def run_query(ctx: Context, sql: str, step: str, label: str, timeout: float | None = None) -> QueryResult:
+async def run_query(
+    ctx: Context, sql: str, step: str, label: str, timeout: float | None = None, *, keep_rows: bool = True
+) -> QueryResult:
     """One query, budgeted to the time left (and its own `timeout`), cancelled on the server when it runs out.
 
     Raises PreviousQueryRunning, NoTimeLeft, PoolExhausted or a ClickHouseError (QueryTimeout, ServerError,
@@ -60,13 +62,15 @@ async def run_query(ctx: Context, sql: str, step: str, label: str, timeout: floa
         await _previous_queries_gone(ctx)
     query_id = f"vigil:{ctx.check_id}:{step}:{uuid.uuid4().hex[:12]}"
     try:
-        return await _send(ctx, sql, label, query_id, timeout)
+        return await _send(ctx, sql, label, query_id, timeout, keep_rows)
     except (QueryTimeout, ConnectionLost, asyncio.CancelledError):
         ctx.memo.interrupted[query_id] = label  # may still run there: the next query looks first
         raise
 
 
-async def _send(ctx: Context, sql: str, label: str, query_id: str, timeout: float | None) -> QueryResult:
+async def _send(
+    ctx: Context, sql: str, label: str, query_id: str, timeout: float | None, keep_rows: bool
+) -> QueryResult:
     budget = query_budget(ctx.remaining(), timeout)
     if budget is None:
         raise NoTimeLeft(label)
@@ -77,6 +81,7 @@ async def _send(ctx: Context, sql: str, label: str, query_id: str, timeout: floa
         label=label,
         query_id=query_id,
         own_timeout=budget.own_timeout,
+        keep_rows=keep_rows,
     )
 
 
@@ -91,7 +96,7 @@ async def _previous_queries_gone(ctx: Context) -> None:
     ids = list(memo.interrupted)
     await ctx.client.stopped(ids, (ctx.remaining() - DEADLINE_MARGIN) / 2)
     query_id = f"vigil:{ctx.check_id}:previous:{uuid.uuid4().hex[:12]}"
-    result = await _send(ctx, running_query(ids), "system.processes query", query_id, None)
+    result = await _send(ctx, running_query(ids), "system.processes query", query_id, None, True)
     running = {str(qid): float(elapsed) for qid, elapsed in result.rows}
     for qid in ids:
         if qid not in running:
