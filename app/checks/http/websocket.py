@@ -19,7 +19,7 @@ from app.checks.http.config import SENSITIVE_HEADER, HttpJwt, HttpWebSocket
 from app.checks.http.credentials import TokenCache, TokenUnavailable, for_websocket
 from app.checks.http.errors import NoAnswer, TokenMask, reason
 from app.checks.http.websocket_rules import Anonymous, Exchange
-from app.clients.http import UpgradeRedirected
+from app.clients.http_errors import UpgradeRedirected
 from app.model import Observation, Outcome, Status
 
 WebSocket = aiohttp.ClientWebSocketResponse
