@@ -164,7 +164,9 @@ async def test_redis_killed(redis_factory: Any, http_target: Any) -> None:
     victim, cache = redis_factory(), redis_factory()
     config = settings_with({"type": "redis", "url": victim.url, **FAST_REDIS}, http_target, cache)
     async with serve(config) as served:
-        await exercise(served, CheckId("victim", "connectivity"), ("cannot reach redis",), victim.kill, victim.start)
+        await exercise(
+            served, CheckId("victim", "connectivity"), ("cannot reach Redis at ",), victim.kill, victim.start
+        )
 
 
 async def test_redis_paused(redis_factory: Any, http_target: Any) -> None:
