@@ -33,6 +33,7 @@ from app.clients.clickhouse_errors import (
     NotClickHouse,
     NotResolved,
     QueryTimeout,
+    ResultTooLarge,
     ServerError,
     Unreachable,
     lost_reason,
@@ -46,7 +47,7 @@ from app.clients.tcp import Endpoint, TcpError, resolve
 log = logging.getLogger("vigil.clickhouse")
 
 
-_COUNT_BATCH = 1024  # rows taken at a time from a streamed result that is only counted
+_COUNT_BLOCK = 1024  # rows per block of a streamed result that is only counted (max_block_size)
 CANCEL_GRACE = 1.0  # seconds the server gets to acknowledge a Cancel packet before KILL QUERY is sent
 KILL_SETTINGS = {"readonly": 1, "max_execution_time": 2}  # KILL QUERY is allowed under readonly=1
 
@@ -181,7 +182,8 @@ class ClickHouseClient:
         On timeout, or when the calling task is cancelled, the query is cancelled on the server in the background
         (Cancel packet, then KILL QUERY if the server does not acknowledge it) and its connection is closed.
         Raises PoolExhausted or a ClickHouseError; `label` names the query in their text. Without `keep_rows`
-        the result is read block by block and only counted: memory stays one block whatever the result's size.
+        the result is streamed in small blocks and only counted, and past the `max_result_bytes` setting it is
+        stopped (ResultTooLarge): memory stays one block whatever the result's size.
         """
         query_id = query_id or f"vigil-{uuid.uuid4().hex}"
         loop = asyncio.get_running_loop()
@@ -192,7 +194,9 @@ class ClickHouseClient:
         try:
             async with timer:
                 conn = await self._acquire()
-                task = loop.create_task(_run(conn, sql, settings, query_id, keep_rows), name=f"clickhouse {label}")
+                task = loop.create_task(
+                    _run(conn, sql, settings, query_id, keep_rows, label), name=f"clickhouse {label}"
+                )
                 # shield: our own timeout or cancellation must not interrupt the read mid-packet; _abort stops it
                 result = await asyncio.shield(task)
         except BaseException as exc:
@@ -207,14 +211,18 @@ class ClickHouseClient:
             error = self._map(exc, label, sent=task is not None)  # sent: asynch had the query (and the connection)
             if error is None:
                 raise
-            if isinstance(error, ConnectionLost):  # the connection is gone; the query may still run on the server
+            if isinstance(error, ConnectionLost | ResultTooLarge):  # connection closed; the query may still run
                 self._spawn(self.kill(query_id), stopping=query_id)
+            if error is exc:
+                raise
             raise error from exc
         self._release(conn, True)
         return result
 
     def _map(self, exc: BaseException, label: str, *, sent: bool) -> ClickHouseError | None:
         """asynch's error as this client's, or None for one it does not know (a bug, or a cancellation)."""
+        if isinstance(exc, ClickHouseError):  # already this client's (raised while reading the result)
+            return exc
         if isinstance(exc, ServerException):
             return ServerError(exc.code or 0, server_error_text(exc))
         if isinstance(exc, TcpError):
@@ -328,7 +336,9 @@ class _NamedContext(ssl.SSLContext):
         return super().wrap_bio(incoming, outgoing, server_side, self.server_name or server_hostname, session)
 
 
-async def _run(conn: Connection, sql: str, settings: dict[str, Any], query_id: str, keep_rows: bool) -> QueryResult:
+async def _run(
+    conn: Connection, sql: str, settings: dict[str, Any], query_id: str, keep_rows: bool, label: str
+) -> QueryResult:
     started = time.perf_counter()
     rows: list[tuple[Any, ...]] = []
     count = 0
@@ -340,10 +350,15 @@ async def _run(conn: Connection, sql: str, settings: dict[str, Any], query_id: s
             rows = list(await cursor.fetchall())
             count = len(rows)
         else:
-            cursor.set_stream_results(True, 0)  # type: ignore[no-untyped-call]  # 0: the server's block size
+            limit = int(settings.get("max_result_bytes") or 0)
+            cursor.set_stream_results(True, _COUNT_BLOCK)  # type: ignore[no-untyped-call]
             await cursor.execute(sql)
-            while batch := await cursor.fetchmany(_COUNT_BATCH):
+            size = 0
+            while batch := await cursor.fetchmany(_COUNT_BLOCK):
                 count += len(batch)
+                size += sum(_width(value) for row in batch for value in row)
+                if limit and size > limit:
+                    raise ResultTooLarge(label, limit)
     elapsed = time.perf_counter() - started
     progress = getattr(conn.last_query, "progress", None)
     return QueryResult(
@@ -353,6 +368,11 @@ async def _run(conn: Connection, sql: str, settings: dict[str, Any], query_id: s
         read_bytes=int(getattr(progress, "bytes", 0) or 0),
         result_rows=count,
     )
+
+
+def _width(value: Any) -> int:
+    """About how many bytes a value of a result takes on the wire (strings by length, numbers and dates as 8)."""
+    return len(value) if isinstance(value, str | bytes) else 8
 
 
 async def _close_quietly(conn: Connection) -> None:

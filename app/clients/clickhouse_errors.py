@@ -57,6 +57,15 @@ class QueryTimeout(ClickHouseError):
         self.elapsed = elapsed
 
 
+class ResultTooLarge(ClickHouseError):
+    """A result read only to be counted outgrew max_result_bytes; the rest was not read and the query was stopped.
+
+    Vigil bounds it itself: ClickHouse 18.16 accepts max_result_bytes but does not enforce it."""
+
+    def __init__(self, label: str, limit: int) -> None:
+        super().__init__(f"{label} returned more than {units.size(limit)} (max_result_bytes): stopped unread")
+
+
 class ServerError(ClickHouseError):
     """The server answered with an exception (a bad query, a readonly refusal, an unknown user...)."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+import tracemalloc
 import urllib.error
 import urllib.request
 import uuid
@@ -731,3 +732,24 @@ async def test_paused_server_is_one_message_and_delays_nothing(
         recovered = await run_all(scheduler, keys)
         assert [r.status for r in recovered] == [Status.PASS] * 5, [r.output for r in recovered]
         assert scheduler.clients["ch"].in_use == 0
+
+
+async def test_a_wide_result_is_refused_by_its_bytes_not_held(clickhouse_server: ClickHouseServer) -> None:
+    """99,000 rows of 4 KB (about 400 MB) under the default limits: streamed in small blocks, counted, and stopped
+    past max_result_bytes (16 MiB; ClickHouse 18.16 does not enforce it itself), so Vigil never holds it."""
+    wide = "SELECT toFixedString('x', 4000) AS blob FROM system.numbers LIMIT 99000"
+    tracemalloc.start()
+    try:
+        result = await run(clickhouse_server, "perf", {"kind": "query_performance", "queries": {"wide": wide}})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (result.status, result.output) == (
+        Status.FAIL,
+        "query wide returned more than 16.0 MiB (max_result_bytes): stopped unread",
+    )
+    assert peak < 64 * 2**20, f"{peak / 2**20:.0f} MiB allocated at the peak"
+    deadline = time.monotonic() + 10  # the stopped query is killed on the server too (KILL QUERY, in the background)
+    while await processes(clickhouse_server, "vigil:ch:perf:%"):
+        assert time.monotonic() < deadline, "the stopped query still runs on the server"
+        await asyncio.sleep(0.1)
