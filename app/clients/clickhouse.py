@@ -119,7 +119,7 @@ class ClickHouseClient:
         )
         if s.secure and address != s.host:  # asynch would check the certificate against the address
             proto: Any = conn._connection
-            proto._get_ssl_context = lambda: _NamedContext.verifying(s.host)
+            proto._get_ssl_context = lambda: NamedContext.verifying(s.host)
         return conn
 
     async def _connect(self) -> Connection:
@@ -313,13 +313,13 @@ class ClickHouseClient:
         await self.resolver.close()
 
 
-class _NamedContext(ssl.SSLContext):
+class NamedContext(ssl.SSLContext):
     """A TLS client context that checks the certificate against a given name, whatever address was connected to."""
 
     server_name = ""
 
     @classmethod
-    def verifying(cls, server_name: str) -> _NamedContext:
+    def verifying(cls, server_name: str) -> NamedContext:
         context = cls(ssl.PROTOCOL_TLS_CLIENT)  # verifies the chain and the name
         context.load_default_certs(ssl.Purpose.SERVER_AUTH)
         context.server_name = server_name

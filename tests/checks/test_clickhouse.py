@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import ssl
 import time
 import tracemalloc
 import urllib.error
@@ -17,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,11 +26,19 @@ from pydantic import ValidationError
 
 from app.checks.base import CheckContext
 from app.checks.clickhouse.config import ClickHouseQueryPerformance
+from app.clients.clickhouse import NamedContext
 from app.config.settings import Settings
 from app.model import CheckId, CheckResult, Status
 from app.units import bucket_start as fmt_bucket
 from app.units import timestamp as fmt_time
-from devenv.servers import ClickHouseServer, create_event_tables, event_rollup_levels, fill_daily, free_port
+from devenv.servers import (
+    ClickHouseServer,
+    create_event_tables,
+    event_rollup_levels,
+    fill_daily,
+    free_port,
+    self_signed_certificate,
+)
 from tests.conftest import HttpTarget, check_runner, make_settings, run_check
 
 ROWS = 50 * 60  # 50 hours of one row a minute, ending at the current minute
@@ -753,3 +763,30 @@ async def test_a_wide_result_is_refused_by_its_bytes_not_held(clickhouse_server:
     while await processes(clickhouse_server, "vigil:ch:perf:%"):
         assert time.monotonic() < deadline, "the stopped query still runs on the server"
         await asyncio.sleep(0.1)
+
+
+async def test_tls_to_a_resolved_address_verifies_the_configured_name(tmp_path: Path) -> None:
+    """asynch connects to the address Vigil resolved; its TLS context still checks the certificate against the
+    component's host name (the certificate here is for 127.0.0.1 only)."""
+    cert, key = self_signed_certificate(tmp_path)
+    served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    served.load_cert_chain(cert, key)
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0, ssl=served)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        for name, verifies in (("127.0.0.1", True), ("localhost", False)):
+            context = NamedContext.verifying(name)
+            context.load_verify_locations(cert)
+            try:
+                _, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port, ssl=context), 5)
+            except ssl.SSLCertVerificationError as exc:
+                assert not verifies and "Hostname mismatch" in str(exc)
+            else:
+                assert verifies
+                writer.close()
+    finally:
+        server.close()

@@ -238,6 +238,30 @@ async def test_connectivity_over_tls(redis_factory: Any) -> None:
     assert PASSWORD not in cleartext.output
 
 
+async def test_tls_verifies_the_configured_name_not_the_address_it_resolved_to(redis_factory: Any) -> None:
+    """Connections resolve the name themselves and connect to an address; the certificate is still checked against
+    the name in the URL. The server's certificate is for 127.0.0.1 only: `localhost` (resolved to 127.0.0.1) fails."""
+    server = redis_factory(tls=True)
+    by_name = make_settings(
+        components={
+            "cache": {
+                "type": "redis",
+                "url": f"rediss://localhost:{server.port}/0",
+                "tls_ca_file": str(server.ca_file),
+                "checks": {"connectivity": {}},
+            }
+        }
+    )
+    result = await run_check(by_name, "cache", "connectivity")
+    assert result.status is Status.FAIL
+    assert result.output == (
+        f"the certificate of localhost:{server.port} does not verify: "
+        "Hostname mismatch, certificate is not valid for 'localhost'"
+    )
+    by_address = settings_for(server, {"connectivity": {}}, tls_ca_file=str(server.ca_file))
+    assert (await run_check(by_address, "cache", "connectivity")).status is Status.PASS
+
+
 # -- pool -----------------------------------------------------------------------------------------------------
 
 
