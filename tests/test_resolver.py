@@ -99,7 +99,7 @@ def test_a_hung_resolver_stalls_neither_metrics_nor_healthy_checks(
             urllib.request.urlopen(f"http://127.0.0.1:{port}/health/hung0/n0", timeout=5)
         assert failing.value.code == 503
         output = json.loads(failing.value.read().decode())["checks"]["hung0:n0"][0]["output"]
-        assert "timeout" in output.lower() or "timed out" in output.lower(), output
+        assert output.startswith("DNS lookup of api0.vigil-resolver-test.example got no answer within "), output
     finally:
         proc.terminate()
         try:
