@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
-from redis.asyncio.connection import AbstractConnection, SSLConnection
+from redis.asyncio.connection import AbstractConnection, Connection, SSLConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import AuthenticationError
@@ -77,10 +77,13 @@ class RedisClient:
                 kwargs["ssl_check_hostname"] = False
         self.resolver = SharedResolver()  # lookups on a pool of this client's own: a hung resolver stalls nothing else
         self.pool = aioredis.BlockingConnectionPool.from_url(settings.url, **kwargs)
-        self.pool.connection_class = _resolving(self.pool.connection_class, self.resolver)
+        if issubclass(self.pool.connection_class, Connection):  # TCP, plain or TLS (a unix socket needs no lookup)
+            self.pool.connection_class = _resolving(self.pool.connection_class, self.resolver)
         self.redis = aioredis.Redis(connection_pool=self.pool, retry=no_retry)
         url = urlsplit(settings.url)
-        self.address = tcp.Endpoint(url.hostname or "localhost", url.port or 6379).where
+        self.address = (
+            url.path if url.scheme == "unix" else tcp.Endpoint(url.hostname or "localhost", url.port or 6379).where
+        )
 
     @property
     def in_use(self) -> int:

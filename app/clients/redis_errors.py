@@ -21,7 +21,7 @@ from redis.exceptions import RedisError as LibraryError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app import units
-from app.clients.errors import speaks_not
+from app.clients.errors import REFUSED, speaks_not, unreachable
 from app.clients.tcp import TcpError
 
 _NO_CREDENTIALS = ("NOAUTH", "Authentication required", "HELLO must be called with the client already authenticated")
@@ -106,6 +106,9 @@ def mapped(exc: LibraryError, label: str, address: str, socket_timeout: float) -
     cause = exc.__cause__
     if isinstance(cause, TcpError):  # raised by this client's own connect, wrapped by redis-py
         return Unreachable(str(cause))
+    if isinstance(cause, ConnectionRefusedError | FileNotFoundError):  # a unix socket: nothing listens, or no file
+        reason = REFUSED if isinstance(cause, ConnectionRefusedError) else "no such socket"
+        return Unreachable(unreachable("Redis", address, reason))
     if isinstance(exc, _REFUSALS):
         return refused(exc)
     if isinstance(exc, InvalidResponse) or isinstance(cause, InvalidResponse):

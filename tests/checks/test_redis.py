@@ -262,6 +262,21 @@ async def test_tls_verifies_the_configured_name_not_the_address_it_resolved_to(r
     assert (await run_check(by_address, "cache", "connectivity")).status is Status.PASS
 
 
+async def test_a_unix_socket_needs_no_lookup_and_is_worded_when_gone(redis_factory: Any) -> None:
+    server = redis_factory(extra=["--unixsocket", "redis.sock"])
+    socket_path = server.dir / "redis.sock"
+    for url, output in (
+        (f"unix://{socket_path}", None),
+        (f"unix://{server.dir / 'gone.sock'}", f"cannot reach Redis at {server.dir / 'gone.sock'}: no such socket"),
+    ):
+        settings = make_settings(components={"cache": {"type": "redis", "url": url, "checks": {"connectivity": {}}}})
+        result = await run_check(settings, "cache", "connectivity")
+        if output is None:
+            assert result.status is Status.PASS, result.output
+        else:
+            assert (result.status, result.output) == (Status.FAIL, output)
+
+
 # -- pool -----------------------------------------------------------------------------------------------------
 
 
