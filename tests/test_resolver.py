@@ -147,6 +147,13 @@ def test_hung_lookups_of_redis_and_clickhouse_names_starve_no_healthy_check(
         ["unshare", "-m", "sh", "-c", command], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
     healthy = ("api", "cache", "events")
+
+    def hung(name: str) -> tuple[str, str]:  # waiting on the lookup, or there when the resolver library gave up
+        return (
+            f"DNS lookup of {name} got no answer within 500 ms",
+            f"DNS lookup of {name} failed: Temporary failure in name resolution",
+        )
+
     try:
         deadline = time.monotonic() + 60
         while True:  # each healthy check through six runs: past the resolver's 10 s answer cache for localhost
@@ -162,15 +169,16 @@ def test_hung_lookups_of_redis_and_clickhouse_names_starve_no_healthy_check(
         with pytest.raises(urllib.error.HTTPError) as failing:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/health/lost0/connectivity", timeout=5)
         output = json.loads(failing.value.read().decode())["checks"]["lost0:connectivity"][0]["output"]
-        assert output == "DNS lookup of cache0.vigil-resolver-test.example got no answer within 500 ms"
+        assert output in hung("cache0.vigil-resolver-test.example")
         with pytest.raises(urllib.error.HTTPError) as failing:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/health/far0/connectivity", timeout=5)
         output = json.loads(failing.value.read().decode())["checks"]["far0:connectivity"][0]["output"]
-        assert output == "DNS lookup of ch0.vigil-resolver-test.example got no answer within 500 ms"
+        assert output in hung("ch0.vigil-resolver-test.example")
     finally:
         proc.terminate()
         try:
-            proc.communicate(timeout=10)
+            _, log = proc.communicate(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.communicate()
+            _, log = proc.communicate()
+        print(log)  # shown when the test fails: each check's transitions, with the reason
