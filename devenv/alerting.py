@@ -91,17 +91,18 @@ class Alertmanager(_Process):
 
     def start(self) -> Alertmanager:
         (self.dir / "alertmanager.yml").write_text(yaml.safe_dump(self.config))
-        self.proc = subprocess.Popen(
-            [
-                shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager",
-                f"--config.file={self.dir / 'alertmanager.yml'}",
-                f"--storage.path={self.dir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--cluster.listen-address=",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=(self.dir / "alertmanager.log").open("w"),
-        )
+        with (self.dir / "alertmanager.log").open("w") as log:
+            self.proc = subprocess.Popen(
+                [
+                    shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager",
+                    f"--config.file={self.dir / 'alertmanager.yml'}",
+                    f"--storage.path={self.dir / 'data'}",
+                    f"--web.listen-address=127.0.0.1:{self.port}",
+                    "--cluster.listen-address=",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
         wait_for(self._ready, 30, f"alertmanager on port {self.port}")
         return self
 
@@ -113,6 +114,11 @@ class Alertmanager(_Process):
                 return response.status == 200
         except OSError:
             return False
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """The alerts Alertmanager holds now, with their state (active, or suppressed by an inhibition or a silence)."""
+        with urllib.request.urlopen(f"{self.url}/api/v2/alerts", timeout=5) as response:
+            return list(json.loads(response.read()))
 
     def cleanup(self) -> None:
         self.terminate()

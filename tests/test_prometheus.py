@@ -64,7 +64,7 @@ def test_alerts_fire_for_failing_critical_checks_only(tmp_path: Path) -> None:
         },
     }
     fast_burn = {
-        "exp_labels": {"severity": "page", "area": "redis", **cache},
+        "exp_labels": {"severity": "page", "area": "redis", "cause": "cache", "root": "true", **cache},
         "exp_annotations": {
             "summary": "cache:connectivity burns its 99.5% SLO budget 14.4x too fast",
             "description": "cache:connectivity spends its error budget 14.4x faster than the SLO allows: runs fail "

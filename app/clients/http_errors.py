@@ -13,6 +13,7 @@ import aiohttp
 
 from app.clients.errors import REFUSED, lookup_failed, unreachable
 from app.clients.tcp import CertificateRejected, Endpoint, TcpError
+from app.text import SHOWN, printable
 from app.units import latency
 
 SERVICE = "the HTTP server"
@@ -50,15 +51,15 @@ def worded(exc: BaseException) -> str | None:
     if isinstance(exc, aiohttp.TooManyRedirects):
         return "too many redirects"
     if isinstance(exc, UpgradeRedirected):
-        return f"answered HTTP {exc.status} (a redirect to {exc.location or 'nowhere'}), not 101"
+        return f"answered HTTP {exc.status} (a redirect to {printable(exc.location or 'nowhere', SHOWN)}), not 101"
     if isinstance(exc, aiohttp.WSServerHandshakeError):
-        return f"HTTP {exc.status}" if exc.status != 101 else f"a broken upgrade: {exc.message}"
+        return f"HTTP {exc.status}" if exc.status != 101 else f"a broken upgrade: {printable(exc.message, SHOWN)}"
     if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientConnectionResetError):
         return "the server closed the connection"
     if isinstance(exc, aiohttp.ClientResponseError):
-        return f"{type(exc).__name__}: {exc.status}, {exc.message}"
+        return f"{type(exc).__name__}: {exc.status}, {printable(exc.message, SHOWN)}"
     if isinstance(exc, aiohttp.ClientError):
-        return f"{type(exc).__name__}: {exc}"
+        return f"{type(exc).__name__}: {printable(str(exc), SHOWN)}"
     return None
 
 
@@ -68,9 +69,10 @@ def _connect_error(exc: aiohttp.ClientConnectorError) -> str:
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
         return lookup_failed(exc.host, str(cause.strerror or cause))
     if isinstance(cause, ssl.SSLCertVerificationError):
-        return str(CertificateRejected(where, cause.verify_code, str(cause.verify_message or cause.reason)))
+        reason = printable(str(cause.verify_message or cause.reason), SHOWN)
+        return str(CertificateRejected(where, cause.verify_code, reason))
     if isinstance(cause, ssl.SSLError):
-        return f"the TLS handshake with {where} failed: {cause.reason or cause}"
+        return f"the TLS handshake with {where} failed: {printable(str(cause.reason or cause), SHOWN)}"
     if isinstance(cause, ConnectionRefusedError):
         return unreachable(SERVICE, where, REFUSED)
     return unreachable(SERVICE, where, str(cause.strerror or cause).lower())

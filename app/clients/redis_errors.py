@@ -23,6 +23,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from app import units
 from app.clients.errors import REFUSED, speaks_not, unreachable
 from app.clients.tcp import TcpError
+from app.text import MESSAGE_LIMIT, printable
 
 _NO_CREDENTIALS = ("NOAUTH", "Authentication required", "HELLO must be called with the client already authenticated")
 
@@ -86,7 +87,7 @@ def refused(exc: LibraryError) -> Refused:
             return Refused(
                 "redis requires authentication and this component has no password: set password or password_file"
             )
-        return Refused(f"redis refused Vigil's credentials: {exc}")
+        return Refused(f"redis refused Vigil's credentials: {printable(str(exc), MESSAGE_LIMIT)}")
     if isinstance(exc, BusyLoadingError):
         return Refused("redis is loading its dataset into memory and not serving yet")
     if isinstance(exc, OutOfMemoryError):
@@ -98,7 +99,7 @@ def refused(exc: LibraryError) -> Refused:
             "redis is a replica whose link to its primary is down, and it serves no stale data "
             "(replica-serve-stale-data no)"
         )
-    return Refused(f"redis refused a command: {exc}")
+    return Refused(f"redis refused a command: {printable(str(exc), MESSAGE_LIMIT)}")
 
 
 def mapped(exc: LibraryError, label: str, address: str, socket_timeout: float) -> RedisError | None:

@@ -14,11 +14,12 @@ from collections.abc import Awaitable
 from dataclasses import replace
 
 from app.clients.http_errors import NoAnswer, worded
+from app.masking import MASK
 from app.model import Observation, Outcome
+from app.text import SHOWN, printable
 
 log = logging.getLogger("vigil.checks.http")
 
-MASK = "***"
 _MIN_SEGMENT = 16  # token segments at least this long are masked on their own too (a truncated token leaks none)
 
 
@@ -34,7 +35,7 @@ def reason(exc: BaseException) -> str:
     if isinstance(exc, CheckError):
         return str(exc)
     text = worded(exc)
-    return text if text is not None else f"{type(exc).__name__}: {exc}"
+    return text if text is not None else f"{type(exc).__name__}: {printable(str(exc), SHOWN)}"
 
 
 def describe_error(exc: BaseException) -> str | None:
