@@ -11,13 +11,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
 
 from app import __version__
 from app.config.fields import Area
 from app.engine.readiness import verdict
-from app.engine.store import CheckState, Store
+from app.engine.store import CheckState, Store, Transition
 from app.model import CheckId, CheckResult, Status
+from app.views.shapes import AreaEntry, CheckEntry, DocumentTransition, EntryExtras, EntryTransition, HealthDocument
 
 HEALTH_JSON = "application/health+json"
 
@@ -68,34 +68,29 @@ def root_causes_first(store: Store, states: list[CheckState]) -> list[CheckState
     return sorted(states, key=rank)  # stable: config order within each rank
 
 
-def check_entry(state: CheckState, now: float, store: Store | None = None) -> dict[str, Any]:
+def entry_transition(t: Transition) -> EntryTransition:
+    return {"time": iso(t.at), "from": t.old, "to": t.new, "reason": t.reason}
+
+
+def check_entry(state: CheckState, now: float, store: Store | None = None) -> CheckEntry:
     last = state.last
-    entry: dict[str, Any] = {
-        "componentId": state.component,
-        "componentType": state.component_type,
-        "status": (state.effective or Status.FAIL).value,
-        "state": state.state_name,
-        "severity": state.severity.value,
-        "area": state.spec.area.value,
-        "time": iso(last.finished_at if last else None),
-        "output": state.effective_output if store is None else output_of(store, state),
-    }
+    extras: EntryExtras = {}
     if store is not None and (causes := affected_by(store, state)):
-        entry["affectedBy"] = causes
+        extras["affectedBy"] = causes
     if last is not None:
         numeric = [o for o in last.observed if o.value is not None]
         if numeric:
-            entry["observedValue"] = numeric[0].value
+            extras["observedValue"] = numeric[0].value
             if numeric[0].unit:
-                entry["observedUnit"] = numeric[0].unit
-        entry["observations"] = {o.name: {"value": o.value, "unit": o.unit} for o in last.observed}
-        entry["lastResult"] = {
-            "status": last.status.value,
+                extras["observedUnit"] = numeric[0].unit
+        extras["observations"] = {o.name: {"value": o.value, "unit": o.unit} for o in last.observed}
+        extras["lastResult"] = {
+            "status": last.status,
             "duration": round(last.duration, 6),
             "scheduled": last.scheduled,
         }
     if (forecast := state.forecast) is not None:
-        entry["forecast"] = {
+        extras["forecast"] = {
             "measure": forecast.measure,
             "limit": forecast.limit.value,
             "limitName": forecast.limit.name,
@@ -106,13 +101,21 @@ def check_entry(state: CheckState, now: float, store: Store | None = None) -> di
             "points": forecast.points,
             "method": forecast.method,
         }
-    entry["consecutiveFailures"] = state.consecutive_failures
-    entry["lastSuccess"] = iso(state.last_success_at)
-    entry["availability"] = state.history.ratios(now)
-    entry["transitions"] = [
-        {"time": iso(t.at), "from": t.old, "to": t.new, "reason": t.reason} for t in reversed(state.transitions)
-    ][:5]
-    return entry
+    return {
+        "componentId": state.component,
+        "componentType": state.component_type,
+        "status": state.effective or Status.FAIL,
+        "state": state.state_name,
+        "severity": state.severity,
+        "area": state.spec.area,
+        "time": iso(last.finished_at if last else None),
+        "output": state.effective_output if store is None else output_of(store, state),
+        **extras,
+        "consecutiveFailures": state.consecutive_failures,
+        "lastSuccess": iso(state.last_success_at),
+        "availability": state.history.ratios(now),
+        "transitions": [entry_transition(t) for t in reversed(state.transitions)][:5],
+    }
 
 
 def by_area(states: list[CheckState]) -> dict[Area, list[CheckState]]:
@@ -123,40 +126,34 @@ def by_area(states: list[CheckState]) -> dict[Area, list[CheckState]]:
     return {area: members for area, members in groups.items() if members}
 
 
-def area_summary(states: list[CheckState], *, strict: bool) -> dict[str, Any]:
-    """Per area: its title, its verdict under the readiness rule, and its checks."""
-    return {
-        area.value: {
-            "title": area.label,
-            "status": overall(members, strict=strict).value,
-            "checks": [str(s.check_id) for s in members],
-        }
-        for area, members in by_area(states).items()
-    }
+def area_summary(states: list[CheckState], *, strict: bool, details: bool = True) -> dict[str, AreaEntry]:
+    """Per area: its title, its verdict under the readiness rule, and (with details) its checks."""
+    areas: dict[str, AreaEntry] = {}
+    for area, members in by_area(states).items():
+        entry: AreaEntry = {"title": area.label, "status": overall(members, strict=strict)}
+        if details:
+            entry["checks"] = [str(s.check_id) for s in members]
+        areas[area.value] = entry
+    return areas
 
 
 def _head(
     store: Store, states: list[CheckState], *, details: bool, strict: bool, group: str | None
-) -> tuple[Status, dict[str, Any]]:
+) -> tuple[Status, HealthDocument]:
     """The document's own fields, without the per-check entries and transitions."""
     status = overall(states, strict=strict)
-    document: dict[str, Any] = {"status": status.value}
+    document: HealthDocument = {"status": status}
     if group == "area":
-        document["areas"] = area_summary(states, strict=strict)
-        if not details:
-            for area in document["areas"].values():
-                del area["checks"]
+        document["areas"] = area_summary(states, strict=strict, details=details)
     if details:
-        document.update(
-            version="1",
-            releaseId=__version__,
-            serviceId="vigil",
-            description="health of the system Vigil watches",
-        )
+        document["version"] = "1"
+        document["releaseId"] = __version__
+        document["serviceId"] = "vigil"
+        document["description"] = "health of the system Vigil watches"
     return status, document
 
 
-def _transitions(store: Store, states: list[CheckState]) -> list[dict[str, Any]] | None:
+def _transitions(store: Store, states: list[CheckState]) -> list[DocumentTransition] | None:
     """The recent transitions of these checks, for a document over more than one check."""
     if len(states) <= 1:
         return None
@@ -170,7 +167,7 @@ def _transitions(store: Store, states: list[CheckState]) -> list[dict[str, Any]]
 
 def health_document(
     store: Store, states: list[CheckState], *, details: bool, strict: bool = False, group: str | None = None
-) -> tuple[int, dict[str, Any]]:
+) -> tuple[int, HealthDocument]:
     """The health+json body and its HTTP status for a set of checks (`strict`: every check gates, see readiness;
     `group="area"` adds the verdict per area)."""
     status, document = _head(store, states, details=details, strict=strict, group=group)
