@@ -19,6 +19,9 @@ class Details:
     note: str | None = None  # when hidden: the sentence a reader shows in their place
 
 
+SHOWN = Details(True)
+
+
 def details_for(settings: Settings, verifier: Verifier, authorization: str | None) -> Details:
     mode = settings.server.show_details
     if mode is ShowDetails.ALWAYS:

@@ -14,7 +14,7 @@ from functools import partial
 
 from app import __version__
 from app.config.fields import Area
-from app.engine.readiness import verdict
+from app.engine.readiness import assess, verdict
 from app.engine.store import CheckState, Store, Transition
 from app.model import CheckId, CheckResult, Status
 from app.views.shapes import AreaEntry, CheckEntry, DocumentTransition, EntryExtras, EntryTransition, HealthDocument
@@ -227,12 +227,35 @@ def encoded_health(
     return http_status(status), b"".join(parts)
 
 
+WITHHELD = "reason withheld"  # kube-apiserver's words for a reason the caller may not see
+
+
+_HELD = {Status.FAIL: ("failed", "failing"), Status.WARN: ("warned", "ok"), Status.PASS: ("passed", "ok")}
+
+
+def unconfirmed_text(state: CheckState) -> str | None:
+    """`last run failed (1 of 3 before it is reported as failing)`: the latest run, where hysteresis holds it."""
+    held = state.unconfirmed
+    if held is None:
+        return None
+    word, reported = _HELD[held.status]
+    return f"last run {word} ({held.runs} of {held.needed} before it is reported as {reported})"
+
+
 def verbose_lines(
-    states: list[CheckState], excluded: set[str], *, strict: bool = False, name: str = "readyz"
+    states: list[CheckState],
+    excluded: set[str],
+    *,
+    strict: bool = False,
+    name: str = "readyz",
+    details: bool = True,
+    shutting_down: bool = False,
 ) -> tuple[bool, str]:
     """kube-apiserver style: `[+]id ok` (or `[+]id warn: reason`) / `[-]id failed: reason`, then a summary line.
 
-    Readiness follows the one rule (app.engine.readiness) over the checks not excluded.
+    Readiness follows the one rule (app.engine.readiness) over the checks not excluded; a Vigil shutting down lists
+    its shutdown as one more failing check. Without `details` (the show_details rule) every check is still listed,
+    its reason withheld. A latest run that hysteresis does not report yet is said after the state.
     """
     lines = []
     counted = []
@@ -245,13 +268,17 @@ def verbose_lines(
         effective = state.effective
         suffix = "" if state.critical else " (degraded: does not gate readiness)"
         # One line per check, whatever the reason looks like (a multi-line error would break parsers).
-        reason = " ".join(state.effective_output.split())
+        reason = " ".join(state.effective_output.split()) if details else WITHHELD
+        if (held := unconfirmed_text(state)) is not None:
+            reason = f"{held}: {reason}"
         if effective is Status.WARN:
             lines.append(f"[+]{check_id} warn: {reason}{suffix}")
         elif effective is Status.PASS:
-            lines.append(f"[+]{check_id} ok{suffix}")
+            lines.append(f"[+]{check_id} ok{f': {reason}' if held else ''}{suffix}")
         else:
             lines.append(f"[-]{check_id} failed: {reason}{suffix}")
-    ready = overall(counted, strict=strict) is not Status.FAIL
-    lines.append(f"{name} check {'passed' if ready else 'failed'}")
-    return ready, "\n".join(lines) + "\n"
+    verdict = assess(counted, lambda s: (s.effective, s.severity), strict=strict, shutting_down=shutting_down)
+    if verdict.shutting_down:
+        lines.append("[-]shutdown failed: shutting down")
+    lines.append(f"{name} check {'passed' if verdict.ready else 'failed'}")
+    return verdict.ready, "\n".join(lines) + "\n"

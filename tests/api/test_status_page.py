@@ -191,7 +191,7 @@ async def test_json_is_built_once_per_version_and_shared(http_target: Any) -> No
     )
     async with serve(settings) as served:
         first, second = await asyncio.gather(served.get("/status.json"), served.get("/status.json"))
-        cache = served.app.state.status_cache
+        cache = served.app.state.services.status
         assert cache.builds == 1, "two concurrent polls of one version share one build"
         assert first[0] == second[0] == 200
         assert first[1] == second[1]
