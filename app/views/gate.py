@@ -131,7 +131,7 @@ def table(
         causes = [str(s.check_id) for s in roots if output_of(store, s) == s.effective_output]
         lines.append("")
         lines.append(f"root causes: {', '.join(causes) or 'none among these checks'}")
-    verdict = judged(states, strict=strict)
+    verdict = judged(blocking_first(store, states, strict=strict), strict=strict)  # root causes named first
     lines.append("")
     lines.append(_paint(summary(verdict, len(states), elapsed), "pass" if verdict.ready else "fail", colour))
     return "\n".join(lines) + "\n"
