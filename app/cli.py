@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import gc
 import json
+import logging
 import os
 import shutil
 import signal
@@ -115,11 +116,14 @@ def main(argv: list[str] | None = None) -> int:
 def serve(settings: Settings, host: str | None, port: int | None, log_format: str | None) -> int:
     import uvicorn
 
+    from app.api.details import details_warning
     from app.logs import setup_logging
     from app.main import create_app
     from app.masking import Scrubber
 
     setup_logging(log_format or settings.log_format, settings.log_level, Scrubber(settings.secret_values()))
+    if (warning := details_warning(settings)) is not None:
+        logging.getLogger("vigil").warning(warning)
     app = create_app(settings)
     store = app.state.services.store
     # SIGTERM to exit fits in server.shutdown_grace: a quarter draining (readiness already 503, still

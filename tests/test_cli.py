@@ -242,7 +242,9 @@ def test_check_exits_1_when_a_critical_check_fails(tmp_path: Path, http_target: 
     path = write(tmp_path, system(http_target, critical_fails=True))
     result = vigil("check", "--config", path)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert result.stdout.splitlines()[-1].startswith("NOT READY: web:home blocks readiness; 1 of 3 checks ok, 1 warns, in ")
+    assert result.stdout.splitlines()[-1].startswith(
+        "NOT READY: web:home blocks readiness; 1 of 3 checks ok, 1 warns, in "
+    )
     assert "HTTP 500, expected 200" in result.stdout
     # Leaving the failing component out makes the gate pass.
     only_api = vigil("check", "--config", path, "--component", "api")

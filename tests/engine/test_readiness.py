@@ -67,7 +67,9 @@ def test_every_reader_gives_the_same_verdict(state: Status | None, severity: Sev
     summary = table(store, states, 0.5, strict=strict).splitlines()[-1]
     assert summary.startswith("READY: " if expected_ready else "NOT READY: api:probe blocks readiness; ")
     warns = state is Status.WARN or (failing and expected_ready)
-    counted = "2 of 2 checks ok" if state is Status.PASS else "1 of 2 checks ok, 1 warns" if warns else "1 of 2 checks ok"
+    counted = (
+        "2 of 2 checks ok" if state is Status.PASS else "1 of 2 checks ok, 1 warns" if warns else "1 of 2 checks ok"
+    )
     assert f"; {counted}, in 0.50s" in summary or summary == f"READY: {counted}, in 0.50s"
     row = next(line for line in table(store, states, 0.5, strict=strict).splitlines() if "api:probe" in line)
     assert row.split()[1] == ("-" if state is None else state.upper())
@@ -107,7 +109,10 @@ def test_shutting_down_is_not_ready_in_every_reader() -> None:
     assert verdict([(Status.PASS, Severity.CRITICAL)], shutting_down=True) is Status.FAIL
     assert _readiness(store, None, [], None, None).status_code == 503
     verbose = _readiness(store, "", [], None, None)
-    assert bytes(verbose.body).decode().splitlines()[-2:] == ["[-]shutdown failed: shutting down", "readyz check failed"]
+    assert bytes(verbose.body).decode().splitlines()[-2:] == [
+        "[-]shutdown failed: shutting down",
+        "readyz check failed",
+    ]
     assert readiness_view(store, states)["reason"] == "not ready: Vigil is shutting down"
     assert take_snapshot(store).ready is False
     # A named part is judged on its own checks (a component's readiness, as before).
