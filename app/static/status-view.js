@@ -166,7 +166,7 @@ export function sectionHtml(group, head, rows, ctx) {
 /** Readiness and why: the verdict, the reason, the critical checks in the way (with their outputs, if shown). */
 export function readinessHtml(d, ctx) {
   const r = d.readiness;
-  const state = r.ready ? (r.status === "pass" ? "pass" : "warn") : "fail";
+  const state = r.ready ? (r.status === "pass" && !r.unconfirmed.length ? "pass" : "warn") : "fail";
   let html = `<p class="verdict s-${state}">${icon()}<span id="verdict">${r.ready ? "Ready" : "Not ready"}</span></p>` +
     `<p class="since muted" id="since">since ${sinceHtml(r.since, ctx)}</p>` +
     `<p class="reason" id="reason">${esc(r.reason)}</p>`;
