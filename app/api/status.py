@@ -1,7 +1,7 @@
 """GET / and /status (the status page), its assets, and GET /status.json (the document the page polls).
 
-The document is built once per store version, history slot and detail level, encoded once, and shared by
-every poller; a poller that already has it gets a 304. The page is static: HTML, CSS and JS from app/static.
+The document is built once per store version, history slot and detail level and shared by every poller
+(app/api/statuscache.py, kept in `Services`); a poller that already has it gets a 304. The page is static: HTML, CSS and JS from app/static.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from app.api.documents import status_body
 router = APIRouter(tags=["status"])
 
 GZIP_MIN = 1024  # bytes; smaller documents go out as they are
-WARM_SLICE = 0.01  # seconds of row building between two yields to the event loop
 # The page loads nothing from anywhere but Vigil itself, and the browser enforces it.
 PAGE_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
