@@ -1,7 +1,8 @@
 """GET / and /status (the status page), its assets, and GET /status.json (the document the page polls).
 
 The document is built once per store version, history slot and detail level and shared by every poller
-(app/api/statuscache.py, kept in `Services`); a poller that already has it gets a 304. The page is static: HTML, CSS and JS from app/static.
+(app/api/statuscache.py, kept in `Services`); a poller that already has it gets a 304. The page is static: HTML,
+CSS and JS from app/static.
 """
 
 from __future__ import annotations
