@@ -58,6 +58,7 @@ class CheckState:
     consecutive_successes: int = 0
     last_success_at: float | None = None
     lag: float = 0.0  # how late the last scheduled run started
+    unjudged: int = 0  # scheduled runs Vigil was too late to judge (its own loop stalled): not results, not history
     runs: dict[Status, int] = field(default_factory=lambda: dict.fromkeys(Status, 0))
     duration_counts: list[int] = field(default_factory=lambda: [0] * len(DURATION_BUCKETS))
     duration_sum: float = 0.0
@@ -200,6 +201,13 @@ class Store:
                 if transition is not None:
                     transitions.append(transition)
         return transitions
+
+    def record_unjudged(self, check_id: CheckId) -> None:
+        """A scheduled run Vigil could not judge: counted apart, never a result (the SLI counts only results)."""
+        self.states[check_id].unjudged += 1
+
+    def unjudged_total(self) -> int:
+        return sum(state.unjudged for state in self.states.values())
 
     def set_lag(self, check_id: CheckId, lag: float) -> None:
         self.states[check_id].lag = lag
