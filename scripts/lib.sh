@@ -31,14 +31,24 @@ ensure_debian_packages() {
     if [ "$created" = 1 ]; then rm -f "$policy"; fi
 }
 
-# A virtual environment in .venv with the project installed (editable); $1 = extras, e.g. "test".
+# A virtual environment in .venv with the pinned, hashed dependencies of $1 (default requirements-dev.lock: runtime,
+# test, lint, docs and demo) and the project itself (editable, no dependencies of its own: the lock has them all).
 ensure_venv() {
-    local extras="${1:-}"
+    local lock="${1:-requirements-dev.lock}"
     local python="${PYTHON:-python3}"
     if [ ! -x .venv/bin/python ]; then
         "$python" -m venv .venv
     fi
-    local spec="."
-    if [ -n "$extras" ]; then spec=".[$extras]"; fi
-    .venv/bin/python -m pip install -q --disable-pip-version-check -e "$spec"
+    .venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes -r "$lock"
+    .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
+}
+
+# uv, for scripts/lock.sh: the one on PATH, else one installed into .venv. Sets UV.
+ensure_uv() {
+    if command -v uv >/dev/null; then UV=uv; return 0; fi
+    if [ ! -x .venv/bin/uv ]; then
+        [ -x .venv/bin/python ] || "${PYTHON:-python3}" -m venv .venv
+        .venv/bin/python -m pip install -q --disable-pip-version-check uv
+    fi
+    UV=.venv/bin/uv
 }
