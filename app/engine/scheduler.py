@@ -23,6 +23,7 @@ from app.model import CheckId, CheckResult, Observation, Outcome, Status
 log = logging.getLogger("vigil.scheduler")
 
 WATCHDOG_PERIOD = 0.5  # seconds between staleness sweeps and liveness heartbeats
+FIRST_RUN_SPREAD = 10.0  # seconds: first runs spread over `jitter` of the interval, but never over more than this
 
 
 class Runner:
@@ -164,10 +165,12 @@ class Scheduler:
     async def _loop(self, runner: Runner) -> None:
         loop = asyncio.get_running_loop()
         schedule = runner.spec.schedule
-        # First runs come soon (spread over `jitter` of the interval) so startup is quick; after that each
-        # check settles on a random phase of the whole interval, so N checks sharing a pool run at a steady
-        # N/interval per second instead of in one burst per interval (Prometheus spreads scrapes the same way).
-        spread = self._random.uniform(0, self.jitter * schedule.interval)
+        # First runs come soon (spread over `jitter` of the interval, at most FIRST_RUN_SPREAD) so startup is
+        # bounded by timeouts, not intervals: /startupz passes within initial_delay + FIRST_RUN_SPREAD + timeout
+        # even for an hourly check. After that each check settles on a random phase of the whole interval, so N
+        # checks sharing a pool run at a steady N/interval per second instead of in one burst per interval
+        # (Prometheus spreads scrapes the same way).
+        spread = self._random.uniform(0, min(self.jitter * schedule.interval, FIRST_RUN_SPREAD))
         next_at = loop.time() + schedule.initial_delay + spread
         gap = schedule.interval * self._random.uniform(0.05, 1.0)  # first to second run: a random phase
         while True:
