@@ -132,7 +132,9 @@ def test_a_broken_config_example_would_fail(tmp_path: Path, clean_environment: N
     from app.config.settings import ConfigError
 
     path = tmp_path / "vigil.yaml"
-    path.write_text("components:\n  cache:\n    type: redis\n    url: redis://h:6379/0\n    checks: {connectivty: {}}\n")
+    path.write_text(
+        "components:\n  cache:\n    type: redis\n    url: redis://h:6379/0\n    checks: {connectivty: {}}\n"
+    )
     with pytest.raises(ConfigError, match="connectivty"):
         load_settings(path)
 
@@ -184,7 +186,7 @@ def test_the_readme_is_a_front_door() -> None:
     assert "bash scripts/test.sh" in (ROOT / ".ci" / "run").read_text()
     for link in re.findall(r"\]\((docs/[^)#]+)", readme):
         assert (ROOT / link).exists(), link
-    words = ("issue ", "this round", "an earlier round", "design card", "these machines", "helper", "session)")
+    words = ("issue ", "this round", "an earlier round", "design card", "these machines", "helper")
     for page in PAGES:
         text = page.read_text().lower()
         assert not [word for word in words if word in text], page
