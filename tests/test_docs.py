@@ -220,3 +220,22 @@ def test_direct_imports_are_declared_and_locked() -> None:
         assert all("--hash=sha256:" in entry for entry in entries if "==" in entry), lock
     assert "--require-hashes -r requirements.lock" in (ROOT / "Dockerfile").read_text()
     assert "--require-hashes" in (ROOT / "scripts" / "lib.sh").read_text()
+
+
+VALUES = [(where, body) for where, title, body in BLOCKS if title.endswith("values.yaml")]
+
+
+@pytest.mark.parametrize(("where", "body"), VALUES, ids=[where for where, _ in VALUES])
+def test_every_documented_helm_values_file_renders_the_chart(where: str, body: str) -> None:
+    from helm_python import Chart
+
+    values = yaml.safe_load(body)
+    rendered = Chart.load(str(ROOT / "helm" / "vigil")).render(values, name="vigil", namespace="default")
+    documents = [doc for text in rendered.values() for doc in yaml.safe_load_all(text) if doc]
+    kinds = {doc["kind"]: doc for doc in documents}
+    assert {"Deployment", "Service", "ConfigMap"} <= set(kinds), where
+    image = kinds["Deployment"]["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == f"{values['image']['repository']}:{values['image']['tag']}"
+    # `kubectl port-forward svc/vigil 8080:8080`, as the docs say.
+    assert kinds["Service"]["metadata"]["name"] == "vigil"
+    assert [port["port"] for port in kinds["Service"]["spec"]["ports"]] == [8080]
