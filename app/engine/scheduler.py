@@ -26,7 +26,10 @@ log = logging.getLogger("vigil.scheduler")
 WATCHDOG_PERIOD = 0.5  # seconds between staleness sweeps and liveness heartbeats
 FIRST_RUN_SPREAD = 10.0  # seconds: first runs spread over `jitter` of the interval, but never over more than this
 FIRST_RUN_RATE = 100.0  # first runs per second at most, process-wide (within FIRST_RUN_SPREAD)
-UNJUDGED_SHARE = 0.2  # a failed scheduled run whose timeout lost this share to Vigil's own stalls is not judged
+# A failed scheduled run is not judged when Vigil's own event loop was stalled for this share of the run's time
+# (and at least UNJUDGED_MIN_STALL): a wait that timed out, a pool that stayed busy, while Vigil itself could not run.
+UNJUDGED_SHARE = 0.2
+UNJUDGED_MIN_STALL = 0.05  # seconds
 UNJUDGED_REPORT_PERIOD = 60.0  # seconds between the log lines that count runs Vigil could not judge
 
 
@@ -95,7 +98,7 @@ class Runner:
         )
         if scheduled and outcome.status is Status.FAIL and self.stalls is not None:
             lost = self.stalls.stalled() - stalled_before
-            if lost >= UNJUDGED_SHARE * spec.schedule.timeout:
+            if lost >= max(UNJUDGED_MIN_STALL, UNJUDGED_SHARE * duration):
                 # Vigil itself was too late to judge this run (CPU throttling, a starved host): counted on its own,
                 # never as the target's failure; the next run judges it.
                 self.store.record_unjudged(spec.id)
@@ -222,7 +225,7 @@ class Scheduler:
                 if unjudged > reported:
                     log.warning(
                         "%d scheduled runs not judged in the last %.0fs: Vigil's event loop was stalled for over %d%% "
-                        "of their timeouts (CPU throttling or a starved host?); see vigil_check_runs_unjudged_total",
+                        "of their time (CPU throttling or a starved host?); see vigil_check_runs_unjudged_total",
                         unjudged - reported,
                         UNJUDGED_REPORT_PERIOD,
                         UNJUDGED_SHARE * 100,
