@@ -231,7 +231,8 @@ def test_every_documented_helm_values_file_renders_the_chart(where: str, body: s
 
     values = yaml.safe_load(body)
     rendered = Chart.load(str(ROOT / "helm" / "vigil")).render(values, name="vigil", namespace="default")
-    documents = [doc for text in rendered.values() for doc in yaml.safe_load_all(text) if doc]
+    manifests = [text for name, text in rendered.items() if name.endswith((".yaml", ".yml"))]  # not NOTES.txt
+    documents = [doc for text in manifests for doc in yaml.safe_load_all(text) if doc]
     kinds = {doc["kind"]: doc for doc in documents}
     assert {"Deployment", "Service", "ConfigMap"} <= set(kinds), where
     image = kinds["Deployment"]["spec"]["template"]["spec"]["containers"][0]["image"]
