@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from app.checks import COMPONENT_TYPES
 from app.config.fields import CheckConfig, ComponentConfig, Duration, Frozen, Schedule, SecretFields, Severity
 from app.config.loading import Environment, format_validation_error, read_yaml
+from app.config.maintenance import MaintenanceWindow
 from app.config.problems import ConfigError, ConfigProblem
 from app.masking import Scrubber
 from app.units import span
@@ -140,6 +141,7 @@ class Settings(BaseSettings):
     auth: AuthConfig | None = None
     shard: Shard = Shard()
     components: dict[str, AnyComponent] = Field(default_factory=dict)
+    maintenance: list[MaintenanceWindow] = Field(default_factory=list)
 
     @classmethod
     def settings_customise_sources(
@@ -174,9 +176,25 @@ class Settings(BaseSettings):
                     problems.append(ConfigProblem(path, f"name must match {NAME.pattern}"))
                     continue
                 problems.extend(self._schedule_problems(path, cname, check_name))
+        problems.extend(self._maintenance_problems())
         if problems:
             raise ConfigError(problems)
         return self
+
+    def _maintenance_problems(self) -> list[ConfigProblem]:
+        """A maintenance window names components and checks that exist."""
+        problems = []
+        for n, window in enumerate(self.maintenance):
+            for component in window.components:
+                if component not in self.components:
+                    problems.append(ConfigProblem(f"maintenance.{n}.components", f"no component named {component!r}"))
+            for check_id in window.checks:
+                component, _, check = check_id.partition(":")
+                if component not in self.components or check not in self.components[component].checks:
+                    problems.append(
+                        ConfigProblem(f"maintenance.{n}.checks", f"no check {check_id!r} (write it as component:check)")
+                    )
+        return problems
 
     def _dependency_problems(self, name: str) -> list[ConfigProblem]:
         """`depends_on` names other components, and following it never comes back (no cycles)."""
