@@ -10,12 +10,40 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
 
-from app.units import parse_duration
+from app.config.files import CA_LIMIT, SECRET_LIMIT, FileRefused, check_file, read_limited
+from app.units import parse_duration, span
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
-"""Seconds, written in YAML or the environment as `500ms`, `15s`, `2m` or a plain number."""
+"""Seconds, written in YAML or the environment as `500ms`, `15s`, `2m` or a plain number (finite, ten years at most)."""
+
+MAX_SCHEDULE = 7 * 86400.0
+
+
+def _schedule_bound(seconds: float) -> float:
+    if seconds > MAX_SCHEDULE:
+        raise ValueError(
+            f"{span(seconds)} is longer than {span(MAX_SCHEDULE)}, the most an interval, timeout or initial_delay may be"
+        )
+    return seconds
+
+
+ScheduleDuration = Annotated[float, BeforeValidator(parse_duration), AfterValidator(_schedule_bound)]
+"""A Duration of the schedule (interval, timeout, initial_delay): a week at most, so every check runs."""
+
+
+def _ca_file(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            check_file(Path(value), CA_LIMIT)
+        except FileRefused as exc:
+            raise ValueError(f"{value} {exc}") from None
+    return value
+
+
+CaFile = Annotated[str | None, AfterValidator(_ca_file)]
+"""A CA bundle the TLS library reads when it connects: a regular file of a few MiB at most."""
 
 
 class Severity(StrEnum):
@@ -52,9 +80,13 @@ class Frozen(BaseModel):
 
 def read_secret_file(path: Path, field: str) -> SecretStr:
     try:
-        return SecretStr(path.read_text().strip())
+        return SecretStr(read_limited(path, SECRET_LIMIT).decode().strip())
     except OSError as exc:
         raise ValueError(f"{field}_file: cannot read {path}: {exc.strerror}") from None
+    except FileRefused as exc:
+        raise ValueError(f"{field}_file: {path} {exc}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{field}_file: {path} is not UTF-8 text") from None
 
 
 class SecretFields(Frozen):
@@ -89,9 +121,9 @@ class SecretFields(Frozen):
 class ScheduleFields(Frozen):
     """Per-check scheduling; unset fields fall back to the top-level `defaults`."""
 
-    interval: Duration | None = None
-    timeout: Duration | None = None
-    initial_delay: Duration | None = None
+    interval: ScheduleDuration | None = None
+    timeout: ScheduleDuration | None = None
+    initial_delay: ScheduleDuration | None = None
     failure_threshold: int | None = Field(default=None, ge=1)
     success_threshold: int | None = Field(default=None, ge=1)
     severity: Severity | None = None

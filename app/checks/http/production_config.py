@@ -22,7 +22,7 @@ DAY = 86400.0
 
 
 def _name(value: str) -> str:
-    if not NAME.match(value):
+    if not NAME.fullmatch(value):
         raise ValueError(f"{value!r}: names must match {NAME.pattern}")
     return value
 
