@@ -10,11 +10,13 @@ import logging
 import sys
 import time
 import traceback
+import warnings
 from typing import Any
 
 from app.masking import Scrubber
 
 LOGGER = "vigil"
+WARNINGS_LOGGER = "py.warnings"
 _FIELDS = ("check", "old", "new", "reason", "component")
 
 
@@ -77,6 +79,18 @@ def setup_logging(fmt: str, level: str, scrubber: Scrubber, stream: Any = None) 
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(logging.WARNING)
+    # Python warnings (a library's, e.g. cryptography's about a certificate's over-long name) would go to stderr
+    # as they are, past the mask and the format, and break a JSON stream: they are log records like any other.
+    logging.captureWarnings(True)
+    warnings.showwarning = _log_warning
+    logging.getLogger(WARNINGS_LOGGER).handlers = []  # through the root's handler, at warning
     for name in QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(logging.ERROR)
     return handler
+
+
+def _log_warning(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None, line: Any = None
+) -> None:
+    """One log line per warning: `UserWarning: <message> (<file>:<line>)`."""
+    logging.getLogger(WARNINGS_LOGGER).warning("%s: %s (%s:%d)", category.__name__, message, filename, lineno)

@@ -176,6 +176,29 @@ class CheckConfig(ScheduleFields):
     area: Area | None = None
     forecast: Annotated[ForecastSettings | None, BeforeValidator(_forecast_off)] = ForecastSettings()
 
+    # Timeouts of the check's own waits fitted to its timeout when not set: (field, or sub.field, fraction). Those
+    # that run one after the other share the timeout (0.4 each for two), so `timeout: 1s` just works.
+    inner_timeouts: ClassVar[tuple[tuple[str, float], ...]] = ()
+
+    def fitted(self, timeout: float) -> Self:
+        """This check with every inner timeout the user did not set no longer than its share of `timeout`:
+        min(default, fraction x timeout). Timeouts set explicitly stay as they are (and are validated as set)."""
+        updates: dict[str, Any] = {}
+        for dotted, fraction in self.inner_timeouts:
+            owner_name, _, name = dotted.rpartition(".")
+            owner = updates.get(owner_name, getattr(self, owner_name)) if owner_name else self
+            if not isinstance(owner, BaseModel) or name in owner.model_fields_set:
+                continue
+            value = float(getattr(owner, name))
+            fitted = min(value, round(fraction * timeout, 6))
+            if fitted == value:
+                continue
+            if owner_name:
+                updates[owner_name] = owner.model_copy(update={name: fitted})
+            else:
+                updates[name] = fitted
+        return self.model_copy(update=updates) if updates else self
+
     def schedule_problems(self, schedule: Schedule) -> list[tuple[str, str]]:
         """Problems between this check's options and its effective schedule, as (field, what is wrong).
 

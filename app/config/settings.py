@@ -180,6 +180,11 @@ class Settings(BaseSettings):
             if component.checks:  # timeouts the user left unset are fitted to the shortest check timeout
                 shortest = min(self.schedule(cname, check).timeout for check in component.checks)
                 self.components[cname] = component = component.fitted(shortest)
+                checks = {
+                    name: check.fitted(self.schedule(cname, name).timeout) for name, check in component.checks.items()
+                }
+                if any(checks[name] is not check for name, check in component.checks.items()):
+                    self.components[cname] = component = component.model_copy(update={"checks": checks})
             if problem := name_problem(cname):
                 problems.append(ConfigProblem(f"components.{cname}", problem))
             problems.extend(self._dependency_problems(cname))

@@ -120,6 +120,7 @@ class HttpCors(CheckConfig):
     """Preflights as a browser sends them, per route and allowed origin; a disallowed origin must never be echoed."""
 
     default_area: ClassVar[Area | None] = Area.COMMUNICATION
+    inner_timeouts: ClassVar[tuple[tuple[str, float], ...]] = (("request_timeout", 0.8),)
     kind: Literal["cors"] = "cors"
     routes: list[CorsRoute] = Field(min_length=1)
     allowed_origins: list[Origin] = Field(min_length=1)
@@ -164,6 +165,7 @@ class HttpJwt(CheckConfig, SecretFields):
     secret_fields: ClassVar[tuple[str, ...]] = ("signing_key",)
 
     default_area: ClassVar[Area | None] = Area.COMMUNICATION
+    inner_timeouts: ClassVar[tuple[tuple[str, float], ...]] = (("token.timeout", 0.4), ("request_timeout", 0.4))
     kind: Literal["jwt"] = "jwt"
     token: TokenEndpoint | None = None  # where the valid token comes from; without it Vigil mints one
     # HMAC secret or PEM private key: Vigil mints tokens with it and forges the expired and wrong-audience ones.
@@ -221,6 +223,7 @@ class HttpWebSocket(CheckConfig):
     """The upgrade with the frontend's origin and credentials, one round trip, and anonymous clients refused."""
 
     default_area: ClassVar[Area | None] = Area.COMMUNICATION
+    inner_timeouts: ClassVar[tuple[tuple[str, float], ...]] = (("handshake_timeout", 0.4), ("reply_timeout", 0.4))
     kind: Literal["websocket"] = "websocket"
     path: str = Field(min_length=1)
     origin: Origin | None = None
