@@ -36,14 +36,18 @@ def _judge(info: os.stat_result, limit: int) -> None:
     if not stat.S_ISREG(info.st_mode):
         raise FileRefused(f"is {_kind(info.st_mode)}, not a regular file")
     if info.st_size > limit:
-        raise FileRefused(f"is {size(info.st_size)}, more than the {size(limit)} Vigil reads")
+        raise FileRefused(f"is {info.st_size:,} bytes, more than the {size(limit)} Vigil reads")
 
 
 def read_limited(path: Path, limit: int) -> bytes:
     """The bytes of `path`, a regular file of at most `limit` bytes. FileRefused (or OSError) otherwise."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        _judge(os.fstat(fd), limit)  # of what was opened, not of what the name pointed to a moment before
+    except FileRefused:
+        os.close(fd)
+        raise
     with os.fdopen(fd, "rb") as file:
-        _judge(os.fstat(fd), limit)
         data = file.read(limit + 1)  # the size can change after fstat: never read past the limit
     if len(data) > limit:
         raise FileRefused(f"is more than the {size(limit)} Vigil reads")
