@@ -19,18 +19,24 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 """Seconds, written in YAML or the environment as `500ms`, `15s`, `2m` or a plain number (finite, ten years at most)."""
 
 MAX_SCHEDULE = 7 * 86400.0
+MAX_HISTORY = 7 * 86400.0  # a fixed 6 bytes per minute per check: 60 KiB a check at this bound
 
 
-def _schedule_bound(seconds: float) -> float:
-    if seconds > MAX_SCHEDULE:
-        raise ValueError(
-            f"{span(seconds)} is longer than {span(MAX_SCHEDULE)}, the most an interval, timeout or initial_delay may be"
-        )
-    return seconds
+def _at_most(limit: float, what: str) -> AfterValidator:
+    def check(seconds: float) -> float:
+        if seconds > limit:
+            raise ValueError(f"{span(seconds)} is longer than {span(limit)}, the most {what} may be")
+        return seconds
+
+    return AfterValidator(check)
 
 
-ScheduleDuration = Annotated[float, BeforeValidator(parse_duration), AfterValidator(_schedule_bound)]
+ScheduleDuration = Annotated[
+    float, BeforeValidator(parse_duration), _at_most(MAX_SCHEDULE, "an interval, timeout or initial_delay")
+]
 """A Duration of the schedule (interval, timeout, initial_delay): a week at most, so every check runs."""
+
+HistoryDuration = Annotated[float, BeforeValidator(parse_duration), _at_most(MAX_HISTORY, "the history kept")]
 
 
 def _ca_file(value: str | None) -> str | None:

@@ -23,6 +23,7 @@ from app.config.fields import (
     ComponentConfig,
     Duration,
     Frozen,
+    HistoryDuration,
     Schedule,
     ScheduleDuration,
     SecretFields,
@@ -68,7 +69,7 @@ class Defaults(Frozen):
     success_threshold: int = Field(default=1, ge=1)
     severity: Severity | None = None  # None: each check kind's own default (connectivity critical, data degraded)
     jitter: float = Field(default=0.1, ge=0.0, le=1.0)  # first runs spread over this fraction of the interval
-    history: Duration = 86400.0  # how far back results are kept for availability
+    history: HistoryDuration = 86400.0  # how far back results are kept for availability
 
 
 class ServerConfig(Frozen):

@@ -284,3 +284,16 @@ def test_unset_inner_timeouts_fit_the_check(tmp_path: Path) -> None:
     assert refused("config", "validate", "--config", path) == [
         "components.web.checks.ws.timeout: 1s must be longer than handshake_timeout + reply_timeout (2.4s)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        (".inf", "a duration must be finite and at most 3650d"),
+        ("30d", "30d is longer than 7d, the most the history kept may be"),
+    ],
+)
+def test_history_is_bounded(tmp_path: Path, value: str, problem: str) -> None:
+    """History costs fixed memory per check and minute: an unbounded one cannot be allocated."""
+    text = f"defaults: {{history: {value}}}\ncomponents: {{cache: {{type: redis}}}}\n"
+    assert refused("config", "validate", "--config", write(tmp_path, text)) == [f"defaults.history: {problem}"]
