@@ -83,6 +83,13 @@ class TextWriter:
         for b, c in checks:
             for s, count in zip(Status, c.runs, strict=True):
                 out.append(f'vigil_check_runs_total{{{b},status="{s.value}"}} {f(count)}')
+        _header(
+            out,
+            "vigil_check_runs_unjudged_total",
+            "counter",
+            "Scheduled runs Vigil was too late to judge (its own event loop stalled); not in vigil_check_runs_total.",
+        )
+        out.extend(f"vigil_check_runs_unjudged_total{{{b}}} {f(c.unjudged)}" for b, c in checks)
         _header(out, "vigil_check_duration_seconds", "histogram", "How long check runs took.")
         for b, c in checks:
             cumulative = 0

@@ -47,6 +47,7 @@ class CheckSample(NamedTuple):
     effective: Status | None
     stale: bool
     runs: tuple[int, ...]  # per Status, in Status order
+    unjudged: int
     duration_counts: tuple[int, ...]
     duration_sum: float
     consecutive_failures: int
@@ -75,6 +76,7 @@ def take_snapshot(store: Store) -> Snapshot:
                 state.effective,
                 state.stale,
                 tuple(state.runs.values()),  # made in Status order (Store)
+                state.unjudged,
                 tuple(state.duration_counts),
                 state.duration_sum,
                 state.consecutive_failures,
@@ -123,6 +125,11 @@ class VigilCollector(Collector):
         runs = CounterMetricFamily(
             "vigil_check_runs", "Check runs by raw result (the availability SLI).", labels=[*labels, "status"]
         )
+        unjudged = CounterMetricFamily(
+            "vigil_check_runs_unjudged",
+            "Scheduled runs Vigil was too late to judge (its own event loop stalled); not in vigil_check_runs_total.",
+            labels=labels,
+        )
         duration = HistogramMetricFamily("vigil_check_duration_seconds", "How long check runs took.", labels=labels)
         observed = GaugeMetricFamily(
             "vigil_check_observed", "Numeric values the check observed on its last run.", labels=[*labels, "measure"]
@@ -154,6 +161,7 @@ class VigilCollector(Collector):
             stale.add_metric(key, 1.0 if state.stale else 0.0)
             for s, count in zip(Status, state.runs, strict=True):
                 runs.add_metric([*key, s.value], count)
+            unjudged.add_metric(key, state.unjudged)
             cumulative = 0
             buckets = []
             for bound, count in zip(DURATION_BUCKETS, state.duration_counts, strict=True):
@@ -179,6 +187,7 @@ class VigilCollector(Collector):
             info,
             stale,
             runs,
+            unjudged,
             duration,
             observed,
             last_run,
