@@ -13,10 +13,11 @@ from typing import Annotated, Any, ClassVar, Self
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
 
 from app.config.files import CA_LIMIT, SECRET_LIMIT, FileRefused, check_file, read_limited
-from app.units import parse_duration, span
+from app.units import parse_duration, parse_size, span
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 """Seconds, written in YAML or the environment as `500ms`, `15s`, `2m` or a plain number (finite, ten years at most)."""
+Bytes = Annotated[int, BeforeValidator(parse_size)]
 
 MAX_SCHEDULE = 7 * 86400.0
 MAX_HISTORY = 7 * 86400.0  # a fixed 6 bytes per minute per check: 60 KiB a check at this bound

@@ -16,6 +16,10 @@ from prometheus_client.utils import floatToGoString as _untyped_float
 from app.engine.store import DURATION_BUCKETS
 from app.model import CheckId, Status
 
+CAUSE_HELP = (
+    "1 while the check fails: cause is the component whose outage explains it, root is true when that is its own."
+)
+
 floatToGoString = cast(Callable[[float], str], _untyped_float)  # prometheus_client's own value formatting
 
 _BUCKET_BOUNDS = tuple("+Inf" if b == float("inf") else floatToGoString(b) for b in DURATION_BUCKETS)
@@ -137,6 +141,12 @@ class TextWriter:
             f'vigil_check_forecast_seconds{{{b},measure="{escape(c.forecast[0])}"}} {f(c.forecast[1])}'
             for b, c in checks
             if c.forecast is not None
+        )
+        _header(out, "vigil_check_cause", "gauge", CAUSE_HELP)
+        out.extend(
+            f'vigil_check_cause{{{b},cause="{escape(c.cause)}",root="{str(c.cause == c.component).lower()}"}} 1.0'
+            for b, c in checks
+            if c.cause is not None
         )
         _header(out, "vigil_ready", "gauge", "1 when every critical check is pass or warn (what /readyz says).")
         out.append(f"vigil_ready {'1.0' if snapshot.ready else '0.0'}")

@@ -32,7 +32,8 @@ from app.config.fields import Severity
 from app.engine.singleflight import SingleFlight
 from app.engine.store import DURATION_BUCKETS, Store
 from app.model import CheckResult, Status
-from app.views.exposition import TextWriter, measure_name
+from app.views.causes import root_cause
+from app.views.exposition import CAUSE_HELP, TextWriter, measure_name
 
 
 class CheckSample(NamedTuple):
@@ -55,6 +56,7 @@ class CheckSample(NamedTuple):
     last: CheckResult | None  # immutable
     last_success_at: float | None
     forecast: tuple[str, float] | None  # (measure, seconds to breach)
+    cause: str | None  # while failing: the component whose outage explains it (its own when a root cause)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +86,7 @@ def take_snapshot(store: Store) -> Snapshot:
                 state.last,
                 state.last_success_at,
                 None if state.forecast is None else (state.forecast.measure, state.forecast.breach_in),
+                root_cause(store, state) if state.effective is Status.FAIL else None,
             )
             for state in store.states.values()
         ),
@@ -151,6 +154,11 @@ class VigilCollector(Collector):
             "Time until an observed value reaches its limit at the current rate (only while one is predicted).",
             labels=[*labels, "measure"],
         )
+        cause = GaugeMetricFamily(
+            "vigil_check_cause",
+            CAUSE_HELP,
+            labels=[*labels, "cause", "root"],
+        )
         for state in snapshot.checks:
             key = [state.component, state.check]
             effective = state.effective
@@ -179,6 +187,8 @@ class VigilCollector(Collector):
                 last_success.add_metric(key, state.last_success_at)
             if state.forecast is not None:
                 forecast.add_metric([*key, state.forecast[0]], state.forecast[1])
+            if state.cause is not None:
+                cause.add_metric([*key, state.cause, str(state.cause == state.component).lower()], 1.0)
         ready = GaugeMetricFamily("vigil_ready", "1 when every critical check is pass or warn (what /readyz says).")
         ready.add_metric([], 1.0 if snapshot.ready else 0.0)
         yield from (
@@ -195,6 +205,7 @@ class VigilCollector(Collector):
             failures,
             lag,
             forecast,
+            cause,
             ready,
         )
 
