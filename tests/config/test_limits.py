@@ -187,7 +187,7 @@ def test_every_problem_of_a_file_at_once(tmp_path: Path) -> None:
     )
     assert refused("config", "validate", "--config", write(tmp_path, text)) == [
         "components.cache.pasword: unknown field; did you mean password?",
-        "components.api.checks.r.timeout: 60s must be shorter than the interval (15s)",
+        "components.api.checks.r.timeout: 1m must be shorter than the interval (15s)",
         "components.Bad: name must match ^[a-z0-9][a-z0-9_-]{0,62}$ (it is used in URLs and labels)",
         "components.Bad.depends_on: no component named 'nowhere'",
     ]
