@@ -11,7 +11,9 @@ import asyncio
 import contextlib
 import gc
 import json
+import logging
 import os
+import shutil
 import signal
 import sys
 import time
@@ -64,22 +66,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(path: str | None) -> Settings:
+def _load(path: str | None, *, need_checks: bool = True) -> Settings:
+    """The settings, or exit 2 with one line per problem. Without a single check there is nothing to be ready
+    for: a gate or probe that passes because nothing was configured is a silent failure, so it is an error."""
     # Imported here: loading every component type takes most of a second, and --help should not wait for it.
     from app.config.settings import ConfigError, load_settings
 
     try:
-        return load_settings(path)
+        settings = load_settings(path)
     except ConfigError as exc:
         for problem in exc.entries:
             print(f"vigil: config error: {problem}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE) from None
+    if need_checks and not any(component.checks for component in settings.components.values()):
+        source = path or os.environ.get("VIGIL_CONFIG")
+        where = (
+            f"{source} (from {'--config' if path else '$VIGIL_CONFIG'}) has no components with checks"
+            if source
+            else "Vigil reads its configuration from --config FILE or $VIGIL_CONFIG, and neither is set"
+        )
+        print(f"vigil: config error: no checks are configured: {where}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+    return settings
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "config":
-        settings = _load(args.config)
+        settings = _load(args.config, need_checks=args.action == "validate")
         if args.action == "validate":
             checks = sum(len(component.checks) for component in settings.components.values())
             print(f"configuration ok: {len(settings.components)} components, {checks} checks")
@@ -114,11 +128,14 @@ def main(argv: list[str] | None = None) -> int:
 def serve(settings: Settings, host: str | None, port: int | None, log_format: str | None) -> int:
     import uvicorn
 
+    from app.api.details import details_warning
     from app.logs import setup_logging
     from app.main import create_app
     from app.masking import Scrubber
 
     setup_logging(log_format or settings.log_format, settings.log_level, Scrubber(settings.secret_values()))
+    if (warning := details_warning(settings)) is not None:
+        logging.getLogger("vigil").warning(warning)
     app = create_app(settings)
     store = app.state.services.store
     # SIGTERM to exit fits in server.shutdown_grace: a quarter draining (readiness already 503, still
@@ -248,17 +265,25 @@ async def check(settings: Settings, specs: list[CheckSpec], args: argparse.Names
         _, document = health_document(store, states, details=True, strict=args.strict, group="area")
         report = encode(document, indent=2) + "\n"
     elif args.format == "junit":
-        report = junit_xml(store, states, elapsed)
+        report = junit_xml(store, states, elapsed, strict=args.strict)
     else:
-        report = table(store, states, ready, elapsed, strict=args.strict)
+        report = table(store, states, elapsed, strict=args.strict, **_terminal(out))
     try:
         out.write(report)
         out.flush()
     except BrokenPipeError:  # `vigil check | head`: the verdict stands, the rest of the report is not wanted
         _quiet_stdout()
     if args.output and args.format != "table":
-        print(table(store, states, ready, elapsed, strict=args.strict), end="", file=sys.stderr)
+        print(table(store, states, elapsed, strict=args.strict, **_terminal(sys.stderr)), end="", file=sys.stderr)
     return EXIT_OK if ready else EXIT_NOT_READY
+
+
+def _terminal(stream: TextIO) -> dict[str, Any]:
+    """How the table is drawn on `stream`: wrapped to the terminal's width, coloured on a terminal unless NO_COLOR
+    is set (no-color.org); in a pipe or a file, wrapped to $COLUMNS (or 120) and never coloured."""
+    tty = stream.isatty()
+    columns = shutil.get_terminal_size((120, 24)).columns
+    return {"columns": columns, "colour": tty and not os.environ.get("NO_COLOR")}
 
 
 def run() -> None:

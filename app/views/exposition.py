@@ -16,6 +16,9 @@ from prometheus_client.utils import floatToGoString as _untyped_float
 from app.engine.store import DURATION_BUCKETS
 from app.model import CheckId, Status
 
+MAINTENANCE_HELP = (
+    "1 while the check is inside one of its maintenance windows (its alerts stay quiet; readiness does not change)."
+)
 CAUSE_HELP = (
     "1 while the check fails: cause is the component whose outage explains it, root is true when that is its own."
 )
@@ -148,6 +151,8 @@ class TextWriter:
             for b, c in checks
             if c.cause is not None
         )
+        _header(out, "vigil_check_maintenance", "gauge", MAINTENANCE_HELP)
+        out.extend(f"vigil_check_maintenance{{{b}}} {'1.0' if c.maintenance else '0.0'}" for b, c in checks)
         _header(out, "vigil_ready", "gauge", "1 when every critical check is pass or warn (what /readyz says).")
         out.append(f"vigil_ready {'1.0' if snapshot.ready else '0.0'}")
         out.append("")

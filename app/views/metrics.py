@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import platform
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,11 +30,12 @@ from prometheus_client.registry import Collector
 
 from app import __version__
 from app.config.fields import Severity
+from app.config.maintenance import open_window
 from app.engine.singleflight import SingleFlight
 from app.engine.store import DURATION_BUCKETS, Store
 from app.model import CheckResult, Status
 from app.views.causes import root_cause
-from app.views.exposition import CAUSE_HELP, TextWriter, measure_name
+from app.views.exposition import CAUSE_HELP, MAINTENANCE_HELP, TextWriter, measure_name
 
 
 class CheckSample(NamedTuple):
@@ -57,6 +59,7 @@ class CheckSample(NamedTuple):
     last_success_at: float | None
     forecast: tuple[str, float] | None  # (measure, seconds to breach)
     cause: str | None  # while failing: the component whose outage explains it (its own when a root cause)
+    maintenance: bool  # inside one of its maintenance windows now
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,7 @@ class Snapshot:
 
 def take_snapshot(store: Store) -> Snapshot:
     """Copy what the metrics need; call it on the event loop, where the scheduler writes the store."""
+    now = time.time()
     return Snapshot(
         tuple(
             CheckSample(
@@ -87,6 +91,7 @@ def take_snapshot(store: Store) -> Snapshot:
                 state.last_success_at,
                 None if state.forecast is None else (state.forecast.measure, state.forecast.breach_in),
                 root_cause(store, state) if state.effective is Status.FAIL else None,
+                bool(state.spec.maintenance) and open_window(state.spec.maintenance, now) is not None,
             )
             for state in store.states.values()
         ),
@@ -154,6 +159,7 @@ class VigilCollector(Collector):
             "Time until an observed value reaches its limit at the current rate (only while one is predicted).",
             labels=[*labels, "measure"],
         )
+        maintenance = GaugeMetricFamily("vigil_check_maintenance", MAINTENANCE_HELP, labels=labels)
         cause = GaugeMetricFamily(
             "vigil_check_cause",
             CAUSE_HELP,
@@ -187,6 +193,7 @@ class VigilCollector(Collector):
                 last_success.add_metric(key, state.last_success_at)
             if state.forecast is not None:
                 forecast.add_metric([*key, state.forecast[0]], state.forecast[1])
+            maintenance.add_metric(key, 1.0 if state.maintenance else 0.0)
             if state.cause is not None:
                 cause.add_metric([*key, state.cause, str(state.cause == state.component).lower()], 1.0)
         ready = GaugeMetricFamily("vigil_ready", "1 when every critical check is pass or warn (what /readyz says).")
@@ -206,6 +213,7 @@ class VigilCollector(Collector):
             lag,
             forecast,
             cause,
+            maintenance,
             ready,
         )
 

@@ -12,6 +12,7 @@ from tests.conftest import FAST, HttpTarget, all_ran, http, make_settings, reach
 
 
 def settings_for(components: dict[str, Any], **top: Any) -> Any:
+    top.setdefault("server", {"show_details": "always"})  # reasons in verbose output (the show_details rule)
     return make_settings(defaults={**FAST, **top.pop("defaults", {})}, components=components, **top)
 
 
@@ -238,7 +239,7 @@ async def test_docs_and_openapi_list_every_endpoint(http_target: Any) -> None:
         for path, method in expected.items():
             assert method in paths[path], path
         readyz_params = {p["name"] for p in paths["/readyz"]["get"]["parameters"]}
-        assert readyz_params == {"verbose", "exclude"}
+        assert readyz_params == {"verbose", "exclude", "authorization"}  # a token shows reasons
         status, body, headers = await served.get("/docs")
         assert status == 200
         assert headers["content-type"].startswith("text/html")

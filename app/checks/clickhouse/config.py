@@ -35,7 +35,7 @@ def parse_measure(measure: str) -> tuple[str, str | None]:
 
 
 def _identifier(value: str) -> str:
-    if not IDENTIFIER.match(value):
+    if not IDENTIFIER.fullmatch(value):
         raise ValueError(
             f"{value!r} is not a plain identifier (letters, digits, underscore; not starting with a digit)"
         )
@@ -43,7 +43,7 @@ def _identifier(value: str) -> str:
 
 
 def _table(value: str) -> str:
-    if not TABLE.match(value):
+    if not TABLE.fullmatch(value):
         raise ValueError(f"{value!r} is not a table name (`table` or `database.table`, plain identifiers)")
     return value
 
@@ -59,7 +59,7 @@ def _timezone(value: str) -> str:
 
 
 def _measure_name(value: str) -> str:
-    if not MEASURE_NAME.match(value):
+    if not MEASURE_NAME.fullmatch(value):
         raise ValueError(f"{value!r}: names must match {MEASURE_NAME.pattern}")
     return value
 
@@ -245,6 +245,7 @@ class ClickHouseComponent(ComponentConfig):
     socket_timeout: Duration = 3.0  # per network read; queries are also bounded by max_execution_time
     max_memory_usage: int = Field(default=2_000_000_000, ge=0)  # bytes per query (0 = server default)
     max_result_rows: int = Field(default=100_000, ge=0)
+    max_result_bytes: int = Field(default=16_777_216, ge=0)  # per query, uncompressed; past it the server refuses
     checks: dict[str, ClickHouseCheck] = Field(default_factory=lambda: _default_checks())
 
     @property
