@@ -114,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
 def serve(settings: Settings, host: str | None, port: int | None, log_format: str | None) -> int:
     import uvicorn
 
+    from app.api.protocol import bounded_protocol
     from app.logs import setup_logging
     from app.main import create_app
     from app.masking import Scrubber
@@ -158,6 +159,7 @@ def serve(settings: Settings, host: str | None, port: int | None, log_format: st
         timeout_graceful_shutdown=grace / 4,  # type: ignore[arg-type]  # a float works: it feeds asyncio.wait_for
         lifespan="on",
         server_header=False,
+        http=bounded_protocol(settings.server.max_header_bytes, settings.server.max_headers),
     )
     Server(config).run()
     return EXIT_OK
