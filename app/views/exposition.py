@@ -15,28 +15,25 @@ from prometheus_client.utils import floatToGoString as _untyped_float
 
 from app.engine.store import DURATION_BUCKETS
 from app.model import CheckId, Status
+from app.views import metricnames as m
+from app.views.metricnames import measure_name
+from app.views.snapshot import Snapshot
 
 floatToGoString = cast(Callable[[float], str], _untyped_float)  # prometheus_client's own value formatting
 
 _BUCKET_BOUNDS = tuple("+Inf" if b == float("inf") else floatToGoString(b) for b in DURATION_BUCKETS)
-_UNIT_SUFFIX = {"s": "seconds", "bytes": "bytes", "ratio": "ratio", "rows": "rows"}
-
-
-def measure_name(name: str, unit: str | None) -> str:
-    """An observation's `measure` label: its name with the base unit appended (`latency` in s -> latency_seconds)."""
-    suffix = _UNIT_SUFFIX.get(unit or "")
-    if suffix and not name.endswith(suffix):
-        return f"{name}_{suffix}"
-    return name
 
 
 def escape(value: str) -> str:
     return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
 
 
-def _header(lines: list[str], name: str, kind: str, doc: str) -> None:
+def _header(lines: list[str], metric: m.MetricName) -> str:
+    """Writes the family's HELP and TYPE lines; returns its name."""
+    name, doc = metric.exposed, metric.help
     lines.append(f"# HELP {name} {doc.replace(chr(92), chr(92) * 2).replace(chr(10), chr(92) + 'n')}")
-    lines.append(f"# TYPE {name} {kind}")
+    lines.append(f"# TYPE {name} {metric.text_type}")
+    return name
 
 
 class TextWriter:
@@ -54,84 +51,61 @@ class TextWriter:
             self._labels[key] = text
         return text
 
-    def render(self, snapshot: object) -> str:
-        from app.views.metrics import Snapshot  # the snapshot type lives beside the collector
-
-        assert isinstance(snapshot, Snapshot)
+    def render(self, snapshot: Snapshot) -> str:
         checks = [
             (self._base(CheckId(c.component, c.check), c.component_type, c.severity.value), c) for c in snapshot.checks
         ]
         out: list[str] = []
         f = floatToGoString
 
-        _header(out, "vigil_check_up", "gauge", "1 when the check's reported state is pass or warn, else 0.")
-        out.extend(
-            f"vigil_check_up{{{b}}} {'1.0' if c.effective is not None and c.effective.ok else '0.0'}" for b, c in checks
-        )
-        _header(out, "vigil_check_status", "gauge", "Reported state of the check, one series per status.")
+        n = _header(out, m.UP)
+        out.extend(f"{n}{{{b}}} {'1.0' if c.effective is not None and c.effective.ok else '0.0'}" for b, c in checks)
+        n = _header(out, m.STATUS)
         for b, c in checks:
             for s in Status:
-                out.append(f'vigil_check_status{{{b},status="{s.value}"}} {"1.0" if c.effective is s else "0.0"}')
-        _header(out, "vigil_check_info", "gauge", "Static facts about a configured check.")
+                out.append(f'{n}{{{b},status="{s.value}"}} {"1.0" if c.effective is s else "0.0"}')
+        n = _header(out, m.INFO)
         out.extend(
-            f'vigil_check_info{{area="{c.area}",{b},severity="{c.severity.value}",type="{escape(c.component_type)}"}} 1.0'
+            f'{n}{{area="{c.area}",{b},severity="{c.severity.value}",type="{escape(c.component_type)}"}} 1.0'
             for b, c in checks
         )
-        _header(out, "vigil_check_stale", "gauge", "1 when the last result is older than 2*interval+timeout.")
-        out.extend(f"vigil_check_stale{{{b}}} {'1.0' if c.stale else '0.0'}" for b, c in checks)
-        _header(out, "vigil_check_runs_total", "counter", "Check runs by raw result (the availability SLI).")
+        n = _header(out, m.STALE)
+        out.extend(f"{n}{{{b}}} {'1.0' if c.stale else '0.0'}" for b, c in checks)
+        n = _header(out, m.RUNS)
         for b, c in checks:
             for s, count in zip(Status, c.runs, strict=True):
-                out.append(f'vigil_check_runs_total{{{b},status="{s.value}"}} {f(count)}')
-        _header(out, "vigil_check_duration_seconds", "histogram", "How long check runs took.")
+                out.append(f'{n}{{{b},status="{s.value}"}} {f(count)}')
+        n = _header(out, m.DURATION)
         for b, c in checks:
             cumulative = 0
             for bound, count in zip(_BUCKET_BOUNDS, c.duration_counts, strict=True):
                 cumulative += count
-                out.append(f'vigil_check_duration_seconds_bucket{{{b},le="{bound}"}} {f(cumulative)}')
-            out.append(f"vigil_check_duration_seconds_count{{{b}}} {f(cumulative)}")
-            out.append(f"vigil_check_duration_seconds_sum{{{b}}} {f(c.duration_sum)}")
-        _header(out, "vigil_check_observed", "gauge", "Numeric values the check observed on its last run.")
+                out.append(f'{n}_bucket{{{b},le="{bound}"}} {f(cumulative)}')
+            out.append(f"{n}_count{{{b}}} {f(cumulative)}")
+            out.append(f"{n}_sum{{{b}}} {f(c.duration_sum)}")
+        n = _header(out, m.OBSERVED)
         for b, c in checks:
             if c.last is None:
                 continue
             for obs in c.last.observed:
                 if isinstance(obs.value, bool | int | float):
                     measure = escape(measure_name(obs.name, obs.unit))
-                    out.append(f'vigil_check_observed{{{b},measure="{measure}"}} {f(float(obs.value))}')
-        _header(out, "vigil_check_last_run_timestamp_seconds", "gauge", "When the last run finished (unix time).")
+                    out.append(f'{n}{{{b},measure="{measure}"}} {f(float(obs.value))}')
+        n = _header(out, m.LAST_RUN)
+        out.extend(f"{n}{{{b}}} {f(c.last.finished_at)}" for b, c in checks if c.last is not None)
+        n = _header(out, m.LAST_SUCCESS)
+        out.extend(f"{n}{{{b}}} {f(c.last_success_at)}" for b, c in checks if c.last_success_at is not None)
+        n = _header(out, m.FAILURES)
+        out.extend(f"{n}{{{b}}} {f(c.consecutive_failures)}" for b, c in checks)
+        n = _header(out, m.LAG)
+        out.extend(f"{n}{{{b}}} {f(c.lag)}" for b, c in checks)
+        n = _header(out, m.FORECAST)
         out.extend(
-            f"vigil_check_last_run_timestamp_seconds{{{b}}} {f(c.last.finished_at)}"
-            for b, c in checks
-            if c.last is not None
-        )
-        _header(
-            out,
-            "vigil_check_last_success_timestamp_seconds",
-            "gauge",
-            "When the last pass or warn finished (unix time).",
-        )
-        out.extend(
-            f"vigil_check_last_success_timestamp_seconds{{{b}}} {f(c.last_success_at)}"
-            for b, c in checks
-            if c.last_success_at is not None
-        )
-        _header(out, "vigil_check_consecutive_failures", "gauge", "Failed runs in a row.")
-        out.extend(f"vigil_check_consecutive_failures{{{b}}} {f(c.consecutive_failures)}" for b, c in checks)
-        _header(out, "vigil_scheduler_lag_seconds", "gauge", "How late the last scheduled run of the check started.")
-        out.extend(f"vigil_scheduler_lag_seconds{{{b}}} {f(c.lag)}" for b, c in checks)
-        _header(
-            out,
-            "vigil_check_forecast_seconds",
-            "gauge",
-            "Time until an observed value reaches its limit at the current rate (only while one is predicted).",
-        )
-        out.extend(
-            f'vigil_check_forecast_seconds{{{b},measure="{escape(c.forecast[0])}"}} {f(c.forecast[1])}'
+            f'{n}{{{b},measure="{escape(c.forecast[0])}"}} {f(c.forecast[1])}'
             for b, c in checks
             if c.forecast is not None
         )
-        _header(out, "vigil_ready", "gauge", "1 when every critical check is pass or warn (what /readyz says).")
-        out.append(f"vigil_ready {'1.0' if snapshot.ready else '0.0'}")
+        n = _header(out, m.READY)
+        out.append(f"{n} {'1.0' if snapshot.ready else '0.0'}")
         out.append("")
         return "\n".join(out)
