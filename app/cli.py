@@ -160,6 +160,7 @@ def serve(settings: Settings, host: str | None, port: int | None, log_format: st
         lifespan="on",
         server_header=False,
         http=bounded_protocol(settings.server.max_header_bytes, settings.server.max_headers),
+        proxy_headers=False,  # Vigil reads neither the client's address nor the scheme: no X-Forwarded-* to parse
     )
     Server(config).run()
     return EXIT_OK

@@ -23,6 +23,13 @@ _PROBES: dict[str, Callable[[Store], tuple[int, bytes]]] = {
 _HEADERS = ((b"content-type", b"text/plain; charset=utf-8"), (b"cache-control", b"no-store"))
 
 
+def _headers(body: bytes) -> list[tuple[bytes, bytes]]:
+    return [*_HEADERS, (b"content-length", b"%d" % len(body))]
+
+
+_FIXED = {body: _headers(body) for body in (b"ok\n", b"not ready\n", b"shutting down\n", b"scheduler loop stalled\n")}
+
+
 class Front:
     """The FastAPI app behind the probe fast path; what create_app returns and uvicorn serves.
 
@@ -46,7 +53,7 @@ class Front:
                     handler = _PROBES.get(scope["path"])
                     if handler is not None:
                         status, body = handler(self.store)
-                        headers = [*_HEADERS, (b"content-length", b"%d" % len(body))]
+                        headers = _FIXED.get(body) or _headers(body)
                         await send({"type": "http.response.start", "status": status, "headers": headers})
                         await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
                         return

@@ -17,33 +17,27 @@ class HeadTooLarge(Exception):
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
     """The request line and header fields together at most `max_head_bytes`, at most `max_headers` fields.
 
-    Two counts, each a lower bound of the head's true size, so no request within the limits is refused: the
-    bytes of the URL and of each complete field (exact), and the bytes of every read wholly inside one head
-    (what httptools holds of a field still arriving). A head is refused at most one read past the limit.
+    Checked twice, each time against a lower bound of the head's size, so no request within the limits is
+    refused: when the head is complete (its URL and fields, counted exactly), and after every read that stays
+    wholly inside one head (what httptools holds of a head still arriving). So a head is refused at most one
+    read (256 KiB) past the limit, before the rest is sent, and the per-request cost is one count per request.
     """
 
     max_head_bytes = 16384
     max_headers = 100
 
-    _head_bytes = 0  # URL and complete fields of the current request head
     _read_bytes = 0  # reads wholly inside the current request head
 
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self._head_bytes = 0
-        self._read_bytes = 0
-
-    def on_url(self, url: bytes) -> None:
-        self._head_bytes += len(url)
-        if self._head_bytes > self.max_head_bytes:
+    def on_headers_complete(self) -> None:
+        headers = self.headers
+        if len(headers) > self.max_headers:
             raise HeadTooLarge
-        super().on_url(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._head_bytes += len(name) + len(value) + 4  # ": " and CRLF
-        if self._head_bytes > self.max_head_bytes or len(self.headers) >= self.max_headers:
+        size = len(self.url) + 4 * len(headers)  # ": " and CRLF per field
+        for name, value in headers:
+            size += len(name) + len(value)
+        if size > self.max_head_bytes:
             raise HeadTooLarge
-        super().on_header(name, value)
+        super().on_headers_complete()
 
     def data_received(self, data: bytes) -> None:
         # uvicorn's own data_received, with the limit's error told apart from malformed requests (400).
@@ -67,10 +61,14 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             else:
                 self._unsupported_upgrade_warning()
             return
-        if scope is not None and self.scope is scope and "method" not in scope:  # the whole read was inside a head
-            self._read_bytes += len(data)
-            if self._read_bytes > self.max_head_bytes:
-                self.refuse()
+        current = self.scope
+        if current is not None and "method" not in current:  # a head still arriving
+            if current is not scope:  # it began in this read
+                self._read_bytes = 0
+            else:
+                self._read_bytes += len(data)
+                if self._read_bytes > self.max_head_bytes:
+                    self.refuse()
 
     def refuse(self) -> None:
         """431 and close (RFC 6585 §5); a connection still writing an earlier response just gets the close."""
