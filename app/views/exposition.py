@@ -9,19 +9,38 @@ as `generate_latest` over VigilCollector (tests compare the two; the benchmark m
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import accumulate
 from typing import cast
 
 from prometheus_client.utils import floatToGoString as _untyped_float
 
 from app.engine.store import DURATION_BUCKETS
-from app.model import CheckId, Status
+from app.model import Status
 from app.views import metricnames as m
 from app.views.metricnames import measure_name
-from app.views.snapshot import Snapshot
+from app.views.snapshot import CheckSample, Snapshot
 
 floatToGoString = cast(Callable[[float], str], _untyped_float)  # prometheus_client's own value formatting
 
+_STATUSES = tuple(s.value for s in Status)
 _BUCKET_BOUNDS = tuple("+Inf" if b == float("inf") else floatToGoString(b) for b in DURATION_BUCKETS)
+
+
+def count(n: int) -> str:
+    """A count as floatToGoString writes it, without going through a float below a million (most values)."""
+    return f"{n}.0" if 0 <= n < 1_000_000 else floatToGoString(n)
+
+
+def number(x: float) -> str:
+    """A float as floatToGoString writes it: Python's repr below a million (Go switches to exponents there)."""
+    return repr(float(x)) if -1e6 < x < 1e6 else floatToGoString(x)
+
+
+_small_count = "{}.0".format  # `count` for 0 <= n < 1,000,000, formatted in C (a whole row at a time)
+
+
+def _counts(values: tuple[int, ...] | list[int], largest: int) -> Callable[[int], str]:
+    return _small_count if largest < 1_000_000 and min(values) >= 0 else count
 
 
 def escape(value: str) -> str:
@@ -36,76 +55,121 @@ def _header(lines: list[str], metric: m.MetricName) -> str:
     return name
 
 
+class _CheckLines:
+    """One check's series text that only configuration decides: label sets, and whole lines where the value
+    takes few forms (state, staleness, info). A scrape then appends values to prefixes."""
+
+    __slots__ = (
+        "base",
+        "bucket",
+        "count",
+        "failures",
+        "info",
+        "lag",
+        "last_run",
+        "last_success",
+        "observed",
+        "runs",
+        "stale",
+        "status",
+        "sum",
+        "up",
+    )
+
+    def __init__(self, base: str, component_type: str, severity: str, area: str) -> None:
+        self.base = base
+        self.up = (f"{m.UP.exposed}{{{base}}} 0.0", f"{m.UP.exposed}{{{base}}} 1.0")
+        status = m.STATUS.exposed
+        self.status = {
+            effective: "\n".join(
+                f'{status}{{{base},status="{s}"}} {"1.0" if effective == s else "0.0"}' for s in _STATUSES
+            )
+            for effective in (None, *_STATUSES)
+        }
+        self.info = (
+            f'{m.INFO.exposed}{{area="{area}",{base},severity="{severity}",type="{escape(component_type)}"}} 1.0'
+        )
+        self.stale = (f"{m.STALE.exposed}{{{base}}} 0.0", f"{m.STALE.exposed}{{{base}}} 1.0")
+        self.runs = tuple(f'{m.RUNS.exposed}{{{base},status="{s}"}} ' for s in _STATUSES)
+        duration = m.DURATION.exposed
+        self.bucket = tuple(f'{duration}_bucket{{{base},le="{bound}"}} ' for bound in _BUCKET_BOUNDS)
+        self.count = f"{duration}_count{{{base}}} "
+        self.sum = f"{duration}_sum{{{base}}} "
+        self.last_run = f"{m.LAST_RUN.exposed}{{{base}}} "
+        self.last_success = f"{m.LAST_SUCCESS.exposed}{{{base}}} "
+        self.failures = f"{m.FAILURES.exposed}{{{base}}} "
+        self.lag = f"{m.LAG.exposed}{{{base}}} "
+        self.observed: dict[tuple[str, str | None], str] = {}  # (name, unit) -> prefix, filled as measures appear
+
+    def observed_prefix(self, name: str, unit: str | None) -> str:
+        prefix = self.observed.get((name, unit))
+        if prefix is None:
+            measure = escape(measure_name(name, unit))
+            prefix = self.observed[name, unit] = f'{m.OBSERVED.exposed}{{{self.base},measure="{measure}"}} '
+        return prefix
+
+
 class TextWriter:
-    """Renders a metrics Snapshot (see app.views.metrics) in the Prometheus text format 0.0.4."""
+    """Renders a metrics Snapshot (see app.views.snapshot) in the Prometheus text format 0.0.4."""
 
     def __init__(self) -> None:
-        self._labels: dict[tuple[CheckId, str, str], str] = {}
+        self._lines: dict[tuple[str, str, str, str, str], _CheckLines] = {}
 
-    def _base(self, check_id: CheckId, component_type: str, severity: str) -> str:
-        key = (check_id, component_type, severity)
-        text = self._labels.get(key)
-        if text is None:
+    def _check_lines(self, c: CheckSample) -> _CheckLines:
+        key = (c.component, c.check, c.component_type, c.severity.value, c.area)
+        lines = self._lines.get(key)
+        if lines is None:
             # Sorted label names, as prometheus_client writes them: check, component.
-            text = f'check="{escape(check_id.check)}",component="{escape(check_id.component)}"'
-            self._labels[key] = text
-        return text
+            base = f'check="{escape(c.check)}",component="{escape(c.component)}"'
+            lines = self._lines[key] = _CheckLines(base, c.component_type, c.severity.value, c.area)
+        return lines
 
     def render(self, snapshot: Snapshot) -> str:
-        checks = [
-            (self._base(CheckId(c.component, c.check), c.component_type, c.severity.value), c) for c in snapshot.checks
-        ]
+        checks = [(self._check_lines(c), c) for c in snapshot.checks]
         out: list[str] = []
-        f = floatToGoString
+        append = out.append
+        f = number
+        i = count
 
-        n = _header(out, m.UP)
-        out.extend(f"{n}{{{b}}} {'1.0' if c.effective is not None and c.effective.ok else '0.0'}" for b, c in checks)
-        n = _header(out, m.STATUS)
-        for b, c in checks:
-            for s in Status:
-                out.append(f'{n}{{{b},status="{s.value}"}} {"1.0" if c.effective is s else "0.0"}')
-        n = _header(out, m.INFO)
-        out.extend(
-            f'{n}{{area="{c.area}",{b},severity="{c.severity.value}",type="{escape(c.component_type)}"}} 1.0'
-            for b, c in checks
-        )
-        n = _header(out, m.STALE)
-        out.extend(f"{n}{{{b}}} {'1.0' if c.stale else '0.0'}" for b, c in checks)
-        n = _header(out, m.RUNS)
-        for b, c in checks:
-            for s, count in zip(Status, c.runs, strict=True):
-                out.append(f'{n}{{{b},status="{s.value}"}} {f(count)}')
-        n = _header(out, m.DURATION)
-        for b, c in checks:
-            cumulative = 0
-            for bound, count in zip(_BUCKET_BOUNDS, c.duration_counts, strict=True):
-                cumulative += count
-                out.append(f'{n}_bucket{{{b},le="{bound}"}} {f(cumulative)}')
-            out.append(f"{n}_count{{{b}}} {f(cumulative)}")
-            out.append(f"{n}_sum{{{b}}} {f(c.duration_sum)}")
-        n = _header(out, m.OBSERVED)
-        for b, c in checks:
+        _header(out, m.UP)
+        out.extend(k.up[c.effective is not None and c.effective.ok] for k, c in checks)
+        _header(out, m.STATUS)
+        out.extend(k.status[None if c.effective is None else c.effective.value] for k, c in checks)
+        _header(out, m.INFO)
+        out.extend(k.info for k, _ in checks)
+        _header(out, m.STALE)
+        out.extend(k.stale[c.stale] for k, c in checks)
+        _header(out, m.RUNS)
+        for k, c in checks:
+            out.extend(map(str.__add__, k.runs, map(_counts(c.runs, max(c.runs)), c.runs)))
+        _header(out, m.DURATION)
+        for k, c in checks:
+            totals = list(accumulate(c.duration_counts))
+            out.extend(map(str.__add__, k.bucket, map(_counts(totals, totals[-1]), totals)))
+            append(k.count + i(totals[-1]))
+            append(k.sum + f(c.duration_sum))
+        _header(out, m.OBSERVED)
+        for k, c in checks:
             if c.last is None:
                 continue
             for obs in c.last.observed:
                 if isinstance(obs.value, bool | int | float):
-                    measure = escape(measure_name(obs.name, obs.unit))
-                    out.append(f'{n}{{{b},measure="{measure}"}} {f(float(obs.value))}')
-        n = _header(out, m.LAST_RUN)
-        out.extend(f"{n}{{{b}}} {f(c.last.finished_at)}" for b, c in checks if c.last is not None)
-        n = _header(out, m.LAST_SUCCESS)
-        out.extend(f"{n}{{{b}}} {f(c.last_success_at)}" for b, c in checks if c.last_success_at is not None)
-        n = _header(out, m.FAILURES)
-        out.extend(f"{n}{{{b}}} {f(c.consecutive_failures)}" for b, c in checks)
-        n = _header(out, m.LAG)
-        out.extend(f"{n}{{{b}}} {f(c.lag)}" for b, c in checks)
+                    append(k.observed_prefix(obs.name, obs.unit) + f(float(obs.value)))
+        _header(out, m.LAST_RUN)
+        out.extend(k.last_run + f(c.last.finished_at) for k, c in checks if c.last is not None)
+        _header(out, m.LAST_SUCCESS)
+        out.extend(k.last_success + f(c.last_success_at) for k, c in checks if c.last_success_at is not None)
+        _header(out, m.FAILURES)
+        out.extend(k.failures + i(c.consecutive_failures) for k, c in checks)
+        _header(out, m.LAG)
+        out.extend(k.lag + f(c.lag) for k, c in checks)
         n = _header(out, m.FORECAST)
         out.extend(
-            f'{n}{{{b},measure="{escape(c.forecast[0])}"}} {f(c.forecast[1])}'
-            for b, c in checks
+            f'{n}{{{k.base},measure="{escape(c.forecast[0])}"}} {f(c.forecast[1])}'
+            for k, c in checks
             if c.forecast is not None
         )
         n = _header(out, m.READY)
-        out.append(f"{n} {'1.0' if snapshot.ready else '0.0'}")
-        out.append("")
+        append(f"{n} {'1.0' if snapshot.ready else '0.0'}")
+        append("")
         return "\n".join(out)
