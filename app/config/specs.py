@@ -40,9 +40,18 @@ class CheckSpec:
 
 
 def shard_of(check_id: CheckId, count: int) -> int:
-    """The shard a check belongs to: stable across processes, machines and Python versions (no `hash()`)."""
-    digest = hashlib.sha256(str(check_id).encode()).digest()
-    return int.from_bytes(digest[:8], "big") % count
+    """The shard a check belongs to: stable across processes, machines and Python versions (no `hash()`).
+
+    Rendezvous (highest-random-weight) hashing: each shard index gets a weight from SHA-256 of
+    `component:check|index`, and the check goes to the heaviest. Going from N to N+1 shards moves only the checks
+    whose new shard outweighs their old one, about 1/(N+1) of them (`hash % count` would move most).
+    """
+    key = str(check_id).encode()
+    return max(range(count), key=lambda index: _weight(key, index))
+
+
+def _weight(key: bytes, index: int) -> int:
+    return int.from_bytes(hashlib.sha256(key + b"|" + str(index).encode()).digest()[:8], "big")
 
 
 def resolve(settings: Settings, *, one_shot: bool = False) -> list[CheckSpec]:

@@ -16,6 +16,7 @@ from typing import Any
 from app.checks.base import CheckContext
 from app.config.specs import CheckSpec
 from app.engine.singleflight import SingleFlight
+from app.engine.stalls import StallClock
 from app.engine.store import Store, Transition
 from app.masking import Scrubber
 from app.model import CheckId, CheckResult, Observation, Outcome, Status
@@ -23,16 +24,23 @@ from app.model import CheckId, CheckResult, Observation, Outcome, Status
 log = logging.getLogger("vigil.scheduler")
 
 WATCHDOG_PERIOD = 0.5  # seconds between staleness sweeps and liveness heartbeats
+FIRST_RUN_SPREAD = 10.0  # seconds: first runs spread over `jitter` of the interval, but never over more than this
+FIRST_RUN_RATE = 100.0  # first runs per second at most, process-wide (within FIRST_RUN_SPREAD)
+UNJUDGED_SHARE = 0.2  # a failed scheduled run whose timeout lost this share to Vigil's own stalls is not judged
+UNJUDGED_REPORT_PERIOD = 60.0  # seconds between the log lines that count runs Vigil could not judge
 
 
 class Runner:
     """One check: runs it under its deadline, shares an in-flight run between callers, records the result."""
 
-    def __init__(self, spec: CheckSpec, client: Any, store: Store, scrubber: Scrubber) -> None:
+    def __init__(
+        self, spec: CheckSpec, client: Any, store: Store, scrubber: Scrubber, stalls: StallClock | None = None
+    ) -> None:
         self.spec = spec
         self.client = client
         self.store = store
         self.scrubber = scrubber
+        self.stalls = stalls
         self.memo: Any = spec.kind.memo()
         self._flight: SingleFlight[CheckResult] = SingleFlight()
 
@@ -59,6 +67,7 @@ class Runner:
         # The duration by the performance counter: uvloop's loop clock ticks in whole milliseconds.
         started = time.perf_counter()
         deadline = loop.time() + spec.schedule.timeout
+        stalled_before = self.stalls.stalled() if self.stalls is not None else 0.0
         ctx = CheckContext(spec.id, spec.component, spec.options, spec.schedule, self.client, deadline, self.memo)
         timer = asyncio.timeout_at(deadline)
         try:
@@ -84,6 +93,14 @@ class Runner:
             scheduled=scheduled,
             latch=None if outcome.latch is None else self.scrubber.text(outcome.latch),
         )
+        if scheduled and outcome.status is Status.FAIL and self.stalls is not None:
+            lost = self.stalls.stalled() - stalled_before
+            if lost >= UNJUDGED_SHARE * spec.schedule.timeout:
+                # Vigil itself was too late to judge this run (CPU throttling, a starved host): counted on its own,
+                # never as the target's failure; the next run judges it.
+                self.store.record_unjudged(spec.id)
+                log.debug("run of %s not judged: the event loop stalled for %.3fs of it", spec.id, lost)
+                return result
         recorded, transition = self.store.record(result, loop.time())
         if transition is not None:
             log_transition(transition)
@@ -143,6 +160,7 @@ class Scheduler:
         self._tasks: list[asyncio.Task[None]] = []
         self._random = random.Random(seed)
         self._last_run_at: dict[CheckId, float] = {}
+        self.stalls = StallClock()
 
     def build(self) -> None:
         """Create clients and runners (no I/O: clients connect lazily on first use)."""
@@ -151,7 +169,7 @@ class Scheduler:
             if name not in self.clients:
                 self.clients[name] = spec.type.open_client(spec.component)
                 self._closers[name] = spec.type.close_client
-            self.runners[spec.id] = Runner(spec, self.clients[name], self.store, self.scrubber)
+            self.runners[spec.id] = Runner(spec, self.clients[name], self.store, self.scrubber, self.stalls)
 
     async def start(self) -> None:
         if not self.runners and not self.clients:
@@ -160,14 +178,17 @@ class Scheduler:
         for runner in self.runners.values():
             self._tasks.append(loop.create_task(self._loop(runner), name=f"schedule {runner.check_id}"))
         self._tasks.append(loop.create_task(self._watchdog(), name="watchdog"))
+        self._tasks.append(loop.create_task(self.stalls.tick(), name="stall clock"))
 
     async def _loop(self, runner: Runner) -> None:
         loop = asyncio.get_running_loop()
         schedule = runner.spec.schedule
-        # First runs come soon (spread over `jitter` of the interval) so startup is quick; after that each
-        # check settles on a random phase of the whole interval, so N checks sharing a pool run at a steady
-        # N/interval per second instead of in one burst per interval (Prometheus spreads scrapes the same way).
-        spread = self._random.uniform(0, self.jitter * schedule.interval)
+        # First runs come soon (spread over `jitter` of the interval, at most FIRST_RUN_SPREAD) so startup is
+        # bounded by timeouts, not intervals: /startupz passes within initial_delay + FIRST_RUN_SPREAD + timeout
+        # even for an hourly check. After that each check settles on a random phase of the whole interval, so N
+        # checks sharing a pool run at a steady N/interval per second instead of in one burst per interval
+        # (Prometheus spreads scrapes the same way).
+        spread = self._random.uniform(0, self.first_run_window(schedule.interval))
         next_at = loop.time() + schedule.initial_delay + spread
         gap = schedule.interval * self._random.uniform(0.05, 1.0)  # first to second run: a random phase
         while True:
@@ -182,11 +203,31 @@ class Scheduler:
             if next_at < loop.time():  # we fell behind (a long run): skip, do not burst
                 next_at = loop.time()
 
+    def first_run_window(self, interval: float) -> float:
+        """Seconds over which a check's first run is spread: `jitter` of its interval, widened so that first runs
+        start at most FIRST_RUN_RATE a second (a thousand checks starting within half a second queue behind their
+        components' pools and fail for Vigil's own burst, not their targets'), and never over FIRST_RUN_SPREAD,
+        so startup stays bounded by timeouts whatever the intervals."""
+        return min(FIRST_RUN_SPREAD, max(self.jitter * interval, len(self.runners) / FIRST_RUN_RATE))
+
     async def _watchdog(self) -> None:
+        loop = asyncio.get_running_loop()
+        reported, report_at = 0, loop.time() + UNJUDGED_REPORT_PERIOD
         while True:
             self.store.beat()
-            for transition in self.store.mark_stale(asyncio.get_running_loop().time()):
+            for transition in self.store.mark_stale(loop.time()):
                 log_transition(transition)
+            if loop.time() >= report_at:
+                unjudged = self.store.unjudged_total()
+                if unjudged > reported:
+                    log.warning(
+                        "%d scheduled runs not judged in the last %.0fs: Vigil's event loop was stalled for over %d%% "
+                        "of their timeouts (CPU throttling or a starved host?); see vigil_check_runs_unjudged_total",
+                        unjudged - reported,
+                        UNJUDGED_REPORT_PERIOD,
+                        UNJUDGED_SHARE * 100,
+                    )
+                reported, report_at = unjudged, loop.time() + UNJUDGED_REPORT_PERIOD
             await asyncio.sleep(WATCHDOG_PERIOD)
 
     async def run_now(self, ids: list[CheckId], cooldown: float) -> list[tuple[CheckResult, bool]]:

@@ -17,6 +17,7 @@ from app.config.fields import Schedule, Severity
 from app.config.specs import CheckSpec
 from app.engine.forecast import SLOTS, Forecast, MeasureSeries, predict
 from app.engine.history import History
+from app.engine.hysteresis import Latch, apply_latch, reported_state
 from app.engine.readiness import is_ready
 from app.model import CheckId, CheckResult, Status
 
@@ -34,14 +35,6 @@ class Transition:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class Latch:
-    """A latched failure (Outcome.latch): reported as it was for `runs_left` more runs, whatever they find."""
-
-    reason: str
-    runs_left: int
-
-
 @dataclass(eq=False)
 class CheckState:
     """What the store knows about one check. Mutated only through Store."""
@@ -56,6 +49,7 @@ class CheckState:
     consecutive_successes: int = 0
     last_success_at: float | None = None
     lag: float = 0.0  # how late the last scheduled run started
+    unjudged: int = 0  # scheduled runs Vigil was too late to judge (its own loop stalled): not results, not history
     runs: dict[Status, int] = field(default_factory=lambda: dict.fromkeys(Status, 0))
     duration_counts: list[int] = field(default_factory=lambda: [0] * len(DURATION_BUCKETS))
     duration_sum: float = 0.0
@@ -136,8 +130,8 @@ class Store:
         """Keep `result`; returns the result as kept (a latched failure rewrites it) and the transition, if any."""
         state = self.states[result.check_id]
         self.version += 1
-        result = self._apply_latch(state, result)
-        result = self._apply_forecast(state, result)
+        result, state.latch = apply_latch(state.latch, result, state.schedule.failure_threshold)
+        result = self._apply_forecast(state, result, mono)
         before = state.state_name
         state.last = result
         state.last_mono = mono
@@ -157,7 +151,16 @@ class Store:
         else:
             state.consecutive_failures += 1
             state.consecutive_successes = 0
-        state.reported = Status.FAIL if result.latch is not None else self._hysteresis(state, result.status)
+        if result.latch is not None:
+            state.reported = Status.FAIL
+        else:
+            state.reported = reported_state(
+                state.reported,
+                result.status,
+                state.consecutive_failures,
+                state.consecutive_successes,
+                state.schedule,
+            )
         if not self.startup_complete:
             self.startup_complete = all(s.last is not None for s in self.states.values())
         return result, self._transition(state, before, result.output)
@@ -176,6 +179,13 @@ class Store:
                     transitions.append(transition)
         return transitions
 
+    def record_unjudged(self, check_id: CheckId) -> None:
+        """A scheduled run Vigil could not judge: counted apart, never a result (the SLI counts only results)."""
+        self.states[check_id].unjudged += 1
+
+    def unjudged_total(self) -> int:
+        return sum(state.unjudged for state in self.states.values())
+
     def set_lag(self, check_id: CheckId, lag: float) -> None:
         self.states[check_id].lag = lag
 
@@ -190,26 +200,12 @@ class Store:
     # -- internals ---------------------------------------------------------------------------------
 
     @staticmethod
-    def _apply_latch(state: CheckState, result: CheckResult) -> CheckResult:
-        """A latched failure is reported at once and held for failure_threshold runs in all (hysteresis would
-        otherwise absorb a failure that is seen once), each of them failing with the latched reason first."""
-        if result.latch is not None and result.status is Status.FAIL:
-            state.latch = Latch(result.latch, state.schedule.failure_threshold - 1)
-            return result
-        latch = state.latch
-        if latch is None:
-            return result
-        if latch.runs_left <= 0:
-            state.latch = None
-            return result
-        state.latch = replace(latch, runs_left=latch.runs_left - 1)
-        output = latch.reason if result.status is Status.PASS else f"{latch.reason}; {result.output}"
-        return replace(result, status=Status.FAIL, output=output, latch=latch.reason)
-
-    @staticmethod
-    def _apply_forecast(state: CheckState, result: CheckResult) -> CheckResult:
+    def _apply_forecast(state: CheckState, result: CheckResult, mono: float) -> CheckResult:
         """Keep each limited value's history; a passing check whose value reaches its limit within the horizon
-        at the current rate becomes a warn saying when. Never a fail from a forecast, none for a failing check."""
+        at the current rate becomes a warn saying when. Never a fail from a forecast, none for a failing check.
+
+        The series runs on the monotonic clock (`mono`): a step of the wall clock (NTP) neither withdraws a live
+        forecast nor bends its rate."""
         settings = state.spec.options.forecast
         if settings is None:
             return result
@@ -220,7 +216,7 @@ class Store:
             if observation.limit is None or isinstance(value, bool) or not isinstance(value, int | float):
                 continue
             series = state.series.setdefault(observation.name, MeasureSeries(slot))
-            series.add(result.finished_at, float(value))
+            series.add(mono, float(value))
             if result.status is not Status.FAIL:
                 found = predict(
                     observation.name,
@@ -240,22 +236,6 @@ class Store:
         if result.status is Status.PASS:
             return replace(result, status=Status.WARN, output=f"{sentence}; {result.output}")
         return replace(result, output=f"{result.output}; {sentence}")
-
-    @staticmethod
-    def _hysteresis(state: CheckState, status: Status) -> Status | None:
-        """Kubelet semantics: fail after failure_threshold failures in a row, ok after success_threshold passes."""
-        schedule = state.schedule
-        if status.ok:
-            if state.reported is not None and state.reported.ok:
-                return status  # already ok: follow pass/warn directly
-            if state.consecutive_successes >= schedule.success_threshold:
-                return status
-            return state.reported  # still fail (or pending) until enough passes
-        if state.reported is None or not state.reported.ok:
-            return Status.FAIL  # never was ok, or already failing
-        if state.consecutive_failures >= schedule.failure_threshold:
-            return Status.FAIL
-        return state.reported
 
     def _transition(self, state: CheckState, before: str, reason: str) -> Transition | None:
         after = state.state_name

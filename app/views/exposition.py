@@ -73,6 +73,7 @@ class _CheckLines:
         "stale",
         "status",
         "sum",
+        "unjudged",
         "up",
     )
 
@@ -91,6 +92,7 @@ class _CheckLines:
         )
         self.stale = (f"{m.STALE.exposed}{{{base}}} 0.0", f"{m.STALE.exposed}{{{base}}} 1.0")
         self.runs = tuple(f'{m.RUNS.exposed}{{{base},status="{s}"}} ' for s in _STATUSES)
+        self.unjudged = f"{m.UNJUDGED.exposed}{{{base}}} "
         duration = m.DURATION.exposed
         self.bucket = tuple(f'{duration}_bucket{{{base},le="{bound}"}} ' for bound in _BUCKET_BOUNDS)
         self.count = f"{duration}_count{{{base}}} "
@@ -142,6 +144,8 @@ class TextWriter:
         _header(out, m.RUNS)
         for k, c in checks:
             out.extend(map(str.__add__, k.runs, map(_counts(c.runs, max(c.runs)), c.runs)))
+        _header(out, m.UNJUDGED)
+        out.extend(k.unjudged + i(c.unjudged) for k, c in checks)
         _header(out, m.DURATION)
         for k, c in checks:
             totals = list(accumulate(c.duration_counts))

@@ -41,6 +41,12 @@ INFO = MetricName(
 )
 STALE = MetricName("vigil_check_stale", "gauge", "1 when the last result is older than 2*interval+timeout.", CHECK)
 RUNS = MetricName("vigil_check_runs", "counter", "Check runs by raw result (the availability SLI).", (*CHECK, "status"))
+UNJUDGED = MetricName(
+    "vigil_check_runs_unjudged",
+    "counter",
+    "Scheduled runs Vigil was too late to judge (its own event loop stalled); not in vigil_check_runs_total.",
+    CHECK,
+)
 DURATION = MetricName("vigil_check_duration_seconds", "histogram", "How long check runs took.", CHECK)
 OBSERVED = MetricName(
     "vigil_check_observed", "gauge", "Numeric values the check observed on its last run.", (*CHECK, "measure")
@@ -69,6 +75,7 @@ METRICS: tuple[MetricName, ...] = (
     INFO,
     STALE,
     RUNS,
+    UNJUDGED,
     DURATION,
     OBSERVED,
     LAST_RUN,

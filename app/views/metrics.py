@@ -71,6 +71,7 @@ class VigilCollector(Collector):
         observed, last_run, last_success = _gauge(m.OBSERVED), _gauge(m.LAST_RUN), _gauge(m.LAST_SUCCESS)
         failures, lag, forecast = _gauge(m.FAILURES), _gauge(m.LAG), _gauge(m.FORECAST)
         runs = CounterMetricFamily(m.RUNS.family, m.RUNS.help, labels=m.RUNS.labels)
+        unjudged = CounterMetricFamily(m.UNJUDGED.family, m.UNJUDGED.help, labels=m.UNJUDGED.labels)
         duration = HistogramMetricFamily(m.DURATION.family, m.DURATION.help, labels=m.DURATION.labels)
         for state in snapshot.checks:
             key = [state.component, state.check]
@@ -82,6 +83,7 @@ class VigilCollector(Collector):
             stale.add_metric(key, 1.0 if state.stale else 0.0)
             for s, count in zip(Status, state.runs, strict=True):
                 runs.add_metric([*key, s.value], count)
+            unjudged.add_metric(key, state.unjudged)
             cumulative = 0
             buckets = []
             for bound, count in zip(DURATION_BUCKETS, state.duration_counts, strict=True):
@@ -107,6 +109,7 @@ class VigilCollector(Collector):
             info,
             stale,
             runs,
+            unjudged,
             duration,
             observed,
             last_run,

@@ -26,6 +26,7 @@ class CheckSample(NamedTuple):
     effective: Status | None
     stale: bool
     runs: tuple[int, ...]  # per Status, in Status order
+    unjudged: int
     duration_counts: tuple[int, ...]
     duration_sum: float
     consecutive_failures: int
@@ -54,6 +55,7 @@ def take_snapshot(store: Store) -> Snapshot:
                 state.effective,
                 state.stale,
                 tuple(state.runs.values()),  # made in Status order (Store)
+                state.unjudged,
                 tuple(state.duration_counts),
                 state.duration_sum,
                 state.consecutive_failures,

@@ -6,8 +6,9 @@ import json
 import time
 from typing import Any
 
+from app.engine.scheduler import FIRST_RUN_SPREAD
 from app.main import build_engine
-from tests.conftest import all_ran, http, make_settings, reach, serve
+from tests.conftest import HttpTarget, all_ran, http, make_settings, reach, serve, wait_until
 
 FAST = {"interval": "300ms", "timeout": "250ms", "failure_threshold": 1, "success_threshold": 1, "jitter": 0}
 
@@ -288,3 +289,23 @@ def test_livez_fails_when_the_scheduler_loop_stalls() -> None:
     assert live(store) == (200, b"ok\n")
     store.heartbeat = time.monotonic() - LIVENESS_STALL - 0.1
     assert live(store) == (503, b"scheduler loop stalled\n")
+
+
+async def test_startup_is_bounded_by_timeouts_not_intervals(http_target: HttpTarget) -> None:
+    """An hourly and a daily check (certificate expiry, say) still run once soon after start: /startupz passes
+    within initial_delay + FIRST_RUN_SPREAD + timeout, not after a tenth of the interval (6 min and 2.4 h)."""
+    timeout = 1.0
+    settings = make_settings(
+        defaults={"timeout": f"{timeout}s", "jitter": 0.1},
+        components={
+            "site": http(
+                http_target.url,
+                hourly={**reach("/"), "interval": "1h"},
+                daily={**reach("/"), "interval": "24h"},
+            )
+        },
+    )
+    async with serve(settings) as served:
+        await wait_until(lambda: all_ran(served), timeout=(FIRST_RUN_SPREAD + timeout) * 3, what="every first run")
+        async with served.session.get(f"{served.url}/startupz") as response:
+            assert response.status == 200, await response.text()

@@ -18,6 +18,8 @@ from pathlib import Path
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from app.config.specs import shard_of
+from app.model import CheckId
 from devenv.servers import free_port
 from tests.conftest import HttpTarget
 
@@ -27,9 +29,27 @@ OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def expected_shard(check_id: str, count: int) -> int:
-    """The documented rule, computed here independently: sha256 of `component:check`, its first 8 bytes as a
-    big-endian integer, modulo the count. Pinned because changing it would move checks between replicas."""
-    return int.from_bytes(hashlib.sha256(check_id.encode()).digest()[:8], "big") % count
+    """The documented rule, computed here independently: rendezvous hashing, the shard whose weight (the first 8
+    bytes of sha256 of `component:check|index`, big-endian) is highest. Pinned because changing it would move
+    checks between replicas."""
+    weights = [int.from_bytes(hashlib.sha256(f"{check_id}|{i}".encode()).digest()[:8], "big") for i in range(count)]
+    return weights.index(max(weights))
+
+
+def test_growing_the_shard_count_moves_about_one_in_n_checks() -> None:
+    """3 -> 4 replicas moves about a quarter of the checks (each moved one restarts its history elsewhere), and
+    every check still has exactly one shard at each count."""
+    ids = [CheckId(f"component-{n // 10}", f"check-{n % 10}") for n in range(1000)]
+    before = {check_id: shard_of(check_id, 3) for check_id in ids}
+    after = {check_id: shard_of(check_id, 4) for check_id in ids}
+    moved = [check_id for check_id in ids if before[check_id] != after[check_id]]
+    assert len(moved) < 350, len(moved)
+    assert all(after[check_id] == 3 for check_id in moved), "a check only moves to the new shard"
+    assert all(expected_shard(str(check_id), 4) == after[check_id] for check_id in ids)
+    for count in (1, 2, 3, 4, 5):
+        shares = Counter(shard_of(check_id, count) for check_id in ids)
+        assert set(shares) == set(range(count))
+        assert min(shares.values()) > 1000 / count * 0.8, shares
 
 
 def get(url: str) -> tuple[int, str]:

@@ -10,7 +10,7 @@ from app.engine.scheduler import Scheduler
 from app.main import build_engine
 from app.model import Status
 from devenv.servers import RedisServer, free_port
-from tests.conftest import HangingServer, HttpTarget, make_settings, run_check, wait_until
+from tests.conftest import HangingServer, HttpTarget, http, make_settings, reach, run_check, wait_until
 
 FAST_REDIS = {"connect_timeout": 0.2, "socket_timeout": 0.2, "pool_timeout": 0.1}
 
@@ -215,3 +215,30 @@ async def test_stop_cancels_in_flight_runs_quickly(hanging_server: HangingServer
     await scheduler.stop(grace=2.0)
     assert time.monotonic() - begun < 1.5
     assert scheduler.store.ready is False and scheduler.store.shutting_down
+
+
+async def test_a_run_vigil_was_too_late_to_judge_is_not_the_targets_failure(hanging_server: HangingServer) -> None:
+    """The loop held for half the timeout (CPU throttling, a starved host, Vigil's own work) while a run waited
+    on its target: that run is counted as not judged, not as a failure of the target; the next one judges."""
+    timeout = 2.0
+    settings = settings_for(
+        {"hung": http(f"http://127.0.0.1:{hanging_server.port}/", reachable=reach("/"))},
+        interval=3600,
+        timeout=timeout,
+    )
+    scheduler = await started(settings)
+    try:
+        runner = scheduler.runners[("hung", "reachable")]
+        state = scheduler.store.states[("hung", "reachable")]
+        # In flight: the target has the run's connection (the run's own deadline is already ticking).
+        await wait_until(
+            lambda: runner.busy and hanging_server.conns, timeout * 3, "the first run waiting on its target"
+        )
+        time.sleep(timeout / 2)  # the event loop itself is held: nothing of Vigil runs meanwhile
+        await wait_until(lambda: not runner.busy, timeout * 3, "the first run over")
+        assert state.unjudged == 1 and state.last is None and state.runs[Status.FAIL] == 0
+        # Judged when Vigil keeps up: the same hung target fails.
+        result = await runner.run(scheduled=True)
+        assert result.status is Status.FAIL and state.last is result and state.unjudged == 1
+    finally:
+        await scheduler.stop()

@@ -209,7 +209,7 @@ def test_a_passing_check_heading_for_its_limit_warns_with_a_forecast() -> None:
     store = make_store(c__x=schedule(failure=1))
     kept = None
     for i in range(120):  # +9%/h for two hours, one run a minute
-        kept, _ = store.record(_limited("c:x", P, 0.44 + 0.09 * i / 60, 1_000_000.0 + 60 * i), float(i))
+        kept, _ = store.record(_limited("c:x", P, 0.44 + 0.09 * i / 60, 1_000_000.0 + 60 * i), 60.0 * i)
     assert kept is not None and kept.status is W
     assert re.fullmatch(
         r"memory utilisation reaches maxmemory in about 3 h 4\d min at the current rate \(62% now, \+9%/h over the "
@@ -220,12 +220,24 @@ def test_a_passing_check_heading_for_its_limit_warns_with_a_forecast() -> None:
     assert state.forecast is not None and state.forecast.measure == "memory_utilisation"
     assert store.ready  # a warn never gates readiness
     # A failing check gets no forecast; the next passing one has it again.
-    failed, _ = store.record(_limited("c:x", F, 0.63, 1_000_000.0 + 60 * 120), 121.0)
+    failed, _ = store.record(_limited("c:x", F, 0.63, 1_000_000.0 + 60 * 120), 60.0 * 120)
     assert failed.status is F and state.forecast is None and "reaches" not in failed.output
+
+
+def test_a_wall_clock_step_back_keeps_a_live_forecast() -> None:
+    """NTP steps the wall clock back an hour mid-series: the forecast runs on the monotonic clock, so it is
+    neither withdrawn nor bent (the wall-clock series would have held "future" points for a whole window)."""
+    store = make_store(c__x=schedule(failure=1))
+    kept = None
+    for i in range(120):
+        wall = 1_000_000.0 + 60 * i - (3600 if i >= 90 else 0)
+        kept, _ = store.record(_limited("c:x", P, 0.44 + 0.09 * i / 60, wall), 60.0 * i)
+    assert kept is not None and kept.status is W, kept
+    assert re.search(r"reaches maxmemory in about 3 h 4\d min .*\+9%/h", kept.output), kept.output
 
 
 def test_no_forecast_when_flat_or_turned_off() -> None:
     store = make_store(c__x=schedule(failure=1))
     for i in range(120):
-        kept, _ = store.record(_limited("c:x", P, 0.5, 1_000_000.0 + 60 * i), float(i))
+        kept, _ = store.record(_limited("c:x", P, 0.5, 1_000_000.0 + 60 * i), 60.0 * i)
     assert kept.status is P and store.states[("c", "x")].forecast is None

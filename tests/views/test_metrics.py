@@ -22,6 +22,7 @@ FAST = {"interval": "300ms", "timeout": "250ms", "failure_threshold": 1, "succes
 
 FAMILIES = {
     "vigil_check_up": "gauge",
+    "vigil_check_runs_unjudged": "counter",
     "vigil_check_status": "gauge",
     "vigil_check_duration_seconds": "histogram",
     "vigil_check_runs": "counter",

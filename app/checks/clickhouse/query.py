@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypeAlias, TypeVar
 
 from app import units
 from app.checks.base import CheckContext
@@ -17,6 +17,7 @@ from app.checks.clickhouse.judge import DEADLINE_MARGIN, not_run, query_budget
 from app.checks.clickhouse.sql import running_query, safety_settings
 from app.clients.clickhouse import ClickHouseClient, QueryResult
 from app.clients.clickhouse_errors import ConnectionLost, QueryTimeout
+from app.config.fields import CheckConfig
 from app.model import Limit, Observation
 
 
@@ -28,7 +29,9 @@ class QueryMemo:
     interrupted: dict[str, str] = field(default_factory=dict)
 
 
-Context = CheckContext[ClickHouseComponent, Any, ClickHouseClient, QueryMemo]
+OptionsT = TypeVar("OptionsT", bound=CheckConfig)
+# A `clickhouse` check's context; helpers shared by the kinds are generic over the kind's options.
+Context: TypeAlias = CheckContext[ClickHouseComponent, OptionsT, ClickHouseClient, QueryMemo]
 
 
 class NoTimeLeft(Exception):
@@ -50,7 +53,9 @@ class PreviousQueryRunning(Exception):
         self.elapsed = elapsed
 
 
-async def run_query(ctx: Context, sql: str, step: str, label: str, timeout: float | None = None) -> QueryResult:
+async def run_query(
+    ctx: Context[OptionsT], sql: str, step: str, label: str, timeout: float | None = None
+) -> QueryResult:
     """One query, budgeted to the time left (and its own `timeout`), cancelled on the server when it runs out.
 
     Raises PreviousQueryRunning, NoTimeLeft, PoolExhausted or a ClickHouseError (QueryTimeout, ServerError,
@@ -66,7 +71,7 @@ async def run_query(ctx: Context, sql: str, step: str, label: str, timeout: floa
         raise
 
 
-async def _send(ctx: Context, sql: str, label: str, query_id: str, timeout: float | None) -> QueryResult:
+async def _send(ctx: Context[OptionsT], sql: str, label: str, query_id: str, timeout: float | None) -> QueryResult:
     budget = query_budget(ctx.remaining(), timeout)
     if budget is None:
         raise NoTimeLeft(label)
@@ -80,7 +85,7 @@ async def _send(ctx: Context, sql: str, label: str, query_id: str, timeout: floa
     )
 
 
-async def _previous_queries_gone(ctx: Context) -> None:
+async def _previous_queries_gone(ctx: Context[OptionsT]) -> None:
     """Forget the check's cut-off queries that system.processes no longer shows; while one is still there, send it
     KILL QUERY again (in the background) and raise PreviousQueryRunning.
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from app.checks.clickhouse import buckets
 from app.checks.clickhouse.buckets import UnknownZone
-from app.checks.clickhouse.query import Context, run_query
+from app.checks.clickhouse.query import Context, OptionsT, run_query
 from app.checks.clickhouse.sql import TableRef, TimeColumn, schema_query
 
 # `DateTime`, `DateTime('Europe/Berlin')` (quotes escaped in some outputs), optionally inside Nullable(...)
@@ -36,7 +36,7 @@ class Tables:
     columns: dict[tuple[TableRef, str], TimeColumn]
 
 
-async def describe_tables(ctx: Context, wanted: Sequence[Wanted]) -> Tables:
+async def describe_tables(ctx: Context[OptionsT], wanted: Sequence[Wanted]) -> Tables:
     """The server's clock and zone and each wanted time column, from one small query on system.columns."""
     result = await run_query(ctx, schema_query(ref for ref, _, _ in wanted), "schema", "schema query on system.columns")
     if not result.rows:

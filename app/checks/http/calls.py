@@ -10,7 +10,7 @@ import contextlib
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
@@ -20,11 +20,16 @@ from app.checks.http.config import HttpComponent
 from app.checks.http.errors import NoAnswer
 from app.clients.http import HttpClient
 from app.clients.tcp import NameNotResolved
+from app.config.fields import CheckConfig
 from app.units import latency
 
 MAX_BODY = 1_048_576  # bytes read from a response body at most
 
-HttpContext = CheckContext[HttpComponent, Any, HttpClient, Any]
+OptionsT = TypeVar("OptionsT", bound=CheckConfig)
+MemoT = TypeVar("MemoT")
+# An `http` check's context: each kind names its options and memo (`HttpContext[HttpReachable, NoMemo]`);
+# helpers shared by several kinds are generic over both.
+HttpContext: TypeAlias = CheckContext[HttpComponent, OptionsT, HttpClient, MemoT]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +77,7 @@ async def read_body(content: aiohttp.StreamReader, limit: int = MAX_BODY) -> byt
 
 
 @contextlib.contextmanager
-def naming_stalled_lookups(ctx: HttpContext, url: str, connect: float) -> Iterator[None]:
+def naming_stalled_lookups(ctx: HttpContext[OptionsT, MemoT], url: str, connect: float) -> Iterator[None]:
     """A connect timeout that was still waiting on the name lookup says so (a hung resolver, worded as the tcp type
     words it); any other connect timeout goes on as it was."""
     try:
@@ -86,13 +91,13 @@ def naming_stalled_lookups(ctx: HttpContext, url: str, connect: float) -> Iterat
         raise
 
 
-def bounded(ctx: HttpContext, limit: float) -> float:
+def bounded(ctx: HttpContext[OptionsT, MemoT], limit: float) -> float:
     """A step's time: its own limit, or what is left of the run when that is less."""
     return max(0.001, min(limit, ctx.remaining()))
 
 
 async def request(
-    ctx: HttpContext,
+    ctx: HttpContext[OptionsT, MemoT],
     method: str,
     url: str,
     *,

@@ -31,7 +31,7 @@ class _Stop(Exception):
     """A request that could not be made: the run ends with this sentence."""
 
 
-async def run(ctx: HttpContext) -> Outcome:
+async def run(ctx: HttpContext[HttpCors, CorsMemo]) -> Outcome:
     options: HttpCors = ctx.options
     memo: CorsMemo = ctx.memo
     disallowed = options.disallowed_origin or memo.origin
@@ -61,7 +61,7 @@ async def run(ctx: HttpContext) -> Outcome:
     return Outcome.from_findings(findings, _observed(replies), ok=ok)
 
 
-async def _preflight(ctx: HttpContext, route: CorsRoute, origin: str, what: str) -> Reply:
+async def _preflight(ctx: HttpContext[HttpCors, CorsMemo], route: CorsRoute, origin: str, what: str) -> Reply:
     headers = {"Origin": origin, "Access-Control-Request-Method": route.method}
     if route.headers:
         # Browsers send the names lower-cased and sorted.
@@ -69,7 +69,9 @@ async def _preflight(ctx: HttpContext, route: CorsRoute, origin: str, what: str)
     return await _call(ctx, "OPTIONS", route.path, headers, what)
 
 
-async def _call(ctx: HttpContext, method: str, path: str, headers: dict[str, str], what: str) -> Reply:
+async def _call(
+    ctx: HttpContext[HttpCors, CorsMemo], method: str, path: str, headers: dict[str, str], what: str
+) -> Reply:
     options: HttpCors = ctx.options
     try:
         return await request(ctx, method, target(ctx.component, path), headers=headers, limit=options.request_timeout)

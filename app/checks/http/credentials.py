@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 
 from app.checks.http import tokens
-from app.checks.http.calls import MAX_BODY, HttpContext, request, target
+from app.checks.http.calls import MAX_BODY, HttpContext, MemoT, OptionsT, request, target
 from app.checks.http.config import HttpJwt, TokenEndpoint
 from app.checks.http.errors import NoAnswer, reason
 
@@ -33,7 +33,7 @@ class Issued:
     source: str  # "issued by POST /auth/token" or "minted with signing_key (HS256)"
 
 
-async def from_endpoint(ctx: HttpContext, endpoint: TokenEndpoint) -> Issued:
+async def from_endpoint(ctx: HttpContext[OptionsT, MemoT], endpoint: TokenEndpoint) -> Issued:
     where = f"token endpoint POST {endpoint.url}"
     fields = {"grant_type": "client_credentials", "client_id": endpoint.client_id}
     if endpoint.client_secret is not None:
@@ -85,7 +85,7 @@ def minted(options: HttpJwt, now: float) -> Issued:
     return Issued(token, None, f"minted with signing_key ({options.algorithm})")
 
 
-async def for_jwt_check(ctx: HttpContext, options: HttpJwt) -> Issued:
+async def for_jwt_check(ctx: HttpContext[OptionsT, MemoT], options: HttpJwt) -> Issued:
     """As a client gets it: from the token endpoint when there is one, else minted."""
     if options.token is not None:
         return await from_endpoint(ctx, options.token)
@@ -100,7 +100,7 @@ class TokenCache:
     expires_at: float = 0.0
 
 
-async def for_websocket(ctx: HttpContext, options: HttpJwt, cache: TokenCache) -> Issued:
+async def for_websocket(ctx: HttpContext[OptionsT, MemoT], options: HttpJwt, cache: TokenCache) -> Issued:
     """Minted when the jwt check has a key (with its audience, issuer and claims; a token endpoint outage is then
     the jwt check's failure alone), else from the endpoint, reused as clients do until it nears its expiry."""
     now = time.time()

@@ -8,6 +8,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import aiohttp
 
 from app import units
+from app.checks.base import NoMemo
 from app.checks.http import https_rules
 from app.checks.http.calls import HttpContext, api_headers, request, target
 from app.checks.http.errors import NoAnswer, reason
@@ -23,7 +24,7 @@ def plain_url(url: str, path: str) -> str:
     return urlunsplit(("http", netloc, parts.path or "/", parts.query, ""))
 
 
-async def run(ctx: HttpContext) -> Outcome:
+async def run(ctx: HttpContext[HttpHttps, NoMemo]) -> Outcome:
     options: HttpHttps = ctx.options
     component = ctx.component
     https_url = target(component, options.path)

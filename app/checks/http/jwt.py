@@ -26,12 +26,12 @@ class JwtMemo:
     other_keys: dict[str, str] = field(default_factory=dict)  # algorithm -> a key the target never saw
 
 
-async def run(ctx: HttpContext) -> Outcome:
+async def run(ctx: HttpContext[HttpJwt, JwtMemo]) -> Outcome:
     mask = TokenMask()
     return await mask.guard(_run(ctx, mask))
 
 
-async def _run(ctx: HttpContext, mask: TokenMask) -> Outcome:
+async def _run(ctx: HttpContext[HttpJwt, JwtMemo], mask: TokenMask) -> Outcome:
     options: HttpJwt = ctx.options
     try:
         issued = await for_jwt_check(ctx, options)
@@ -75,7 +75,9 @@ async def _run(ctx: HttpContext, mask: TokenMask) -> Outcome:
     return outcome
 
 
-async def _forge(ctx: HttpContext, parsed: tokens.Parsed) -> tuple[list[tuple[Case, str | None]], list[str]]:
+async def _forge(
+    ctx: HttpContext[HttpJwt, JwtMemo], parsed: tokens.Parsed
+) -> tuple[list[tuple[Case, str | None]], list[str]]:
     """The bad tokens that can be made from the valid one (and the key, when configured), and what could not."""
     options: HttpJwt = ctx.options
     algorithm = str(parsed.header.get("alg", ""))
@@ -101,7 +103,7 @@ async def _forge(ctx: HttpContext, parsed: tokens.Parsed) -> tuple[list[tuple[Ca
     return forged, not_tried
 
 
-async def _call(ctx: HttpContext, token: str | None, what: str) -> Reply:
+async def _call(ctx: HttpContext[HttpJwt, JwtMemo], token: str | None, what: str) -> Reply:
     options: HttpJwt = ctx.options
     headers = api_headers(ctx.component)
     if token is not None:

@@ -12,6 +12,7 @@ import asyncio
 import aiohttp
 
 from app import units
+from app.checks.base import NoMemo
 from app.checks.http import latency_rules
 from app.checks.http.calls import MAX_BODY, HttpContext, api_headers, request, target
 from app.checks.http.errors import NoAnswer, reason
@@ -25,7 +26,7 @@ def reserve(timeout: float) -> float:
     return min(0.25, max(0.02, 0.05 * timeout))
 
 
-async def run(ctx: HttpContext) -> Outcome:
+async def run(ctx: HttpContext[HttpLatency, NoMemo]) -> Outcome:
     options: HttpLatency = ctx.options
     stop_at = ctx.deadline - reserve(ctx.schedule.timeout)
     runs = [await _measure(ctx, name, path, stop_at) for name, path in options.paths.items()]
@@ -39,7 +40,7 @@ async def run(ctx: HttpContext) -> Outcome:
     return Outcome.from_findings(findings, observed, ok=ok)
 
 
-async def _measure(ctx: HttpContext, name: str, path: LatencyPath, stop_at: float) -> PathRun:
+async def _measure(ctx: HttpContext[HttpLatency, NoMemo], name: str, path: LatencyPath, stop_at: float) -> PathRun:
     options: HttpLatency = ctx.options
     loop = asyncio.get_running_loop()
     url = target(ctx.component, path.path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 from app import units
+from app.checks.base import NoMemo
 from app.checks.http.calls import HttpContext, flatten, naming_stalled_lookups, read_body, target
 from app.checks.http.conditions import body_problems, header_problems
 from app.checks.http.config import HttpReachable
@@ -16,7 +17,7 @@ from app.checks.http.json_fields import mismatches
 from app.model import Observation, Outcome, Status
 
 
-async def run(ctx: HttpContext) -> Outcome:
+async def run(ctx: HttpContext[HttpReachable, NoMemo]) -> Outcome:
     component = ctx.component
     options: HttpReachable = ctx.options
     headers = dict(component.headers)

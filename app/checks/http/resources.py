@@ -19,7 +19,7 @@ from app.model import Outcome, Status
 MAX_METRICS = 8 * 1_048_576  # bytes of a metrics page read at most (the process_* lines come early in practice)
 
 
-async def run(ctx: HttpContext) -> Outcome:
+async def run(ctx: HttpContext[HttpResources, ResourcesMemo]) -> Outcome:
     options: HttpResources = ctx.options
     memo: ResourcesMemo = ctx.memo
     if options.source == "prometheus":
@@ -34,7 +34,7 @@ async def run(ctx: HttpContext) -> Outcome:
     return resources_rules.judge(usage, rate, note, limits, problems)
 
 
-async def _scrape(ctx: HttpContext) -> tuple[Usage, list[str]] | Outcome:
+async def _scrape(ctx: HttpContext[HttpResources, ResourcesMemo]) -> tuple[Usage, list[str]] | Outcome:
     options: HttpResources = ctx.options
     component = ctx.component
     url = target(component, options.metrics_path)

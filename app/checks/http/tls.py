@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from app.checks.base import NoMemo
 from app.checks.http.calls import HttpContext
 from app.checks.http.production_config import HttpTls
 from app.checks.tcp.tls import inspect
@@ -12,7 +13,7 @@ from app.clients.tcp import Endpoint
 from app.model import Outcome
 
 
-async def run(ctx: HttpContext) -> Outcome:
+async def run(ctx: HttpContext[HttpTls, NoMemo]) -> Outcome:
     options: HttpTls = ctx.options
     url = urlsplit(ctx.component.url)
     host = url.hostname or ""  # the config requires an https:// url with a host

@@ -26,12 +26,12 @@ WebSocket = aiohttp.ClientWebSocketResponse
 _CLOSE_WAIT = 1.0  # seconds at most for the server's half of the closing handshake
 
 
-async def run(ctx: HttpContext) -> Outcome:
+async def run(ctx: HttpContext[HttpWebSocket, TokenCache]) -> Outcome:
     mask = TokenMask()
     return await mask.guard(_run(ctx, mask))
 
 
-async def _run(ctx: HttpContext, mask: TokenMask) -> Outcome:
+async def _run(ctx: HttpContext[HttpWebSocket, TokenCache], mask: TokenMask) -> Outcome:
     options: HttpWebSocket = ctx.options
     token: str | None = None
     with_token = ""
@@ -75,7 +75,7 @@ async def _run(ctx: HttpContext, mask: TokenMask) -> Outcome:
     return Outcome.from_findings(findings, observed, ok=ok)
 
 
-async def _connect(ctx: HttpContext, token: str | None, *, anonymous: bool) -> WebSocket:
+async def _connect(ctx: HttpContext[HttpWebSocket, TokenCache], token: str | None, *, anonymous: bool) -> WebSocket:
     """The upgrade, bounded by the handshake timeout; the token where `auth` puts it (none when anonymous)."""
     options: HttpWebSocket = ctx.options
     auth = options.auth
@@ -148,7 +148,7 @@ async def _exchange(ws: WebSocket, options: HttpWebSocket, seconds: float) -> Ex
         return Exchange("silent", seconds, last)
 
 
-async def _anonymous(ctx: HttpContext) -> Anonymous:
+async def _anonymous(ctx: HttpContext[HttpWebSocket, TokenCache]) -> Anonymous:
     """The same upgrade without any credential, and what happens after it."""
     options: HttpWebSocket = ctx.options
     try:
