@@ -3,6 +3,9 @@ is generated from it."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -64,3 +67,10 @@ def test_the_docs_table_lists_every_family_once() -> None:
     assert "| `vigil_check_forecast_seconds` | gauge | `component`, `check`, `measure` |" in table
     assert "| `vigil_check_runs_total` | counter | `component`, `check`, `status` |" in table
     assert "| `vigil_check_duration_seconds` | histogram | `component`, `check`, `le` |" in table
+
+
+def test_the_text_writer_does_not_import_the_collector() -> None:
+    """The table and the snapshot sit below both writers: exposition and metrics no longer import each other."""
+    code = "import sys, app.views.exposition; print('app.views.metrics' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
