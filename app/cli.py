@@ -209,7 +209,7 @@ async def check(settings: Settings, specs: list[CheckSpec], args: argparse.Names
     from app.main import build_engine
     from app.masking import Scrubber
     from app.views.gate import junit_xml, table
-    from app.views.report import health_document, overall
+    from app.views.report import encode, health_document, overall
 
     # The report says what failed; transition log lines would only repeat it.
     setup_logging(settings.log_format, "error", Scrubber(settings.secret_values()))
@@ -249,7 +249,7 @@ async def check(settings: Settings, specs: list[CheckSpec], args: argparse.Names
     ready = overall(states, strict=args.strict).ok
     if args.format == "json":
         _, document = health_document(store, states, details=True, strict=args.strict, group="area")
-        report = json.dumps(document, indent=2) + "\n"
+        report = encode(document, indent=2) + "\n"
     elif args.format == "junit":
         report = junit_xml(store, states, elapsed)
     else:

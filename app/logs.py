@@ -8,11 +8,12 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import time
 import traceback
 from typing import Any
 
+from app import units
 from app.masking import Scrubber
+from app.text import printable
 
 LOGGER = "vigil"
 _FIELDS = ("check", "old", "new", "reason", "component")
@@ -24,17 +25,19 @@ class _ScrubFilter(logging.Filter):
         self.scrubber = scrubber
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = self.scrubber.text(record.getMessage())
+        # One line per record whatever a target wrote: control characters in a message or a field are escaped,
+        # so no text can forge a line or drive a terminal.
+        record.msg = printable(self.scrubber.text(record.getMessage()))
         record.args = None
         for name in _FIELDS:
             value = getattr(record, name, None)
             if isinstance(value, str):
-                setattr(record, name, self.scrubber.text(value))
+                setattr(record, name, printable(self.scrubber.text(value)))
         if record.exc_info:
             # A bug in Vigil is logged with its traceback, formatted here so the mask covers it too (exception
             # messages may quote a URL with a password); the formatter then prints the text as it is.
             text = "".join(traceback.format_exception(*record.exc_info)).rstrip()
-            record.exc_text = self.scrubber.text(text)
+            record.exc_text = "\n".join(printable(line) for line in self.scrubber.text(text).split("\n"))
             record.exc_info = None
         return True
 
@@ -42,7 +45,7 @@ class _ScrubFilter(logging.Filter):
 class _JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "time": units.iso_timestamp(record.created, precise=True),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),

@@ -8,11 +8,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+MASK = "***"  # what every secret reads as, whoever masks it (configured secrets here, run-time tokens in checks)
+
 
 class Scrubber:
     """Replaces every configured secret (and URL passwords) with `***` in text bound for users."""
 
-    MASK = "***"
     _URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<password>[^@/\s]+)@", re.I)
 
     def __init__(self, secrets: list[str]) -> None:
@@ -21,8 +22,8 @@ class Scrubber:
     def text(self, text: str) -> str:
         for secret in self.secrets:
             if secret in text:
-                text = text.replace(secret, self.MASK)
-        return self._URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{self.MASK}@", text)
+                text = text.replace(secret, MASK)
+        return self._URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
 
     def data(self, value: Any) -> Any:
         if isinstance(value, str):

@@ -62,6 +62,9 @@ class Observation:
     limit: Limit | None = None
 
 
+Finding = tuple[Status, str]  # one judgement of a check: its status and the sentence that says why (see checks.judging)
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What a check function returns."""
@@ -74,7 +77,7 @@ class Outcome:
     latch: str | None = None
 
     @classmethod
-    def from_findings(cls, findings: list[tuple[Status, str]], observed: list[Observation], ok: str = "ok") -> Outcome:
+    def from_findings(cls, findings: list[Finding], observed: list[Observation], ok: str = "ok") -> Outcome:
         """Worst status of several findings; output lists the non-pass ones, worst first."""
         status = Status.PASS
         for finding_status, _ in findings:

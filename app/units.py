@@ -1,4 +1,4 @@
-"""Durations in, words out: parsing `15s`/`2m`/`7d` from config, and every number Vigil writes for people.
+"""Durations and sizes in, words out: `15s`, `2m`, `512Mi` parsed from config, and every number Vigil writes for people.
 
 Redis, ClickHouse, HTTP outputs and the CLI all word durations, sizes, ratios, counts and times here, alike.
 """
@@ -27,6 +27,29 @@ def parse_duration(value: Any) -> float:
     if seconds < 0:
         raise ValueError("a duration cannot be negative")
     return seconds
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]iB|[KMGT]i|[kKMGT]B|[kKMGT]|B)?\s*$")
+_SIZE_FACTOR = {"": 1, "B": 1, "k": 1000, "K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4}
+
+
+def parse_size(value: Any) -> int:
+    """Bytes from `536870912`, `512Mi`, `512MiB`, `1.5GiB`, `500M`, `500MB` (Ki/KiB powers of 1024; k/K/KB of 1000)."""
+    if isinstance(value, bool):
+        raise ValueError("expected a size such as 512Mi, 2GiB or a number of bytes")
+    if isinstance(value, int | float):
+        number, unit = float(value), ""
+    elif isinstance(value, str) and (match := _SIZE.match(value)):
+        number, unit = float(match.group(1)), match.group(2) or ""
+    else:
+        raise ValueError("expected a size such as 512Mi, 2GiB or a number of bytes")
+    if unit.endswith("iB") or unit.endswith("i"):
+        factor = 1024 ** ("KMGT".index(unit[0]) + 1)
+    else:
+        factor = _SIZE_FACTOR[unit.removesuffix("B") or unit]
+    if number < 0:
+        raise ValueError("a size cannot be negative")
+    return int(number * factor)
 
 
 def span(seconds: float) -> str:
@@ -90,9 +113,11 @@ def timestamp(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def iso_timestamp(epoch: float) -> str:
-    """A moment, UTC, ISO 8601: `2026-11-27T16:05:00Z`."""
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def iso_timestamp(epoch: float, *, precise: bool = False) -> str:
+    """A moment, UTC, ISO 8601: `2026-11-27T16:05:00Z` in a sentence; `precise`: to the millisecond, as documents
+    and log lines carry it (`2026-11-27T16:05:00.123Z`)."""
+    moment = datetime.fromtimestamp(epoch, UTC)
+    return moment.isoformat(timespec="milliseconds" if precise else "seconds").replace("+00:00", "Z")
 
 
 def bucket_start(epoch: float, bucket: float) -> str:

@@ -1,6 +1,7 @@
 """The Grafana dashboard (examples/grafana-dashboard.json): every PromQL expression parses (promtool), every metric
 it names exists in Vigil's /metrics or the recording rules, and a real Prometheus scraping a real Vigil (Redis,
-ClickHouse and HTTP checks) answers every panel's query with data."""
+ClickHouse, HTTP and TLS checks) answers every panel's query with data that says what is failing now and since
+when, the availability per component and check, and when certificates expire."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -22,8 +24,16 @@ from tests.conftest import HttpTarget, http, make_settings, prometheus_query, pr
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD = ROOT / "examples" / "grafana-dashboard.json"
 RULES = ROOT / "examples" / "prometheus-rules.yml"
-# What Grafana puts in place of the variables when "All" is selected, and a rate window for 1 s scrapes.
-SUBSTITUTIONS = {"$__rate_interval": "15s", "$job": ".+", "$component": ".+", "$check": ".+"}
+# What Grafana puts in place of the variables when "All" is selected, a rate window for 1 s scrapes, and a range
+# (and its step) that fits in the test's few minutes.
+SUBSTITUTIONS = {
+    "$__rate_interval": "15s",
+    "$__range": "10m",
+    "$__interval": "1s",
+    "$job": ".+",
+    "$component": ".+",
+    "$check": ".+",
+}
 KEYWORDS = {"and", "or", "unless", "bool", "offset", "inf", "nan"}
 
 
@@ -83,6 +93,12 @@ def test_dashboard_has_the_panels_and_variables_it_promises() -> None:
     titles = {p["title"] for p in panels(dashboard)}
     assert {
         "Ready",
+        "Failing and warning checks",
+        "Certificate expiry",
+        "Availability per component",
+        "Availability per check",
+        "Availability per component, this calendar month",
+        "Availability per check, this calendar month",
         "Check state",
         "Availability against the objective",
         "Error budget remaining",
@@ -93,12 +109,42 @@ def test_dashboard_has_the_panels_and_variables_it_promises() -> None:
         "ClickHouse SLA query latency",
     } <= titles
     variables = {v["name"]: v for v in dashboard["templating"]["list"]}
-    assert set(variables) == {"datasource", "job", "component", "check"}
+    assert set(variables) == {"datasource", "job", "component", "check", "vigil_url"}
+    assert variables["vigil_url"]["type"] == "textbox"
     for panel in panels(dashboard):
         assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, panel["title"]
         assert panel["targets"], panel["title"]
     # Sharded or not, no query singles out an instance.
     assert not any("instance" in expr for expr in expressions(dashboard).values())
+
+
+def by_title(title: str) -> dict[str, Any]:
+    return next(p for p in panels(load()) if p["title"] == title)
+
+
+def test_tables_link_each_check_to_vigils_page() -> None:
+    """The status page filters on `?q=` (its filter box, kept in the URL): a link opens the page on the one check."""
+    for title in ("Failing and warning checks", "Certificate expiry", "Availability per check"):
+        panel = by_title(title)
+        links = {
+            o["matcher"]["options"]: prop["value"]
+            for o in panel["fieldConfig"]["overrides"]
+            for prop in o["properties"]
+            if prop["id"] == "links"
+        }
+        assert set(links) == {"Component", "Check"}, title
+        for value in links.values():
+            assert value[0]["url"] == "${vigil_url}/?q=${__data.fields.component}:${__data.fields.check}"
+
+
+def test_sla_panels_cover_the_range_and_the_calendar_month() -> None:
+    for title in ("Availability per component", "Availability per check"):
+        assert "timeFrom" not in by_title(title)  # the dashboard's range
+        month = by_title(f"{title}, this calendar month")
+        assert month["timeFrom"] == "now/M"  # Grafana: "this month so far"
+        assert month["targets"] == by_title(title)["targets"]
+        for target in month["targets"]:
+            assert "[$__range]" in target["expr"] or target["refId"] == "B"
 
 
 def test_every_expression_parses(tmp_path: Path) -> None:
@@ -166,8 +212,28 @@ def test_slo_rules_compute_the_error_budget(tmp_path: Path) -> None:
 
 
 async def test_every_panel_has_data_in_a_real_prometheus(
-    redis_server: RedisServer, clickhouse_server: ClickHouseServer, http_target: HttpTarget, tmp_path: Path
+    redis_server: RedisServer,
+    clickhouse_server: ClickHouseServer,
+    http_target: HttpTarget,
+    https_target: tuple[HttpTarget, Path],
+    tmp_path: Path,
 ) -> None:
+    flipping = HttpTarget().start()  # its own: the test turns its /switch from ok to a hang midway
+    try:
+        await every_panel_has_data(redis_server, clickhouse_server, http_target, https_target, flipping, tmp_path)
+    finally:
+        flipping.stop()
+
+
+async def every_panel_has_data(
+    redis_server: RedisServer,
+    clickhouse_server: ClickHouseServer,
+    http_target: HttpTarget,
+    https_target: tuple[HttpTarget, Path],
+    flipping: HttpTarget,
+    tmp_path: Path,
+) -> None:
+    tls_target, ca_file = https_target
     settings = make_settings(
         defaults={"interval": "1s", "timeout": "800ms", "jitter": 0, "failure_threshold": 1},
         components={
@@ -191,6 +257,15 @@ async def test_every_panel_has_data_in_a_real_prometheus(
                 },
             },
             "api": http(http_target.url, ok=reach("/ok"), broken=reach("/status/500")),
+            "edge": http(flipping.url, flip=reach("/switch")),
+            # A 2-day certificate: below the 3-day warn threshold, above the 1-day fail one.
+            "web": {
+                **http(
+                    tls_target.url,
+                    cert={"kind": "tls", "warn_before": "3d", "fail_before": "1d", "handshake_timeout": 0.5},
+                ),
+                "tls_ca_file": str(ca_file),
+            },
         },
     )
     found = expressions(load())
@@ -224,6 +299,14 @@ async def test_every_panel_has_data_in_a_real_prometheus(
                     except aiohttp.ClientError:
                         continue  # Prometheus still starting
                 assert not empty, f"no data after a few scrapes for: {empty}"
+
+                async def query(where: str) -> dict[tuple[str, ...], str]:
+                    rows = await prometheus_query(session, base, substitute(found[where]))
+                    return {
+                        tuple(v for k, v in sorted(r["metric"].items()) if k not in ("__name__",)): r["value"][1]
+                        for r in rows
+                    }
+
                 # The values behind the panels make sense, not only exist.
                 state = await prometheus_query(session, base, substitute(found["Check state/A"]))
                 states = {(r["metric"]["component"], r["metric"]["check"]): r["value"][1] for r in state}
@@ -235,3 +318,42 @@ async def test_every_panel_has_data_in_a_real_prometheus(
                 budgets = {r["metric"]["check"]: float(r["value"][1]) for r in budget}
                 assert budgets["ok"] == 1.0 and budgets["broken"] < 0  # every run of broken failed: overspent
                 assert "memory" not in budgets  # degraded checks have no SLO
+
+                # What is failing now: exactly the failing and warning checks, with their state and severity.
+                # (label tuples are sorted by label name: check, component, severity, status)
+                failing = await query("Failing and warning checks/A")
+                assert set(failing) == {("broken", "api", "critical", "fail"), ("cert", "web", "degraded", "warn")}
+                certificate = await query("Certificate expiry/A")
+                left = float(certificate[("cert", "web")])
+                assert 86400 < left <= 2 * 86400  # the test certificate is valid for 2 days
+                expires = float((await query("Certificate expiry/B"))[("cert", "web")]) / 1000
+                assert abs(expires - (time.time() + left)) < 60
+
+                # Since when: the flipped check is failing since the flip, the others since Prometheus first saw them.
+                started = time.time()
+                flipping.switch = "late-headers"  # no answer: the 800 ms timeout fails the next run
+                await wait_for_query(session, base, substitute(found["Failing and warning checks/A"]), "edge", 20)
+                since = {k: float(v) / 1000 for k, v in (await query("Failing and warning checks/B")).items()}
+                assert set(since) == {("flip", "edge", "fail"), ("broken", "api", "fail"), ("cert", "web", "warn")}
+                assert started - 2 <= since[("flip", "edge", "fail")] <= time.time()
+                assert since[("broken", "api", "fail")] < started
+
+                # SLA: the always-failing critical check is at 0%, the passing one near 100% (a run may time out on a
+                # busy machine); degraded checks have none; a component's is the mean of its critical checks'.
+                for where in ("Availability per check/A", "Availability per check, this calendar month/A"):
+                    availability = {k: float(v) for k, v in (await query(where)).items()}
+                    assert availability[("broken", "api")] == 0.0 and availability[("ok", "api")] > 0.9, where
+                    assert ("memory", "cache") not in availability and ("cert", "web") not in availability
+                components = {k: float(v) for k, v in (await query("Availability per component/A")).items()}
+                assert components[("api",)] == pytest.approx((availability[("ok", "api")] + 0.0) / 2, abs=0.01)
+                assert components[("cache",)] > 0.9
+
+
+async def wait_for_query(session: aiohttp.ClientSession, base: str, expr: str, component: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = await prometheus_query(session, base, expr)
+        if any(r["metric"]["component"] == component for r in rows):
+            return
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"{component} never showed in {expr}")

@@ -25,7 +25,7 @@ def series(name: str, values: str, **labels: str) -> dict[str, str]:
 def test_rules_are_valid() -> None:
     done = subprocess.run(["promtool", "check", "rules", str(RULES)], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "SUCCESS: 14 rules found" in done.stdout
+    assert "SUCCESS: 19 rules found" in done.stdout
 
 
 def test_alerts_fire_for_failing_critical_checks_only(tmp_path: Path) -> None:
@@ -37,32 +37,51 @@ def test_alerts_fire_for_failing_critical_checks_only(tmp_path: Path) -> None:
         series("vigil_check_runs_total", "0+4x120", status="fail", **cache),
         series("vigil_check_runs_total", "0+0x120", status="pass", **cache),
         series("vigil_check_up", "0x120", **cache),
-        series("vigil_check_info", "1x120", type="redis", severity="critical", **cache),
+        series("vigil_check_info", "1x120", type="redis", severity="critical", area="redis", **cache),
+        series("vigil_check_cause", "1x120", cause="cache", root="true", **cache),
         # api:health (critical) passes.
         series("vigil_check_runs_total", "0+0x120", status="fail", **api),
         series("vigil_check_runs_total", "0+4x120", status="pass", **api),
         series("vigil_check_up", "1x120", **api),
-        series("vigil_check_info", "1x120", type="http", severity="critical", **api),
+        series("vigil_check_info", "1x120", type="http", severity="critical", area="web", **api),
         # cache:memory (degraded) fails: a ticket after 15 minutes, never a page.
         series("vigil_check_runs_total", "0+4x120", status="fail", **memory),
         series("vigil_check_runs_total", "0+0x120", status="pass", **memory),
         series("vigil_check_up", "0x120", **memory),
-        series("vigil_check_info", "1x120", type="redis", severity="degraded", **memory),
+        series("vigil_check_info", "1x120", type="redis", severity="degraded", area="redis", **memory),
+        series("vigil_check_cause", "1x120", cause="cache", root="true", **memory),
     ]
+    page = "https://vigil.example.com/status#chk-"
+    runbooks = "https://vigil.example.com/docs/alerts/#"
     failing = {
-        "exp_labels": {"severity": "page", **cache},
+        "exp_labels": {"severity": "page", "area": "redis", "cause": "cache", "root": "true", **cache},
         "exp_annotations": {
-            "summary": "cache:connectivity is failing",
-            "description": "Critical check cache:connectivity has reported fail for 2 minutes; /readyz is 503.",
+            "summary": "Critical check cache:connectivity is failing",
+            "description": "cache:connectivity has failed for 2 minutes. It is critical: /readyz answers 503, so the "
+            "application is taken out of service (caused by cache).",
+            "runbook_url": f"{runbooks}vigilcriticalcheckfailing",
+            "status_page": f"{page}cache:connectivity",
         },
     }
     fast_burn = {
-        "exp_labels": {"severity": "page", **cache},
-        "exp_annotations": {"summary": "cache:connectivity burns its 99.5% SLO budget 14.4x too fast"},
+        "exp_labels": {"severity": "page", "area": "redis", "cause": "cache", "root": "true", **cache},
+        "exp_annotations": {
+            "summary": "cache:connectivity burns its 99.5% SLO budget 14.4x too fast",
+            "description": "cache:connectivity spends its error budget 14.4x faster than the SLO allows: runs fail "
+            "often enough to matter to users, even while the check is not reported failing.",
+            "runbook_url": f"{runbooks}vigilslofastburn",
+            "status_page": f"{page}cache:connectivity",
+        },
     }
     degraded = {
-        "exp_labels": {"severity": "ticket", **memory},
-        "exp_annotations": {"summary": "cache:memory (degraded) is failing"},
+        "exp_labels": {"severity": "ticket", "area": "redis", "cause": "cache", "root": "true", **memory},
+        "exp_annotations": {
+            "summary": "Check cache:memory (degraded) is failing",
+            "description": "cache:memory has failed for 15 minutes. It is degraded, not critical: the application "
+            "stays ready, but a feature or a safety margin is lost (caused by cache).",
+            "runbook_url": f"{runbooks}vigildegradedcheckfailing",
+            "status_page": f"{page}cache:memory",
+        },
     }
     suite = {
         "rule_files": [str(RULES)],
@@ -136,3 +155,84 @@ async def test_real_prometheus_scrapes_vigil_and_evaluates_the_sli(http_target: 
                 assert {(r["metric"]["check"], float(r["value"][1])) for r in ratios} == {("ok", 0.0), ("broken", 1.0)}
                 target = await prometheus_query(session, base, 'up{job="vigil"}')
                 assert target[0]["value"][1] == "1"
+
+
+def critical_annotations(component: str, check: str, cause: str) -> dict[str, str]:
+    return {
+        "summary": f"Critical check {component}:{check} is failing",
+        "description": f"{component}:{check} has failed for 2 minutes. It is critical: /readyz answers 503, so the "
+        f"application is taken out of service (caused by {cause}).",
+        "runbook_url": "https://vigil.example.com/docs/alerts/#vigilcriticalcheckfailing",
+        "status_page": f"https://vigil.example.com/status#chk-{component}:{check}",
+    }
+
+
+def test_two_replicas_raise_one_alert_and_vigil_down_pages(tmp_path: Path) -> None:
+    """Two Vigils running the same checks: one alert per check, not one per replica; a Vigil Prometheus cannot
+    scrape pages on its own, and a failing dependent check carries its root cause for Alertmanager's inhibition."""
+    cache = {"component": "cache", "check": "connectivity"}
+    login = {"component": "sessions", "check": "login"}
+    inputs = []
+    for instance in ("vigil-0:8080", "vigil-1:8080"):
+        inputs += [
+            series("vigil_check_up", "0x30", instance=instance, **cache),
+            series(
+                "vigil_check_info", "1x30", instance=instance, type="redis", severity="critical", area="redis", **cache
+            ),
+            series("vigil_check_cause", "1x30", instance=instance, cause="cache", root="true", **cache),
+            series("vigil_check_up", "0x30", instance=instance, **login),
+            series(
+                "vigil_check_info", "1x30", instance=instance, type="redis", severity="critical", area="redis", **login
+            ),
+            series("vigil_check_cause", "1x30", instance=instance, cause="cache", root="false", **login),
+        ]
+    inputs += [
+        series("up", "1x30", job="vigil", instance="vigil-0:8080"),
+        series("up", "0x30", job="vigil", instance="vigil-1:8080"),
+    ]
+    base = {"severity": "page", "area": "redis"}
+    suite = {
+        "rule_files": [str(RULES)],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": inputs,
+                "alert_rule_test": [
+                    {
+                        "eval_time": "5m",
+                        "alertname": "VigilCriticalCheckFailing",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {**base, "cause": "cache", "root": "true", **cache},
+                                "exp_annotations": critical_annotations("cache", "connectivity", "cache"),
+                            },
+                            {
+                                "exp_labels": {**base, "cause": "cache", "root": "false", **login},
+                                "exp_annotations": critical_annotations("sessions", "login", "cache"),
+                            },
+                        ],
+                    },
+                    {
+                        "eval_time": "5m",
+                        "alertname": "VigilDown",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {"severity": "page", "job": "vigil", "instance": "vigil-1:8080"},
+                                "exp_annotations": {
+                                    "summary": "Vigil at vigil-1:8080 is down or cannot be scraped",
+                                    "description": "Prometheus has not scraped Vigil at vigil-1:8080 for 2 minutes: "
+                                    "none of its checks' alerts can fire meanwhile.",
+                                    "runbook_url": "https://vigil.example.com/docs/alerts/#vigildown",
+                                },
+                            },
+                        ],
+                    },
+                ],
+            }
+        ],
+    }
+    test_file = tmp_path / "rules-test.yml"
+    test_file.write_text(yaml.safe_dump(suite, sort_keys=False))
+    done = subprocess.run(["promtool", "test", "rules", str(test_file)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr

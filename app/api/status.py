@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
-import json
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from app.config.settings import Settings
 from app.engine.history import SLOT
 from app.engine.singleflight import SingleFlight
 from app.engine.store import Store
+from app.views.report import encode
 from app.views.statusview import RowMemo, build
 
 router = APIRouter(tags=["status"])
@@ -125,7 +125,7 @@ class StatusCache:
             runs_enabled=settings.auth is not None,
             show_details=settings.server.show_details.value,
         )
-        body = json.dumps(document, separators=(",", ":"), allow_nan=False).encode()
+        body = encode(document).encode()
         rendered = Rendered(key, body, f'"{self.instance}-{key[0]}-{key[1]}-{"d" if details else "s"}"')
         self._docs[details] = rendered
         self.builds += 1

@@ -11,6 +11,7 @@ import ssl
 from asynch.errors import NetworkError, OperationalError, ServerException
 
 from app import units
+from app.text import MESSAGE_LIMIT, printable
 
 
 class ClickHouseError(Exception):
@@ -57,7 +58,7 @@ class ServerError(ClickHouseError):
 def server_error_text(exc: ServerException) -> str:
     """`Code: 164.\\nDB::Exception: Cannot drop table in readonly mode` -> the message part, on one line."""
     text = " ".join(str(exc).split())
-    return text.removeprefix(f"Code: {exc.code}. ").removeprefix("DB::Exception: ")
+    return printable(text.removeprefix(f"Code: {exc.code}. ").removeprefix("DB::Exception: "), MESSAGE_LIMIT)
 
 
 def unreachable_reason(exc: BaseException, connect_timeout: float) -> str:

@@ -12,9 +12,10 @@ from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
 
-from app.units import parse_duration
+from app.units import parse_duration, parse_size
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+Bytes = Annotated[int, BeforeValidator(parse_size)]
 """Seconds, written in YAML or the environment as `500ms`, `15s`, `2m` or a plain number."""
 
 

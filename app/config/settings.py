@@ -21,6 +21,7 @@ from app.config.fields import CheckConfig, ComponentConfig, Duration, Frozen, Sc
 from app.config.loading import Environment, format_validation_error, read_yaml
 from app.config.problems import ConfigError, ConfigProblem
 from app.masking import Scrubber
+from app.units import span
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")  # component and check names: they appear in URLs and labels
 MIN_HMAC_KEY_BYTES = 32  # RFC 7518 3.2: a key at least as long as the HS256 hash
@@ -213,7 +214,7 @@ class Settings(BaseSettings):
             problems.append(
                 ConfigProblem(
                     f"{path}.timeout",
-                    f"{schedule.timeout:g}s must be shorter than the interval ({schedule.interval:g}s)",
+                    f"{span(schedule.timeout)} must be shorter than the interval ({span(schedule.interval)})",
                 )
             )
         for field, message in self.check_config(component, check).schedule_problems(schedule):
@@ -223,7 +224,7 @@ class Settings(BaseSettings):
             problems.append(
                 ConfigProblem(
                     f"{path}.timeout",
-                    f"{schedule.timeout:g}s must be longer than the component's connect/socket timeouts ({deadline:g}s)",
+                    f"{span(schedule.timeout)} must be longer than the component's connect/socket timeouts ({span(deadline)})",
                 )
             )
         return problems

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from app import units
 from app.checks.base import CheckContext
 from app.config.specs import CheckSpec
 from app.engine.singleflight import SingleFlight
@@ -20,13 +22,19 @@ from app.engine.stalls import StallClock
 from app.engine.store import Store, Transition
 from app.masking import Scrubber
 from app.model import CheckId, CheckResult, Observation, Outcome, Status
+from app.text import printable
 
 log = logging.getLogger("vigil.scheduler")
 
 WATCHDOG_PERIOD = 0.5  # seconds between staleness sweeps and liveness heartbeats
+OUTPUT_LIMIT = 4000  # characters of a check's output kept: the readers show one line per check
+OBSERVED_TEXT_LIMIT = 256  # characters of a text observation kept (a version, a protocol)
 FIRST_RUN_SPREAD = 10.0  # seconds: first runs spread over `jitter` of the interval, but never over more than this
 FIRST_RUN_RATE = 100.0  # first runs per second at most, process-wide (within FIRST_RUN_SPREAD)
-UNJUDGED_SHARE = 0.2  # a failed scheduled run whose timeout lost this share to Vigil's own stalls is not judged
+# A failed scheduled run is not judged when Vigil's own event loop was stalled for this share of the run's time
+# (and at least UNJUDGED_MIN_STALL): a wait that timed out, a pool that stayed busy, while Vigil itself could not run.
+UNJUDGED_SHARE = 0.2
+UNJUDGED_MIN_STALL = 0.05  # seconds
 UNJUDGED_REPORT_PERIOD = 60.0  # seconds between the log lines that count runs Vigil could not judge
 
 
@@ -86,20 +94,20 @@ class Runner:
             check=spec.id.check,
             component_type=spec.type.name,
             status=outcome.status,
-            output=self.scrubber.text(outcome.output),
+            output=printable(self.scrubber.text(outcome.output), OUTPUT_LIMIT),
             observed=tuple(self._scrub_observation(o) for o in outcome.observed),
             started_at=started_wall,
             duration=duration,
             scheduled=scheduled,
-            latch=None if outcome.latch is None else self.scrubber.text(outcome.latch),
+            latch=None if outcome.latch is None else printable(self.scrubber.text(outcome.latch), OUTPUT_LIMIT),
         )
         if scheduled and outcome.status is Status.FAIL and self.stalls is not None:
             lost = self.stalls.stalled() - stalled_before
-            if lost >= UNJUDGED_SHARE * spec.schedule.timeout:
+            if lost >= max(UNJUDGED_MIN_STALL, UNJUDGED_SHARE * duration):
                 # Vigil itself was too late to judge this run (CPU throttling, a starved host): counted on its own,
                 # never as the target's failure; the next run judges it.
                 self.store.record_unjudged(spec.id)
-                log.debug("run of %s not judged: the event loop stalled for %.3fs of it", spec.id, lost)
+                log.debug("run of %s not judged: the event loop stalled for %s of it", spec.id, units.latency(lost))
                 return result
         recorded, transition = self.store.record(result, loop.time())
         if transition is not None:
@@ -116,14 +124,21 @@ class Runner:
         return self.scrubber.text(text)[:500]
 
     def _scrub_observation(self, observation: Observation) -> Observation:
-        if isinstance(observation.value, str):
-            return Observation(observation.name, self.scrubber.text(observation.value), observation.unit)
+        """An observation as the store may keep it: text masked and printable, a number finite (a NaN or an
+        infinity a target wrote is no measure: kept as None, never exported)."""
+        value = observation.value
+        if isinstance(value, str):
+            return Observation(
+                observation.name, printable(self.scrubber.text(value), OBSERVED_TEXT_LIMIT), observation.unit
+            )
+        if isinstance(value, float) and not math.isfinite(value):
+            return Observation(observation.name, None, observation.unit, observation.limit)
         return observation
 
 
 def timed_out(timeout: float) -> str:
-    """The one wording of a run that hit its check's timeout."""
-    return f"timed out after {timeout:g}s"
+    """The one wording of a run that hit its check's timeout (a configured duration, as configured)."""
+    return f"timed out after {units.span(timeout)}"
 
 
 def log_transition(transition: Transition) -> None:
@@ -221,11 +236,11 @@ class Scheduler:
                 unjudged = self.store.unjudged_total()
                 if unjudged > reported:
                     log.warning(
-                        "%d scheduled runs not judged in the last %.0fs: Vigil's event loop was stalled for over %d%% "
-                        "of their timeouts (CPU throttling or a starved host?); see vigil_check_runs_unjudged_total",
+                        "%d scheduled runs not judged in the last %s: Vigil's event loop was stalled for over %s "
+                        "of their time (CPU throttling or a starved host?); see vigil_check_runs_unjudged_total",
                         unjudged - reported,
-                        UNJUDGED_REPORT_PERIOD,
-                        UNJUDGED_SHARE * 100,
+                        units.span(UNJUDGED_REPORT_PERIOD),
+                        units.percent(UNJUDGED_SHARE),
                     )
                 reported, report_at = unjudged, loop.time() + UNJUDGED_REPORT_PERIOD
             await asyncio.sleep(WATCHDOG_PERIOD)
@@ -271,6 +286,6 @@ class Scheduler:
         for name, closer in zip(names, closers, strict=True):
             if closer in pending:
                 closer.cancel()
-                log.warning("closing the client of %s took longer than %.1fs; abandoned", name, timeout)
+                log.warning("closing the client of %s took longer than %s; abandoned", name, units.span(timeout))
             elif (error := closer.exception()) is not None:
                 log.warning("closing the client of %s failed: %s", name, self.scrubber.text(repr(error)))

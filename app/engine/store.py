@@ -99,7 +99,7 @@ class CheckState:
         if self.last is None:
             return "pending: not run yet"
         if self.stale:
-            return f"stale: no result for over {self.schedule.stale_after:g}s (last: {self.last.output})"
+            return f"stale: no result for over {units.span(self.schedule.stale_after)} (last: {self.last.output})"
         return self.last.output
 
     @property

@@ -62,6 +62,7 @@ class _CheckLines:
     __slots__ = (
         "base",
         "bucket",
+        "cause",
         "count",
         "failures",
         "info",
@@ -101,6 +102,7 @@ class _CheckLines:
         self.last_success = f"{m.LAST_SUCCESS.exposed}{{{base}}} "
         self.failures = f"{m.FAILURES.exposed}{{{base}}} "
         self.lag = f"{m.LAG.exposed}{{{base}}} "
+        self.cause = f'{m.CAUSE.exposed}{{{base},cause="'
         self.observed: dict[tuple[str, str | None], str] = {}  # (name, unit) -> prefix, filled as measures appear
 
     def observed_prefix(self, name: str, unit: str | None) -> str:
@@ -172,6 +174,12 @@ class TextWriter:
             f'{n}{{{k.base},measure="{escape(c.forecast[0])}"}} {f(c.forecast[1])}'
             for k, c in checks
             if c.forecast is not None
+        )
+        _header(out, m.CAUSE)
+        out.extend(
+            f'{k.cause}{escape(c.cause)}",root="{str(c.cause == c.component).lower()}"}} 1.0'
+            for k, c in checks
+            if c.cause is not None
         )
         n = _header(out, m.READY)
         append(f"{n} {'1.0' if snapshot.ready else '0.0'}")

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from app import units
 from app.engine.store import CheckState, Store
 from app.model import Status
+from app.text import printable, xml_safe
 from app.views.report import by_area, output_of, overall, root_causes_first
 
 
@@ -25,8 +27,8 @@ def table(store: Store, states: list[CheckState], ready: bool, elapsed: float, *
                     f"  {state.check_id}",
                     last.status.value.upper() if last else "-",
                     state.severity.value,
-                    f"{last.duration * 1000:.0f}ms" if last else "-",
-                    (output_of(store, state) if last else "not run").replace("\n", " ")[:160],
+                    units.latency(last.duration) if last else "-",
+                    printable(output_of(store, state) if last else "not run", 160),
                 )
             )
     widths = [max(len(row[i]) for row in rows if len(row) > 1) for i in range(4)]
@@ -42,13 +44,14 @@ def table(store: Store, states: list[CheckState], ready: bool, elapsed: float, *
     failed = sum(1 for s in states if s.last is None or not s.last.status.ok)
     lines.append("")
     lines.append(
-        f"{'READY' if ready else 'NOT READY'}: {len(states) - failed} of {len(states)} checks ok in {elapsed:.2f}s"
+        f"{'READY' if ready else 'NOT READY'}: {len(states) - failed} of {len(states)} checks ok in {units.latency(elapsed)}"
     )
     return "\n".join(lines) + "\n"
 
 
 def junit_xml(store: Store, states: list[CheckState], elapsed: float) -> str:
-    """One testsuite per area (`vigil.<area>`), one testcase per check; fail for a failed or unrun check."""
+    """One testsuite per area (`vigil.<area>`), one testcase per check; fail for a failed or unrun check. Well-formed
+    XML 1.0 whatever the outputs say (characters XML cannot carry are written as escapes)."""
     suites = ET.Element("testsuites", name="vigil", tests=str(len(states)), time=f"{elapsed:.3f}")
     total_failures = 0
     for area, members in by_area(states).items():
@@ -70,11 +73,11 @@ def junit_xml(store: Store, states: list[CheckState], elapsed: float) -> str:
             )
             if last is None or last.status is Status.FAIL:
                 failures += 1
-                message = output_of(store, state) if last else "not run"
+                message = xml_safe(output_of(store, state) if last else "not run")
                 failure = ET.SubElement(case, "failure", message=message[:200], type=state.severity.value)
                 failure.text = message
             elif last.status is Status.WARN:
-                ET.SubElement(case, "system-out").text = f"warn: {last.output}"
+                ET.SubElement(case, "system-out").text = xml_safe(f"warn: {last.output}")
         suite.set("failures", str(failures))
         total_failures += failures
     suites.set("failures", str(total_failures))

@@ -65,6 +65,12 @@ FORECAST = MetricName(
     "Time until an observed value reaches its limit at the current rate (only while one is predicted).",
     (*CHECK, "measure"),
 )
+CAUSE = MetricName(
+    "vigil_check_cause",
+    "gauge",
+    "1 while the check fails: cause is the component whose outage explains it, root is true when that is its own.",
+    (*CHECK, "cause", "root"),
+)
 READY = MetricName("vigil_ready", "gauge", "1 when every critical check is pass or warn (what /readyz says).", ())
 BUILD = MetricName("vigil_build", "info", "Vigil's version.", ("python", "version"))
 
@@ -83,6 +89,7 @@ METRICS: tuple[MetricName, ...] = (
     FAILURES,
     LAG,
     FORECAST,
+    CAUSE,
     READY,
     BUILD,
 )

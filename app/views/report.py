@@ -6,18 +6,19 @@ Shared by the HTTP API and the CLI so a check reads the same everywhere.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from app import __version__
+from app import __version__, units
 from app.config.fields import Area
 from app.engine.readiness import verdict
 from app.engine.store import CheckState, Store
 from app.model import CheckId, CheckResult, Status
+from app.text import encodable
 
 HEALTH_JSON = "application/health+json"
 
@@ -25,7 +26,7 @@ HEALTH_JSON = "application/health+json"
 def iso(ts: float | None) -> str | None:
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return units.iso_timestamp(ts, precise=True)
 
 
 def overall(states: Iterable[CheckState], *, strict: bool) -> Status:
@@ -183,8 +184,26 @@ def health_document(
     return http_status(status), document
 
 
-# Starlette's JSONResponse encoding: what the API sends, byte for byte.
-encode = partial(json.dumps, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
+def encode(value: Any, *, indent: int | None = None) -> str:
+    """JSON as the API sends it (Starlette's JSONResponse encoding, byte for byte; `indent` for people), whatever a
+    target put in a result: a NaN or an infinity is written null, a lone surrogate as an escape."""
+    separators = (",", ":") if indent is None else (",", ": ")
+    dumps = partial(json.dumps, ensure_ascii=False, allow_nan=False, indent=indent, separators=separators)
+    try:
+        text = dumps(value)
+    except ValueError:  # a non-finite number: results are kept finite, this is the last guard
+        text = dumps(_finite(value))
+    return encodable(text)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
 
 
 @dataclass

@@ -12,6 +12,7 @@ from typing import NamedTuple
 from app.config.fields import Severity
 from app.engine.store import Store
 from app.model import CheckResult, Status
+from app.views.causes import root_cause
 
 
 class CheckSample(NamedTuple):
@@ -34,6 +35,7 @@ class CheckSample(NamedTuple):
     last: CheckResult | None  # immutable
     last_success_at: float | None
     forecast: tuple[str, float] | None  # (measure, seconds to breach)
+    cause: str | None  # while failing: the component whose outage explains it (its own when a root cause)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,7 @@ def take_snapshot(store: Store) -> Snapshot:
                 state.last,
                 state.last_success_at,
                 None if state.forecast is None else (state.forecast.measure, state.forecast.breach_in),
+                root_cause(store, state) if state.effective is Status.FAIL else None,
             )
             for state in store.states.values()
         ),

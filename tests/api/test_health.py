@@ -121,11 +121,11 @@ async def test_warn_is_200(http_target: Any) -> None:
         await served.wait(lambda: all_ran(served), what="first run")
         status, doc = await get_json(served, "/health/api/slowish")
         assert (status, doc["status"]) == (200, "warn")
-        assert doc["checks"]["api:slowish"][0]["output"].startswith("took ")
+        assert doc["checks"]["api:slowish"][0]["output"].startswith("GET took ")
         # A critical check that warns still counts as ready.
         assert (await served.get("/readyz"))[:2] == (200, "ok\n")
         verbose = (await served.get("/readyz?verbose"))[1]
-        assert verbose.startswith("[+]api:slowish warn: took ") and verbose.endswith("\nreadyz check passed\n")
+        assert verbose.startswith("[+]api:slowish warn: GET took ") and verbose.endswith("\nreadyz check passed\n")
 
 
 async def test_health_before_first_run_is_503(http_target: Any) -> None:

@@ -277,7 +277,7 @@ async def test_page_shows_passing_warning_and_failing_checks(
         # Outputs of non-passing checks, none for passing ones; severity.
         assert await browser.value(in_row("api:down", "pre.out")) == "HTTP 500, expected 200"
         assert await browser.value(in_row("api:teapot", "pre.out")) == "HTTP 418, expected 200"
-        assert (await browser.value(in_row("api:slowish", "pre.out"))).startswith("took ")
+        assert (await browser.value(in_row("api:slowish", "pre.out"))).startswith("GET took ")
         assert await browser.value(in_row("api:ok", "tr.more")) is None
         assert await browser.value(in_row("cache:connectivity", "tr.more")) is None
         assert await browser.value(in_row("api:teapot", ".tag")) == "degraded"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -62,10 +63,10 @@ async def test_json_field_mismatch_missing_and_not_json(http_target: HttpTarget)
 async def test_latency_warn_and_budget(http_target: HttpTarget) -> None:
     warn = await run_check(reachable(http_target, path="/slow?delay=0.3", latency_warn=0.1), "api", "r")
     assert warn.status is Status.WARN
-    assert warn.output.startswith("took ") and warn.output.endswith("warn above 100 ms")
+    assert re.fullmatch(r"GET took [\d.]+ ms, at or above the 100ms warn threshold", warn.output), warn.output
     fail = await run_check(reachable(http_target, path="/slow?delay=0.3", latency_budget=0.1), "api", "r")
     assert fail.status is Status.FAIL
-    assert fail.output.endswith("budget 100 ms")
+    assert re.fullmatch(r"GET took [\d.]+ ms, at or above the 100ms budget", fail.output), fail.output
 
 
 async def test_slow_target_hits_the_check_deadline(http_target: HttpTarget) -> None:

@@ -10,8 +10,8 @@ import yaml
 
 from app.checks.http.conditions import body_problems, header_problems
 from app.checks.http.config import HeaderCondition
-from app.checks.http.production_config import parse_size
 from app.config.settings import ConfigError, load_settings
+from app.units import parse_size
 
 
 def conditions(**raw: Any) -> dict[str, HeaderCondition]:

@@ -29,11 +29,11 @@ def test_a_good_answer_has_no_problem() -> None:
         (
             204,
             {"access-control-allow-origin": "*"},
-            "Access-Control-Allow-Origin is '*' with credentials (Access-Control-Allow-Credentials: 'true'); "
+            "Access-Control-Allow-Origin is '*' with credentials (Access-Control-Allow-Credentials: \"true\"); "
             "browsers refuse it",
         ),
-        (204, {"access-control-allow-origin": "https://other.example"}, "is 'https://other.example', not the origin"),
-        (204, {"vary": "Accept-Encoding"}, "echoed without Vary: Origin (Vary: 'Accept-Encoding')"),
+        (204, {"access-control-allow-origin": "https://other.example"}, 'is "https://other.example", not the origin'),
+        (204, {"vary": "Accept-Encoding"}, 'echoed without Vary: Origin (Vary: "Accept-Encoding")'),
         (204, {"vary": None}, "echoed without Vary: Origin (Vary: absent)"),
         (
             204,
@@ -43,7 +43,7 @@ def test_a_good_answer_has_no_problem() -> None:
         (
             204,
             {"access-control-allow-methods": "GET, put"},
-            "method PUT not allowed (Access-Control-Allow-Methods: 'GET, put')",
+            'method PUT not allowed (Access-Control-Allow-Methods: "GET, put")',
         ),
         (204, {"access-control-allow-methods": "*"}, "method PUT not allowed"),  # `*` is literal with credentials
         (204, {"access-control-allow-headers": "Content-Type"}, "header Authorization not allowed"),
@@ -66,7 +66,7 @@ def test_without_credentials_wildcards_are_fine_except_for_authorization() -> No
         "access-control-allow-headers": "*",
     }
     assert judge_preflight(ask, 200, headers) == [
-        "DELETE /items from https://app.example: header Authorization not allowed (Access-Control-Allow-Headers: '*')"
+        'DELETE /items from https://app.example: header Authorization not allowed (Access-Control-Allow-Headers: "*")'
     ]
     ask = Preflight("DELETE", "/items", ("X-Trace",), ORIGIN, credentials=False)
     assert judge_preflight(ask, 200, headers) == []
@@ -79,7 +79,7 @@ def test_wildcard_origin_with_credentials_header_fails_even_when_not_asked_for()
     )
     assert problems == [
         "GET /items from https://app.example: Access-Control-Allow-Origin is '*' with credentials "
-        "(Access-Control-Allow-Credentials: 'true'); browsers refuse it"
+        '(Access-Control-Allow-Credentials: "true"); browsers refuse it'
     ]
 
 

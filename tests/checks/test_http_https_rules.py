@@ -62,7 +62,7 @@ def test_judge_hsts() -> None:
     assert findings == [
         (
             Status.FAIL,
-            "Strict-Transport-Security 'max-age=x' is invalid (max-age 'x' is not a number); browsers ignore it",
+            "Strict-Transport-Security \"max-age=x\" is invalid (max-age 'x' is not a number); browsers ignore it",
         )
     ]
 

@@ -26,10 +26,14 @@ def run(latencies: list[float], errors: dict[str, int] | None = None, planned: i
 def test_p95_against_the_budget_and_the_warn_fraction() -> None:
     assert judge(run([0.01] * 10), 0.8, 0) == []
     assert judge(run([0.01] * 9 + [0.17]), 0.8, 0) == [
-        (Status.WARN, "api (/api): p95 170 ms above 80% of the budget 200 ms (p50 10 ms, p99 170 ms, 10 answers)")
+        (
+            Status.WARN,
+            "api (/api): p95 170 ms (p50 10 ms, p99 170 ms, 10 answers), at or above the 160 ms warn threshold "
+            "of its 200 ms budget",
+        )
     ]
     assert judge(run([0.01] * 8 + [0.3, 0.3]), 0.8, 0) == [
-        (Status.FAIL, "api (/api): p95 300 ms above the budget 200 ms (p50 10 ms, p99 300 ms, 10 answers)")
+        (Status.FAIL, "api (/api): p95 300 ms (p50 10 ms, p99 300 ms, 10 answers), at or above the 200 ms budget")
     ]
     assert summary(run([0.01] * 10)) == "api (/api): p95 10 ms within 200 ms (p50 10 ms, p99 10 ms)"
 

@@ -81,12 +81,13 @@ async def test_latency_each_path_gets_exactly_its_status() -> None:
         fast.output,
     ), fast.output
     assert re.fullmatch(
-        r"slow \(/slow\?delay=0\.6\): p95 [\d.]+ ms above the budget 200 ms \(p50 [\d.]+ ms, p99 [\d.]+ ms, 8 answers\)",
+        r"slow \(/slow\?delay=0\.6\): p95 [\d.]+ ms \(p50 [\d.]+ ms, p99 [\d.]+ ms, 8 answers\), "
+        r"at or above the 200 ms budget",
         slow.output,
     ), slow.output
     assert re.fullmatch(
-        r"near \(/slow\?delay=0\.3\): p95 [\d.]+ ms above 30% of the budget 800 ms "
-        r"\(p50 [\d.]+ ms, p99 [\d.]+ ms, 8 answers\)",
+        r"near \(/slow\?delay=0\.3\): p95 [\d.]+ ms \(p50 [\d.]+ ms, p99 [\d.]+ ms, 8 answers\), "
+        r"at or above the 240 ms warn threshold of its 800 ms budget",
         near.output,
     ), near.output
     assert broken.output == "missing (/missing): 8 of 8 requests failed (HTTP 404 x8)"
@@ -112,7 +113,7 @@ async def test_latency_run_that_cannot_finish_names_the_unfinished_path() -> Non
     assert re.match(
         r"late \(/slow\?delay=0\.6\): only [1-3] of 8 requests done before the check's deadline; ", late.output
     )
-    assert "p95" in late.output and "above the budget 200 ms" in late.output
+    assert "p95" in late.output and "at or above the 200 ms budget" in late.output
     assert late.duration < 2  # returned before the scheduler's deadline, with its own words
     assert results["home"][0].status is Status.PASS
 
@@ -131,10 +132,10 @@ async def test_resources_from_prometheus_over_and_under_the_limits() -> None:
     assert [r.status for r in hot_runs["home"] + calm_runs["home"]] == [Status.PASS] * 4
     first, second = hot_runs["resources"]
     assert (first.status, second.status) == (Status.FAIL, Status.FAIL)
-    assert first.output == "memory 900.0 MiB of 1.0 GiB (88%), above the 80% maximum"
+    assert first.output == "memory 900.0 MiB of 1.0 GiB (88%), at or above the 80% maximum"
     assert re.fullmatch(
-        r"memory 900\.0 MiB of 1\.0 GiB \(88%\), above the 80% maximum; "
-        r"CPU [\d.]+ of 1 core \(\d+%\), above the 70% maximum",
+        r"memory 900\.0 MiB of 1\.0 GiB \(88%\), at or above the 80% maximum; "
+        r"CPU [\d.]+ of 1 core \(\d+%\), at or above the 70% maximum",
         second.output,
     ), second.output
     first, second = calm_runs["resources"]
@@ -205,11 +206,11 @@ async def test_resources_from_cgroup_v2_files(tmp_path: Path) -> None:
         write_cgroup(calm, cpu_stat="usage_usec 5000001")  # one microsecond
         second = {name: await r.run(scheduled=False) for name, r in runner.items()}
     assert first["hot"].status is Status.FAIL
-    assert first["hot"].output == "memory 964.0 MiB of 1.0 GiB (94%), above the 80% maximum"  # less inactive_file
+    assert first["hot"].output == "memory 964.0 MiB of 1.0 GiB (94%), at or above the 80% maximum"  # less inactive_file
     assert second["hot"].status is Status.FAIL
     assert re.fullmatch(
-        r"memory 964\.0 MiB of 1\.0 GiB \(94%\), above the 80% maximum; CPU [\d.e+]+ of 1\.5 cores \(\d+%\), "
-        r"above the 70% maximum",
+        r"memory 964\.0 MiB of 1\.0 GiB \(94%\), at or above the 80% maximum; CPU [\d.e+]+ of 1\.5 cores \(\d+%\), "
+        r"at or above the 70% maximum",
         second["hot"].output,
     ), second["hot"].output
     assert (first["calm"].status, second["calm"].status) == (Status.PASS, Status.PASS)

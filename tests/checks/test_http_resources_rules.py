@@ -12,6 +12,7 @@ from app.checks.http.resources_rules import (
     cgroup_cpu_max,
     cgroup_max,
     cpu_rate,
+    finite_readings,
     flat_keyed,
     judge,
     process_metrics,
@@ -82,13 +83,14 @@ def test_usage_against_the_limits() -> None:
     near = judge(Usage(760 * MiB, 1024 * MiB, 0.0, 1.0), 0.65, None, LIMITS, [])
     assert near.status is Status.WARN
     assert near.output == (
-        "memory 760.0 MiB of 1.0 GiB (74%), near the 80% maximum (warn above 72%); "
-        "CPU 0.65 of 1 core (65%), near the 70% maximum (warn above 63%)"
+        "memory 760.0 MiB of 1.0 GiB (74%), at or above the 72% warn threshold of its 80% maximum; "
+        "CPU 0.65 of 1 core (65%), at or above the 63% warn threshold of its 70% maximum"
     )
     hot = judge(Usage(900 * MiB, 1024 * MiB, 0.0, 1.0), 0.9, None, LIMITS, [])
     assert hot.status is Status.FAIL
     assert hot.output == (
-        "memory 900.0 MiB of 1.0 GiB (88%), above the 80% maximum; CPU 0.9 of 1 core (90%), above the 70% maximum"
+        "memory 900.0 MiB of 1.0 GiB (88%), at or above the 80% maximum; "
+        "CPU 0.9 of 1 core (90%), at or above the 70% maximum"
     )
     first = judge(Usage(100 * MiB, None, 5.0, None), None, "CPU rate from the next run", LIMITS, [])
     assert (first.status, first.output) == (
@@ -101,3 +103,15 @@ def test_usage_against_the_limits() -> None:
     assert (seen["memory_used"].value, seen["memory_used"].unit) == (900 * MiB, "bytes")
     assert (seen["cpu_usage_cores"].value, seen["cpu_limit_cores"].value, seen["cpu_ratio"].value) == (0.9, 1.0, 0.9)
     assert seen["cpu_ratio"].limit is not None and seen["cpu_ratio"].limit.value == 0.7
+
+
+def test_readings_that_are_not_finite_numbers_are_problems_not_usage() -> None:
+    memory, cpu, problems = finite_readings(float("inf"), float("nan"), "http://t/metrics")
+    assert (memory, cpu) == (None, None)
+    assert problems == [
+        "http://t/metrics process_resident_memory_bytes read as inf, not a finite number",
+        "http://t/metrics process_cpu_seconds_total read as nan, not a finite number",
+    ]
+    assert finite_readings(1e6, 2.5, "x") == (1e6, 2.5, [])
+    failed = judge(Usage(None, 1024 * MiB, None, 1.0), None, None, LIMITS, problems)
+    assert failed.status is Status.FAIL and failed.output == "; ".join(problems)

@@ -152,7 +152,7 @@ CERTIFICATE_CASES = [
         {},
         {},
         Status.FAIL,
-        "certificate expires in 3.0 d, on {date} (fail below 7d): CN=127.0.0.1, issued by CN=Vigil test CA",
+        "certificate expires in 3.0 d, on {date}, at or below the 7d fail threshold: CN=127.0.0.1, issued by CN=Vigil test CA",
         id="expires-in-3-days",
     ),
     pytest.param(
@@ -160,7 +160,7 @@ CERTIFICATE_CASES = [
         {"fail_before": "2d"},
         {},
         Status.WARN,
-        "certificate expires in 3.0 d, on {date} (warn below 21d): CN=127.0.0.1, issued by CN=Vigil test CA",
+        "certificate expires in 3.0 d, on {date}, at or below the 21d warn threshold: CN=127.0.0.1, issued by CN=Vigil test CA",
         id="expires-in-3-days-warn-only",
     ),
     pytest.param(

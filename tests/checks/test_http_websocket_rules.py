@@ -26,7 +26,7 @@ def test_reply_judgement() -> None:
     )
     assert judge_reply("/ws", "hi", Exchange("silent", 0.5, last="hello"), 0.5, "pong", {"type": "pong"}) == (
         Status.FAIL,
-        "/ws: no reply containing 'pong' and with type = \"pong\" within 500 ms; the last was 'hello'",
+        '/ws: no reply containing \'pong\' and with type = "pong" within 500 ms; the last was "hello"',
     )
 
 

@@ -122,7 +122,7 @@ async def test_expiring_certificate_fails_tls_and_connect_stays_green(authority:
     assert results["connect"].status is Status.PASS, results["connect"].output
     assert results["tls"].status is Status.FAIL
     assert results["tls"].output == (
-        f"certificate expires in 3.0 d, on {timestamp(soon.not_after.timestamp())} UTC (fail below 7d): "
+        f"certificate expires in 3.0 d, on {timestamp(soon.not_after.timestamp())} UTC, at or below the 7d fail threshold: "
         "CN=127.0.0.1, issued by CN=Vigil test CA"
     )
 
@@ -243,5 +243,7 @@ async def test_latency_warn(hanging_server: HangingServer) -> None:
     result = await run_check(tcp("127.0.0.1", hanging_server.port, {"connect": {"latency_warn": 0}}), "dep", "connect")
     assert result.status is Status.WARN
     assert re.fullmatch(
-        rf"connected to 127\.0\.0\.1:{hanging_server.port} in [\d.]+ m?s: slower than 0 ms", result.output
+        rf"connected to 127\.0\.0\.1:{hanging_server.port} in [\d.]+ m?s; connecting took [\d.]+ m?s, "
+        r"at or above the 0s warn threshold",
+        result.output,
     )

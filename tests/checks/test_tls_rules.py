@@ -47,17 +47,27 @@ def test_parse_reads_subject_issuer_validity_and_names(tmp_path: Path) -> None:
     ("days", "status", "output"),
     [
         (90, Status.PASS, "first expiry 2027-04-15 08:00:00 UTC (in 90.0 d): CN=api.example, issued by CN=Example CA"),
-        (21, Status.PASS, "first expiry 2027-02-05 08:00:00 UTC (in 21.0 d): CN=api.example, issued by CN=Example CA"),
+        (
+            21.5,
+            Status.PASS,
+            "first expiry 2027-02-05 20:00:00 UTC (in 21.5 d): CN=api.example, issued by CN=Example CA",
+        ),
+        (
+            21,  # at the threshold: reached
+            Status.WARN,
+            "certificate expires in 21.0 d, on 2027-02-05 08:00:00 UTC, at or below the 21d warn threshold: "
+            "CN=api.example, issued by CN=Example CA",
+        ),
         (
             20.5,
             Status.WARN,
-            "certificate expires in 20.5 d, on 2027-02-04 20:00:00 UTC (warn below 21d): "
+            "certificate expires in 20.5 d, on 2027-02-04 20:00:00 UTC, at or below the 21d warn threshold: "
             "CN=api.example, issued by CN=Example CA",
         ),
         (
             3,
             Status.FAIL,
-            "certificate expires in 3.0 d, on 2027-01-18 08:00:00 UTC (fail below 7d): "
+            "certificate expires in 3.0 d, on 2027-01-18 08:00:00 UTC, at or below the 7d fail threshold: "
             "CN=api.example, issued by CN=Example CA",
         ),
         (

@@ -141,7 +141,7 @@ BROKEN = [
         {"cors_wildcard_with_credentials": True},
         "cors",
         "PUT /api/me from https://app.example: Access-Control-Allow-Origin is '*' with credentials "
-        "(Access-Control-Allow-Credentials: 'true'); browsers refuse it",
+        '(Access-Control-Allow-Credentials: "true"); browsers refuse it',
         id="wildcard-origin-with-credentials",
     ),
     pytest.param(
@@ -154,14 +154,14 @@ BROKEN = [
     pytest.param(
         {"allow_methods": ("GET", "POST")},
         "cors",
-        "PUT /api/me from https://app.example: method PUT not allowed (Access-Control-Allow-Methods: 'GET, POST')",
+        'PUT /api/me from https://app.example: method PUT not allowed (Access-Control-Allow-Methods: "GET, POST")',
         id="method-not-allowed",
     ),
     pytest.param(
         {"allow_headers": ("Content-Type",)},
         "cors",
         "PUT /api/me from https://app.example: header Authorization not allowed "
-        "(Access-Control-Allow-Headers: 'Content-Type')",
+        '(Access-Control-Allow-Headers: "Content-Type")',
         id="header-not-allowed",
     ),
     pytest.param(

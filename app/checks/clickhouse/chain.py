@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from app import units
 from app.checks.clickhouse.buckets import UTC_ZONE, Buckets
 from app.checks.clickhouse.config import ClickHouseRollup, parse_measure
-from app.checks.clickhouse.judge import Finding
+from app.checks.judging import Finding
 from app.model import Observation, Outcome, Status
 
 Rows = dict[int, tuple[Any, ...]]  # bucket start (epoch seconds) -> the level's measure values, in measure order

@@ -13,6 +13,7 @@ from pydantic import AfterValidator, Field, SecretStr, field_validator, model_va
 
 from app.checks.clickhouse.buckets import Buckets, zone
 from app.config.fields import Area, CheckConfig, ComponentConfig, Duration, Frozen, Schedule, Severity
+from app.units import span
 
 MAX_BUCKETS = 10_000  # per query: lookback / bucket, so results stay far below max_result_rows
 
@@ -104,7 +105,7 @@ class ClickHouseQueryPerformance(CheckConfig):
     default_area: ClassVar[Area | None] = Area.PERFORMANCE
     kind: Literal["query_performance"] = "query_performance"
     queries: dict[MeasureName, SlaQuery] = Field(min_length=1)
-    warn_fraction: float = Field(default=0.8, gt=0.0, le=1.0)  # warn above this fraction of a query's SLA
+    warn_fraction: float = Field(default=0.8, gt=0.0, le=1.0)  # warn at this fraction of a query's SLA
 
     def schedule_problems(self, schedule: Schedule) -> list[tuple[str, str]]:
         # A query is cancelled at the check's deadline: with a deadline before its SLA, a query that would have
@@ -114,7 +115,7 @@ class ClickHouseQueryPerformance(CheckConfig):
             return [
                 (
                     "timeout",
-                    f"{schedule.timeout:g}s is shorter than a query SLA ({max(bounded_by_check):g}s); "
+                    f"{span(schedule.timeout)} is shorter than a query SLA ({span(max(bounded_by_check))}); "
                     "raise the check's timeout or give the query its own timeout",
                 )
             ]

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from app import units
+from app.checks import judging
 from app.checks.clickhouse.config import ClickHouseQueryPerformance
+from app.checks.judging import Finding, threshold
 from app.model import Observation, Outcome, Status
-
-Finding = tuple[Status, str]
 
 DEADLINE_MARGIN = 0.1  # seconds kept back from the check's deadline so a timed-out query is reported by name
 READONLY_ERROR = 164  # ClickHouse's code when it refuses a write (or a SET, a table function) under readonly=1
@@ -52,10 +52,8 @@ def connectivity(row: Sequence[Any], rtt: float, latency_warn: float | None) -> 
         Observation("server_version", str(version)),
         Observation("uptime", int(uptime), "s"),
     )
-    if latency_warn is not None and rtt > latency_warn:
-        return Outcome(
-            Status.WARN, f"SELECT 1 took {units.latency(rtt)} (budget {units.latency(latency_warn)})", observed
-        )
+    if (slow := judging.latency("SELECT 1", rtt, latency_warn)) is not None:
+        return Outcome(*slow, observed)
     return Outcome(Status.PASS, f"SELECT 1 in {units.latency(rtt)} from ClickHouse {version}", observed)
 
 
@@ -70,7 +68,7 @@ class QueryRun:
 
 
 def query_finding(name: str, sla: float, warn_fraction: float, run: QueryRun) -> Finding:
-    """Fail above the SLA, on an error, when cancelled or not run; warn above `warn_fraction` of the SLA."""
+    """Fail at the SLA, on an error, when cancelled or not run; warn at `warn_fraction` of the SLA."""
     if run.cancelled is not None:
         return Status.FAIL, f"{run.cancelled}, SLA {units.latency(sla)}"
     if run.error is not None:
@@ -81,13 +79,9 @@ def query_finding(name: str, sla: float, warn_fraction: float, run: QueryRun) ->
         return Status.FAIL, f"query {name} not run: {run.blocked}"
     if run.elapsed is None:
         return Status.FAIL, not_run(f"query {name}")
-    took = units.latency(run.elapsed)
-    if run.elapsed > sla:
-        return Status.FAIL, f"query {name} took {took}, SLA {units.latency(sla)}"
-    if run.elapsed > warn_fraction * sla:
-        share = units.percent(run.elapsed / sla)
-        return Status.WARN, f"query {name} took {took}, {share} of its {units.latency(sla)} SLA"
-    return Status.PASS, ""
+    said = f"query {name} took {units.latency(run.elapsed)}"
+    found = threshold(run.elapsed, said, warn=warn_fraction * sla, fail=sla, shown=units.latency, limit="SLA")
+    return found or (Status.PASS, "")
 
 
 def query_performance(

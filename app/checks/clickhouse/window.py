@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from app import units
 from app.checks.clickhouse.buckets import UTC_ZONE, Buckets
 from app.checks.clickhouse.config import ClickHouseTimeseries
-from app.checks.clickhouse.judge import Finding
+from app.checks.judging import Finding
 from app.model import Limit, Observation, Outcome, Status
 
 

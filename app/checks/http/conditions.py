@@ -3,17 +3,11 @@ functions: every condition that does not hold is one sentence naming the header 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 
 from app.checks.http.config import HeaderCondition
-
-_SHOWN = 80  # characters of a header value or an expected text shown in an output
-
-
-def _quoted(text: str) -> str:
-    return json.dumps(text if len(text) <= _SHOWN else text[:_SHOWN] + "…", ensure_ascii=False)
+from app.text import quote
 
 
 def header_problems(headers: Mapping[str, str], expected: Mapping[str, HeaderCondition]) -> list[str]:
@@ -23,18 +17,18 @@ def header_problems(headers: Mapping[str, str], expected: Mapping[str, HeaderCon
         value = headers.get(name.lower())
         if condition.present is False:
             if value is not None:
-                problems.append(f"header {name} present ({_quoted(value)}), expected absent")
+                problems.append(f"header {name} present ({quote(value)}), expected absent")
             continue
         if value is None:
             problems.append(f"header {name} missing")
         elif condition.equals is not None and value.strip() != condition.equals:
-            problems.append(f"header {name} is {_quoted(value)}, expected {_quoted(condition.equals)}")
+            problems.append(f"header {name} is {quote(value)}, expected {quote(condition.equals)}")
         elif condition.matches is not None and re.search(condition.matches, value) is None:
-            problems.append(f"header {name} is {_quoted(value)}, does not match {_quoted(condition.matches)}")
+            problems.append(f"header {name} is {quote(value)}, does not match {quote(condition.matches)}")
     return problems
 
 
 def body_problems(body: bytes, needles: list[str]) -> list[str]:
     """Each text the body does not contain (the body read as UTF-8, undecodable bytes replaced)."""
     text = body.decode("utf-8", "replace")
-    return [f"body does not contain {_quoted(needle)}" for needle in needles if needle not in text]
+    return [f"body does not contain {quote(needle)}" for needle in needles if needle not in text]

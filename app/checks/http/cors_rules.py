@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from app.text import quote
+
 SAFELISTED_METHODS = frozenset({"GET", "HEAD", "POST"})  # need no Access-Control-Allow-Methods entry
 
 
@@ -32,7 +34,7 @@ def tokens(value: str | None) -> list[str]:
 
 
 def _shown(value: str | None) -> str:
-    return "absent" if value is None else repr(value)
+    return "absent" if value is None else quote(value)
 
 
 def judge_preflight(ask: Preflight, status: int, headers: Mapping[str, str]) -> list[str]:
@@ -51,7 +53,7 @@ def judge_preflight(ask: Preflight, status: int, headers: Mapping[str, str]) -> 
                 f"(Access-Control-Allow-Credentials: {_shown(allow_credentials)}); browsers refuse it"
             )
     elif allow_origin != ask.origin:
-        problems.append(f"{ask.where}: Access-Control-Allow-Origin is {allow_origin!r}, not the origin")
+        problems.append(f"{ask.where}: Access-Control-Allow-Origin is {quote(allow_origin)}, not the origin")
     elif not varies_on_origin(headers.get("vary")):
         problems.append(
             f"{ask.where}: the origin is echoed without Vary: Origin (Vary: {_shown(headers.get('vary'))}); "

@@ -16,12 +16,13 @@ import aiohttp
 
 from app.clients.http import UpgradeRedirected
 from app.clients.tcp import TcpError
+from app.masking import MASK
 from app.model import Observation, Outcome
+from app.text import SHOWN, printable
 from app.units import latency
 
 log = logging.getLogger("vigil.checks.http")
 
-MASK = "***"
 _MIN_SEGMENT = 16  # token segments at least this long are masked on their own too (a truncated token leaks none)
 
 
@@ -44,18 +45,18 @@ def reason(exc: BaseException) -> str:
     if isinstance(exc, aiohttp.TooManyRedirects):
         return "too many redirects"
     if isinstance(exc, UpgradeRedirected):
-        return f"answered HTTP {exc.status} (a redirect to {exc.location or 'nowhere'}), not 101"
+        return f"answered HTTP {exc.status} (a redirect to {printable(exc.location or 'nowhere', SHOWN)}), not 101"
     if isinstance(exc, aiohttp.WSServerHandshakeError):
-        return f"HTTP {exc.status}" if exc.status != 101 else f"a broken upgrade: {exc.message}"
+        return f"HTTP {exc.status}" if exc.status != 101 else f"a broken upgrade: {printable(exc.message, SHOWN)}"
     if isinstance(exc, aiohttp.ClientConnectorError):
         return f"cannot connect: {exc.os_error.strerror or exc.os_error}"
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return "the server closed the connection"
     if isinstance(exc, aiohttp.ClientResponseError):
-        return f"{type(exc).__name__}: {exc.status}, {exc.message}"
+        return f"{type(exc).__name__}: {exc.status}, {printable(exc.message, SHOWN)}"
     if isinstance(exc, TimeoutError):
         return "timed out"
-    return f"{type(exc).__name__}: {exc}"
+    return f"{type(exc).__name__}: {printable(str(exc), SHOWN)}"
 
 
 def describe_error(exc: BaseException) -> str | None:

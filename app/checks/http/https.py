@@ -13,6 +13,7 @@ from app.checks.http import https_rules
 from app.checks.http.calls import HttpContext, api_headers, request, target
 from app.checks.http.errors import NoAnswer, reason
 from app.checks.http.production_config import HttpHttps
+from app.checks.judging import Finding
 from app.model import Observation, Outcome, Status
 
 
@@ -30,7 +31,7 @@ async def run(ctx: HttpContext[HttpHttps, NoMemo]) -> Outcome:
     https_url = target(component, options.path)
     http_url = options.http_url or plain_url(component.url, options.path)
     headers = api_headers(component)
-    findings: list[tuple[Status, str]] = []
+    findings: list[Finding] = []
     observed: list[Observation] = []
     said: list[str] = []
 

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 from app import units
+from app.checks.judging import Finding
 from app.model import Status
+from app.text import SHOWN, printable, quote
 
 PERMANENT = frozenset({301, 308})
 TEMPORARY = frozenset({302, 303, 307})
 _DIRECTIVE = re.compile(r'^\s*([!#$%&\'*+.^_`|~0-9A-Za-z-]+)\s*(?:=\s*("(?:[^"\\]|\\.)*"|[^\s;"]*))?\s*$')
-
-Finding = tuple[Status, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +56,9 @@ def judge_hsts(
     try:
         hsts = parse_hsts(values[0])
     except ValueError as exc:
-        return [(Status.FAIL, f"Strict-Transport-Security {values[0]!r} is invalid ({exc}); browsers ignore it")], None
+        return [
+            (Status.FAIL, f"Strict-Transport-Security {quote(values[0])} is invalid ({exc}); browsers ignore it")
+        ], None
     findings: list[Finding] = []
     if hsts.max_age == 0:
         findings.append((Status.FAIL, "Strict-Transport-Security max-age=0 tells browsers to forget HSTS"))
@@ -82,11 +84,10 @@ def judge_redirect(url: str, status: int, location: str | None) -> tuple[list[Fi
     to = urljoin(url, location)
     target, source = urlsplit(to), urlsplit(url)
     if target.scheme != "https":
-        return [(Status.FAIL, f"{url} redirects to {to}, not to https")], to
+        return [(Status.FAIL, f"{url} redirects to {printable(to, SHOWN)}, not to https")], to
     if (target.hostname or "") != (source.hostname or ""):
-        return [
-            (Status.FAIL, f"{url} redirects to another host ({target.hostname}), not to https on {source.hostname}")
-        ], to
+        host = printable(target.hostname or "", SHOWN)
+        return [(Status.FAIL, f"{url} redirects to another host ({host}), not to https on {source.hostname}")], to
     if status in TEMPORARY:
         return [
             (

@@ -17,7 +17,8 @@ from app.checks.http.calls import HttpContext, Reply, api_headers, request, targ
 from app.checks.http.config import JWT_ALGORITHMS, HttpJwt
 from app.checks.http.credentials import TokenUnavailable, for_jwt_check
 from app.checks.http.errors import CheckError, NoAnswer, TokenMask, reason
-from app.checks.http.jwt_rules import Case, Finding
+from app.checks.http.jwt_rules import Case
+from app.checks.judging import Finding
 from app.model import Observation, Outcome, Status
 
 

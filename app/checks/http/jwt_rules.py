@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app import units
+from app.checks.judging import Finding
 from app.model import Status
-
-Finding = tuple[Status, str]
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,8 @@ from app.checks.http.calls import MAX_BODY, HttpContext, api_headers, request, t
 from app.checks.http.errors import NoAnswer, reason
 from app.checks.http.latency_rules import PathRun
 from app.checks.http.production_config import HttpLatency, LatencyPath
-from app.model import Observation, Outcome, Status
+from app.checks.judging import Finding
+from app.model import Observation, Outcome
 
 
 def reserve(timeout: float) -> float:
@@ -30,7 +31,7 @@ async def run(ctx: HttpContext[HttpLatency, NoMemo]) -> Outcome:
     options: HttpLatency = ctx.options
     stop_at = ctx.deadline - reserve(ctx.schedule.timeout)
     runs = [await _measure(ctx, name, path, stop_at) for name, path in options.paths.items()]
-    findings: list[tuple[Status, str]] = []
+    findings: list[Finding] = []
     observed: list[Observation] = []
     for path_run in runs:
         findings.extend(latency_rules.judge(path_run, options.warn_fraction, options.max_errors))

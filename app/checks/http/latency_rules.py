@@ -9,9 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from app import units
+from app.checks.judging import Finding, threshold
 from app.model import Limit, Observation, Status
-
-Finding = tuple[Status, str]
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -69,22 +68,9 @@ def judge(run: PathRun, warn_fraction: float, max_errors: int) -> list[Finding]:
         return findings
     p50, p95, p99 = shares
     spread = f"p50 {units.latency(p50)}, p99 {units.latency(p99)}, {units.plural(len(run.latencies), 'answer')}"
-    if p95 > run.budget:
-        findings.append(
-            (
-                Status.FAIL,
-                f"{run.label}: p95 {units.latency(p95)} above the budget {units.latency(run.budget)} ({spread})",
-            )
-        )
-    elif p95 > warn_fraction * run.budget:
-        findings.append(
-            (
-                Status.WARN,
-                f"{run.label}: p95 {units.latency(p95)} above {units.percent(warn_fraction)} of the budget "
-                f"{units.latency(run.budget)} ({spread})",
-            )
-        )
-    return findings
+    said = f"{run.label}: p95 {units.latency(p95)} ({spread})"
+    found = threshold(p95, said, warn=warn_fraction * run.budget, fail=run.budget, shown=units.latency, limit="budget")
+    return findings if found is None else [*findings, found]
 
 
 def summary(run: PathRun) -> str:

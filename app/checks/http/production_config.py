@@ -9,15 +9,13 @@ import re
 from typing import Annotated, Any, ClassVar, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from app.checks.tcp.config import TlsOptions
-from app.config.fields import Area, CheckConfig, Duration, Frozen, Schedule, Severity
+from app.config.fields import Area, Bytes, CheckConfig, Duration, Frozen, Schedule, Severity
 from app.units import span
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")  # a latency path's name: it prefixes observation names
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]iB|[KMGT]i|[kKMGT]B|[kKMGT]|B)?\s*$")
-_SIZE_FACTOR = {"": 1, "B": 1, "k": 1000, "K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4}
 DAY = 86400.0
 
 
@@ -27,27 +25,7 @@ def _name(value: str) -> str:
     return value
 
 
-def parse_size(value: Any) -> int:
-    """Bytes from `536870912`, `512Mi`, `512MiB`, `1.5GiB`, `500M`, `500MB` (Ki/KiB powers of 1024; k/K/KB of 1000)."""
-    if isinstance(value, bool):
-        raise ValueError("expected a size such as 512Mi, 2GiB or a number of bytes")
-    if isinstance(value, int | float):
-        number, unit = float(value), ""
-    elif isinstance(value, str) and (match := _SIZE.match(value)):
-        number, unit = float(match.group(1)), match.group(2) or ""
-    else:
-        raise ValueError("expected a size such as 512Mi, 2GiB or a number of bytes")
-    if unit.endswith("iB") or unit.endswith("i"):
-        factor = 1024 ** ("KMGT".index(unit[0]) + 1)
-    else:
-        factor = _SIZE_FACTOR[unit.removesuffix("B") or unit]
-    if number < 0:
-        raise ValueError("a size cannot be negative")
-    return int(number * factor)
-
-
 Name = Annotated[str, AfterValidator(_name)]
-Bytes = Annotated[int, BeforeValidator(parse_size)]
 
 
 def longer_than(schedule: Schedule, needed: float, what: str) -> list[tuple[str, str]]:
@@ -112,7 +90,7 @@ class HttpLatency(CheckConfig):
     paths: dict[Name, LatencyPath] = Field(min_length=1)
     requests: int = Field(default=20, ge=1, le=1000)  # per path per run
     concurrency: int = Field(default=4, ge=1, le=100)  # requests in flight at once (at most max_connections)
-    warn_fraction: float = Field(default=0.8, gt=0.0, le=1.0)  # warn when p95 is above this fraction of the budget
+    warn_fraction: float = Field(default=0.8, gt=0.0, le=1.0)  # warn when p95 reaches this fraction of the budget
     request_timeout: Duration = Field(default=1.0, gt=0.0)  # a request slower than this is an error
     expect_status: list[int] = Field(default_factory=lambda: [200], min_length=1)  # any other status is an error
     max_errors: int = Field(default=0, ge=0)  # per path per run; more fail the check
@@ -149,9 +127,9 @@ class HttpResources(CheckConfig):
     cgroup_dir: str = "/sys/fs/cgroup"  # cgroup: the directory of the service's cgroup (v2) as Vigil sees it
     memory_limit: Bytes | None = None  # prometheus: the limit usage is judged against; cgroup: when memory.max is max
     cpu_limit: float | None = Field(default=None, gt=0.0)  # cores; as memory_limit (cgroup: when cpu.max is max)
-    max_memory_ratio: float = Field(default=0.8, gt=0.0, le=1.0)  # fail above this share of the memory limit
-    max_cpu_ratio: float = Field(default=0.7, gt=0.0, le=1.0)  # fail above this share of the CPU limit
-    warn_fraction: float = Field(default=0.9, gt=0.0, le=1.0)  # warn above this fraction of either maximum
+    max_memory_ratio: float = Field(default=0.8, gt=0.0, le=1.0)  # fail at this share of the memory limit
+    max_cpu_ratio: float = Field(default=0.7, gt=0.0, le=1.0)  # fail at this share of the CPU limit
+    warn_fraction: float = Field(default=0.9, gt=0.0, le=1.0)  # warn at this fraction of either maximum
     request_timeout: Duration = Field(default=2.0, gt=0.0)  # prometheus: the scrape
 
     @model_validator(mode="after")

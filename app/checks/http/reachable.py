@@ -9,11 +9,13 @@ from __future__ import annotations
 import time
 
 from app import units
+from app.checks import judging
 from app.checks.base import NoMemo
 from app.checks.http.calls import HttpContext, flatten, naming_stalled_lookups, read_body, target
 from app.checks.http.conditions import body_problems, header_problems
 from app.checks.http.config import HttpReachable
 from app.checks.http.json_fields import mismatches
+from app.checks.judging import Finding
 from app.model import Observation, Outcome, Status
 
 
@@ -47,15 +49,11 @@ async def run(ctx: HttpContext[HttpReachable, NoMemo]) -> Outcome:
     ]
     if redirects:
         observed.append(Observation("redirects", redirects))
-    findings: list[tuple[Status, str]] = []
+    findings: list[Finding] = []
     if status_code not in options.expect_status:
         findings.append((Status.FAIL, f"HTTP {status_code}, expected {' or '.join(map(str, options.expect_status))}"))
-    if options.latency_budget is not None and latency > options.latency_budget:
-        findings.append((Status.FAIL, f"took {units.latency(latency)}, budget {units.latency(options.latency_budget)}"))
-    elif options.latency_warn is not None and latency > options.latency_warn:
-        findings.append(
-            (Status.WARN, f"took {units.latency(latency)}, warn above {units.latency(options.latency_warn)}")
-        )
+    if (slow := judging.latency(options.method, latency, options.latency_warn, options.latency_budget)) is not None:
+        findings.append(slow)
     if options.json_fields and status_code in options.expect_status:
         findings.extend((Status.FAIL, problem) for problem in mismatches(body, options.json_fields))
     findings.extend((Status.FAIL, problem) for problem in header_problems(answered, options.expect_headers))

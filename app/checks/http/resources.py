@@ -9,6 +9,7 @@ from pathlib import Path
 
 import aiohttp
 
+from app import text as text_of
 from app.checks.http import resources_rules
 from app.checks.http.calls import HttpContext, request, target
 from app.checks.http.errors import NoAnswer, reason
@@ -53,8 +54,8 @@ async def _scrape(ctx: HttpContext[HttpResources, ResourcesMemo]) -> tuple[Usage
     try:
         memory, cpu_seconds = resources_rules.process_metrics(text)
     except ValueError as exc:
-        return Outcome(Status.FAIL, f"{url} is not Prometheus text: {exc}")
-    problems = []
+        return Outcome(Status.FAIL, f"{url} is not Prometheus text: {text_of.printable(str(exc), text_of.SHOWN)}")
+    memory, cpu_seconds, problems = resources_rules.finite_readings(memory, cpu_seconds, url)
     if options.memory_limit is not None and memory is None:
         problems.append(f"{url} has no {RSS}")
     if options.cpu_limit is not None and cpu_seconds is None:

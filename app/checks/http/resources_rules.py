@@ -4,20 +4,20 @@ runs (kept in ResourcesMemo), and usage against the limits."""
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from app import units
+from app.checks.judging import Finding, finite, threshold
 from app.model import Limit, Observation, Outcome, Status
 
 RSS = "process_resident_memory_bytes"
 CPU = "process_cpu_seconds_total"
 
 _NAME_END = re.compile(r"[\s{]")
-
-Finding = tuple[Status, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +59,23 @@ def process_metrics(text: str) -> tuple[float | None, float | None]:
             if sample.name in (RSS, CPU):
                 found[sample.name] = found.get(sample.name, 0.0) + float(sample.value)
     return found.get(RSS), found.get(CPU)
+
+
+def finite_readings(
+    memory: float | None, cpu_seconds: float | None, where: str
+) -> tuple[float | None, float | None, list[str]]:
+    """The readings that are finite numbers (others become None), and a problem naming each that is not (a target
+    may write NaN or +Inf: neither can be judged nor kept)."""
+    problems = [
+        problem
+        for name, value in ((RSS, memory), (CPU, cpu_seconds))
+        if value is not None and (problem := finite(f"{where} {name}", value)) is not None
+    ]
+    return (
+        memory if memory is not None and math.isfinite(memory) else None,
+        cpu_seconds if cpu_seconds is not None and math.isfinite(cpu_seconds) else None,
+        problems,
+    )
 
 
 def _about_process(line: str) -> bool:
@@ -132,14 +149,8 @@ def of_cores(limit: float) -> str:
 
 def _judge_share(what: str, used: str, limit: str, ratio: float, maximum: float, warn_fraction: float) -> Finding:
     said = f"{what} {used} of {limit} ({units.percent(ratio)})"
-    if ratio > maximum:
-        return Status.FAIL, f"{said}, above the {units.percent(maximum)} maximum"
-    if ratio > warn_fraction * maximum:
-        return (
-            Status.WARN,
-            f"{said}, near the {units.percent(maximum)} maximum (warn above {units.percent(warn_fraction * maximum)})",
-        )
-    return Status.PASS, said
+    found = threshold(ratio, said, warn=warn_fraction * maximum, fail=maximum, shown=units.percent, limit="maximum")
+    return found or (Status.PASS, said)
 
 
 def judge(usage: Usage, rate: float | None, note: str | None, limits: Limits, problems: list[str]) -> Outcome:

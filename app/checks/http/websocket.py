@@ -19,6 +19,7 @@ from app.checks.http.config import SENSITIVE_HEADER, HttpJwt, HttpWebSocket
 from app.checks.http.credentials import TokenCache, TokenUnavailable, for_websocket
 from app.checks.http.errors import NoAnswer, TokenMask, reason
 from app.checks.http.websocket_rules import Anonymous, Exchange
+from app.checks.judging import Finding
 from app.clients.http import UpgradeRedirected
 from app.model import Observation, Outcome, Status
 
@@ -58,7 +59,7 @@ async def _run(ctx: HttpContext[HttpWebSocket, TokenCache], mask: TokenMask) -> 
         exchange = await _exchange(ws, options, reply_bound)
     finally:
         await _close(ws, bounded(ctx, _CLOSE_WAIT))
-    findings: list[tuple[Status, str]] = []
+    findings: list[Finding] = []
     problem = websocket_rules.judge_reply(
         path, options.send, exchange, reply_bound, options.expect, options.json_fields
     )

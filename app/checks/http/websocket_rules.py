@@ -11,9 +11,10 @@ from typing import Any, Literal
 
 from app import units
 from app.checks.http.json_fields import mismatches
+from app.checks.judging import Finding
 from app.model import Status
+from app.text import quote
 
-Finding = tuple[Status, str]
 REFUSING_CLOSE_CODES = frozenset({1008, 3000, 3003})  # policy violation; IANA's Unauthorized, Forbidden
 REFUSING_STATUSES = frozenset({401, 403})
 
@@ -70,7 +71,7 @@ def judge_reply(
     return (
         Status.FAIL,
         f"{path}: no reply {_expectation(expect, json_fields)} within {units.latency(bound)}; "
-        f"the last was {exchange.last[:80]!r}",
+        f"the last was {quote(exchange.last)}",
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 from app import units
+from app.checks import judging
 from app.checks.base import CheckContext, NoMemo
 from app.checks.redis.config import RedisComponent, RedisConnectivity
 from app.checks.redis.server import info
@@ -26,7 +27,6 @@ async def run(ctx: CheckContext[RedisComponent, RedisConnectivity, RedisClient, 
         Observation("server_version", version),
         Observation("uptime", server.get("uptime_in_seconds"), "s"),
     )
-    budget = ctx.options.latency_warn
-    if budget is not None and rtt > budget:
-        return Outcome(Status.WARN, f"PING took {units.latency(rtt)} (budget {units.span(budget)})", observed)
+    if (slow := judging.latency("PING", rtt, ctx.options.latency_warn)) is not None:
+        return Outcome(*slow, observed)
     return Outcome(Status.PASS, f"PONG in {units.latency(rtt)} from redis {version}", observed)

@@ -17,6 +17,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.clients.errors import PoolExhausted
+from app.text import MESSAGE_LIMIT, printable
 
 _NO_CREDENTIALS = ("NOAUTH", "Authentication required", "HELLO must be called with the client already authenticated")
 _CONNECT_TIMEOUT = "Timeout connecting to server"  # redis-py's words when connect_timeout passes
@@ -35,7 +36,7 @@ def describe_error(exc: BaseException) -> str | None:
     if isinstance(exc, AuthenticationError):
         if any(marker in str(exc) for marker in _NO_CREDENTIALS):
             return "redis requires authentication and this component has no password: set password or password_file"
-        return f"redis refused Vigil's credentials: {exc}"
+        return f"redis refused Vigil's credentials: {printable(str(exc), MESSAGE_LIMIT)}"
     if isinstance(exc, BusyLoadingError):
         return "redis is loading its dataset into memory and not serving yet"
     if isinstance(exc, RedisConnectionError) or isinstance(exc, RedisTimeoutError) and str(exc) == _CONNECT_TIMEOUT:
@@ -52,5 +53,5 @@ def describe_error(exc: BaseException) -> str | None:
             "(replica-serve-stale-data no)"
         )
     if isinstance(exc, ResponseError):
-        return f"redis refused a command: {exc}"
+        return f"redis refused a command: {printable(str(exc), MESSAGE_LIMIT)}"
     return None

@@ -8,20 +8,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app import units
+from app.checks.judging import Finding, threshold
 from app.checks.redis.config import RatioThresholds, RedisMemory, RedisSessionTtl
 from app.checks.redis.server import Info, as_int
 from app.model import Status
 
-Finding = tuple[Status, str]
-
 
 def ratio_findings(ratio: float, thresholds: RatioThresholds, load: str) -> list[Finding]:
     """A fail or warn finding when `ratio` reaches its threshold; `load` says what was measured."""
-    if ratio >= thresholds.fail_ratio:
-        return [(Status.FAIL, f"{load}, at or above the {units.percent(thresholds.fail_ratio)} fail threshold")]
-    if ratio >= thresholds.warn_ratio:
-        return [(Status.WARN, f"{load}, at or above the {units.percent(thresholds.warn_ratio)} warn threshold")]
-    return []
+    found = threshold(ratio, load, warn=thresholds.warn_ratio, fail=thresholds.fail_ratio, shown=units.percent)
+    return [] if found is None else [found]
 
 
 # -- pool ---------------------------------------------------------------------------------------------------

@@ -5,13 +5,12 @@ Pure: INFO fields in, findings and sentences out, so every threshold and wording
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from app import units
+from app.checks.judging import Finding, threshold
 from app.checks.redis.config import RedisReplication
-from app.checks.redis.judge import Finding
 from app.checks.redis.server import Info, as_int, as_text, primary_address
 from app.model import Status
 
@@ -123,13 +122,16 @@ class Replicas:
         return max(self.online, key=lambda link: (self.lag_bytes(link) or 0, link.ack_age or 0), default=None)
 
 
-def _against(value: float, warn: float, fail: float, text: str, unit: Callable[[float], str]) -> list[Finding]:
-    """A fail or warn finding when `value` reaches its threshold; `text` says what was measured."""
-    if value >= fail:
-        return [(Status.FAIL, f"{text}, at or above the {unit(fail)} fail threshold")]
-    if value >= warn:
-        return [(Status.WARN, f"{text}, at or above the {unit(warn)} warn threshold")]
-    return []
+def _behind(lag: int, text: str, options: RedisReplication) -> list[Finding]:
+    """Replication lag in bytes against lag_bytes_warn / lag_bytes_fail."""
+    found = threshold(lag, text, warn=options.lag_bytes_warn, fail=options.lag_bytes_fail, shown=units.size)
+    return [] if found is None else [found]
+
+
+def _silent(seconds: int, text: str, options: RedisReplication) -> list[Finding]:
+    """Seconds without I/O (or acknowledgement) against last_io_warn / last_io_fail."""
+    found = threshold(seconds, text, warn=options.last_io_warn, fail=options.last_io_fail, shown=units.span)
+    return [] if found is None else [found]
 
 
 # -- on a replica ---------------------------------------------------------------------------------------------
@@ -161,13 +163,13 @@ def link_findings(link: PrimaryLink, options: RedisReplication) -> list[Finding]
             )
     elif link.last_io is not None:
         text = f"no I/O with primary {link.primary} for {units.age(link.last_io)} (master_last_io_seconds_ago)"
-        findings.extend(_against(link.last_io, options.last_io_warn, options.last_io_fail, text, units.span))
+        findings.extend(_silent(link.last_io, text, options))
     if (lag := link.lag_bytes) is not None:
         text = (
             f"replica is {units.size(lag)} behind what it received from primary {link.primary} "
             f"(slave_read_repl_offset {link.received}, slave_repl_offset {link.applied})"
         )
-        findings.extend(_against(lag, options.lag_bytes_warn, options.lag_bytes_fail, text, units.size))
+        findings.extend(_behind(lag, text, options))
     return findings
 
 
@@ -195,10 +197,10 @@ def replicas_findings(replicas: Replicas, options: RedisReplication) -> list[Fin
         if (lag := replicas.lag_bytes(link)) is not None:
             offsets = f"offset {link.offset} of {replicas.offset}"
             text = f"replica {link.name} is {units.size(lag)} behind the primary ({offsets})"
-            findings.extend(_against(lag, options.lag_bytes_warn, options.lag_bytes_fail, text, units.size))
+            findings.extend(_behind(lag, text, options))
         if link.ack_age is not None:
             text = f"replica {link.name} last acknowledged {units.age(link.ack_age)} ago (lag={link.ack_age})"
-            findings.extend(_against(link.ack_age, options.last_io_warn, options.last_io_fail, text, units.span))
+            findings.extend(_silent(link.ack_age, text, options))
     return findings
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from redis.exceptions import OutOfMemoryError
 
 from app.checks.base import CheckContext
+from app.checks.judging import Finding
 from app.checks.redis import judge
 from app.checks.redis.commands import canary_key, canary_round_trip, pttl_batch, survival_value
 from app.checks.redis.config import RedisComponent, RedisSessionTtl
@@ -47,7 +48,7 @@ Context = CheckContext[RedisComponent, RedisSessionTtl, RedisClient, SessionMemo
 class Canaries:
     """What one round trip of canaries found."""
 
-    findings: list[judge.Finding]
+    findings: list[Finding]
     survival: judge.Survival
     drift: float | None  # seconds the TTL canary lost between SET and PTTL; None when not measured
     value: str | None  # the restart canary's value now (None: none, e.g. on a replica or refused for OOM)

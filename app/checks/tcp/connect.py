@@ -4,6 +4,7 @@ handshake a client would do (chain verified for the name); then the connection i
 from __future__ import annotations
 
 from app import units
+from app.checks import judging
 from app.checks.base import CheckContext
 from app.checks.tcp.component import TcpClient
 from app.checks.tcp.config import TcpComponent, TcpConnect
@@ -32,7 +33,7 @@ async def run(ctx: CheckContext[TcpComponent, TcpConnect, TcpClient, object]) ->
         observed.append(Observation("handshake_latency", round(probe.handshake.latency, 6), "s"))
         observed.append(Observation("tls_version", probe.handshake.version))
         took += probe.handshake.latency
-    warn = ctx.options.latency_warn
-    if warn is not None and took > warn:
-        return Outcome(Status.WARN, f"{output}: slower than {units.latency(warn)}", tuple(observed))
+    what = "connecting" if probe.handshake is None else "connecting and the handshake"
+    if (slow := judging.latency(what, took, ctx.options.latency_warn)) is not None:
+        return Outcome(slow[0], f"{output}; {slow[1]}", tuple(observed))
     return Outcome(Status.PASS, output, tuple(observed))

@@ -11,6 +11,7 @@ import ssl
 import time
 
 from app.checks.base import CheckContext
+from app.checks.judging import Finding
 from app.checks.tcp import tls_rules
 from app.checks.tcp.component import TcpClient
 from app.checks.tcp.config import TcpComponent, TcpTls, TlsOptions
@@ -84,7 +85,7 @@ async def inspect(
         Observation("tls_version", handshake.version),
         Observation("chain_length", len(handshake.chain)),
     )
-    findings: list[tuple[Status, str]] = []
+    findings: list[Finding] = []
     if (problem := tls_rules.judge_protocol(handshake.version, options.min_protocol)) is not None:
         findings.append((Status.FAIL, problem))
     first = tls_rules.first_to_expire(chain)

@@ -12,7 +12,9 @@ from cryptography import x509
 from cryptography.x509.oid import ExtensionOID
 
 from app import units
+from app.checks.judging import Finding, threshold
 from app.model import Status
+from app.text import SHOWN, printable
 
 PROTOCOL_ORDER = ("SSLv2", "SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 
@@ -48,8 +50,8 @@ def parse(chain: Sequence[bytes]) -> list[Certificate]:
             continue
         parsed.append(
             Certificate(
-                subject=cert.subject.rfc4514_string() or "(empty subject)",
-                issuer=cert.issuer.rfc4514_string() or "(empty issuer)",
+                subject=printable(cert.subject.rfc4514_string(), SHOWN) or "(empty subject)",
+                issuer=printable(cert.issuer.rfc4514_string(), SHOWN) or "(empty issuer)",
                 not_before=cert.not_valid_before_utc.timestamp(),
                 not_after=cert.not_valid_after_utc.timestamp(),
                 names=_names(cert),
@@ -65,7 +67,8 @@ def _names(cert: x509.Certificate) -> tuple[str, ...]:
         return ()
     assert isinstance(san, x509.SubjectAlternativeName)
     return tuple(
-        str(name) for name in (*san.get_values_for_type(x509.DNSName), *san.get_values_for_type(x509.IPAddress))
+        printable(str(name), SHOWN)
+        for name in (*san.get_values_for_type(x509.DNSName), *san.get_values_for_type(x509.IPAddress))
     )
 
 
@@ -77,16 +80,16 @@ def when(epoch: float) -> str:
     return f"{units.timestamp(epoch)} UTC"
 
 
-def judge_expiry(cert: Certificate, now: float, warn_before: float, fail_before: float) -> tuple[Status, str]:
-    """The certificate that expires first against the two thresholds; the sentence names it either way."""
+def judge_expiry(cert: Certificate, now: float, warn_before: float, fail_before: float) -> Finding:
+    """The certificate that expires first against the two thresholds (time left at or below one has reached
+    it); the sentence names the certificate either way."""
     left = cert.not_after - now
     if left <= 0:
         return Status.FAIL, f"certificate expired {units.age(-left)} ago, on {when(cert.not_after)}: {cert.described}"
     expires = f"certificate expires in {units.age(left)}, on {when(cert.not_after)}"
-    if left < fail_before:
-        return Status.FAIL, f"{expires} (fail below {units.span(fail_before)}): {cert.described}"
-    if left < warn_before:
-        return Status.WARN, f"{expires} (warn below {units.span(warn_before)}): {cert.described}"
+    found = threshold(left, expires, warn=warn_before, fail=fail_before, shown=units.span, falling=True)
+    if found is not None:
+        return found[0], f"{found[1]}: {cert.described}"
     return Status.PASS, f"first expiry {when(cert.not_after)} (in {units.age(left)}): {cert.described}"
 
 
