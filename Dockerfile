@@ -13,14 +13,14 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends binutils >/dev/null \
     && python3 -m venv /opt/vigil
 WORKDIR /src
-# Dependencies first, from pyproject.toml alone: this layer survives changes to app/.
-COPY pyproject.toml README.md ./
-RUN python3 -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
-    && /opt/vigil/bin/pip install -q -r /tmp/requirements.txt
+# Dependencies first, exactly as pinned and hashed in requirements.lock (scripts/lock.sh writes it): an image built
+# twice holds the same packages, and this layer survives changes to app/.
+COPY requirements.lock ./
+RUN /opt/vigil/bin/pip install -q --require-hashes -r requirements.lock
+COPY pyproject.toml README.md LICENSE ./
 COPY app ./app
-# Then Vigil itself. Not needed at run time: pip, setuptools, and what some wheels ship besides their code
-# (asynch's Cython sources and debug symbols were 60 of its 62 MB).
+# Then Vigil itself, without resolving anything again. Not needed at run time: pip, setuptools, and what some
+# wheels ship besides their code (asynch's Cython sources and debug symbols were 60 of its 62 MB).
 RUN /opt/vigil/bin/pip install -q --no-deps . \
     && /opt/vigil/bin/pip uninstall -q -y pip setuptools \
     && find /opt/vigil -type f \( -name '*.c' -o -name '*.pyx' -o -name '*.pxd' \) -delete \
@@ -28,12 +28,15 @@ RUN /opt/vigil/bin/pip install -q --no-deps . \
 
 FROM ${BASE}
 ARG BASE
+# The version is app/__init__.py's __version__: scripts/image.sh passes it; this default (kept equal by a test) labels
+# an image built with a plain `docker build .`.
 ARG VERSION=0.1.0
 ARG REVISION=unknown
 ARG CREATED=unknown
 LABEL org.opencontainers.image.title="vigil" \
       org.opencontainers.image.description="Health checks and readiness for a system's dependencies (Redis, ClickHouse, HTTP)" \
       org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.created="${CREATED}" \
       org.opencontainers.image.base.name="${BASE}"
@@ -41,6 +44,7 @@ LABEL org.opencontainers.image.title="vigil" \
 RUN echo 'vigil:x:10001:10001:vigil:/nonexistent:/usr/sbin/nologin' >> /etc/passwd \
     && echo 'vigil:x:10001:' >> /etc/group
 COPY --from=build /opt/vigil /opt/vigil
+COPY LICENSE /usr/share/doc/vigil/LICENSE
 # Nothing is written at run time (pip compiled the bytecode at install time), so the root filesystem can be read-only.
 ENV PATH=/opt/vigil/bin:${PATH} \
     PYTHONDONTWRITEBYTECODE=1 \

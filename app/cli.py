@@ -11,7 +11,9 @@ import asyncio
 import contextlib
 import gc
 import json
+import logging
 import os
+import shutil
 import signal
 import sys
 import time
@@ -114,12 +116,15 @@ def main(argv: list[str] | None = None) -> int:
 def serve(settings: Settings, host: str | None, port: int | None, log_format: str | None) -> int:
     import uvicorn
 
+    from app.api.details import details_warning
     from app.api.protocol import bounded_protocol
     from app.logs import setup_logging
     from app.main import create_app
     from app.masking import Scrubber
 
     setup_logging(log_format or settings.log_format, settings.log_level, Scrubber(settings.secret_values()))
+    if (warning := details_warning(settings)) is not None:
+        logging.getLogger("vigil").warning(warning)
     app = create_app(settings)
     store = app.state.services.store
     # SIGTERM to exit fits in server.shutdown_grace: a quarter draining (readiness already 503, still
@@ -251,17 +256,25 @@ async def check(settings: Settings, specs: list[CheckSpec], args: argparse.Names
         _, document = health_document(store, states, details=True, strict=args.strict, group="area")
         report = encode(document, indent=2) + "\n"
     elif args.format == "junit":
-        report = junit_xml(store, states, elapsed)
+        report = junit_xml(store, states, elapsed, strict=args.strict)
     else:
-        report = table(store, states, ready, elapsed, strict=args.strict)
+        report = table(store, states, elapsed, strict=args.strict, **_terminal(out))
     try:
         out.write(report)
         out.flush()
     except BrokenPipeError:  # `vigil check | head`: the verdict stands, the rest of the report is not wanted
         _quiet_stdout()
     if args.output and args.format != "table":
-        print(table(store, states, ready, elapsed, strict=args.strict), end="", file=sys.stderr)
+        print(table(store, states, elapsed, strict=args.strict, **_terminal(sys.stderr)), end="", file=sys.stderr)
     return EXIT_OK if ready else EXIT_NOT_READY
+
+
+def _terminal(stream: TextIO) -> dict[str, Any]:
+    """How the table is drawn on `stream`: wrapped to the terminal's width, coloured on a terminal unless NO_COLOR
+    is set (no-color.org); in a pipe or a file, wrapped to $COLUMNS (or 120) and never coloured."""
+    tty = stream.isatty()
+    columns = shutil.get_terminal_size((120, 24)).columns
+    return {"columns": columns, "colour": tty and not os.environ.get("NO_COLOR")}
 
 
 def run() -> None:

@@ -1,4 +1,4 @@
-"""The values that flow from a check to its readers: CheckId, Status, Observation, Outcome and CheckResult.
+"""The values that flow from a check to its readers: CheckId, Status, State, Observation, Outcome and CheckResult.
 
 A check returns an Outcome; the scheduler stamps it into a CheckResult; the store keeps results.
 """
@@ -37,6 +37,19 @@ class Status(StrEnum):
     def worst(self, other: Status) -> Status:
         order = (Status.PASS, Status.WARN, Status.FAIL)
         return self if order.index(self) >= order.index(other) else other
+
+
+class State(StrEnum):
+    """A check's state as readers show it: its reported Status, or pending before it has one."""
+
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    PENDING = "pending"
+
+    @classmethod
+    def of(cls, status: Status | None) -> State:
+        return cls.PENDING if status is None else cls(status.value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,7 +98,7 @@ build() {
     local base=${BASE:-}
     [ -n "$base" ] || base=$(base_image)
     local version revision created volumes=()
-    version=$(python3 -c "import tomllib; print(tomllib.load(open('pyproject.toml', 'rb'))['project']['version'])")
+    version=$(python3 -c "import re; print(re.search(r'^__version__ = \"([^\"]+)\"', open('app/__init__.py').read(), re.M)[1])")
     revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
     created=$(date -u +%Y-%m-%dT%H:%M:%SZ)
     # pip inside the build trusts what the host trusts (a TLS-inspecting proxy's CA included).

@@ -1,22 +1,26 @@
 # Shared by scripts/test.sh and scripts/run-local.sh (sourced, not run).
 
-# The Debian packages Vigil's tests and local default need: the servers it probes and promtool. Installed only when missing, and only as root.
-# With "test": also Chromium and its driver, for the status page's browser tests.
+# The servers Vigil's local default probes, and with "test" what the tests need besides (redis-cli, promtool, Chromium
+# and its driver). Found on the PATH from any distribution; when some are missing, root on Debian installs them, and
+# anyone else is told the Debian package names to install, and the script stops.
 ensure_debian_packages() {
-    local missing=()
+    local missing=() commands=()
+    need() { command -v "$1" >/dev/null || { missing+=("$2"); commands+=("$1"); }; }
+    need redis-server redis-server
+    need clickhouse-server clickhouse-server
     if [ "${1:-}" = test ]; then
-        command -v chromium >/dev/null || missing+=(chromium)
-        command -v chromedriver >/dev/null || missing+=(chromium-driver)
+        need redis-cli redis-tools
+        need promtool prometheus   # promtool lints /metrics and tests the rules; a real Prometheus scrapes Vigil
+        need chromium chromium
+        need chromedriver chromium-driver
     fi
-    command -v redis-server >/dev/null || missing+=(redis-server)
-    command -v redis-cli >/dev/null || missing+=(redis-tools)
-    command -v clickhouse-server >/dev/null || missing+=(clickhouse-server)
-    command -v promtool >/dev/null || missing+=(prometheus)   # promtool lints /metrics in the tests
     if [ ${#missing[@]} -eq 0 ]; then
         return 0
     fi
-    if [ "$(id -u)" != 0 ]; then
-        echo "missing Debian packages: ${missing[*]}; run as root or: apt-get install -y ${missing[*]}" >&2
+    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+        echo "missing: ${commands[*]}" >&2
+        echo "install them (Debian/Ubuntu package names): sudo apt-get install -y ${missing[*]}" >&2
+        echo "(on another distribution, any package that puts these commands on the PATH will do)" >&2
         exit 1
     fi
     echo "installing ${missing[*]} ..." >&2
@@ -31,14 +35,24 @@ ensure_debian_packages() {
     if [ "$created" = 1 ]; then rm -f "$policy"; fi
 }
 
-# A virtual environment in .venv with the project installed (editable); $1 = extras, e.g. "test".
+# A virtual environment in .venv with the pinned, hashed dependencies of $1 (default requirements-dev.lock: runtime,
+# test, lint, docs and demo) and the project itself (editable, no dependencies of its own: the lock has them all).
 ensure_venv() {
-    local extras="${1:-}"
+    local lock="${1:-requirements-dev.lock}"
     local python="${PYTHON:-python3}"
     if [ ! -x .venv/bin/python ]; then
         "$python" -m venv .venv
     fi
-    local spec="."
-    if [ -n "$extras" ]; then spec=".[$extras]"; fi
-    .venv/bin/python -m pip install -q --disable-pip-version-check -e "$spec"
+    .venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes -r "$lock"
+    .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
+}
+
+# uv, for scripts/lock.sh: the one on PATH, else one installed into .venv. Sets UV.
+ensure_uv() {
+    if command -v uv >/dev/null; then UV=uv; return 0; fi
+    if [ ! -x .venv/bin/uv ]; then
+        [ -x .venv/bin/python ] || "${PYTHON:-python3}" -m venv .venv
+        .venv/bin/python -m pip install -q --disable-pip-version-check uv
+    fi
+    UV=.venv/bin/uv
 }

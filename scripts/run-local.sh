@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
 # Runs Vigil on a local default: private redis-server and clickhouse-server on free loopback ports
-# (Debian packages installed when missing and we are root) and the demo web API (devenv.webapp), then
-# `vigil serve` on examples/local.yaml. Ctrl-C stops Vigil and all three. VIGIL_PORT (default 8080) picks Vigil's port.
+# (Debian packages installed when missing and we are root; otherwise their names are printed) and the demo web API
+# (devenv.webapp), then `vigil serve` on examples/local.yaml. Ctrl-C stops Vigil and all three. VIGIL_PORT (default 8080) picks Vigil's port.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 ensure_debian_packages
-ensure_venv demo   # the demo backend (devenv/webapp.py) serves WebSockets through uvicorn + websockets
-# The demo web API's WebSocket needs uvicorn's WebSocket support (not a runtime dependency of Vigil).
+ensure_venv   # requirements-dev.lock: also websockets, uvicorn's WebSocket support for the demo web API
 
 run_dir="${VIGIL_RUN_DIR:-$PWD/.run}"
 port="${VIGIL_PORT:-8080}"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh Debian machine: system packages (redis-server, clickhouse-server,
-# prometheus, chromium), a virtual environment with the project and its test and lint extras, then pytest.
+# prometheus, chromium), a virtual environment with the pinned, hashed packages of requirements-dev.lock (runtime,
+# test, lint, docs) and the project, then pytest (which also builds the docs site with `mkdocs build --strict`).
 # Extra arguments go to pytest and run only pytest. With no arguments (the whole suite, as CI runs it):
 #   1. the image is built and run for real first (scripts/image.sh; its log is printed only if it fails;
 #      VIGIL_SKIP_IMAGE=1 skips it on a machine without podman support),
@@ -12,7 +13,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 ensure_debian_packages test
-ensure_venv test,lint
+ensure_venv
 
 status=0
 if [ $# -eq 0 ] && [ "${VIGIL_SKIP_IMAGE:-0}" != 1 ]; then

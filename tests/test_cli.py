@@ -189,7 +189,7 @@ def test_check_exits_0_when_every_critical_check_passes(tmp_path: Path, http_tar
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["CHECK", "STATUS", "SEVERITY", "TIME", "OUTPUT"]
-    assert lines[1] == "cross-service communication: WARN (2 of 3 ok)"  # grouped by area, with its verdict
+    assert lines[1] == "cross-service communication: WARN (2 of 3 ok, 1 warns)"  # grouped by area, with its verdict
     rows = {line.split()[0]: line.split()[1:3] for line in lines[2:5]}
     assert rows == {
         "api:ok": ["PASS", "critical"],
@@ -197,7 +197,7 @@ def test_check_exits_0_when_every_critical_check_passes(tmp_path: Path, http_tar
         "web:home": ["PASS", "critical"],
     }
     assert "HTTP 418, expected 200" in result.stdout
-    assert lines[-1].startswith("READY: 2 of 3 checks ok in ")
+    assert lines[-1].startswith("READY: 2 of 3 checks ok, 1 warns, in ")
     # --strict makes degraded checks gate the exit status too.
     strict = vigil("check", "--strict", "--config", write(tmp_path, system(http_target)))
     assert strict.returncode == 1
@@ -242,7 +242,9 @@ def test_check_exits_1_when_a_critical_check_fails(tmp_path: Path, http_target: 
     path = write(tmp_path, system(http_target, critical_fails=True))
     result = vigil("check", "--config", path)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert result.stdout.splitlines()[-1].startswith("NOT READY: 1 of 3 checks ok in ")
+    assert result.stdout.splitlines()[-1].startswith(
+        "NOT READY: web:home blocks readiness; 1 of 3 checks ok, 1 warns, in "
+    )
     assert "HTTP 500, expected 200" in result.stdout
     # Leaving the failing component out makes the gate pass.
     only_api = vigil("check", "--config", path, "--component", "api")
@@ -333,7 +335,8 @@ def test_check_format_junit_writes_parseable_xml(tmp_path: Path, http_target: An
     assert "NOT READY" in result.stderr  # the table goes to stderr when the report goes to a file
     root = ET.parse(report).getroot()
     assert root.tag == "testsuites"
-    assert (root.get("tests"), root.get("failures")) == ("3", "2")
+    # The readiness rule: the failing degraded check is said, not failed (as the exit status and /readyz judge it).
+    assert (root.get("tests"), root.get("failures")) == ("3", "1")
     suites = root.findall("testsuite")
     assert len(suites) == 1
     cases = {f"{case.get('classname')}.{case.get('name')}": case for case in suites[0].findall("testcase")}
@@ -343,7 +346,10 @@ def test_check_format_junit_writes_parseable_xml(tmp_path: Path, http_target: An
     assert failure is not None
     assert failure.get("message") == "HTTP 500, expected 200"
     assert failure.get("type") == "critical"
-    assert cases["vigil.api.teapot"].find("failure").get("type") == "degraded"
+    assert cases["vigil.api.teapot"].find("failure") is None
+    assert cases["vigil.api.teapot"].findtext("system-out") == (
+        "failed (degraded: does not gate readiness): HTTP 418, expected 200"
+    )
     for case in cases.values():
         assert float(case.get("time")) >= 0
     # To stdout as well.

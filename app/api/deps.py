@@ -2,38 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 
 from app.api.auth import Verifier
+from app.api.details import Details, details_for
+from app.api.statuscache import StatusCache
+from app.api.turns import Turns as Turns  # re-exported: create_app builds one
 from app.config.settings import Settings
 from app.engine.scheduler import Scheduler
 from app.engine.store import CheckState, Store
 from app.model import CheckId
 from app.views.report import EntryMemo
-
-
-class Turns:
-    """Heavy reads (a /health document over many checks) take turns, one per event-loop iteration.
-
-    Without this, a burst of N requests renders N documents back to back in one iteration, and a check whose
-    reply arrived meanwhile waits behind all of them (long enough, under load, to miss its socket timeout or to
-    hold its pool connection too long). The lock is FIFO; the yield inside it lets pending I/O run first.
-    """
-
-    def __init__(self) -> None:
-        self._lock = asyncio.Lock()
-
-    @contextlib.asynccontextmanager
-    async def turn(self) -> AsyncIterator[None]:
-        async with self._lock:
-            await asyncio.sleep(0)
-            yield
 
 
 class NotFound(Exception):
@@ -52,6 +34,7 @@ class Services:
     verifier: Verifier
     turns: Turns
     entries: EntryMemo  # /health's encoded per-check members
+    status: StatusCache = field(default_factory=StatusCache)  # /status.json's documents
 
 
 def get_services(request: Request) -> Services:
@@ -88,6 +71,12 @@ def _entries(services: ServicesDep) -> EntryMemo:
     return services.entries
 
 
+def details(services: ServicesDep, authorization: Annotated[str | None, Header()] = None) -> Details:
+    """Dependency: what this request's caller may see, by `details_for`."""
+    return details_for(services.settings, services.verifier, authorization)
+
+
+DetailsDep = Annotated[Details, Depends(details)]
 StoreDep = Annotated[Store, Depends(_store)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 SchedulerDep = Annotated[Scheduler, Depends(_scheduler)]

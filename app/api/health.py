@@ -9,13 +9,12 @@ import asyncio
 import time
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
-from app.api.auth import AuthError
-from app.api.deps import EntriesDep, SettingsDep, StoreDep, TurnsDep, VerifierDep, select
+from app.api.deps import DetailsDep, Services, ServicesDep, select
+from app.api.details import Details
 from app.api.documents import BAD_REQUEST, NOT_FOUND, Responses, health_body
-from app.config.settings import ShowDetails
 from app.engine.store import CheckState, Store
 from app.views.report import HEALTH_JSON, EntryMemo, encoded_health
 
@@ -35,43 +34,26 @@ class HealthResponse(JSONResponse):
     media_type = HEALTH_JSON
 
 
-def _details(settings: SettingsDep, verifier: VerifierDep, authorization: str | None) -> bool:
-    mode = settings.server.show_details
-    if mode is ShowDetails.ALWAYS:
-        return True
-    if mode is ShowDetails.NEVER or authorization is None or not verifier.enabled:
-        return False
-    try:
-        verifier.verify(authorization, require_scope=False)
-    except AuthError:
-        return False
-    return True
-
-
 Group = Annotated[
     Literal["area"] | None, Query(description="`area`: add the verdict per area (production-readiness view)")
 ]
 
 
 async def _health(
-    store: StoreDep,
-    settings: SettingsDep,
-    verifier: VerifierDep,
-    entries: EntriesDep,
-    turns: TurnsDep,
-    authorization: str | None,
+    services: Services,
+    details: Details,
     component: str | None = None,
     check: str | None = None,
     group: str | None = None,
 ) -> Response:
+    store, entries, turns = services.store, services.entries, services.turns
     states = select(store, component, check)
-    details = _details(settings, verifier, authorization)
-    if details:
+    if details.shown:
         await _warm(store, states, entries)
     async with turns.turn():
         # The whole system follows readiness (degraded checks only warn); a named part reports its own worst state.
         status, body = encoded_health(
-            store, states, entries, details=details, strict=component is not None, group=group
+            store, states, entries, details=details.shown, strict=component is not None, group=group
         )
     return Response(body, status_code=status, media_type=HEALTH_JSON, headers={"cache-control": "no-store"})
 
@@ -94,45 +76,19 @@ async def _warm(store: Store, states: list[CheckState], entries: EntryMemo) -> N
     responses=_RESPONSES,
     summary="Health of every check (application/health+json)",
 )
-async def health(
-    store: StoreDep,
-    settings: SettingsDep,
-    verifier: VerifierDep,
-    turns: TurnsDep,
-    entries: EntriesDep,
-    authorization: str | None = Header(None),
-    group: Group = None,
-) -> Response:
-    return await _health(store, settings, verifier, entries, turns, authorization, group=group)
+async def health(services: ServicesDep, details: DetailsDep, group: Group = None) -> Response:
+    return await _health(services, details, group=group)
 
 
 @router.get(
     "/health/{component}", response_class=HealthResponse, responses=_RESPONSES, summary="Health of one component"
 )
-async def health_component(
-    component: str,
-    store: StoreDep,
-    settings: SettingsDep,
-    verifier: VerifierDep,
-    turns: TurnsDep,
-    entries: EntriesDep,
-    authorization: str | None = Header(None),
-    group: Group = None,
-) -> Response:
-    return await _health(store, settings, verifier, entries, turns, authorization, component, group=group)
+async def health_component(component: str, services: ServicesDep, details: DetailsDep, group: Group = None) -> Response:
+    return await _health(services, details, component, group=group)
 
 
 @router.get(
     "/health/{component}/{check}", response_class=HealthResponse, responses=_RESPONSES, summary="Health of one check"
 )
-async def health_check(
-    component: str,
-    check: str,
-    store: StoreDep,
-    settings: SettingsDep,
-    verifier: VerifierDep,
-    turns: TurnsDep,
-    entries: EntriesDep,
-    authorization: str | None = Header(None),
-) -> Response:
-    return await _health(store, settings, verifier, entries, turns, authorization, component, check)
+async def health_check(component: str, check: str, services: ServicesDep, details: DetailsDep) -> Response:
+    return await _health(services, details, component, check)

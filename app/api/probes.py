@@ -12,7 +12,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
-from app.api.deps import NotFound, StoreDep, select
+from app.api.deps import DetailsDep, NotFound, StoreDep, select
+from app.api.details import SHOWN, Details
 from app.api.documents import BAD_REQUEST, NOT_FOUND, Responses, text
 from app.engine.store import Store
 from app.views.report import verbose_lines
@@ -73,7 +74,12 @@ Exclude = Annotated[list[str], Query(description="check id (component:check) to 
 
 
 def _readiness(
-    store: Store, verbose: str | None, exclude: list[str], component: str | None, check: str | None
+    store: Store,
+    verbose: str | None,
+    exclude: list[str],
+    component: str | None,
+    check: str | None,
+    details: Details = SHOWN,
 ) -> PlainTextResponse:
     states = select(store, component, check)
     known = {str(s.check_id) for s in store.states.values()}
@@ -83,15 +89,11 @@ def _readiness(
     whole = component is None
     if whole and not exclude and verbose is None:
         return _text(*ready(store))
-    if whole:
-        ok, body = verbose_lines(states, set(exclude))
-        if store.shutting_down:  # kube-apiserver lists its shutdown as one more failing check
-            ok = False
-            lines = body.splitlines()
-            body = "\n".join([*lines[:-1], "[-]shutdown failed: shutting down", "readyz check failed"]) + "\n"
-    else:
-        # A part is ready when every check in it is ok, whatever its severity (the strict form of the rule).
-        ok, body = verbose_lines(states, set(exclude), strict=True)
+    # The whole system follows the readiness rule (shutting down included); a part is ready when every check in it
+    # is ok, whatever its severity (the strict form of the rule).
+    ok, body = verbose_lines(
+        states, set(exclude), strict=not whole, details=details.shown, shutting_down=whole and store.shutting_down
+    )
     if verbose is None:
         body = "ok\n" if ok else "not ready\n"
     return _text(200 if ok else 503, body)
@@ -103,8 +105,13 @@ def _readiness(
     responses={**_NOT_READY, **NOT_FOUND, **BAD_REQUEST},
     summary="Readiness of the watched system (critical checks)",
 )
-async def readyz(store: StoreDep, verbose: Verbose = None, exclude: Exclude = []) -> PlainTextResponse:  # noqa: B006
-    return _readiness(store, verbose, exclude, None, None)
+async def readyz(
+    store: StoreDep,
+    details: DetailsDep,
+    verbose: Verbose = None,
+    exclude: Exclude = [],  # noqa: B006
+) -> PlainTextResponse:
+    return _readiness(store, verbose, exclude, None, None, details)
 
 
 @router.get(
@@ -113,8 +120,13 @@ async def readyz(store: StoreDep, verbose: Verbose = None, exclude: Exclude = []
     responses={**_NOT_READY, **NOT_FOUND, **BAD_REQUEST},
     summary="Same as /readyz",
 )
-async def ready_alias(store: StoreDep, verbose: Verbose = None, exclude: Exclude = []) -> PlainTextResponse:  # noqa: B006
-    return _readiness(store, verbose, exclude, None, None)
+async def ready_alias(
+    store: StoreDep,
+    details: DetailsDep,
+    verbose: Verbose = None,
+    exclude: Exclude = [],  # noqa: B006
+) -> PlainTextResponse:
+    return _readiness(store, verbose, exclude, None, None, details)
 
 
 @router.get(
@@ -125,11 +137,12 @@ async def ready_alias(store: StoreDep, verbose: Verbose = None, exclude: Exclude
 )
 async def readyz_component(
     store: StoreDep,
+    details: DetailsDep,
     component: str,
     verbose: Verbose = None,
     exclude: Exclude = [],  # noqa: B006
 ) -> PlainTextResponse:
-    return _readiness(store, verbose, exclude, component, None)
+    return _readiness(store, verbose, exclude, component, None, details)
 
 
 @router.get(
@@ -140,9 +153,10 @@ async def readyz_component(
 )
 async def readyz_check(
     store: StoreDep,
+    details: DetailsDep,
     component: str,
     check: str,
     verbose: Verbose = None,
     exclude: Exclude = [],  # noqa: B006
 ) -> PlainTextResponse:
-    return _readiness(store, verbose, exclude, component, check)
+    return _readiness(store, verbose, exclude, component, check, details)

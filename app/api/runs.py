@@ -33,7 +33,7 @@ async def _run(
     results = await scheduler.run_now([s.check_id for s in states], settings.server.run_cooldown)
     status, document = health_document(store, states, details=True, strict=component is not None)
     document["runs"] = {
-        str(result.check_id): {"status": result.status.value, "output": result.output, "cached": cached}
+        str(result.check_id): {"status": result.status, "output": result.output, "cached": cached}
         for result, cached in results
     }
     return RunResponse(document, status_code=status, headers={"cache-control": "no-store"})

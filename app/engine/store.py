@@ -18,8 +18,8 @@ from app.config.specs import CheckSpec
 from app.engine.forecast import SLOTS, Forecast, MeasureSeries, predict
 from app.engine.history import History
 from app.engine.hysteresis import Latch, apply_latch, reported_state
-from app.engine.readiness import is_ready
-from app.model import CheckId, CheckResult, Status
+from app.engine.readiness import verdict
+from app.model import CheckId, CheckResult, State, Status
 
 DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, math.inf)
 TRANSITIONS_KEPT = 20
@@ -30,9 +30,18 @@ RECENT_DURATIONS = 60  # run durations kept per check, for a sparkline
 class Transition:
     at: float  # wall clock
     check_id: CheckId
-    old: str  # "pending" before the first reported state
-    new: str
+    old: State  # pending before the first reported state
+    new: State
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unconfirmed:
+    """A latest run that hysteresis holds back: `runs` of the `needed` runs in a row before its status is reported."""
+
+    status: Status
+    runs: int
+    needed: int
 
 
 @dataclass(eq=False)
@@ -103,9 +112,21 @@ class CheckState:
         return self.last.output
 
     @property
-    def state_name(self) -> str:
-        effective = self.effective
-        return "pending" if effective is None else effective.value
+    def state_name(self) -> State:
+        return State.of(self.effective)
+
+    @property
+    def unconfirmed(self) -> Unconfirmed | None:
+        """The latest run's status where hysteresis does not report it (yet), or None when they agree."""
+        last = self.last
+        if last is None or self.stale:
+            return None
+        reported = self.reported
+        if not last.status.ok and reported is not None and reported.ok:
+            return Unconfirmed(last.status, self.consecutive_failures, self.schedule.failure_threshold)
+        if last.status.ok and (reported is None or not reported.ok):
+            return Unconfirmed(last.status, self.consecutive_successes, self.schedule.success_threshold)
+        return None
 
 
 class Store:
@@ -122,6 +143,8 @@ class Store:
         self.shutting_down = False
         self.startup_complete = not self.states
         self.ready = False  # all critical checks reported ok, and not shutting down
+        self.verdict = Status.FAIL  # the readiness rule's verdict over every check (pass, warn, or fail: not ready)
+        self.verdict_since = time.time()  # wall clock since which `verdict` holds
         self._recompute_ready()
 
     # -- writers (the scheduler only) --------------------------------------------------------------
@@ -191,7 +214,7 @@ class Store:
 
     def begin_shutdown(self) -> None:
         self.shutting_down = True
-        self.ready = False
+        self._recompute_ready()
         self.version += 1
 
     def beat(self) -> None:
@@ -237,7 +260,7 @@ class Store:
             return replace(result, status=Status.WARN, output=f"{sentence}; {result.output}")
         return replace(result, output=f"{result.output}; {sentence}")
 
-    def _transition(self, state: CheckState, before: str, reason: str) -> Transition | None:
+    def _transition(self, state: CheckState, before: State, reason: str) -> Transition | None:
         after = state.state_name
         if after == before:
             return None
@@ -248,7 +271,10 @@ class Store:
         return transition
 
     def _recompute_ready(self) -> None:
-        self.ready = not self.shutting_down and is_ready((s.effective, s.severity) for s in self.states.values())
+        status = verdict(((s.effective, s.severity) for s in self.states.values()), shutting_down=self.shutting_down)
+        if status is not self.verdict:
+            self.verdict, self.verdict_since = status, time.time()
+        self.ready = status is not Status.FAIL
 
     # -- readers -----------------------------------------------------------------------------------
 

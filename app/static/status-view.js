@@ -104,16 +104,38 @@ export function shown(component, check, filter) {
   return !filter.q || check.id.includes(filter.q) || component.type.includes(filter.q);
 }
 
-/** A check is one <tbody>: its row, then a row for its output and the result of a run from this page. */
+const HELD = { fail: ["failed", "failing"], warn: ["warned", "ok"], pass: ["passed", "ok"] };
+const WITHHELD = "reason withheld (see the note above the checks)";
+
+/** `last run failed (1 of 3 before it is reported as failing)`: the latest run, where hysteresis holds it back. */
+export function heldText(held) {
+  const [word, reported] = HELD[held.status];
+  return `last run ${word} (${held.runs} of ${held.needed} before it is reported as ${reported})`;
+}
+
+function heldHtml(check, details) {
+  const held = check.unconfirmed;
+  if (!held) return "";
+  const why = held.output !== null ? esc(held.output) : details ? "" : `<span class="muted">${WITHHELD}</span>`;
+  return `<p class="held s-${held.status}" data-held="${held.status}">${esc(LABEL[check.state])} · ` +
+    `${esc(heldText(held))}${why ? `: ${why}` : ""}</p>`;
+}
+
+/** A check is one <tbody>: its row, then a row for its output, the latest run where it differs from the state
+    shown, and the result of a run from this page. */
 export function checkHtml(component, check, ctx) {
   const state = check.state;
   const run = ctx.runs.get(check.id);
   const last = check.lastRun === null ? `<span class="muted">never</span>` : stamp(check.lastRun, ctx);
   const stale = check.stale ? ` <span class="tag stale">stale</span>` : "";
+  const heldTag = check.unconfirmed ? ` <span class="tag held s-${check.unconfirmed.status}">last run ${HELD[check.unconfirmed.status][0]}</span>` : "";
   const action = ctx.runsEnabled ? runButton(`${component.name}/${check.name}`, `Run ${check.id} now`, run && run.status === "running") : "";
-  const output = check.output !== null && state !== "pass" ? `<pre class="out s-${state}">${esc(check.output)}</pre>` : "";
+  let output = "";
+  if (state !== "pass" && check.output !== null) output = `<pre class="out s-${state}">${esc(check.output)}</pre>`;
+  else if (state !== "pass" && !ctx.details && check.lastRun !== null) output = `<p class="out withheld muted">${WITHHELD}</p>`;
+  output += heldHtml(check, ctx.details);
   const result = run ? runLine(run, ctx) : "";
-  return `<tbody class="check" id="chk-${esc(check.id)}" data-state="${state}"><tr class="chk"><td class="st">${badge(state)}</td>` +
+  return `<tbody class="check" id="chk-${esc(check.id)}" data-state="${state}"><tr class="chk"><td class="st">${badge(state)}${heldTag}</td>` +
     `<th class="name" scope="row">${esc(check.name)}<span class="tag ${check.severity}">${check.severity}</span>${stale}</th>` +
     `<td class="last">${last}</td><td class="barc">${bar(check.bar, check.barProblems, ctx.cells)}</td>` +
     `<td class="avail">${availability(check.availability)}</td><td class="durc"><div class="dur">${spark(check.durations)}</div></td>` +
@@ -144,8 +166,9 @@ export function sectionHtml(group, head, rows, ctx) {
 /** Readiness and why: the verdict, the reason, the critical checks in the way (with their outputs, if shown). */
 export function readinessHtml(d, ctx) {
   const r = d.readiness;
-  const state = r.ready ? (r.status === "pass" ? "pass" : "warn") : "fail";
+  const state = r.ready ? (r.status === "pass" && !r.unconfirmed.length ? "pass" : "warn") : "fail";
   let html = `<p class="verdict s-${state}">${icon()}<span id="verdict">${r.ready ? "Ready" : "Not ready"}</span></p>` +
+    `<p class="since muted" id="since">since ${sinceHtml(r.since, ctx)}</p>` +
     `<p class="reason" id="reason">${esc(r.reason)}</p>`;
   if (r.starting) html += `<p class="muted">Starting: not every check has run yet.</p>`;
   if (r.blocking.length) {
@@ -159,6 +182,16 @@ export function readinessHtml(d, ctx) {
         `<button type="button" class="link" id="show-problems">show only problems</button></li>`);
     }
     html += `<ul class="blocking" aria-label="Critical checks not passing">${items.join("")}</ul>`;
+  } else if (r.warning.length || r.unconfirmed.length) {
+    const ids = [...r.warning, ...r.unconfirmed.filter((id) => !r.warning.includes(id))];
+    const items = ids.slice(0, BLOCKING_LISTED).map((id) => {
+      const check = ctx.index.get(id);
+      if (!check) return `<li>${esc(id)}</li>`;
+      const held = check.unconfirmed && check.unconfirmed.status === "fail" ? ` <span class="muted">${esc(heldText(check.unconfirmed))}</span>` : "";
+      return `<li>${badge(check.state)} <a href="#chk-${esc(id)}">${esc(id)}</a>${held}</li>`;
+    });
+    if (ids.length > BLOCKING_LISTED) items.push(`<li class="more">and ${ids.length - BLOCKING_LISTED} more</li>`);
+    html += `<ul class="blocking problems" aria-label="Checks with problems">${items.join("")}</ul>`;
   }
   return [r.ready ? (state === "pass" ? "yes" : "warn") : "no", html];
 }
@@ -171,9 +204,8 @@ export function transitionsHtml(d, ctx) {
     `<span class="muted">${esc(t.from)} →</span> ${badge(t.to)}${t.reason === null ? "" : ` ${esc(t.reason)}`}</li>`).join("");
 }
 
-export function detailsNote(d) {
-  if (d.details) return "";
-  if (d.showDetails === "never") return "Check outputs are not shown here (server.show_details: never).";
-  if (d.runsEnabled) return "Check outputs are hidden until a valid token is set (server.show_details: when_authorized).";
-  return "Check outputs are hidden (server.show_details: when_authorized, and no auth is configured).";
-}
+/** Why outputs are hidden and how to see them: the server's words (its show-details rule), or nothing. */
+export const detailsNote = (d) => (d.details ? "" : d.detailsNote || "");
+
+const sinceFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+const sinceHtml = (t, ctx) => `${esc(sinceFormat.format(t * 1000))} (${stamp(t, ctx)})`;

@@ -21,7 +21,9 @@ const view = {
 };
 
 const serverNow = () => (Date.now() + view.offsetMs) / 1000;
-const context = () => ({ cells: view.cells, runs: view.runs, index: view.index, now: serverNow(), runsEnabled: view.data.runsEnabled });
+const context = () => ({
+  cells: view.cells, runs: view.runs, index: view.index, now: serverNow(), runsEnabled: view.data.runsEnabled, details: view.data.details,
+});
 const filters = () => ({ q: $("q").value.trim().toLowerCase(), problems: $("problems").checked });
 // What a check's rows were drawn from: its data and the state of a run started from this page.
 const signature = (check) => {

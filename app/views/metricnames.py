@@ -106,11 +106,15 @@ def measure_name(name: str, unit: str | None) -> str:
 
 
 def markdown_table() -> str:
-    """The docs' metrics table (process_* metrics from prometheus_client come on top)."""
-    rows = ["| metric | type | labels | meaning |", "|---|---|---|---|"]
+    """The docs' metrics table (between the `metric-table` markers of docs/metrics.md): `python -m
+    app.views.metricnames` prints it. The process_* metrics of prometheus_client's process collector come on top."""
+    rows = ["| metric | type | meaning |", "|---|---|---|"]
     for metric in METRICS:
-        labels = ", ".join(f"`{label}`" for label in metric.labels) or "none"
-        if metric.kind == "histogram":
-            labels += ", `le`"
-        rows.append(f"| `{metric.exposed}` | {metric.kind} | {labels} | {metric.help} |")
+        labels = "{" + ",".join(metric.labels) + "}" if metric.labels else ""
+        rows.append(f"| `{metric.exposed}{labels}` | {metric.kind} | {metric.help} |")
+    rows.append("| `process_*` | | the process collector (CPU, memory, file descriptors) |")
     return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown_table(), end="")

@@ -15,10 +15,11 @@ from typing import Any
 
 from app import __version__, units
 from app.config.fields import Area
-from app.engine.readiness import verdict
-from app.engine.store import CheckState, Store
+from app.engine.readiness import assess, verdict
+from app.engine.store import CheckState, Store, Transition
 from app.model import CheckId, CheckResult, Status
 from app.text import encodable
+from app.views.shapes import AreaEntry, CheckEntry, DocumentTransition, EntryExtras, EntryTransition, HealthDocument
 
 HEALTH_JSON = "application/health+json"
 
@@ -69,34 +70,29 @@ def root_causes_first(store: Store, states: list[CheckState]) -> list[CheckState
     return sorted(states, key=rank)  # stable: config order within each rank
 
 
-def check_entry(state: CheckState, now: float, store: Store | None = None) -> dict[str, Any]:
+def entry_transition(t: Transition) -> EntryTransition:
+    return {"time": iso(t.at), "from": t.old, "to": t.new, "reason": t.reason}
+
+
+def check_entry(state: CheckState, now: float, store: Store | None = None) -> CheckEntry:
     last = state.last
-    entry: dict[str, Any] = {
-        "componentId": state.component,
-        "componentType": state.component_type,
-        "status": (state.effective or Status.FAIL).value,
-        "state": state.state_name,
-        "severity": state.severity.value,
-        "area": state.spec.area.value,
-        "time": iso(last.finished_at if last else None),
-        "output": state.effective_output if store is None else output_of(store, state),
-    }
+    extras: EntryExtras = {}
     if store is not None and (causes := affected_by(store, state)):
-        entry["affectedBy"] = causes
+        extras["affectedBy"] = causes
     if last is not None:
         numeric = [o for o in last.observed if o.value is not None]
         if numeric:
-            entry["observedValue"] = numeric[0].value
+            extras["observedValue"] = numeric[0].value
             if numeric[0].unit:
-                entry["observedUnit"] = numeric[0].unit
-        entry["observations"] = {o.name: {"value": o.value, "unit": o.unit} for o in last.observed}
-        entry["lastResult"] = {
-            "status": last.status.value,
+                extras["observedUnit"] = numeric[0].unit
+        extras["observations"] = {o.name: {"value": o.value, "unit": o.unit} for o in last.observed}
+        extras["lastResult"] = {
+            "status": last.status,
             "duration": round(last.duration, 6),
             "scheduled": last.scheduled,
         }
     if (forecast := state.forecast) is not None:
-        entry["forecast"] = {
+        extras["forecast"] = {
             "measure": forecast.measure,
             "limit": forecast.limit.value,
             "limitName": forecast.limit.name,
@@ -107,13 +103,21 @@ def check_entry(state: CheckState, now: float, store: Store | None = None) -> di
             "points": forecast.points,
             "method": forecast.method,
         }
-    entry["consecutiveFailures"] = state.consecutive_failures
-    entry["lastSuccess"] = iso(state.last_success_at)
-    entry["availability"] = state.history.ratios(now)
-    entry["transitions"] = [
-        {"time": iso(t.at), "from": t.old, "to": t.new, "reason": t.reason} for t in reversed(state.transitions)
-    ][:5]
-    return entry
+    return {
+        "componentId": state.component,
+        "componentType": state.component_type,
+        "status": state.effective or Status.FAIL,
+        "state": state.state_name,
+        "severity": state.severity,
+        "area": state.spec.area,
+        "time": iso(last.finished_at if last else None),
+        "output": state.effective_output if store is None else output_of(store, state),
+        **extras,
+        "consecutiveFailures": state.consecutive_failures,
+        "lastSuccess": iso(state.last_success_at),
+        "availability": state.history.ratios(now),
+        "transitions": [entry_transition(t) for t in reversed(state.transitions)][:5],
+    }
 
 
 def by_area(states: list[CheckState]) -> dict[Area, list[CheckState]]:
@@ -124,40 +128,34 @@ def by_area(states: list[CheckState]) -> dict[Area, list[CheckState]]:
     return {area: members for area, members in groups.items() if members}
 
 
-def area_summary(states: list[CheckState], *, strict: bool) -> dict[str, Any]:
-    """Per area: its title, its verdict under the readiness rule, and its checks."""
-    return {
-        area.value: {
-            "title": area.label,
-            "status": overall(members, strict=strict).value,
-            "checks": [str(s.check_id) for s in members],
-        }
-        for area, members in by_area(states).items()
-    }
+def area_summary(states: list[CheckState], *, strict: bool, details: bool = True) -> dict[str, AreaEntry]:
+    """Per area: its title, its verdict under the readiness rule, and (with details) its checks."""
+    areas: dict[str, AreaEntry] = {}
+    for area, members in by_area(states).items():
+        entry: AreaEntry = {"title": area.label, "status": overall(members, strict=strict)}
+        if details:
+            entry["checks"] = [str(s.check_id) for s in members]
+        areas[area.value] = entry
+    return areas
 
 
 def _head(
     store: Store, states: list[CheckState], *, details: bool, strict: bool, group: str | None
-) -> tuple[Status, dict[str, Any]]:
+) -> tuple[Status, HealthDocument]:
     """The document's own fields, without the per-check entries and transitions."""
     status = overall(states, strict=strict)
-    document: dict[str, Any] = {"status": status.value}
+    document: HealthDocument = {"status": status}
     if group == "area":
-        document["areas"] = area_summary(states, strict=strict)
-        if not details:
-            for area in document["areas"].values():
-                del area["checks"]
+        document["areas"] = area_summary(states, strict=strict, details=details)
     if details:
-        document.update(
-            version="1",
-            releaseId=__version__,
-            serviceId="vigil",
-            description="health of the system Vigil watches",
-        )
+        document["version"] = "1"
+        document["releaseId"] = __version__
+        document["serviceId"] = "vigil"
+        document["description"] = "health of the system Vigil watches"
     return status, document
 
 
-def _transitions(store: Store, states: list[CheckState]) -> list[dict[str, Any]] | None:
+def _transitions(store: Store, states: list[CheckState]) -> list[DocumentTransition] | None:
     """The recent transitions of these checks, for a document over more than one check."""
     if len(states) <= 1:
         return None
@@ -171,7 +169,7 @@ def _transitions(store: Store, states: list[CheckState]) -> list[dict[str, Any]]
 
 def health_document(
     store: Store, states: list[CheckState], *, details: bool, strict: bool = False, group: str | None = None
-) -> tuple[int, dict[str, Any]]:
+) -> tuple[int, HealthDocument]:
     """The health+json body and its HTTP status for a set of checks (`strict`: every check gates, see readiness;
     `group="area"` adds the verdict per area)."""
     status, document = _head(store, states, details=details, strict=strict, group=group)
@@ -249,12 +247,35 @@ def encoded_health(
     return http_status(status), b"".join(parts)
 
 
+WITHHELD = "reason withheld"  # kube-apiserver's words for a reason the caller may not see
+
+
+_HELD = {Status.FAIL: ("failed", "failing"), Status.WARN: ("warned", "ok"), Status.PASS: ("passed", "ok")}
+
+
+def unconfirmed_text(state: CheckState) -> str | None:
+    """`last run failed (1 of 3 before it is reported as failing)`: the latest run, where hysteresis holds it."""
+    held = state.unconfirmed
+    if held is None:
+        return None
+    word, reported = _HELD[held.status]
+    return f"last run {word} ({held.runs} of {held.needed} before it is reported as {reported})"
+
+
 def verbose_lines(
-    states: list[CheckState], excluded: set[str], *, strict: bool = False, name: str = "readyz"
+    states: list[CheckState],
+    excluded: set[str],
+    *,
+    strict: bool = False,
+    name: str = "readyz",
+    details: bool = True,
+    shutting_down: bool = False,
 ) -> tuple[bool, str]:
     """kube-apiserver style: `[+]id ok` (or `[+]id warn: reason`) / `[-]id failed: reason`, then a summary line.
 
-    Readiness follows the one rule (app.engine.readiness) over the checks not excluded.
+    Readiness follows the one rule (app.engine.readiness) over the checks not excluded; a Vigil shutting down lists
+    its shutdown as one more failing check. Without `details` (the show_details rule) every check is still listed,
+    its reason withheld. A latest run that hysteresis does not report yet is said after the state.
     """
     lines = []
     counted = []
@@ -267,13 +288,17 @@ def verbose_lines(
         effective = state.effective
         suffix = "" if state.critical else " (degraded: does not gate readiness)"
         # One line per check, whatever the reason looks like (a multi-line error would break parsers).
-        reason = " ".join(state.effective_output.split())
+        reason = " ".join(state.effective_output.split()) if details else WITHHELD
+        if (held := unconfirmed_text(state)) is not None:
+            reason = f"{held}: {reason}"
         if effective is Status.WARN:
             lines.append(f"[+]{check_id} warn: {reason}{suffix}")
         elif effective is Status.PASS:
-            lines.append(f"[+]{check_id} ok{suffix}")
+            lines.append(f"[+]{check_id} ok{f': {reason}' if held else ''}{suffix}")
         else:
             lines.append(f"[-]{check_id} failed: {reason}{suffix}")
-    ready = overall(counted, strict=strict) is not Status.FAIL
-    lines.append(f"{name} check {'passed' if ready else 'failed'}")
-    return ready, "\n".join(lines) + "\n"
+    verdict = assess(counted, lambda s: (s.effective, s.severity), strict=strict, shutting_down=shutting_down)
+    if verdict.shutting_down:
+        lines.append("[-]shutdown failed: shutting down")
+    lines.append(f"{name} check {'passed' if verdict.ready else 'failed'}")
+    return verdict.ready, "\n".join(lines) + "\n"

@@ -8,18 +8,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
+from app.config.settings import ShowDetails
 from app.engine.history import History
-from app.engine.readiness import counts_as
+from app.engine.readiness import assess
 from app.engine.store import CheckState, Store, Transition
-from app.model import CheckId, CheckResult, Status
+from app.model import CheckId, CheckResult, State, Status
 from app.views.report import overall
+from app.views.shapes import (
+    CheckRow,
+    ComponentView,
+    LastRunView,
+    ReadinessView,
+    StateCounts,
+    StatusDocument,
+    StatusTransition,
+)
 
 BAR_CELLS = 48  # 24 h of history in half-hour cells
 TRANSITIONS_SHOWN = 10
 BLOCKING_NAMED = 3  # failing critical checks named in the readiness reason; the rest are counted
-STATES = ("pass", "warn", "fail", "pending")
 _CODE = {Status.PASS: "p", Status.WARN: "w", Status.FAIL: "f", None: "-"}
 
 
@@ -61,9 +69,7 @@ class RowMemo:
 
     _bars: dict[CheckId, tuple[CheckResult | None, int, Bar]] = field(default_factory=dict)
     _ratios: dict[CheckId, tuple[CheckResult | None, int, dict[str, float | None]]] = field(default_factory=dict)
-    _rows: dict[tuple[CheckId, bool], tuple[CheckResult | None, bool, int, dict[str, Any]]] = field(
-        default_factory=dict
-    )
+    _rows: dict[tuple[CheckId, bool], tuple[CheckResult | None, bool, int, CheckRow]] = field(default_factory=dict)
 
     def bar(self, state: CheckState, now: float) -> Bar:
         index, _ = bar_cell_index(state.history, now)
@@ -83,7 +89,7 @@ class RowMemo:
         self._ratios[state.check_id] = (state.last, slot, value)
         return value
 
-    def row(self, state: CheckState, now: float, *, details: bool) -> dict[str, Any]:
+    def row(self, state: CheckState, now: float, *, details: bool) -> CheckRow:
         stale, slot = state.stale, int(now // state.history.slot)
         hit = self._rows.get((state.check_id, details))
         if hit is not None and hit[0] is state.last and hit[1] == stale and hit[2] == slot:
@@ -97,7 +103,17 @@ def _ratio(value: float | None) -> float | None:
     return None if value is None else round(value, 5)
 
 
-def check_view(state: CheckState, bar_: Bar, availability: dict[str, float | None], *, details: bool) -> dict[str, Any]:
+def last_run_view(state: CheckState, *, details: bool) -> LastRunView | None:
+    """The latest run where hysteresis does not report it yet (a failure below `failure_threshold`, a pass below
+    `success_threshold`): the page shows it beside the reported state."""
+    held = state.unconfirmed
+    if held is None or state.last is None:
+        return None
+    output = " ".join(state.last.output.split()) if details else None
+    return {"status": held.status, "runs": held.runs, "needed": held.needed, "output": output}
+
+
+def check_view(state: CheckState, bar_: Bar, availability: dict[str, float | None], *, details: bool) -> CheckRow:
     """One check's row. The output of a non-passing check only with details (the show_details rule)."""
     last = state.last
     name = state.state_name
@@ -105,12 +121,13 @@ def check_view(state: CheckState, bar_: Bar, availability: dict[str, float | Non
         "id": str(state.check_id),
         "name": state.check,
         "state": name,
-        "severity": state.severity.value,
+        "severity": state.severity,
         "stale": state.stale,
         "lastRun": None if last is None else round(last.finished_at, 3),
         "onDemand": last is not None and not last.scheduled,
         "failures": state.consecutive_failures,
-        "output": state.effective_output if details and name != "pass" else None,
+        "output": state.effective_output if details and name is not State.PASS else None,
+        "unconfirmed": last_run_view(state, details=details),
         "availability": {window: _ratio(value) for window, value in availability.items()},
         "bar": bar_.code,
         "barProblems": [list(problem) for problem in bar_.problems],
@@ -126,37 +143,49 @@ def _names(states: Sequence[CheckState]) -> str:
     return f"{named} and {more} more" if more > 0 else named
 
 
-def readiness_view(store: Store, states: Sequence[CheckState]) -> dict[str, Any]:
-    """What /readyz says (`store.ready`) and why, by the one readiness rule (app.engine.readiness)."""
-    status = overall(states, strict=False)
-    blocking = [s for s in states if counts_as(s.effective, s.severity) is Status.FAIL]
-    warning = [s for s in states if counts_as(s.effective, s.severity) is Status.WARN]
-    ready = store.ready
-    if store.shutting_down:
+def _ids(states: Sequence[CheckState]) -> str:
+    named = ", ".join(str(s.check_id) for s in states[:BLOCKING_NAMED])
+    more = len(states) - BLOCKING_NAMED
+    return f"{named} and {more} more" if more > 0 else named
+
+
+def readiness_view(store: Store, states: Sequence[CheckState]) -> ReadinessView:
+    """What /readyz says and why, by the one readiness rule (app.engine.readiness): the checks in the way, those
+    that warn, and those whose latest run failed below their failure threshold (not reported as failing yet)."""
+    verdict = assess(states, lambda s: (s.effective, s.severity), shutting_down=store.shutting_down)
+    blocking, warning = verdict.blocking, verdict.warning
+    held = [s for s in states if (u := s.unconfirmed) is not None and u.status is Status.FAIL]
+    if verdict.shutting_down:
         reason = "not ready: Vigil is shutting down"
     elif blocking:
         noun = "critical check" if len(blocking) == 1 else "critical checks"
         reason = f"not ready: {len(blocking)} {noun} not passing: {_names(blocking)}"
-    elif not ready:
-        reason = "not ready"
-    elif warning:
-        noun = "check warns or fails" if len(warning) == 1 else "checks warn or fail"
-        reason = f"ready, with problems: {len(warning)} {noun} without gating readiness"
+    elif warning or held:
+        parts = []
+        if warning:
+            noun = "check warns or fails" if len(warning) == 1 else "checks warn or fail"
+            parts.append(f"{len(warning)} {noun} without gating readiness: {_ids(warning)}")
+        if held:
+            noun = "check's" if len(held) == 1 else "checks'"
+            parts.append(f"{len(held)} {noun} last run failed, below the failure threshold: {_ids(held)}")
+        reason = f"ready, with problems: {'; '.join(parts)}"
     elif states:
         reason = "ready: every critical check passes"
     else:
         reason = "ready: no checks configured"
     return {
-        "ready": ready,
-        "status": status.value,
+        "ready": verdict.ready,
+        "status": verdict.status,
         "reason": reason,
+        "since": round(store.verdict_since, 3),
         "blocking": [{"id": str(s.check_id), "state": s.state_name} for s in blocking],
         "warning": [str(s.check_id) for s in warning],
+        "unconfirmed": [str(s.check_id) for s in held],
         "starting": not store.startup_complete,
     }
 
 
-def transition_view(transition: Transition, *, details: bool) -> dict[str, Any]:
+def transition_view(transition: Transition, *, details: bool) -> StatusTransition:
     return {
         "at": round(transition.at, 3),
         "check": str(transition.check_id),
@@ -167,22 +196,29 @@ def transition_view(transition: Transition, *, details: bool) -> dict[str, Any]:
 
 
 def build(
-    store: Store, now: float, *, details: bool, memo: RowMemo, runs_enabled: bool, show_details: str
-) -> dict[str, Any]:
+    store: Store,
+    now: float,
+    *,
+    details: bool,
+    memo: RowMemo,
+    runs_enabled: bool,
+    show_details: ShowDetails,
+    details_note: str | None = None,
+) -> StatusDocument:
     """The whole document for one store version and one detail level (see README, "Status page")."""
     states = list(store.states.values())
-    counts = dict.fromkeys(STATES, 0)
-    components = []
+    counts: StateCounts = {"pass": 0, "warn": 0, "fail": 0, "pending": 0}
+    components: list[ComponentView] = []
     for component, members in store.by_component.items():
         rows = []
         for state in members:
-            counts[state.state_name] += 1
+            counts[state.state_name.value] += 1
             rows.append(memo.row(state, now, details=details))
         components.append(
             {
                 "name": component,
                 "type": members[0].component_type,
-                "status": overall(members, strict=True).value,  # a part reports its own worst state, as /health/{c}
+                "status": overall(members, strict=True),  # a part reports its own worst state, as /health/{c}
                 "checks": rows,
             }
         )
@@ -192,6 +228,7 @@ def build(
         "generated": round(now, 3),
         "details": details,
         "showDetails": show_details,
+        "detailsNote": None if details else details_note,
         "runsEnabled": runs_enabled,
         "readiness": readiness_view(store, states),
         "counts": counts,

@@ -14,6 +14,7 @@ FAST = {"interval": "300ms", "timeout": "250ms", "failure_threshold": 1, "succes
 
 
 def settings_for(components: dict[str, Any], **top: Any) -> Any:
+    top.setdefault("server", {"show_details": "always"})  # reasons in verbose output (the show_details rule)
     return make_settings(defaults={**FAST, **top.pop("defaults", {})}, components=components, **top)
 
 
@@ -241,7 +242,7 @@ async def test_docs_and_openapi_list_every_endpoint(http_target: Any) -> None:
         for path, method in expected.items():
             assert method in paths[path], path
         readyz_params = {p["name"] for p in paths["/readyz"]["get"]["parameters"]}
-        assert readyz_params == {"verbose", "exclude"}
+        assert readyz_params == {"verbose", "exclude", "authorization"}  # a token shows reasons
         status, body, headers = await served.get("/docs")
         assert status == 200
         assert headers["content-type"].startswith("text/html")

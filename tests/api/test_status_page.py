@@ -191,7 +191,7 @@ async def test_json_is_built_once_per_version_and_shared(http_target: Any) -> No
     )
     async with serve(settings) as served:
         first, second = await asyncio.gather(served.get("/status.json"), served.get("/status.json"))
-        cache = served.app.state.status_cache
+        cache = served.app.state.services.status
         assert cache.builds == 1, "two concurrent polls of one version share one build"
         assert first[0] == second[0] == 200
         assert first[1] == second[1]
@@ -344,6 +344,52 @@ async def test_page_follows_a_redis_stopped_and_started(redis_factory: Any, brow
         assert await browser.console_errors() == []
 
 
+async def test_page_never_says_pass_alone_while_the_last_run_failed(
+    redis_factory: Any, browser: Browser, tmp_path: Path
+) -> None:
+    """A failed run below failure_threshold: the row says it beside Pass, the Ready card names the check, the top
+    says since when it is ready; the reason is withheld without a token (and the page says how to see it)."""
+    redis = redis_factory()
+    settings = make_settings(
+        defaults={"interval": "1h", "timeout": "1s", "failure_threshold": 3, "jitter": 0},
+        server={"show_details": "when_authorized", "run_cooldown": 0},
+        auth=AUTH,
+        components={"cache": {"type": "redis", "url": redis.url, **REDIS_TIMEOUTS, "checks": {"connectivity": {}}}},
+    )
+    row = "cache:connectivity"
+    async with serve(settings) as served:
+        await served.wait(lambda: all_ran(served), what="the first run")
+        await browser.open(served.url + "/")
+        await browser.until(f"{state_of(row)} === 'pass'", what="the check passing")
+        assert (await browser.value(text("#since"))).startswith("since ")
+        assert await browser.value(in_row(row, "p.held")) is None
+        redis.terminate()
+        bearer = {"Authorization": f"Bearer {make_token()}"}
+        status, body, _ = await served.post("/checks/cache/connectivity/run", headers=bearer)
+        assert json.loads(body)["runs"][row]["status"] == "fail"
+        held = await browser.until(in_row(row, "p.held"), what="the failed run beside Pass")
+        assert held == (
+            "Pass · last run failed (1 of 3 before it is reported as failing): "
+            "reason withheld (see the note above the checks)"
+        )
+        assert await browser.value(state_of(row)) == "pass"
+        assert await browser.value(in_row(row, ".tag.held")) == "last run failed"
+        assert await browser.value(text("#verdict")) == "Ready"
+        assert row in await browser.value(text("#reason"))
+        assert await browser.value("[...document.querySelectorAll('.problems a')].map(a => a.textContent)") == [row]
+        assert "valid bearer token" in await browser.value(text("#details-note"))
+        # With a token the reason is shown.
+        await browser.js(f"sessionStorage.setItem('vigil.token', {json.dumps(make_token(expires_in=600))})")
+        await browser.open(served.url + "/")
+        reason = await browser.until(
+            f"(({in_row(row, 'p.held')}) || '').includes('{redis.port}') && {in_row(row, 'p.held')}",
+            what="the failed run's reason",
+        )
+        assert reason.startswith("Pass · last run failed (1 of 3 before it is reported as failing): "), reason
+        await browser.screenshot(tmp_path / "status-held.png")
+        assert await browser.console_errors() == []
+
+
 async def test_run_from_the_page_with_a_token(http_target: Any, browser: Browser) -> None:
     settings = make_settings(
         defaults={"interval": "60s", "timeout": "2s", "initial_delay": "60s", "jitter": 0, "failure_threshold": 1},
@@ -355,7 +401,7 @@ async def test_run_from_the_page_with_a_token(http_target: Any, browser: Browser
         await browser.open(served.url + "/")
         await browser.until(f"{state_of('api:ok')} === 'pending'", what="a pending check")
         assert await browser.value("document.getElementById('token-form').hidden") is False
-        assert "hidden until a valid token" in await browser.value(text("#details-note"))
+        assert "hidden until a valid bearer token" in await browser.value(text("#details-note"))
         # Without a token, a run asks for one and sends nothing.
         await browser.js("document.querySelector('button[data-run=\"api/ok\"]').click()")
         await browser.until("document.activeElement.id === 'token'", what="focus on the token field")

@@ -249,9 +249,9 @@ def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     }
 
 
-def test_readme_configuration_example_is_valid(tmp_path: Path) -> None:
-    readme = (ROOT / "README.md").read_text()
-    block = re.search(r"```yaml\n(.*?)```", readme, re.S)
+def test_the_documented_configuration_example_is_valid(tmp_path: Path) -> None:
+    page = (ROOT / "docs" / "configuration.md").read_text()
+    block = re.search(r"```yaml\n(.*?)```", page, re.S)
     assert block is not None
     for name in ("redis", "clickhouse", "api-token"):
         (tmp_path / name).write_text(f"secret-{name}")

@@ -124,12 +124,15 @@ def test_vigil_check_groups_by_area_and_lists_root_causes_first(tmp_path: Path, 
     assert table.returncode == 1, table.stderr
     lines = table.stdout.splitlines()
     assert lines[1] == "database connectivity: FAIL (0 of 1 ok)"
-    assert [line.split()[0] for line in lines if line.startswith("  ")] == [
+    # Areas with a check blocking readiness first (database, communication), then the passing security area.
+    rows = [line for line in lines if line.startswith("  ") and not line.startswith("   ")]  # not wrapped outputs
+    assert [line.split()[0] for line in rows] == [
         "db:ping",
-        "web:headers",
         "api:health",
         "web:home",
+        "web:headers",
     ]
+    assert lines[-1].startswith("NOT READY: db:ping, api:health block readiness; 2 of 4 checks ok, in ")
     assert "root causes: db:ping" in lines
     junit = subprocess.run(
         [VIGIL, "check", "--format", "junit", "--config", str(config)],

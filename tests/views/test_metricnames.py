@@ -61,12 +61,20 @@ def test_the_writer_and_the_collector_expose_exactly_the_table() -> None:
 def test_the_docs_table_lists_every_family_once() -> None:
     table = markdown_table()
     rows = table.splitlines()[2:]
-    assert len(rows) == len(METRICS)
+    assert len(rows) == len(METRICS) + 1  # and process_*
     for metric in METRICS:
-        assert sum(row.startswith(f"| `{metric.exposed}` |") for row in rows) == 1
-    assert "| `vigil_check_forecast_seconds` | gauge | `component`, `check`, `measure` |" in table
-    assert "| `vigil_check_runs_total` | counter | `component`, `check`, `status` |" in table
-    assert "| `vigil_check_duration_seconds` | histogram | `component`, `check`, `le` |" in table
+        assert (
+            sum(row.startswith(f"| `{metric.exposed}{{") or row.startswith(f"| `{metric.exposed}`") for row in rows)
+            == 1
+        )
+    assert "| `vigil_check_forecast_seconds{component,check,measure}` | gauge | Time until" in table
+    assert "| `vigil_check_runs_total{component,check,status}` | counter | " in table
+    assert "| `vigil_check_duration_seconds{component,check}` | histogram | " in table
+    assert "| `vigil_ready` | gauge | " in table
+    printed = subprocess.run(
+        [sys.executable, "-m", "app.views.metricnames"], capture_output=True, text=True, check=True
+    ).stdout
+    assert printed == table
 
 
 def test_the_text_writer_does_not_import_the_collector() -> None:
