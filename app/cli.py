@@ -66,22 +66,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(path: str | None) -> Settings:
+def _load(path: str | None, *, need_checks: bool = True) -> Settings:
+    """The settings, or exit 2 with one line per problem. Without a single check there is nothing to be ready
+    for: a gate or probe that passes because nothing was configured is a silent failure, so it is an error."""
     # Imported here: loading every component type takes most of a second, and --help should not wait for it.
     from app.config.settings import ConfigError, load_settings
 
     try:
-        return load_settings(path)
+        settings = load_settings(path)
     except ConfigError as exc:
         for problem in exc.entries:
             print(f"vigil: config error: {problem}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE) from None
+    if need_checks and not any(component.checks for component in settings.components.values()):
+        source = path or os.environ.get("VIGIL_CONFIG")
+        where = (
+            f"{source} (from {'--config' if path else '$VIGIL_CONFIG'}) has no components with checks"
+            if source
+            else "Vigil reads its configuration from --config FILE or $VIGIL_CONFIG, and neither is set"
+        )
+        print(f"vigil: config error: no checks are configured: {where}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+    return settings
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "config":
-        settings = _load(args.config)
+        settings = _load(args.config, need_checks=args.action == "validate")
         if args.action == "validate":
             checks = sum(len(component.checks) for component in settings.components.values())
             print(f"configuration ok: {len(settings.components)} components, {checks} checks")

@@ -9,6 +9,7 @@ import json
 import logging
 import sys
 import traceback
+import warnings
 from typing import Any
 
 from app import units
@@ -16,6 +17,7 @@ from app.masking import Scrubber
 from app.text import printable
 
 LOGGER = "vigil"
+WARNINGS_LOGGER = "py.warnings"
 _FIELDS = ("check", "old", "new", "reason", "component")
 
 
@@ -80,6 +82,18 @@ def setup_logging(fmt: str, level: str, scrubber: Scrubber, stream: Any = None) 
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(logging.WARNING)
+    # Python warnings (a library's, e.g. cryptography's about a certificate's over-long name) would go to stderr
+    # as they are, past the mask and the format, and break a JSON stream: they are log records like any other.
+    logging.captureWarnings(True)
+    warnings.showwarning = _log_warning
+    logging.getLogger(WARNINGS_LOGGER).handlers = []  # through the root's handler, at warning
     for name in QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(logging.ERROR)
     return handler
+
+
+def _log_warning(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None, line: Any = None
+) -> None:
+    """One log line per warning: `UserWarning: <message> (<file>:<line>)`."""
+    logging.getLogger(WARNINGS_LOGGER).warning("%s: %s (%s:%d)", category.__name__, message, filename, lineno)

@@ -12,6 +12,7 @@ from typing import Any
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 _DURATION_HINT = "expected a duration such as 500ms, 15s, 2m or a number of seconds"
+MAX_DURATION = 3650 * 86400.0  # ten years: longer than any real setting (HSTS max-age is one or two)
 
 
 def parse_duration(value: Any) -> float:
@@ -26,6 +27,8 @@ def parse_duration(value: Any) -> float:
         raise ValueError(_DURATION_HINT)
     if seconds < 0:
         raise ValueError("a duration cannot be negative")
+    if not seconds <= MAX_DURATION:  # also NaN and .inf
+        raise ValueError(f"a duration must be finite and at most {span(MAX_DURATION)}")
     return seconds
 
 

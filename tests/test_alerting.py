@@ -8,11 +8,13 @@ import contextlib
 import shutil
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from app.model import Status
 from devenv.alerting import Alertmanager, WebhookReceiver
 from devenv.servers import RedisServer, free_port
 from tests.conftest import make_settings, serve, wait_until
@@ -143,3 +145,58 @@ async def test_a_redis_outage_pages_once_for_redis_and_resolves(tmp_path: Path) 
         alertmanager.cleanup()
         webhook.close()
         redis.cleanup()
+
+
+async def test_an_outage_inside_a_maintenance_window_pages_nobody(tmp_path: Path) -> None:
+    """The cache is under planned maintenance: its outage raises no alert. A queue on another Redis, killed at the
+    same moment and outside the window, pages as usual, which shows the cache would have by then."""
+    cache_redis, queue_redis = RedisServer().start(), RedisServer().start()
+    webhook = WebhookReceiver()
+    alertmanager = Alertmanager(yaml.safe_load(ALERTMANAGER.read_text()), webhook.url).start()
+    now = datetime.now(UTC)
+    base = settings(cache_redis.url)
+    config = make_settings(
+        defaults=base.defaults.model_dump(),
+        components={
+            **{name: component.model_dump() for name, component in base.components.items()},
+            "queue": {
+                "type": "redis",
+                "url": queue_redis.url,
+                "connect_timeout": 0.2,
+                "socket_timeout": 0.2,
+                "pool_timeout": 0.1,
+                "checks": {"connectivity": {}},
+            },
+        },
+        maintenance=[
+            {
+                "name": "redis upgrade",
+                "start": (now - timedelta(minutes=5)).isoformat(),
+                "end": (now + timedelta(hours=1)).isoformat(),
+                "components": ["cache", "sessions"],
+            }
+        ],
+    )
+    try:
+        async with serve(config) as one:
+            with prometheus(
+                [one.url.removeprefix("http://")],
+                fast_rules(tmp_path),
+                alertmanager.url.removeprefix("http://"),
+                tmp_path,
+            ):
+                await wait_until(lambda: all(s.last is not None for s in one.store.states.values()), 10, "first runs")
+                cache_redis.kill()
+                queue_redis.kill()
+                await wait_until(
+                    lambda: with_status("firing", webhook.alerts(), component="queue"), 60, "the page for the queue"
+                )
+                assert one.store.states[("cache", "connectivity")].effective is Status.FAIL  # down, and not ready
+                assert not one.store.ready
+                assert not [a for a in webhook.alerts() if a["labels"].get("component") in ("cache", "sessions")]
+                assert not [a for a in alertmanager.alerts() if a["labels"].get("component") in ("cache", "sessions")]
+    finally:
+        alertmanager.cleanup()
+        webhook.close()
+        cache_redis.cleanup()
+        queue_redis.cleanup()

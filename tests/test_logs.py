@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import io
 import json
 import logging
+import ssl
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from app.checks import CheckKind
 from app.engine.scheduler import Runner
@@ -18,7 +25,8 @@ from app.main import build_engine
 from app.masking import Scrubber
 from app.model import CheckId, Outcome, Status
 from devenv.servers import free_port
-from tests.conftest import http, make_settings, reach, run_check
+from tests.conftest import HttpTarget, http, make_settings, reach, run_check
+from tests.test_cli import vigil, write
 
 SECRET = "hunter2-log-secret-9f8e"
 
@@ -124,3 +132,50 @@ async def test_library_logs_go_through_vigils_handler_and_attempt_noise_is_cut(c
     assert {"level": "error", "logger": "aiohttp.client", "msg": "unexpected thing with password ***"}.items() <= (
         lines[-1].items()
     )
+
+
+def test_python_warnings_are_log_lines_too(tmp_path: Path) -> None:
+    """cryptography warns when a certificate's name is longer than X.509 allows; the warning must not break the
+    JSON log stream (or the text one) by going to stderr on its own."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    with pytest.warns(UserWarning, match="length"):
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "long-" * 20, _validate=False)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    target = HttpTarget(context).start()
+    try:
+        for log_format in ("json", "text"):
+            config = {
+                "log_format": log_format,
+                "components": {"web": {"type": "http", "url": target.url, "checks": {"tls": {}}}},
+            }
+            path = write(tmp_path, config)
+            result = vigil("check", "--format", "json", "--config", path)
+            assert result.returncode == 0, result.stderr  # the tls kind is degraded: it reports, never gates
+            assert json.loads(result.stdout)["checks"]  # the report is whole
+            lines = result.stderr.splitlines()
+            assert lines, "the warning was not logged"
+            if log_format == "json":
+                for entry in map(json.loads, lines):  # every line is one JSON document
+                    assert (entry["logger"], entry["level"]) == ("py.warnings", "warning")
+                    assert entry["msg"].startswith("UserWarning: Attribute's length must be >= 1 and <= 64")
+            else:  # one line per warning, not the warning's source line after it
+                assert all(" WARNING py.warnings: UserWarning: Attribute's length" in line for line in lines), lines
+    finally:
+        target.stop()

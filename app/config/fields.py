@@ -10,13 +10,47 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
 
-from app.units import parse_duration, parse_size
+from app.config.files import CA_LIMIT, SECRET_LIMIT, FileRefused, check_file, read_limited
+from app.units import parse_duration, parse_size, span
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+"""Seconds, written in YAML or the environment as `500ms`, `15s`, `2m` or a plain number (finite, ten years at most)."""
 Bytes = Annotated[int, BeforeValidator(parse_size)]
-"""Seconds, written in YAML or the environment as `500ms`, `15s`, `2m` or a plain number."""
+
+MAX_SCHEDULE = 7 * 86400.0
+MAX_HISTORY = 7 * 86400.0  # a fixed 6 bytes per minute per check: 60 KiB a check at this bound
+
+
+def _at_most(limit: float, what: str) -> AfterValidator:
+    def check(seconds: float) -> float:
+        if seconds > limit:
+            raise ValueError(f"{span(seconds)} is longer than {span(limit)}, the most {what} may be")
+        return seconds
+
+    return AfterValidator(check)
+
+
+ScheduleDuration = Annotated[
+    float, BeforeValidator(parse_duration), _at_most(MAX_SCHEDULE, "an interval, timeout or initial_delay")
+]
+"""A Duration of the schedule (interval, timeout, initial_delay): a week at most, so every check runs."""
+
+HistoryDuration = Annotated[float, BeforeValidator(parse_duration), _at_most(MAX_HISTORY, "the history kept")]
+
+
+def _ca_file(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            check_file(Path(value), CA_LIMIT)
+        except FileRefused as exc:
+            raise ValueError(f"{value} {exc}") from None
+    return value
+
+
+CaFile = Annotated[str | None, AfterValidator(_ca_file)]
+"""A CA bundle the TLS library reads when it connects: a regular file of a few MiB at most."""
 
 
 class Severity(StrEnum):
@@ -53,9 +87,13 @@ class Frozen(BaseModel):
 
 def read_secret_file(path: Path, field: str) -> SecretStr:
     try:
-        return SecretStr(path.read_text().strip())
+        return SecretStr(read_limited(path, SECRET_LIMIT).decode().strip())
     except OSError as exc:
         raise ValueError(f"{field}_file: cannot read {path}: {exc.strerror}") from None
+    except FileRefused as exc:
+        raise ValueError(f"{field}_file: {path} {exc}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{field}_file: {path} is not UTF-8 text") from None
 
 
 class SecretFields(Frozen):
@@ -90,9 +128,9 @@ class SecretFields(Frozen):
 class ScheduleFields(Frozen):
     """Per-check scheduling; unset fields fall back to the top-level `defaults`."""
 
-    interval: Duration | None = None
-    timeout: Duration | None = None
-    initial_delay: Duration | None = None
+    interval: ScheduleDuration | None = None
+    timeout: ScheduleDuration | None = None
+    initial_delay: ScheduleDuration | None = None
     failure_threshold: int | None = Field(default=None, ge=1)
     success_threshold: int | None = Field(default=None, ge=1)
     severity: Severity | None = None
@@ -144,6 +182,29 @@ class CheckConfig(ScheduleFields):
     kind: str
     area: Area | None = None
     forecast: Annotated[ForecastSettings | None, BeforeValidator(_forecast_off)] = ForecastSettings()
+
+    # Timeouts of the check's own waits fitted to its timeout when not set: (field, or sub.field, fraction). Those
+    # that run one after the other share the timeout (0.4 each for two), so `timeout: 1s` just works.
+    inner_timeouts: ClassVar[tuple[tuple[str, float], ...]] = ()
+
+    def fitted(self, timeout: float) -> Self:
+        """This check with every inner timeout the user did not set no longer than its share of `timeout`:
+        min(default, fraction x timeout). Timeouts set explicitly stay as they are (and are validated as set)."""
+        updates: dict[str, Any] = {}
+        for dotted, fraction in self.inner_timeouts:
+            owner_name, _, name = dotted.rpartition(".")
+            owner = updates.get(owner_name, getattr(self, owner_name)) if owner_name else self
+            if not isinstance(owner, BaseModel) or name in owner.model_fields_set:
+                continue
+            value = float(getattr(owner, name))
+            fitted = min(value, round(fraction * timeout, 6))
+            if fitted == value:
+                continue
+            if owner_name:
+                updates[owner_name] = owner.model_copy(update={name: fitted})
+            else:
+                updates[name] = fitted
+        return self.model_copy(update=updates) if updates else self
 
     def schedule_problems(self, schedule: Schedule) -> list[tuple[str, str]]:
         """Problems between this check's options and its effective schedule, as (field, what is wrong).

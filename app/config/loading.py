@@ -12,15 +12,18 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import EnvSettingsSource
 
 from app.checks import COMPONENT_TYPES
+from app.config.files import CONFIG_LIMIT, FileRefused, read_limited
+from app.config.keys import walk
 from app.config.problems import ConfigError, ConfigProblem
 
 _FIELD_FIRST = re.compile(r"^([a-z_][a-z0-9_]*(?:\.[a-z0-9_-]+)*): (.+)$", re.S)
 MAX_DEPTH = 64  # a real Vigil config nests about 8 deep; anything far deeper is a mistake or an attack
+MAX_NODES = 1_000_000  # values after aliases expand; a config of 10,000 checks has about 200,000
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -42,36 +45,73 @@ class DuplicateKey(yaml.YAMLError):
     pass
 
 
-def _depth(node: yaml.Node) -> int:
-    """Nesting depth of a composed YAML node, iteratively (a recursive walk is what fails on hostile input)."""
-    deepest, stack = 0, [(node, 1)]
+class TooLarge(Exception):
+    """The document, as its aliases expand, is too deep or too large; the message says which."""
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [child for pair in node.value for child in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _measure(root: yaml.Node) -> None:
+    """Refuse a document deeper than MAX_DEPTH or of more than MAX_NODES nodes once every alias is expanded (a
+    "billion laughs": ten anchors of ten aliases each is 10^10 nodes in 1 KB). Composed YAML shares an anchored
+    node wherever it is aliased, so each node is measured once (depth and expanded size memoized): linear in the
+    file, however far it would expand. Iterative, as a recursive walk is what fails on hostile input."""
+    measured: dict[int, tuple[int, int]] = {}  # id(node) -> (depth, expanded nodes)
+    open_nodes: set[int] = set()  # the ancestors of the node being measured: meeting one again is a cycle
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
-        current, depth = stack.pop()
-        deepest = max(deepest, depth)
-        if depth > MAX_DEPTH:
-            break
-        if isinstance(current, yaml.MappingNode):
-            stack.extend((child, depth + 1) for pair in current.value for child in pair)
-        elif isinstance(current, yaml.SequenceNode):
-            stack.extend((child, depth + 1) for child in current.value)
-    return deepest
+        node, finished = stack.pop()
+        key = id(node)
+        if finished:
+            open_nodes.discard(key)
+            children = [measured[id(child)] for child in _children(node)]
+            depth = 1 + max((d for d, _ in children), default=0)
+            nodes = 1 + sum(n for _, n in children)
+            if depth > MAX_DEPTH:
+                raise TooLarge(f"nested more than {MAX_DEPTH} levels deep")
+            if nodes > MAX_NODES:
+                raise TooLarge(
+                    f"expands to more than {MAX_NODES:,} values through its aliases (*name); "
+                    "write the repeated parts out, or use fewer levels of aliases"
+                )
+            measured[key] = (depth, nodes)
+        elif key not in measured:
+            if key in open_nodes:
+                raise TooLarge("an alias (*name) refers to a node that contains it")
+            if len(open_nodes) > MAX_DEPTH:
+                raise TooLarge(f"nested more than {MAX_DEPTH} levels deep")
+            open_nodes.add(key)
+            stack.append((node, True))
+            stack.extend((child, False) for child in _children(node) if id(child) not in measured)
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
     where = f"config file {path}"
     try:
-        text = path.read_text()
+        text = read_limited(path, CONFIG_LIMIT).decode()
     except OSError as exc:
         raise ConfigError([ConfigProblem(where, str(exc.strerror))]) from None
+    except FileRefused as exc:
+        raise ConfigError([ConfigProblem(where, str(exc))]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([ConfigProblem(where, f"not UTF-8 text (byte {exc.start})")]) from None
     try:
         loader = _StrictLoader(text)
         try:
             root = loader.get_single_node()
-            if root is not None and _depth(root) > MAX_DEPTH:
-                raise ConfigError([ConfigProblem(where, f"nested more than {MAX_DEPTH} levels deep")])
+            if root is not None:
+                _measure(root)
             data = None if root is None else loader.construct_document(root)
         finally:
             loader.dispose()
+    except TooLarge as exc:
+        raise ConfigError([ConfigProblem(where, str(exc))]) from None
     except DuplicateKey as exc:
         raise ConfigError([ConfigProblem(where, str(exc))]) from None
     except yaml.YAMLError as exc:
@@ -132,7 +172,8 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
     return ".".join(parts)
 
 
-def format_validation_error(exc: ValidationError) -> list[ConfigProblem]:
+def format_validation_error(exc: ValidationError, root: type[BaseModel] | None = None) -> list[ConfigProblem]:
+    """pydantic's errors as ConfigProblems; an unknown field names the nearest known one (walked from `root`)."""
     problems = []
     for error in exc.errors(include_input=False, include_url=False):
         path = _format_loc(tuple(error["loc"]))
@@ -150,6 +191,15 @@ def format_validation_error(exc: ValidationError) -> list[ConfigProblem]:
             # A model's own rule that names one of its fields first ("key: must not be empty").
             path, message = f"{path}.{field[1]}" if path else field[1], field[2]
         if error["type"] == "extra_forbidden":
-            message = "unknown field (check the spelling; see `vigil config show` for the known ones)"
+            message = _unknown_field(root, tuple(error["loc"]))
         problems.append(ConfigProblem(path, message))
     return problems
+
+
+def _unknown_field(root: type[BaseModel] | None, loc: tuple[Any, ...]) -> str:
+    unknown = None if root is None or not loc else walk(root, loc)
+    if unknown is None or unknown.index != len(loc) - 1:
+        return "unknown field (check the spelling)"
+    if nearest := unknown.nearest(str(loc[-1])):
+        return f"unknown field; did you mean {nearest}?"
+    return f"unknown field; the fields here are {', '.join(unknown.known)}"

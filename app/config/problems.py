@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# C0 and C1 control characters and DEL, written as escapes (`\n`, `\x1b`) wherever a problem is shown.
+_CONTROLS = {code: ascii(chr(code))[1:-1] for code in (*range(0x20), *range(0x7F, 0xA0))}
+
 
 @dataclass(frozen=True, slots=True)
 class ConfigProblem:
@@ -13,7 +16,8 @@ class ConfigProblem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.message}" if self.path else self.message
+        text = f"{self.path}: {self.message}" if self.path else self.message
+        return text.translate(_CONTROLS)  # a name or value with a newline must not start a line of its own
 
 
 class ConfigError(Exception):

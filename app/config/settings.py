@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+from contextvars import ContextVar
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union
@@ -17,8 +18,20 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from app.checks import COMPONENT_TYPES
-from app.config.fields import CheckConfig, ComponentConfig, Duration, Frozen, Schedule, SecretFields, Severity
+from app.config.fields import (
+    CheckConfig,
+    ComponentConfig,
+    Duration,
+    Frozen,
+    HistoryDuration,
+    Schedule,
+    ScheduleDuration,
+    SecretFields,
+    Severity,
+)
+from app.config.keys import environment_problems
 from app.config.loading import Environment, format_validation_error, read_yaml
+from app.config.maintenance import MaintenanceWindow
 from app.config.problems import ConfigError, ConfigProblem
 from app.masking import Scrubber
 from app.units import span
@@ -35,6 +48,15 @@ else:  # one model per registered type, told apart by `type:`
     ]
 
 
+def name_problem(name: str) -> str | None:
+    """What is wrong with a component or check name, if anything."""
+    if not NAME.fullmatch(name):
+        return f"name must match {NAME.pattern} (it is used in URLs and labels)"
+    if "__" in name:
+        return "name must not contain `__` (it separates levels in VIGIL_* variables)"
+    return None
+
+
 class ShowDetails(StrEnum):
     NEVER = "never"
     WHEN_AUTHORIZED = "when_authorized"
@@ -42,14 +64,14 @@ class ShowDetails(StrEnum):
 
 
 class Defaults(Frozen):
-    interval: Duration = 15.0
-    timeout: Duration = 5.0
-    initial_delay: Duration = 0.0
+    interval: ScheduleDuration = 15.0
+    timeout: ScheduleDuration = 5.0
+    initial_delay: ScheduleDuration = 0.0
     failure_threshold: int = Field(default=3, ge=1)
     success_threshold: int = Field(default=1, ge=1)
     severity: Severity | None = None  # None: each check kind's own default (connectivity critical, data degraded)
     jitter: float = Field(default=0.1, ge=0.0, le=1.0)  # first runs spread over this fraction of the interval
-    history: Duration = 86400.0  # how far back results are kept for availability
+    history: HistoryDuration = 86400.0  # how far back results are kept for availability
 
 
 class ServerConfig(Frozen):
@@ -143,6 +165,7 @@ class Settings(BaseSettings):
     auth: AuthConfig | None = None
     shard: Shard = Shard()
     components: dict[str, AnyComponent] = Field(default_factory=dict)
+    maintenance: list[MaintenanceWindow] = Field(default_factory=list)
 
     @classmethod
     def settings_customise_sources(
@@ -164,22 +187,39 @@ class Settings(BaseSettings):
             if component.checks:  # timeouts the user left unset are fitted to the shortest check timeout
                 shortest = min(self.schedule(cname, check).timeout for check in component.checks)
                 self.components[cname] = component = component.fitted(shortest)
-            if not NAME.match(cname):
-                problems.append(
-                    ConfigProblem(
-                        f"components.{cname}", f"name must match {NAME.pattern} (it is used in URLs and labels)"
-                    )
-                )
+                checks = {
+                    name: check.fitted(self.schedule(cname, name).timeout) for name, check in component.checks.items()
+                }
+                if any(checks[name] is not check for name, check in component.checks.items()):
+                    self.components[cname] = component = component.model_copy(update={"checks": checks})
+            if problem := name_problem(cname):
+                problems.append(ConfigProblem(f"components.{cname}", problem))
             problems.extend(self._dependency_problems(cname))
             for check_name in component.checks:
                 path = f"components.{cname}.checks.{check_name}"
-                if not NAME.match(check_name):
-                    problems.append(ConfigProblem(path, f"name must match {NAME.pattern}"))
+                if problem := name_problem(check_name):
+                    problems.append(ConfigProblem(path, problem))
                     continue
                 problems.extend(self._schedule_problems(path, cname, check_name))
+        problems.extend(self._maintenance_problems())
         if problems:
             raise ConfigError(problems)
         return self
+
+    def _maintenance_problems(self) -> list[ConfigProblem]:
+        """A maintenance window names components and checks that exist."""
+        problems = []
+        for n, window in enumerate(self.maintenance):
+            for component in window.components:
+                if component not in self.components:
+                    problems.append(ConfigProblem(f"maintenance.{n}.components", f"no component named {component!r}"))
+            for check_id in window.checks:
+                component, _, check = check_id.partition(":")
+                if component not in self.components or check not in self.components[component].checks:
+                    problems.append(
+                        ConfigProblem(f"maintenance.{n}.checks", f"no check {check_id!r} (write it as component:check)")
+                    )
+        return problems
 
     def _dependency_problems(self, name: str) -> list[ConfigProblem]:
         """`depends_on` names other components, and following it never comes back (no cycles)."""
@@ -188,7 +228,7 @@ class Settings(BaseSettings):
         for dependency in self.components[name].depends_on:
             if dependency == name:
                 problems.append(ConfigProblem(path, "a component cannot depend on itself"))
-            elif dependency not in self.components:
+            elif dependency not in self.components and dependency not in _SET_ASIDE.get():
                 problems.append(ConfigProblem(path, f"no component named {dependency!r}"))
         if problems:
             return problems
@@ -276,15 +316,52 @@ class Settings(BaseSettings):
 
 
 def load_settings(path: str | Path | None = None) -> Settings:
-    """Read `path` (else $VIGIL_CONFIG, else no file) and the environment; raise ConfigError on any problem."""
+    """Read `path` (else $VIGIL_CONFIG, else no file) and the environment; raise ConfigError naming every problem
+    that can be found in one pass (field errors, the rules between fields, variables that set nothing)."""
     chosen = path if path is not None else os.environ.get("VIGIL_CONFIG")
     data = read_yaml(Path(chosen)) if chosen else {}
+    problems, reached = environment_problems(Settings, os.environ, data)
     try:
-        return Settings(**data)
+        settings = Settings(**data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc)) from None
+        problems.extend(format_validation_error(exc, Settings))
+        problems.extend(_rule_problems(data, exc))
+    except ConfigError as exc:
+        problems.extend(exc.entries)
     except RecursionError:
-        raise ConfigError([ConfigProblem("config", "nested too deeply to validate")]) from None
+        problems.append(ConfigProblem("config", "nested too deeply to validate"))
+    if problems:
+        inside = tuple(f"{path}." for path in reached)  # said once, by the variable's problem
+        raise ConfigError([p for p in problems if not (p.path in reached or p.path.startswith(inside))]) from None
+    return settings
+
+
+_SET_ASIDE: ContextVar[frozenset[str]] = ContextVar("set_aside", default=frozenset())
+
+
+def _rule_problems(data: dict[str, Any], exc: ValidationError) -> list[ConfigProblem]:
+    """The rules between fields (names, dependencies, deadlines) run only on a valid model. When every field error
+    is inside components, run them again without those components, so one run reports the whole file."""
+    broken = set()
+    for error in exc.errors(include_input=False, include_url=False):
+        loc = error["loc"]
+        if len(loc) < 2 or loc[0] != "components":
+            return []  # a top-level section is wrong: the rules would judge against values the user did not mean
+        broken.add(loc[1])
+    components = data.get("components")
+    if not isinstance(components, dict):
+        return []
+    rest = {**data, "components": {name: c for name, c in components.items() if name not in broken}}
+    token = _SET_ASIDE.set(frozenset(str(name) for name in broken))
+    try:
+        Settings(**rest)
+    except ConfigError as again:
+        return again.entries
+    except (ValidationError, RecursionError):
+        return []
+    finally:
+        _SET_ASIDE.reset(token)
+    return []
 
 
 __all__ = [

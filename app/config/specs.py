@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 
 from app.checks import COMPONENT_TYPES, CheckKind, ComponentType
 from app.config.fields import Area, CheckConfig, ComponentConfig, Schedule, Severity
+from app.config.maintenance import MaintenanceWindow
 from app.config.settings import Settings
 from app.model import CheckId
 
@@ -24,6 +25,7 @@ class CheckSpec:
     kind: CheckKind
     options: CheckConfig
     schedule: Schedule
+    maintenance: tuple[MaintenanceWindow, ...] = ()  # the windows that apply to this check
 
     @property
     def area(self) -> Area:
@@ -70,7 +72,10 @@ def resolve(settings: Settings, *, one_shot: bool = False) -> list[CheckSpec]:
             schedule = settings.schedule(cname, check_name)
             if one_shot:
                 schedule = replace(schedule, failure_threshold=1, success_threshold=1)
+            windows = tuple(w for w in settings.maintenance if w.applies_to(cname, check_name))
             specs.append(
-                CheckSpec(CheckId(cname, check_name), ctype, component, ctype.kind(options.kind), options, schedule)
+                CheckSpec(
+                    CheckId(cname, check_name), ctype, component, ctype.kind(options.kind), options, schedule, windows
+                )
             )
     return specs

@@ -128,6 +128,7 @@ export function checkHtml(component, check, ctx) {
   const run = ctx.runs.get(check.id);
   const last = check.lastRun === null ? `<span class="muted">never</span>` : stamp(check.lastRun, ctx);
   const stale = check.stale ? ` <span class="tag stale">stale</span>` : "";
+  const maint = check.maintenance ? ` <span class="tag maint" title="${esc(check.maintenance.name)}">maintenance until ${esc(dayHm.format(check.maintenance.until * 1000))}</span>` : "";
   const heldTag = check.unconfirmed ? ` <span class="tag held s-${check.unconfirmed.status}">last run ${HELD[check.unconfirmed.status][0]}</span>` : "";
   const action = ctx.runsEnabled ? runButton(`${component.name}/${check.name}`, `Run ${check.id} now`, run && run.status === "running") : "";
   let output = "";
@@ -136,7 +137,7 @@ export function checkHtml(component, check, ctx) {
   output += heldHtml(check, ctx.details);
   const result = run ? runLine(run, ctx) : "";
   return `<tbody class="check" id="chk-${esc(check.id)}" data-state="${state}"><tr class="chk"><td class="st">${badge(state)}${heldTag}</td>` +
-    `<th class="name" scope="row">${esc(check.name)}<span class="tag ${check.severity}">${check.severity}</span>${stale}</th>` +
+    `<th class="name" scope="row">${esc(check.name)}<span class="tag ${check.severity}">${check.severity}</span>${stale}${maint}</th>` +
     `<td class="last">${last}</td><td class="barc">${bar(check.bar, check.barProblems, ctx.cells)}</td>` +
     `<td class="avail">${availability(check.availability)}</td><td class="durc"><div class="dur">${spark(check.durations)}</div></td>` +
     `<td class="act">${action}</td></tr>${output || result ? `<tr class="more"><td colspan="7">${output}${result}</td></tr>` : ""}</tbody>`;

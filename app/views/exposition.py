@@ -69,6 +69,7 @@ class _CheckLines:
         "lag",
         "last_run",
         "last_success",
+        "maintenance",
         "observed",
         "runs",
         "stale",
@@ -103,6 +104,7 @@ class _CheckLines:
         self.failures = f"{m.FAILURES.exposed}{{{base}}} "
         self.lag = f"{m.LAG.exposed}{{{base}}} "
         self.cause = f'{m.CAUSE.exposed}{{{base},cause="'
+        self.maintenance = (f"{m.MAINTENANCE.exposed}{{{base}}} 0.0", f"{m.MAINTENANCE.exposed}{{{base}}} 1.0")
         self.observed: dict[tuple[str, str | None], str] = {}  # (name, unit) -> prefix, filled as measures appear
 
     def observed_prefix(self, name: str, unit: str | None) -> str:
@@ -181,6 +183,8 @@ class TextWriter:
             for k, c in checks
             if c.cause is not None
         )
+        _header(out, m.MAINTENANCE)
+        out.extend(k.maintenance[c.maintenance] for k, c in checks)
         n = _header(out, m.READY)
         append(f"{n} {'1.0' if snapshot.ready else '0.0'}")
         append("")

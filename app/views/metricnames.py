@@ -71,6 +71,12 @@ CAUSE = MetricName(
     "1 while the check fails: cause is the component whose outage explains it, root is true when that is its own.",
     (*CHECK, "cause", "root"),
 )
+MAINTENANCE = MetricName(
+    "vigil_check_maintenance",
+    "gauge",
+    "1 while the check is inside one of its maintenance windows (its alerts stay quiet; readiness does not change).",
+    CHECK,
+)
 READY = MetricName("vigil_ready", "gauge", "1 when every critical check is pass or warn (what /readyz says).", ())
 BUILD = MetricName("vigil_build", "info", "Vigil's version.", ("python", "version"))
 
@@ -90,6 +96,7 @@ METRICS: tuple[MetricName, ...] = (
     LAG,
     FORECAST,
     CAUSE,
+    MAINTENANCE,
     READY,
     BUILD,
 )

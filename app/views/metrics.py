@@ -69,7 +69,8 @@ class VigilCollector(Collector):
             snapshot = take_snapshot(self.store)
         up, status, info, stale = _gauge(m.UP), _gauge(m.STATUS), _gauge(m.INFO), _gauge(m.STALE)
         observed, last_run, last_success = _gauge(m.OBSERVED), _gauge(m.LAST_RUN), _gauge(m.LAST_SUCCESS)
-        failures, lag, forecast, cause = _gauge(m.FAILURES), _gauge(m.LAG), _gauge(m.FORECAST), _gauge(m.CAUSE)
+        failures, lag, forecast = _gauge(m.FAILURES), _gauge(m.LAG), _gauge(m.FORECAST)
+        cause, maintenance = _gauge(m.CAUSE), _gauge(m.MAINTENANCE)
         runs = CounterMetricFamily(m.RUNS.family, m.RUNS.help, labels=m.RUNS.labels)
         unjudged = CounterMetricFamily(m.UNJUDGED.family, m.UNJUDGED.help, labels=m.UNJUDGED.labels)
         duration = HistogramMetricFamily(m.DURATION.family, m.DURATION.help, labels=m.DURATION.labels)
@@ -101,6 +102,7 @@ class VigilCollector(Collector):
                 last_success.add_metric(key, state.last_success_at)
             if state.forecast is not None:
                 forecast.add_metric([*key, state.forecast[0]], state.forecast[1])
+            maintenance.add_metric(key, 1.0 if state.maintenance else 0.0)
             if state.cause is not None:
                 cause.add_metric([*key, state.cause, str(state.cause == state.component).lower()], 1.0)
         ready = _gauge(m.READY)
@@ -120,6 +122,7 @@ class VigilCollector(Collector):
             lag,
             forecast,
             cause,
+            maintenance,
             ready,
         )
 

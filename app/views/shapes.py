@@ -128,6 +128,14 @@ class LastRunView(TypedDict):
 
 
 @with_config(CLOSED)
+class MaintenanceView(TypedDict):
+    """The maintenance window open now: its name and when it ends (unix time)."""
+
+    name: str
+    until: float
+
+
+@with_config(CLOSED)
 class CheckRow(TypedDict):
     id: str
     name: str
@@ -139,6 +147,7 @@ class CheckRow(TypedDict):
     failures: int
     output: str | None  # with details only, for a check that is not passing
     unconfirmed: LastRunView | None
+    maintenance: MaintenanceView | None
     availability: dict[str, float | None]
     bar: str
     barProblems: list[list[int]]

@@ -6,10 +6,12 @@ live store, so a render in a worker thread sees one instant.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from app.config.fields import Severity
+from app.config.maintenance import open_window
 from app.engine.store import Store
 from app.model import CheckResult, Status
 from app.views.causes import root_cause
@@ -36,6 +38,7 @@ class CheckSample(NamedTuple):
     last_success_at: float | None
     forecast: tuple[str, float] | None  # (measure, seconds to breach)
     cause: str | None  # while failing: the component whose outage explains it (its own when a root cause)
+    maintenance: bool  # inside one of its maintenance windows now
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,7 @@ class Snapshot:
 
 def take_snapshot(store: Store) -> Snapshot:
     """Copy what the metrics need; call it on the event loop, where the scheduler writes the store."""
+    now = time.time()
     return Snapshot(
         tuple(
             CheckSample(
@@ -66,6 +70,7 @@ def take_snapshot(store: Store) -> Snapshot:
                 state.last_success_at,
                 None if state.forecast is None else (state.forecast.measure, state.forecast.breach_in),
                 root_cause(store, state) if state.effective is Status.FAIL else None,
+                bool(state.spec.maintenance) and open_window(state.spec.maintenance, now) is not None,
             )
             for state in store.states.values()
         ),

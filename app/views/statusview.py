@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from app.config.maintenance import open_window
 from app.config.settings import ShowDetails
 from app.engine.history import History
 from app.engine.readiness import assess
@@ -94,7 +95,10 @@ class RowMemo:
         hit = self._rows.get((state.check_id, details))
         if hit is not None and hit[0] is state.last and hit[1] == stale and hit[2] == slot:
             return hit[3]
-        value = check_view(state, self.bar(state, now), self.availability(state, now), details=details)
+        window = open_window(state.spec.maintenance, now) if state.spec.maintenance else None
+        value = check_view(
+            state, self.bar(state, now), self.availability(state, now), details=details, maintenance=window
+        )
         self._rows[state.check_id, details] = (state.last, stale, slot, value)
         return value
 
@@ -113,8 +117,16 @@ def last_run_view(state: CheckState, *, details: bool) -> LastRunView | None:
     return {"status": held.status, "runs": held.runs, "needed": held.needed, "output": output}
 
 
-def check_view(state: CheckState, bar_: Bar, availability: dict[str, float | None], *, details: bool) -> CheckRow:
-    """One check's row. The output of a non-passing check only with details (the show_details rule)."""
+def check_view(
+    state: CheckState,
+    bar_: Bar,
+    availability: dict[str, float | None],
+    *,
+    details: bool,
+    maintenance: tuple[str, float] | None = None,
+) -> CheckRow:
+    """One check's row. The output of a non-passing check only with details (the show_details rule);
+    `maintenance`: the window open now, (name, end)."""
     last = state.last
     name = state.state_name
     return {
@@ -128,6 +140,7 @@ def check_view(state: CheckState, bar_: Bar, availability: dict[str, float | Non
         "failures": state.consecutive_failures,
         "output": state.effective_output if details and name is not State.PASS else None,
         "unconfirmed": last_run_view(state, details=details),
+        "maintenance": None if maintenance is None else {"name": maintenance[0], "until": round(maintenance[1], 3)},
         "availability": {window: _ratio(value) for window, value in availability.items()},
         "bar": bar_.code,
         "barProblems": [list(problem) for problem in bar_.problems],

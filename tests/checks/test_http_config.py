@@ -135,7 +135,7 @@ def test_the_check_timeout_must_cover_its_requests(tmp_path: Path) -> None:
             "defaults": {"interval": "10s", "timeout": "3s"},
             **checks(
                 cors={"routes": [ROUTE], "allowed_origins": ["https://a.example"], "request_timeout": "3s"},
-                auth=jwt_check(token={"url": "/t", "client_id": "c"}, request_timeout="1500ms"),
+                auth=jwt_check(token={"url": "/t", "client_id": "c", "timeout": "2s"}, request_timeout="1500ms"),
                 socket={"kind": "websocket", "path": "/ws", "handshake_timeout": "2s", "reply_timeout": "2s"},
             ),
         },

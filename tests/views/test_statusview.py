@@ -146,6 +146,7 @@ def test_check_view_shows_outputs_of_non_passing_checks_only_with_details() -> N
         "failures": 1,
         "output": "pool exhausted: 4 of 4 in use",
         "unconfirmed": None,
+        "maintenance": None,
         "availability": {"5m": 0.0, "1h": 0.0, "24h": 0.0},
         "bar": "-" * 47 + "f",
         "barProblems": [[47, 1, 0, 1]],

@@ -35,7 +35,7 @@ def parse_measure(measure: str) -> tuple[str, str | None]:
 
 
 def _identifier(value: str) -> str:
-    if not IDENTIFIER.match(value):
+    if not IDENTIFIER.fullmatch(value):
         raise ValueError(
             f"{value!r} is not a plain identifier (letters, digits, underscore; not starting with a digit)"
         )
@@ -43,7 +43,7 @@ def _identifier(value: str) -> str:
 
 
 def _table(value: str) -> str:
-    if not TABLE.match(value):
+    if not TABLE.fullmatch(value):
         raise ValueError(f"{value!r} is not a table name (`table` or `database.table`, plain identifiers)")
     return value
 
@@ -59,7 +59,7 @@ def _timezone(value: str) -> str:
 
 
 def _measure_name(value: str) -> str:
-    if not MEASURE_NAME.match(value):
+    if not MEASURE_NAME.fullmatch(value):
         raise ValueError(f"{value!r}: names must match {MEASURE_NAME.pattern}")
     return value
 

@@ -43,7 +43,7 @@ class TableRef:
 
     @classmethod
     def parse(cls, name: str, default_database: str) -> TableRef:
-        match = TABLE.match(name)
+        match = TABLE.fullmatch(name)
         assert match is not None  # validated with the config
         return cls(match.group(1) or default_database, match.group(2))
 

@@ -16,7 +16,7 @@ from jose.exceptions import JOSEError  # type: ignore[import-untyped]
 from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, field_validator, model_validator
 
 from app.checks.http.production_config import HttpHttps, HttpLatency, HttpResources, HttpTls, longer_than
-from app.config.fields import Area, CheckConfig, ComponentConfig, Duration, Frozen, Schedule, SecretFields
+from app.config.fields import Area, CaFile, CheckConfig, ComponentConfig, Duration, Frozen, Schedule, SecretFields
 
 SENSITIVE_HEADER = re.compile(r"auth|token|secret|key|pass|session|cookie", re.I)  # X-Custom-Auth, X-Session-Id...
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP token (RFC 9110 5.6.2)
@@ -35,7 +35,7 @@ def _origin(value: str) -> str:
 
 
 def _header_name(value: str) -> str:
-    if not HEADER_NAME.match(value):
+    if not HEADER_NAME.fullmatch(value):
         raise ValueError(f"{value!r} is not an HTTP header name")
     return value
 
@@ -120,6 +120,7 @@ class HttpCors(CheckConfig):
     """Preflights as a browser sends them, per route and allowed origin; a disallowed origin must never be echoed."""
 
     default_area: ClassVar[Area | None] = Area.COMMUNICATION
+    inner_timeouts: ClassVar[tuple[tuple[str, float], ...]] = (("request_timeout", 0.8),)
     kind: Literal["cors"] = "cors"
     routes: list[CorsRoute] = Field(min_length=1)
     allowed_origins: list[Origin] = Field(min_length=1)
@@ -164,6 +165,7 @@ class HttpJwt(CheckConfig, SecretFields):
     secret_fields: ClassVar[tuple[str, ...]] = ("signing_key",)
 
     default_area: ClassVar[Area | None] = Area.COMMUNICATION
+    inner_timeouts: ClassVar[tuple[tuple[str, float], ...]] = (("token.timeout", 0.4), ("request_timeout", 0.4))
     kind: Literal["jwt"] = "jwt"
     token: TokenEndpoint | None = None  # where the valid token comes from; without it Vigil mints one
     # HMAC secret or PEM private key: Vigil mints tokens with it and forges the expired and wrong-audience ones.
@@ -221,6 +223,7 @@ class HttpWebSocket(CheckConfig):
     """The upgrade with the frontend's origin and credentials, one round trip, and anonymous clients refused."""
 
     default_area: ClassVar[Area | None] = Area.COMMUNICATION
+    inner_timeouts: ClassVar[tuple[tuple[str, float], ...]] = (("handshake_timeout", 0.4), ("reply_timeout", 0.4))
     kind: Literal["websocket"] = "websocket"
     path: str = Field(min_length=1)
     origin: Origin | None = None
@@ -258,7 +261,7 @@ class HttpComponent(ComponentConfig):
     headers: dict[str, str] = Field(default_factory=dict)
     bearer_token: SecretStr | None = None  # sent as `Authorization: Bearer …` (reachable, and websocket without auth)
     verify_tls: bool = True
-    tls_ca_file: str | None = None  # CA bundle for a private CA (default: the system's)
+    tls_ca_file: CaFile = None  # CA bundle for a private CA (default: the system's)
     max_connections: int = Field(default=4, ge=1, le=100)
     connect_timeout: Duration = 1.0
     checks: dict[str, HttpCheck] = Field(default_factory=_default_checks)

@@ -20,7 +20,7 @@ DAY = 86400.0
 
 
 def _name(value: str) -> str:
-    if not NAME.match(value):
+    if not NAME.fullmatch(value):
         raise ValueError(f"{value!r}: names must match {NAME.pattern}")
     return value
 
@@ -38,6 +38,7 @@ def longer_than(schedule: Schedule, needed: float, what: str) -> list[tuple[str,
 class HttpTls(TlsOptions):
     """The component's https:// endpoint: one handshake of Vigil's own, the chain judged (see TlsOptions)."""
 
+    inner_timeouts: ClassVar[tuple[tuple[str, float], ...]] = (("handshake_timeout", 0.8),)
     kind: Literal["tls"] = "tls"
     handshake_timeout: Duration = Field(default=2.0, gt=0.0)
 
@@ -50,6 +51,7 @@ class HttpHttps(CheckConfig):
 
     default_severity: ClassVar[Severity] = Severity.DEGRADED
     default_area: ClassVar[Area | None] = Area.SECURITY
+    inner_timeouts: ClassVar[tuple[tuple[str, float], ...]] = (("request_timeout", 0.4),)  # two requests
     kind: Literal["https"] = "https"
     path: str = ""  # under the component's url: where HSTS is read, and the path of the default http_url
     http_url: str | None = None  # the plain-http URL that must redirect (default: http://<host><path>, port 80)
@@ -121,6 +123,7 @@ class HttpResources(CheckConfig):
 
     default_severity: ClassVar[Severity] = Severity.DEGRADED
     default_area: ClassVar[Area | None] = Area.PERFORMANCE
+    inner_timeouts: ClassVar[tuple[tuple[str, float], ...]] = (("request_timeout", 0.8),)
     kind: Literal["resources"] = "resources"
     source: Literal["prometheus", "cgroup"] = "prometheus"
     metrics_path: str = "/metrics"  # prometheus: under the component's url

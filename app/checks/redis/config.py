@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from app.config.fields import Area, CheckConfig, ComponentConfig, Duration, Severity
+from app.config.fields import Area, CaFile, CheckConfig, ComponentConfig, Duration, Severity
 
 EVICTION_POLICIES = (
     "noeviction",
@@ -159,7 +159,7 @@ class RedisComponent(ComponentConfig):
     pool_timeout: Duration = 0.5  # waiting for a free connection of Vigil's pool
     connect_timeout: Duration = 1.0
     socket_timeout: Duration = 1.0  # per command
-    tls_ca_file: str | None = None  # CA bundle for rediss:// (default: the system's)
+    tls_ca_file: CaFile = None  # CA bundle for rediss:// (default: the system's)
     tls_verify: bool = True  # verify the server's certificate and host name (rediss://)
     key_prefix: str = Field(default="vigil:", min_length=1)  # the only keys Vigil ever writes (canaries, with a TTL)
     checks: dict[str, RedisCheck] = Field(default_factory=default_checks)

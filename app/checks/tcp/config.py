@@ -10,7 +10,7 @@ from typing import Annotated, ClassVar, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from app.config.fields import Area, CheckConfig, ComponentConfig, Duration, Severity
+from app.config.fields import Area, CaFile, CheckConfig, ComponentConfig, Duration, Severity
 from app.units import span
 
 DAY = 86400.0
@@ -71,7 +71,7 @@ class TcpComponent(ComponentConfig):
     host: str = Field(min_length=1)  # a name or an address
     port: int = Field(ge=1, le=65535)
     tls: bool = False  # the port speaks TLS: `connect` shakes hands too, and `tls` checks may be configured
-    tls_ca_file: str | None = None  # CA bundle for a private CA (instead of the system's)
+    tls_ca_file: CaFile = None  # CA bundle for a private CA (instead of the system's)
     server_name: str | None = None  # sent as SNI and verified against the certificate (default: host)
     connect_timeout: Duration = Field(default=1.0, gt=0.0)  # the name lookup and the TCP connect together
     handshake_timeout: Duration = Field(default=2.0, gt=0.0)  # the TLS handshake
