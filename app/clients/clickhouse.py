@@ -6,6 +6,9 @@ A query that runs out of time is stopped on the server too: ClickHouse 18.16 kee
 merely disconnected, so the client sends a Cancel packet and, when that is not acknowledged, `KILL QUERY`; a caller
 can wait for that to be over (`stopped`) before it looks in system.processes whether the query really ended.
 asynch's errors are mapped here, once, into this module's own (a ClickHouseError, or the shared PoolExhausted).
+The host name is resolved on the client's own SharedResolver and asynch connects to an address (its own lookup
+would take a thread of the loop's pool, which a hung resolver starves for every component); TLS still verifies the
+configured name.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import time
 import uuid
 from collections.abc import Coroutine, Iterable
@@ -20,13 +24,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from asynch.connection import Connection
-from asynch.errors import NetworkError, OperationalError, ServerException
+from asynch.errors import NetworkError, OperationalError, ServerException, UnexpectedPacketFromServerError
 
 from app import units
 from app.clients.clickhouse_errors import (
     ClickHouseError,
     ConnectionLost,
+    NotClickHouse,
+    NotResolved,
     QueryTimeout,
+    ResultTooLarge,
     ServerError,
     Unreachable,
     lost_reason,
@@ -34,10 +41,13 @@ from app.clients.clickhouse_errors import (
     unreachable_reason,
 )
 from app.clients.errors import PoolExhausted
+from app.clients.resolver import SharedResolver
+from app.clients.tcp import Endpoint, TcpError, resolve
 
 log = logging.getLogger("vigil.clickhouse")
 
 
+_COUNT_BLOCK = 1024  # rows per block of a streamed result that is only counted (max_block_size)
 CANCEL_GRACE = 1.0  # seconds the server gets to acknowledge a Cancel packet before KILL QUERY is sent
 KILL_SETTINGS = {"readonly": 1, "max_execution_time": 2}  # KILL QUERY is allowed under readonly=1
 
@@ -67,10 +77,11 @@ class ClickHouseSettings:
 class QueryResult:
     """Rows plus what the query cost: Vigil's own wall-clock timing and the server's progress counters."""
 
-    rows: list[tuple[Any, ...]]
+    rows: list[tuple[Any, ...]]  # empty when the caller only counted them (`keep_rows=False`)
     elapsed: float  # seconds from sending the query to the last row, measured by Vigil
     read_rows: int  # rows the server read (its Progress packets)
     read_bytes: int  # uncompressed bytes the server read
+    result_rows: int = 0  # rows the query returned, kept or not
 
 
 def quote(value: str) -> str:
@@ -86,15 +97,17 @@ class ClickHouseClient:
         self._in_use = 0
         self._background: set[asyncio.Task[Any]] = set()  # closes and cancellations still in flight
         self._stopping: dict[str, asyncio.Task[None]] = {}  # query id -> its cancellation (Cancel, KILL) in flight
+        self.resolver = SharedResolver()  # lookups on a pool of this client's own: a hung resolver stalls nothing else
 
     @property
     def in_use(self) -> int:
         return self._in_use
 
-    def _new_connection(self) -> Connection:
+    def _new_connection(self, address: str) -> Connection:
+        """An asynch connection to `address` (a resolved address of the configured host), not yet connected."""
         s = self.settings
-        return Connection(
-            host=s.host,
+        conn = Connection(
+            host=address,
             port=s.port,
             user=s.user,
             password=s.password,
@@ -104,6 +117,25 @@ class ClickHouseClient:
             send_receive_timeout=s.socket_timeout,
             sync_request_timeout=s.connect_timeout,  # the ping before reuse: a pooled connection gone stale fails fast
         )
+        if s.secure and address != s.host:  # asynch would check the certificate against the address
+            proto: Any = conn._connection
+            proto._get_ssl_context = lambda: NamedContext.verifying(s.host)
+        return conn
+
+    async def _connect(self) -> Connection:
+        """A new connection: the host resolved on this client's pool, then each of its addresses in turn."""
+        s = self.settings
+        failure: BaseException | None = None
+        for address, _ in await resolve(self.resolver, Endpoint(s.host, s.port), s.connect_timeout):
+            conn = self._new_connection(address)
+            try:
+                await conn.connect()
+            except (NetworkError, OSError) as exc:  # nothing there: the next address may answer
+                failure = failure or exc
+                continue
+            return conn
+        assert failure is not None  # resolve returns at least one address
+        raise failure
 
     async def _acquire(self) -> Connection:
         try:
@@ -118,9 +150,7 @@ class ClickHouseClient:
         try:
             if self._idle:
                 return self._idle.pop()
-            conn = self._new_connection()
-            await conn.connect()
-            return conn
+            return await self._connect()
         except BaseException:
             self._in_use -= 1
             self._slots.release()
@@ -145,12 +175,15 @@ class ClickHouseClient:
         label: str = "query",
         query_id: str | None = None,
         own_timeout: bool = False,
+        keep_rows: bool = True,
     ) -> QueryResult:
         """Run one query under `settings`, give up after `timeout` seconds (acquisition included).
 
         On timeout, or when the calling task is cancelled, the query is cancelled on the server in the background
         (Cancel packet, then KILL QUERY if the server does not acknowledge it) and its connection is closed.
-        Raises PoolExhausted or a ClickHouseError; `label` names the query in their text.
+        Raises PoolExhausted or a ClickHouseError; `label` names the query in their text. Without `keep_rows`
+        the result is streamed in small blocks and only counted, and past the `max_result_bytes` setting it is
+        stopped (ResultTooLarge): memory stays one block whatever the result's size.
         """
         query_id = query_id or f"vigil-{uuid.uuid4().hex}"
         loop = asyncio.get_running_loop()
@@ -161,7 +194,9 @@ class ClickHouseClient:
         try:
             async with timer:
                 conn = await self._acquire()
-                task = loop.create_task(_run(conn, sql, settings, query_id), name=f"clickhouse {label}")
+                task = loop.create_task(
+                    _run(conn, sql, settings, query_id, keep_rows, label), name=f"clickhouse {label}"
+                )
                 # shield: our own timeout or cancellation must not interrupt the read mid-packet; _abort stops it
                 result = await asyncio.shield(task)
         except BaseException as exc:
@@ -176,16 +211,26 @@ class ClickHouseClient:
             error = self._map(exc, label, sent=task is not None)  # sent: asynch had the query (and the connection)
             if error is None:
                 raise
-            if isinstance(error, ConnectionLost):  # the connection is gone; the query may still run on the server
+            if isinstance(error, ConnectionLost | ResultTooLarge):  # connection closed; the query may still run
                 self._spawn(self.kill(query_id), stopping=query_id)
+            if error is exc:
+                raise
             raise error from exc
         self._release(conn, True)
         return result
 
     def _map(self, exc: BaseException, label: str, *, sent: bool) -> ClickHouseError | None:
         """asynch's error as this client's, or None for one it does not know (a bug, or a cancellation)."""
+        if isinstance(exc, ClickHouseError):  # already this client's (raised while reading the result)
+            return exc
         if isinstance(exc, ServerException):
             return ServerError(exc.code or 0, server_error_text(exc))
+        if isinstance(exc, TcpError):
+            return NotResolved(str(exc))
+        if isinstance(exc, UnexpectedPacketFromServerError):
+            if not sent:  # the handshake got an answer in another protocol
+                return NotClickHouse(self.settings.address)
+            return ConnectionLost(label, self.settings.address, "it sent a packet out of the native protocol")
         if isinstance(exc, NetworkError) or (not sent and isinstance(exc, _STREAM_ERRORS)):
             return Unreachable(self.settings.address, unreachable_reason(exc, self.settings.connect_timeout))
         if isinstance(exc, _STREAM_ERRORS):
@@ -215,10 +260,10 @@ class ClickHouseClient:
         if not query_ids:
             return
         ids = ", ".join(quote(query_id) for query_id in sorted(query_ids))
-        conn = self._new_connection()
+        conn: Connection | None = None
         try:
             async with asyncio.timeout(self.settings.connect_timeout + self.settings.socket_timeout):
-                await conn.connect()
+                conn = await self._connect()
                 async with conn.cursor() as cursor:
                     cursor.set_settings(dict(KILL_SETTINGS))  # type: ignore[no-untyped-call]
                     await cursor.execute(f"KILL QUERY WHERE query_id IN ({ids}) ASYNC")
@@ -226,7 +271,8 @@ class ClickHouseClient:
         except (Exception, TimeoutError) as exc:  # noqa: BLE001 - best effort: max_execution_time is the backstop
             log.debug("KILL QUERY %s failed: %s", ids, exc)
         finally:
-            await _close_quietly(conn)
+            if conn is not None:
+                await _close_quietly(conn)
 
     def kill_later(self, *query_ids: str) -> None:
         """KILL QUERY in the background: the caller does not wait for it."""
@@ -264,15 +310,55 @@ class ClickHouseClient:
         idle, self._idle = self._idle, []
         for conn in idle:
             await _close_quietly(conn)
+        await self.resolver.close()
 
 
-async def _run(conn: Connection, sql: str, settings: dict[str, Any], query_id: str) -> QueryResult:
+class NamedContext(ssl.SSLContext):
+    """A TLS client context that checks the certificate against a given name, whatever address was connected to."""
+
+    server_name = ""
+
+    @classmethod
+    def verifying(cls, server_name: str) -> NamedContext:
+        context = cls(ssl.PROTOCOL_TLS_CLIENT)  # verifies the chain and the name
+        context.load_default_certs(ssl.Purpose.SERVER_AUTH)
+        context.server_name = server_name
+        return context
+
+    def wrap_bio(
+        self,
+        incoming: ssl.MemoryBIO,
+        outgoing: ssl.MemoryBIO,
+        server_side: bool = False,
+        server_hostname: str | bytes | None = None,
+        session: ssl.SSLSession | None = None,
+    ) -> ssl.SSLObject:
+        return super().wrap_bio(incoming, outgoing, server_side, self.server_name or server_hostname, session)
+
+
+async def _run(
+    conn: Connection, sql: str, settings: dict[str, Any], query_id: str, keep_rows: bool, label: str
+) -> QueryResult:
     started = time.perf_counter()
+    rows: list[tuple[Any, ...]] = []
+    count = 0
     async with conn.cursor() as cursor:
         cursor.set_settings(dict(settings))  # type: ignore[no-untyped-call]
         cursor.set_query_id(query_id)  # type: ignore[no-untyped-call]
-        await cursor.execute(sql)
-        rows = list(await cursor.fetchall())
+        if keep_rows:
+            await cursor.execute(sql)
+            rows = list(await cursor.fetchall())
+            count = len(rows)
+        else:
+            limit = int(settings.get("max_result_bytes") or 0)
+            cursor.set_stream_results(True, _COUNT_BLOCK)  # type: ignore[no-untyped-call]
+            await cursor.execute(sql)
+            size = 0
+            while batch := await cursor.fetchmany(_COUNT_BLOCK):
+                count += len(batch)
+                size += sum(_width(value) for row in batch for value in row)
+                if limit and size > limit:
+                    raise ResultTooLarge(label, limit)
     elapsed = time.perf_counter() - started
     progress = getattr(conn.last_query, "progress", None)
     return QueryResult(
@@ -280,7 +366,13 @@ async def _run(conn: Connection, sql: str, settings: dict[str, Any], query_id: s
         elapsed=elapsed,
         read_rows=int(getattr(progress, "rows", 0) or 0),
         read_bytes=int(getattr(progress, "bytes", 0) or 0),
+        result_rows=count,
     )
+
+
+def _width(value: Any) -> int:
+    """About how many bytes a value of a result takes on the wire (strings by length, numbers and dates as 8)."""
+    return len(value) if isinstance(value, str | bytes) else 8
 
 
 async def _close_quietly(conn: Connection) -> None:

@@ -11,6 +11,7 @@ import ssl
 from asynch.errors import NetworkError, OperationalError, ServerException
 
 from app import units
+from app.clients.errors import speaks_not
 from app.text import MESSAGE_LIMIT, printable
 
 
@@ -23,6 +24,17 @@ class Unreachable(ClickHouseError):
 
     def __init__(self, address: str, reason: str) -> None:
         super().__init__(f"cannot reach ClickHouse at {address}: {reason}")
+
+
+class NotResolved(ClickHouseError):
+    """The host name did not resolve, or its lookup got no answer in time: the DNS lookup's own sentence."""
+
+
+class NotClickHouse(ClickHouseError):
+    """The port answered the handshake, but not in ClickHouse's native protocol (an HTTP or a Redis port...)."""
+
+    def __init__(self, address: str) -> None:
+        super().__init__(speaks_not("ClickHouse native", address))
 
 
 class ConnectionLost(ClickHouseError):
@@ -44,6 +56,15 @@ class QueryTimeout(ClickHouseError):
         else:
             super().__init__(f"{label} cancelled at the check's deadline after {units.latency(elapsed)}")
         self.elapsed = elapsed
+
+
+class ResultTooLarge(ClickHouseError):
+    """A result read only to be counted outgrew max_result_bytes; the rest was not read and the query was stopped.
+
+    Vigil bounds it itself: ClickHouse 18.16 accepts max_result_bytes but does not enforce it."""
+
+    def __init__(self, label: str, limit: int) -> None:
+        super().__init__(f"{label} returned more than {units.size(limit)} (max_result_bytes): stopped unread")
 
 
 class ServerError(ClickHouseError):

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import aiohttp
 
+from app.clients.http_errors import UpgradeRedirected
 from app.clients.resolver import SharedResolver
 from app.clients.tcp import TlsContexts
 
@@ -24,15 +25,6 @@ class HttpSettings:
     verify_tls: bool
     max_connections: int
     tls_ca_file: str | None = None
-
-
-class UpgradeRedirected(aiohttp.ClientError):
-    """A WebSocket upgrade answered with a redirect; it is not followed (the token may be in the URL)."""
-
-    def __init__(self, status: int, location: str) -> None:
-        super().__init__(f"HTTP {status} redirect")
-        self.status = status
-        self.location = location
 
 
 async def _refuse_upgrade_redirect(

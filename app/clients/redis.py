@@ -1,23 +1,34 @@
 """The Redis client a `redis` component's checks share: a bounded, blocking pool with explicit timeouts.
 
 A command interrupted by a timeout or cancellation disconnects its connection (redis-py does this on any
-BaseException), so a connection in an unknown state never goes back to the pool.
+BaseException), so a connection in an unknown state never goes back to the pool. Connections resolve the host name
+on the client's own SharedResolver and connect to an address (redis-py would use the loop's getaddrinfo, which a
+hung resolver starves for every component); a TLS connection still verifies the configured name. redis-py's errors
+are mapped here, once, into app/clients/redis_errors.py's (or the shared PoolExhausted).
 """
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
+from redis.asyncio.connection import AbstractConnection, Connection, SSLConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import AuthenticationError, ResponseError
+from redis.exceptions import AuthenticationError
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError as LibraryError
 
 from app import units
+from app.clients import tcp
 from app.clients.errors import PoolExhausted
+from app.clients.redis_errors import Refused, mapped, refused
+from app.clients.resolver import SharedResolver
 
 T = TypeVar("T")
 
@@ -64,8 +75,15 @@ class RedisClient:
             if not settings.tls_verify:
                 kwargs["ssl_cert_reqs"] = "none"
                 kwargs["ssl_check_hostname"] = False
+        self.resolver = SharedResolver()  # lookups on a pool of this client's own: a hung resolver stalls nothing else
         self.pool = aioredis.BlockingConnectionPool.from_url(settings.url, **kwargs)
+        if issubclass(self.pool.connection_class, Connection):  # TCP, plain or TLS (a unix socket needs no lookup)
+            self.pool.connection_class = _resolving(self.pool.connection_class, self.resolver)
         self.redis = aioredis.Redis(connection_pool=self.pool, retry=no_retry)
+        url = urlsplit(settings.url)
+        self.address = (
+            url.path if url.scheme == "unix" else tcp.Endpoint(url.hostname or "localhost", url.port or 6379).where
+        )
 
     @property
     def in_use(self) -> int:
@@ -81,31 +99,38 @@ class RedisClient:
             f"for {units.span(self.settings.pool_timeout)}"
         )
 
-    async def _call(self, attempt: Callable[[], Awaitable[T]]) -> T:
-        """Map a full pool to PoolExhausted; replay once, on a fresh connection, a command that failed only
-        because its idle pooled connection had been closed by the server. No other retry: the next run is it."""
+    async def _call(self, label: str, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Map a full pool to PoolExhausted and redis-py's errors to this client's; replay once, on a fresh
+        connection, a command that failed only because its idle pooled connection had been closed by the server.
+        No other retry: the next run is it."""
         for replay in (False, True):
             try:
                 return await attempt()
-            except AuthenticationError:
-                raise
+            except AuthenticationError as exc:
+                raise self._map(exc, label) from exc
             except RedisConnectionError as exc:
                 message = str(exc)
                 if message == _POOL_EMPTY:
                     raise self._exhausted() from None
-                if replay or not any(marker in message for marker in _STALE):
-                    raise
+                if replay or isinstance(exc.__cause__, tcp.TcpError) or not any(marker in message for marker in _STALE):
+                    raise self._map(exc, label) from exc
                 await self.pool.disconnect(inuse_connections=False)  # the other idle ones are stale too
+            except LibraryError as exc:
+                raise self._map(exc, label) from exc
         raise AssertionError("unreachable")
 
+    def _map(self, exc: LibraryError, label: str) -> Exception:
+        error = mapped(exc, label, self.address, self.settings.socket_timeout)
+        return exc if error is None else error  # one it does not know: a bug, raised as it is
+
     async def execute(self, *args: Any) -> Any:
-        """One command; a full pool raises PoolExhausted instead of redis-py's generic ConnectionError."""
-        return await self._call(lambda: self.redis.execute_command(*args))  # type: ignore[no-untyped-call]
+        """One command; raises PoolExhausted or a RedisError (app/clients/redis_errors.py)."""
+        return await self._call(str(args[0]), lambda: self.redis.execute_command(*args))  # type: ignore[no-untyped-call]
 
     async def pipeline(self, commands: Sequence[Sequence[Any]], *, raise_on_error: bool = True) -> list[Any]:
         """Several commands in one round trip (no MULTI), on one connection of the pool. With `raise_on_error`
         false, a command the server refused (OOM, READONLY) is its exception in the replies, the others' replies
-        still usable; connection errors raise either way."""
+        still usable (as this client's Refused); connection errors raise either way."""
 
         async def attempt() -> list[Any]:
             async with self.redis.pipeline(transaction=False) as pipe:
@@ -113,13 +138,14 @@ class RedisClient:
                     pipe.execute_command(*command)
                 return list(await pipe.execute(raise_on_error=raise_on_error))
 
-        return await self._call(attempt)
+        replies = await self._call(_pipeline_label(commands), attempt)
+        return [refused(reply) if isinstance(reply, LibraryError) else reply for reply in replies]
 
     async def config_get(self, name: str) -> str | None:
         """One CONFIG parameter, or None when the server refuses CONFIG (renamed away, ACL, managed Redis)."""
         try:
             reply = await self.execute("CONFIG", "GET", name)
-        except ResponseError:
+        except Refused:
             return None
         if isinstance(reply, dict):
             value = reply.get(name, reply.get(name.encode()))
@@ -139,3 +165,38 @@ class RedisClient:
     async def close(self) -> None:
         await self.redis.aclose()
         await self.pool.disconnect()
+        await self.resolver.close()
+
+
+def _pipeline_label(commands: Sequence[Sequence[Any]]) -> str:
+    names = sorted({str(command[0]) for command in commands if command})
+    return " + ".join(names) if len(names) <= 3 else f"a pipeline of {len(commands)} commands"
+
+
+def _resolving(base: type[AbstractConnection], resolver: SharedResolver) -> type[AbstractConnection]:
+    """redis-py's connection class (plain or TLS), resolving on `resolver` and connecting to an address.
+
+    Errors are this module's TcpErrors (finished sentences); redis-py wraps them in a ConnectionError whose cause
+    they stay, and the client maps them back."""
+
+    class ResolvingConnection(base):  # type: ignore[valid-type, misc]
+        async def _connect(self) -> None:
+            endpoint = tcp.Endpoint(self.host, int(self.port))
+            limit = float(self.socket_connect_timeout or 1.0)
+            deadline = asyncio.get_running_loop().time() + limit
+            reader, writer, _ = await tcp.connect(resolver, endpoint, limit, service="Redis")
+            if isinstance(self, SSLConnection):
+                try:  # verifies the configured name (when the component verifies), not the address connected to
+                    context = self.ssl_context.get()
+                    await tcp.start_tls(writer, endpoint, context, self.host, tcp.bound(limit, deadline))
+                except BaseException:
+                    writer.transport.abort()
+                    raise
+            sock = writer.transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._reader = reader
+            self._writer = writer
+
+    ResolvingConnection.__name__ = ResolvingConnection.__qualname__ = f"Resolving{base.__name__}"
+    return ResolvingConnection

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from app.clients.errors import REFUSED, connect_silent, lookup_failed, lookup_silent, unreachable
 from app.clients.resolver import SharedResolver
 from app.units import latency
 
@@ -125,9 +126,10 @@ class TlsContexts:
 
 
 async def connect(
-    resolver: SharedResolver, endpoint: Endpoint, limit: float
+    resolver: SharedResolver, endpoint: Endpoint, limit: float, service: str | None = None
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, str]:
-    """A TCP connection within `limit` seconds, lookup included: (reader, writer, address)."""
+    """A TCP connection within `limit` seconds, lookup included: (reader, writer, address). `service` names what
+    should answer there in the error sentences (Redis, ClickHouse), None for a bare port."""
     phase = "lookup"
     try:
         async with asyncio.timeout(limit):
@@ -143,17 +145,27 @@ async def connect(
                 return reader, writer, address
     except TimeoutError:
         if phase == "lookup":
-            raise NameNotResolved(f"DNS lookup of {endpoint.host} got no answer within {latency(limit)}") from None
-        raise NoConnection(f"no TCP connection to {endpoint.where} within {latency(limit)}") from None
+            raise NameNotResolved(lookup_silent(endpoint.host, limit)) from None
+        raise NoConnection(unreachable(service, endpoint.where, connect_silent(limit))) from None
     assert failure is not None  # _addresses returns at least one address
-    raise _connect_error(endpoint, *failure)
+    raise _connect_error(endpoint, service, *failure)
+
+
+async def resolve(resolver: SharedResolver, endpoint: Endpoint, limit: float) -> list[tuple[str, int]]:
+    """The addresses of `endpoint` (address, family), looked up on `resolver` within `limit` seconds, for clients
+    that connect through a library of their own; NameNotResolved when the lookup fails or gets no answer."""
+    try:
+        async with asyncio.timeout(limit):
+            return await _addresses(resolver, endpoint)
+    except TimeoutError:
+        raise NameNotResolved(lookup_silent(endpoint.host, limit)) from None
 
 
 async def _addresses(resolver: SharedResolver, endpoint: Endpoint) -> list[tuple[str, int]]:
     try:
         results = await resolver.resolve(endpoint.host, endpoint.port, family=socket.AF_UNSPEC)
     except OSError as exc:
-        raise NameNotResolved(f"DNS lookup of {endpoint.host} failed: {exc.strerror or exc}") from None
+        raise NameNotResolved(lookup_failed(endpoint.host, str(exc.strerror or exc))) from None
     addresses: list[tuple[str, int]] = []
     for result in results:
         if (result["host"], result["family"]) not in addresses:
@@ -161,11 +173,11 @@ async def _addresses(resolver: SharedResolver, endpoint: Endpoint) -> list[tuple
     return addresses
 
 
-def _connect_error(endpoint: Endpoint, address: str, exc: OSError) -> TcpError:
-    via = "" if address == endpoint.host else f" ({address})"
+def _connect_error(endpoint: Endpoint, service: str | None, address: str, exc: OSError) -> TcpError:
+    where = endpoint.where if address == endpoint.host else f"{endpoint.where} ({address})"
     if isinstance(exc, ConnectionRefusedError):
-        return ConnectRefused(f"{endpoint.where}{via} refused the connection: nothing listens on that port")
-    return NoConnection(f"cannot connect to {endpoint.where}{via}: {exc.strerror or exc}")
+        return ConnectRefused(unreachable(service, where, REFUSED))
+    return NoConnection(unreachable(service, where, str(exc.strerror or exc).lower()))
 
 
 async def start_tls(

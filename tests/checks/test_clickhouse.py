@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import re
+import ssl
 import time
+import tracemalloc
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,11 +26,19 @@ from pydantic import ValidationError
 
 from app.checks.base import CheckContext
 from app.checks.clickhouse.config import ClickHouseQueryPerformance
+from app.clients.clickhouse import NamedContext
 from app.config.settings import Settings
 from app.model import CheckId, CheckResult, Status
 from app.units import bucket_start as fmt_bucket
 from app.units import timestamp as fmt_time
-from devenv.servers import ClickHouseServer, create_event_tables, event_rollup_levels, fill_daily, free_port
+from devenv.servers import (
+    ClickHouseServer,
+    create_event_tables,
+    event_rollup_levels,
+    fill_daily,
+    free_port,
+    self_signed_certificate,
+)
 from tests.conftest import HttpTarget, check_runner, make_settings, run_check
 
 ROWS = 50 * 60  # 50 hours of one row a minute, ending at the current minute
@@ -731,3 +742,51 @@ async def test_paused_server_is_one_message_and_delays_nothing(
         recovered = await run_all(scheduler, keys)
         assert [r.status for r in recovered] == [Status.PASS] * 5, [r.output for r in recovered]
         assert scheduler.clients["ch"].in_use == 0
+
+
+async def test_a_wide_result_is_refused_by_its_bytes_not_held(clickhouse_server: ClickHouseServer) -> None:
+    """99,000 rows of 4 KB (about 400 MB) under the default limits: streamed in small blocks, counted, and stopped
+    past max_result_bytes (16 MiB; ClickHouse 18.16 does not enforce it itself), so Vigil never holds it."""
+    wide = "SELECT toFixedString('x', 4000) AS blob FROM system.numbers LIMIT 99000"
+    tracemalloc.start()
+    try:
+        result = await run(clickhouse_server, "perf", {"kind": "query_performance", "queries": {"wide": wide}})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (result.status, result.output) == (
+        Status.FAIL,
+        "query wide returned more than 16.0 MiB (max_result_bytes): stopped unread",
+    )
+    assert peak < 64 * 2**20, f"{peak / 2**20:.0f} MiB allocated at the peak"
+    deadline = time.monotonic() + 10  # the stopped query is killed on the server too (KILL QUERY, in the background)
+    while await processes(clickhouse_server, "vigil:ch:perf:%"):
+        assert time.monotonic() < deadline, "the stopped query still runs on the server"
+        await asyncio.sleep(0.1)
+
+
+async def test_tls_to_a_resolved_address_verifies_the_configured_name(tmp_path: Path) -> None:
+    """asynch connects to the address Vigil resolved; its TLS context still checks the certificate against the
+    component's host name (the certificate here is for 127.0.0.1 only)."""
+    cert, key = self_signed_certificate(tmp_path)
+    served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    served.load_cert_chain(cert, key)
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0, ssl=served)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        for name, verifies in (("127.0.0.1", True), ("localhost", False)):
+            context = NamedContext.verifying(name)
+            context.load_verify_locations(cert)
+            try:
+                _, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port, ssl=context), 5)
+            except ssl.SSLCertVerificationError as exc:
+                assert not verifies and "Hostname mismatch" in str(exc)
+            else:
+                assert verifies
+                writer.close()
+    finally:
+        server.close()

@@ -23,10 +23,18 @@ def test_every_query_is_readonly_and_bounded_just_past_its_budget() -> None:
         "readonly": 1,
         "max_execution_time": 2,
         "max_result_rows": 100_000,
+        "max_result_bytes": 16_777_216,
+        "result_overflow_mode": "throw",
         "max_memory_usage": 2_000_000_000,
     }
-    unlimited = ClickHouseComponent(type="clickhouse", max_memory_usage=0, max_result_rows=10)
-    assert sql.safety_settings(unlimited, 19.9) == {"readonly": 1, "max_execution_time": 21, "max_result_rows": 10}
+    unlimited = ClickHouseComponent(type="clickhouse", max_memory_usage=0, max_result_rows=10, max_result_bytes=0)
+    assert sql.safety_settings(unlimited, 19.9) == {
+        "readonly": 1,
+        "max_execution_time": 21,
+        "max_result_rows": 10,
+        "max_result_bytes": 0,
+        "result_overflow_mode": "throw",
+    }
 
 
 def test_tables_and_time_columns_are_quoted_and_ranges_are_on_the_column_itself() -> None:

@@ -283,4 +283,4 @@ async def test_tls_on_a_closed_port_names_the_refusal(certs: Certs) -> None:
     results = await run_all(settings(served, certs.ca))
     port = served.secure.rsplit(":", 1)[1]
     assert results["tls"].status is Status.FAIL
-    assert results["tls"].output == f"127.0.0.1:{port} refused the connection: nothing listens on that port"
+    assert results["tls"].output == f"cannot reach 127.0.0.1:{port}: connection refused"

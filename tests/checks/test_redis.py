@@ -177,7 +177,7 @@ async def test_server_that_never_answers_is_a_socket_timeout(hanging_server: Any
     result = await run_check(settings, "cache", "connectivity")
     assert result.status is Status.FAIL
     assert result.output == (
-        f"redis did not answer within the socket timeout: Timeout reading from 127.0.0.1:{hanging_server.port}"
+        f"Redis at 127.0.0.1:{hanging_server.port} did not answer PING within the 300 ms socket timeout"
     )
     assert result.duration < 1.0
 
@@ -189,7 +189,9 @@ async def test_connect_timeout_is_unreachable(full_backlog: int) -> None:
     settings = make_settings(components={"cache": {"type": "redis", "url": url, **timeouts}})
     result = await run_check(settings, "cache", "connectivity")
     assert result.status is Status.FAIL
-    assert result.output == "cannot reach redis: Timeout connecting to server"
+    assert (
+        result.output == f"cannot reach Redis at 127.0.0.1:{full_backlog}: no answer within the 300 ms connect timeout"
+    )
     assert result.duration < 1.0
 
 
@@ -222,7 +224,7 @@ async def test_connectivity_over_tls(redis_factory: Any) -> None:
 
     untrusted = await run_check(settings_for(server, {"connectivity": {}}, password=PASSWORD), "cache", "connectivity")
     assert untrusted.status is Status.FAIL
-    assert "CERTIFICATE_VERIFY_FAILED" in untrusted.output
+    assert untrusted.output == f"the certificate of 127.0.0.1:{server.port} does not verify: self-signed certificate"
 
     unverified = settings_for(server, {"connectivity": {}}, password=PASSWORD, tls_verify=False)
     assert (await run_check(unverified, "cache", "connectivity")).status is Status.PASS
@@ -232,8 +234,47 @@ async def test_connectivity_over_tls(redis_factory: Any) -> None:
     )
     cleartext = await run_check(plain, "cache", "connectivity")
     assert cleartext.status is Status.FAIL
-    assert cleartext.output.startswith("cannot reach redis: ")
+    assert cleartext.output.startswith(f"lost Redis at 127.0.0.1:{server.port} during ")  # the TLS port hung up
     assert PASSWORD not in cleartext.output
+
+
+async def test_tls_verifies_the_configured_name_not_the_address_it_resolved_to(redis_factory: Any) -> None:
+    """Connections resolve the name themselves and connect to an address; the certificate is still checked against
+    the name in the URL. The server's certificate is for 127.0.0.1 only: `localhost` (resolved to 127.0.0.1) fails."""
+    server = redis_factory(tls=True)
+    by_name = make_settings(
+        components={
+            "cache": {
+                "type": "redis",
+                "url": f"rediss://localhost:{server.port}/0",
+                "tls_ca_file": str(server.ca_file),
+                "checks": {"connectivity": {}},
+            }
+        }
+    )
+    result = await run_check(by_name, "cache", "connectivity")
+    assert result.status is Status.FAIL
+    assert result.output == (
+        f"the certificate of localhost:{server.port} does not verify: "
+        "Hostname mismatch, certificate is not valid for 'localhost'"
+    )
+    by_address = settings_for(server, {"connectivity": {}}, tls_ca_file=str(server.ca_file))
+    assert (await run_check(by_address, "cache", "connectivity")).status is Status.PASS
+
+
+async def test_a_unix_socket_needs_no_lookup_and_is_worded_when_gone(redis_factory: Any) -> None:
+    server = redis_factory(extra=["--unixsocket", "redis.sock"])
+    socket_path = server.dir / "redis.sock"
+    for url, output in (
+        (f"unix://{socket_path}", None),
+        (f"unix://{server.dir / 'gone.sock'}", f"cannot reach Redis at {server.dir / 'gone.sock'}: no such socket"),
+    ):
+        settings = make_settings(components={"cache": {"type": "redis", "url": url, "checks": {"connectivity": {}}}})
+        result = await run_check(settings, "cache", "connectivity")
+        if output is None:
+            assert result.status is Status.PASS, result.output
+        else:
+            assert (result.status, result.output) == (Status.FAIL, output)
 
 
 # -- pool -----------------------------------------------------------------------------------------------------
@@ -376,12 +417,11 @@ async def test_killed_mid_check_fails_then_recovers(redis_factory: Any) -> None:
         server.proc.wait(10)
         killed = await in_flight
         assert killed.status is Status.FAIL
-        assert killed.output.startswith("cannot reach redis: ")
-        assert f"Error 111 connecting to 127.0.0.1:{server.port}" in killed.output  # refused: nothing listens
+        assert killed.output == f"cannot reach Redis at 127.0.0.1:{server.port}: connection refused"  # nothing listens
         assert killed.duration < 1.5
 
         down = await run(scheduler, "memory")
-        assert down.status is Status.FAIL and down.output.startswith("cannot reach redis: ")
+        assert down.status is Status.FAIL and down.output.startswith("cannot reach Redis at ")
 
         await asyncio.to_thread(server.start)
         for check in checks:
@@ -514,7 +554,7 @@ async def test_killed_without_persistence_fails_then_recovers(redis_factory: Any
         assert (await run(scheduler, "session_ttl")).status is Status.PASS
         server.kill()
         down = await run(scheduler, "session_ttl")
-        assert down.status is Status.FAIL and down.output.startswith("cannot reach redis: ")
+        assert down.status is Status.FAIL and down.output.startswith("cannot reach Redis at ")
         await asyncio.to_thread(server.start)
         lost = await run(scheduler, "session_ttl")
         assert lost.status is Status.FAIL

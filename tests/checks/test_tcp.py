@@ -138,7 +138,7 @@ async def test_a_port_that_never_answers_the_tls_hello(hanging_server: HangingSe
 async def test_a_closed_port_is_refused(closed_port: int) -> None:
     result = await run_check(tcp("127.0.0.1", closed_port), "dep", "connect")
     assert result.status is Status.FAIL
-    assert result.output == f"127.0.0.1:{closed_port} refused the connection: nothing listens on that port"
+    assert result.output == f"cannot reach 127.0.0.1:{closed_port}: connection refused"
 
 
 async def test_a_name_that_does_not_resolve() -> None:

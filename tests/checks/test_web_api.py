@@ -287,11 +287,13 @@ async def test_over_tls_with_a_private_ca(tls_files: tuple[Path, Path, Path]) ->
         untrusted = await run_all(api_settings(served))
     assert all(r.status is Status.PASS for r in trusted.values()), shown(trusted)
     assert all(r.status is Status.FAIL for r in untrusted.values()), shown(untrusted)
-    assert untrusted["cors"].output.startswith("the preflight of PUT /api/me from https://app.example: cannot connect")
-    assert "certificate verify failed" in untrusted["socket"].output.lower()
+    rejected = "does not verify: unable to get local issuer certificate"
+    assert untrusted["cors"].output.startswith("the preflight of PUT /api/me from https://app.example: the certificate")
+    assert untrusted["cors"].output.endswith(rejected)
     assert untrusted["socket"].output.startswith(
-        "the upgrade of /ws with a token minted with signing_key (HS256) failed: cannot connect"
+        "the upgrade of /ws with a token minted with signing_key (HS256) failed: the certificate of 127.0.0.1:"
     )
+    assert untrusted["socket"].output.endswith(rejected)
 
 
 async def test_no_token_reaches_health_metrics_or_logs(caplog: pytest.LogCaptureFixture) -> None:

@@ -158,10 +158,11 @@ async def test_a_target_that_is_down_is_named_per_step() -> None:
     settings = make_settings(defaults={"interval": 30, "timeout": 6}, components={"api": config})
     results = await run_all(settings)
     assert all(r.status is Status.FAIL for r in results.values())
-    assert results["cors"].output.startswith("the preflight of PUT /api/me from https://app.example: cannot connect: ")
-    assert results["auth"].output.startswith("token endpoint POST /auth/token: cannot connect: ")
-    assert results["socket"].output.startswith(
-        "the upgrade of /ws with a token minted with signing_key (HS256) failed: cannot connect: "
+    refused = f"cannot reach the HTTP server at 127.0.0.1:{port}: connection refused"
+    assert results["cors"].output == f"the preflight of PUT /api/me from https://app.example: {refused}"
+    assert results["auth"].output == f"token endpoint POST /auth/token: {refused}"
+    assert results["socket"].output == (
+        f"the upgrade of /ws with a token minted with signing_key (HS256) failed: {refused}"
     )
 
 

@@ -245,6 +245,7 @@ class ClickHouseComponent(ComponentConfig):
     socket_timeout: Duration = 3.0  # per network read; queries are also bounded by max_execution_time
     max_memory_usage: int = Field(default=2_000_000_000, ge=0)  # bytes per query (0 = server default)
     max_result_rows: int = Field(default=100_000, ge=0)
+    max_result_bytes: int = Field(default=16_777_216, ge=0)  # per query, uncompressed; past it the server refuses
     checks: dict[str, ClickHouseCheck] = Field(default_factory=lambda: _default_checks())
 
     @property

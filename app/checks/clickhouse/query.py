@@ -54,7 +54,7 @@ class PreviousQueryRunning(Exception):
 
 
 async def run_query(
-    ctx: Context[OptionsT], sql: str, step: str, label: str, timeout: float | None = None
+    ctx: Context[OptionsT], sql: str, step: str, label: str, timeout: float | None = None, *, keep_rows: bool = True
 ) -> QueryResult:
     """One query, budgeted to the time left (and its own `timeout`), cancelled on the server when it runs out.
 
@@ -65,13 +65,15 @@ async def run_query(
         await _previous_queries_gone(ctx)
     query_id = f"vigil:{ctx.check_id}:{step}:{uuid.uuid4().hex[:12]}"
     try:
-        return await _send(ctx, sql, label, query_id, timeout)
+        return await _send(ctx, sql, label, query_id, timeout, keep_rows)
     except (QueryTimeout, ConnectionLost, asyncio.CancelledError):
         ctx.memo.interrupted[query_id] = label  # may still run there: the next query looks first
         raise
 
 
-async def _send(ctx: Context[OptionsT], sql: str, label: str, query_id: str, timeout: float | None) -> QueryResult:
+async def _send(
+    ctx: Context[OptionsT], sql: str, label: str, query_id: str, timeout: float | None, keep_rows: bool
+) -> QueryResult:
     budget = query_budget(ctx.remaining(), timeout)
     if budget is None:
         raise NoTimeLeft(label)
@@ -82,6 +84,7 @@ async def _send(ctx: Context[OptionsT], sql: str, label: str, query_id: str, tim
         label=label,
         query_id=query_id,
         own_timeout=budget.own_timeout,
+        keep_rows=keep_rows,
     )
 
 
@@ -96,7 +99,7 @@ async def _previous_queries_gone(ctx: Context[OptionsT]) -> None:
     ids = list(memo.interrupted)
     await ctx.client.stopped(ids, (ctx.remaining() - DEADLINE_MARGIN) / 2)
     query_id = f"vigil:{ctx.check_id}:previous:{uuid.uuid4().hex[:12]}"
-    result = await _send(ctx, running_query(ids), "system.processes query", query_id, None)
+    result = await _send(ctx, running_query(ids), "system.processes query", query_id, None, True)
     running = {str(qid): float(elapsed) for qid, elapsed in result.rows}
     for qid in ids:
         if qid not in running:

@@ -27,7 +27,7 @@ async def run(
             runs[name] = QueryRun(blocked=blocked)
             continue
         try:
-            result = await run_query(ctx, query.sql, name, f"query {name}", timeout=query.timeout)
+            result = await run_query(ctx, query.sql, name, f"query {name}", timeout=query.timeout, keep_rows=False)
         except PreviousQueryRunning as exc:
             if not runs:  # left over from an earlier run: the whole run is that one sentence
                 raise

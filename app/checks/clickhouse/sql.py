@@ -30,6 +30,8 @@ def safety_settings(component: ClickHouseComponent, budget: float) -> dict[str, 
         "readonly": 1,
         "max_execution_time": math.ceil(budget) + 1,
         "max_result_rows": component.max_result_rows,
+        "max_result_bytes": component.max_result_bytes,
+        "result_overflow_mode": "throw",  # a result past the limits is refused, never silently cut short
     }
     if component.max_memory_usage:
         settings["max_memory_usage"] = component.max_memory_usage

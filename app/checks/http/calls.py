@@ -18,10 +18,10 @@ import aiohttp
 from app.checks.base import CheckContext
 from app.checks.http.config import HttpComponent
 from app.checks.http.errors import NoAnswer
+from app.clients.errors import lookup_silent
 from app.clients.http import HttpClient
 from app.clients.tcp import NameNotResolved
 from app.config.fields import CheckConfig
-from app.units import latency
 
 MAX_BODY = 1_048_576  # bytes read from a response body at most
 
@@ -85,9 +85,7 @@ def naming_stalled_lookups(ctx: HttpContext[OptionsT, MemoT], url: str, connect:
     except aiohttp.ConnectionTimeoutError:
         host = urlsplit(url).hostname
         if host is not None and ctx.client.resolver.looking_up(host):
-            raise NameNotResolved(
-                f"DNS lookup of {host} got no answer within the {latency(connect)} connect timeout"
-            ) from None
+            raise NameNotResolved(lookup_silent(host, connect)) from None
         raise
 
 

@@ -98,13 +98,16 @@ class HttpReachable(CheckConfig):
     body_contains: Annotated[list[Annotated[str, Field(min_length=1)]], BeforeValidator(_one_or_more)] = Field(
         default_factory=list
     )  # substrings the body (its first MiB, as UTF-8) must contain
-    follow_redirects: bool = False
+    follow_redirects: bool = False  # to the component's own origin only, unless listed in redirect_origins
+    redirect_origins: list[Origin] = Field(default_factory=list)  # other origins a redirect may lead to (no headers)
     max_redirects: int = Field(default=3, ge=0, le=10)
 
     @model_validator(mode="after")
     def _head_has_no_body(self) -> Self:
         if self.method == "HEAD" and (self.body_contains or self.json_fields):
             raise ValueError("method: a HEAD answer has no body; body_contains and json_fields need GET or POST")
+        if self.redirect_origins and not self.follow_redirects:
+            raise ValueError("redirect_origins: redirects are followed only with follow_redirects: true")
         return self
 
 

@@ -1,4 +1,5 @@
-"""aiohttp's errors as sentences, one per cause, and the mask that keeps run-time tokens out of every output.
+"""The `http` type's wording of errors (the client words aiohttp's, app/clients/http_errors.py), and the mask that
+keeps run-time tokens out of every output.
 
 The scheduler scrubs configured secrets; tokens Vigil obtains or forges during a run are masked here, before
 anything leaves the check (aiohttp's own messages carry the URL, and a WebSocket URL may carry the token).
@@ -12,14 +13,10 @@ import traceback
 from collections.abc import Awaitable
 from dataclasses import replace
 
-import aiohttp
-
-from app.clients.http import UpgradeRedirected
-from app.clients.tcp import TcpError
+from app.clients.http_errors import NoAnswer, worded
 from app.masking import MASK
 from app.model import Observation, Outcome
 from app.text import SHOWN, printable
-from app.units import latency
 
 log = logging.getLogger("vigil.checks.http")
 
@@ -30,39 +27,21 @@ class CheckError(Exception):
     """A failure the check already worded, free of tokens."""
 
 
-class NoAnswer(Exception):
-    """A request or a WebSocket step got no answer within its bound."""
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"no answer within {latency(seconds)}")
-        self.seconds = seconds
+__all__ = ["MASK", "CheckError", "NoAnswer", "TokenMask", "describe_error", "reason"]
 
 
 def reason(exc: BaseException) -> str:
-    """Why a request failed, without its URL (which may carry a token)."""
-    if isinstance(exc, NoAnswer | CheckError | TcpError):
+    """Why a request failed, without its URL (which may carry a token): the client's wording."""
+    if isinstance(exc, CheckError):
         return str(exc)
-    if isinstance(exc, aiohttp.TooManyRedirects):
-        return "too many redirects"
-    if isinstance(exc, UpgradeRedirected):
-        return f"answered HTTP {exc.status} (a redirect to {printable(exc.location or 'nowhere', SHOWN)}), not 101"
-    if isinstance(exc, aiohttp.WSServerHandshakeError):
-        return f"HTTP {exc.status}" if exc.status != 101 else f"a broken upgrade: {printable(exc.message, SHOWN)}"
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return f"cannot connect: {exc.os_error.strerror or exc.os_error}"
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "the server closed the connection"
-    if isinstance(exc, aiohttp.ClientResponseError):
-        return f"{type(exc).__name__}: {exc.status}, {printable(exc.message, SHOWN)}"
-    if isinstance(exc, TimeoutError):
-        return "timed out"
-    return f"{type(exc).__name__}: {printable(str(exc), SHOWN)}"
+    text = worded(exc)
+    return text if text is not None else f"{type(exc).__name__}: {printable(str(exc), SHOWN)}"
 
 
 def describe_error(exc: BaseException) -> str | None:
-    if isinstance(exc, aiohttp.ClientError | NoAnswer | CheckError | TcpError):
-        return reason(exc)
-    return None
+    if isinstance(exc, CheckError):
+        return str(exc)
+    return worded(exc)
 
 
 class TokenMask:

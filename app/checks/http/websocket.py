@@ -20,7 +20,7 @@ from app.checks.http.credentials import TokenCache, TokenUnavailable, for_websoc
 from app.checks.http.errors import NoAnswer, TokenMask, reason
 from app.checks.http.websocket_rules import Anonymous, Exchange
 from app.checks.judging import Finding
-from app.clients.http import UpgradeRedirected
+from app.clients.http_errors import UpgradeRedirected
 from app.model import Observation, Outcome, Status
 
 WebSocket = aiohttp.ClientWebSocketResponse

@@ -10,14 +10,11 @@ import secrets
 import time
 from dataclasses import dataclass, replace
 
-from redis.exceptions import OutOfMemoryError
-
 from app.checks.base import CheckContext
 from app.checks.judging import Finding
 from app.checks.redis import judge
 from app.checks.redis.commands import canary_key, canary_round_trip, pttl_batch, survival_value
 from app.checks.redis.config import RedisComponent, RedisSessionTtl
-from app.checks.redis.errors import refusing_writes
 from app.checks.redis.scan import ScanBudget, SessionScan
 from app.checks.redis.server import (
     ServerIdentity,
@@ -29,6 +26,7 @@ from app.checks.redis.server import (
     primary_address,
 )
 from app.clients.redis import RedisClient
+from app.clients.redis_errors import OutOfMemory, refusing_writes
 from app.model import Observation, Outcome, Status
 
 
@@ -123,7 +121,7 @@ async def check_canaries(ctx: Context, identity: ServerIdentity, restarted: bool
     rtt = time.perf_counter() - sent
     refused = [reply for reply in replies if isinstance(reply, Exception)]
     for error in refused:
-        if not isinstance(error, OutOfMemoryError):
+        if not isinstance(error, OutOfMemory):
             raise error
     before, _, _, now, _, pttl = replies
 
