@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -82,3 +83,11 @@ def test_the_text_writer_does_not_import_the_collector() -> None:
     code = "import sys, app.views.exposition; print('app.views.metrics' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_the_docs_metrics_page_carries_the_generated_table() -> None:
+    """docs/metrics.md holds, between its markers, exactly what `python -m app.views.metricnames` prints."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "metrics.md").read_text()
+    start = page.index("<!-- metric-table")
+    block = page[page.index("-->", start) + 3 : page.index("<!-- /metric-table -->")]
+    assert block.strip() == markdown_table().strip()
