@@ -129,6 +129,7 @@ def serve(settings: Settings, host: str | None, port: int | None, log_format: st
     import uvicorn
 
     from app.api.details import details_warning
+    from app.api.protocol import bounded_protocol
     from app.logs import setup_logging
     from app.main import create_app
     from app.masking import Scrubber
@@ -175,6 +176,8 @@ def serve(settings: Settings, host: str | None, port: int | None, log_format: st
         timeout_graceful_shutdown=grace / 4,  # type: ignore[arg-type]  # a float works: it feeds asyncio.wait_for
         lifespan="on",
         server_header=False,
+        http=bounded_protocol(settings.server.max_header_bytes, settings.server.max_headers),
+        proxy_headers=False,  # Vigil reads neither the client's address nor the scheme: no X-Forwarded-* to parse
     )
     Server(config).run()
     return EXIT_OK

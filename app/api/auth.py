@@ -69,6 +69,8 @@ class Verifier:
             raise AuthError(401, "invalid_token", "malformed token")
         if header.get("alg") not in config.algorithms:
             raise AuthError(401, "invalid_token", "token algorithm not allowed")
+        if "crit" in header:  # RFC 7515 4.1.11: an extension the verifier does not understand must be refused
+            raise AuthError(401, "invalid_token", "token names critical extensions Vigil does not support")
         try:
             claims = jwt.decode(
                 token,
@@ -103,11 +105,16 @@ class Verifier:
             raise AuthError(401, "invalid_token", "malformed token") from None
         if not isinstance(claims, dict):
             raise AuthError(401, "invalid_token", "malformed token")
+        for name in _NUMERIC_DATES:  # RFC 7519 2: a number of seconds; python-jose accepts strings through int()
+            value = claims.get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise AuthError(401, "invalid_token", _REASONS.get(name, "invalid claims"))
         if require_scope and config.scope not in _scopes(claims):
             raise AuthError(403, "insufficient_scope", f"token lacks the {config.scope!r} scope")
         return dict(claims)
 
 
+_NUMERIC_DATES = ("exp", "nbf", "iat")
 _MISSING_CLAIM = re.compile(r'missing required key "(\w+)"')
 _REASONS = {
     "aud": "invalid or missing audience",

@@ -1,7 +1,7 @@
 """Kubelet probes: /livez (Vigil alive), /startupz (first runs done), /readyz and /ready (the watched system).
 
-The plain forms are answered by `ProbeFastPath` from flags the engine keeps; these routes serve the
-verbose/exclude/per-part forms and document every probe in OpenAPI.
+The plain forms are answered by the fast path in front of the app (app.api.front) with the functions here;
+these routes serve the verbose/exclude/per-part forms and document every probe in OpenAPI.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api.deps import DetailsDep, NotFound, StoreDep, select
 from app.api.details import SHOWN, Details
@@ -161,25 +160,3 @@ async def readyz_check(
     exclude: Exclude = [],  # noqa: B006
 ) -> PlainTextResponse:
     return _readiness(store, verbose, exclude, component, check, details)
-
-
-class ProbeFastPath:
-    """Pure-ASGI answer for plain GET /livez, /readyz, /ready: no routing, no allocation beyond the reply."""
-
-    _HEADERS = ((b"content-type", b"text/plain; charset=utf-8"), (b"cache-control", b"no-store"))
-
-    def __init__(self, app: ASGIApp, store: Store) -> None:
-        self.app = app
-        self.store = store
-        self.handlers = {"/livez": live, "/readyz": ready, "/ready": ready}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not scope["query_string"] and scope["method"] in ("GET", "HEAD"):
-            handler = self.handlers.get(scope["path"])
-            if handler is not None:
-                status, body = handler(self.store)
-                headers = [*self._HEADERS, (b"content-length", str(len(body)).encode())]
-                await send({"type": "http.response.start", "status": status, "headers": headers})
-                await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
-                return
-        await self.app(scope, receive, send)

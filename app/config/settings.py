@@ -80,6 +80,9 @@ class ServerConfig(Frozen):
     show_details: ShowDetails = ShowDetails.WHEN_AUTHORIZED
     run_cooldown: Duration = 5.0  # a check run on demand is not run again sooner; the cached result is returned
     shutdown_grace: Duration = 3.0  # SIGTERM to exit, well inside the 5 s a kubelet waits by default
+    # A request's line and header fields: the largest legitimate one carries a Bearer JWT of a few KiB.
+    max_header_bytes: int = Field(default=16384, ge=1024, le=1048576)
+    max_headers: int = Field(default=100, ge=8, le=1000)
 
 
 class AuthConfig(SecretFields):

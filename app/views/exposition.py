@@ -9,151 +9,183 @@ as `generate_latest` over VigilCollector (tests compare the two; the benchmark m
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import accumulate
 from typing import cast
 
 from prometheus_client.utils import floatToGoString as _untyped_float
 
 from app.engine.store import DURATION_BUCKETS
-from app.model import CheckId, Status
-
-MAINTENANCE_HELP = (
-    "1 while the check is inside one of its maintenance windows (its alerts stay quiet; readiness does not change)."
-)
-CAUSE_HELP = (
-    "1 while the check fails: cause is the component whose outage explains it, root is true when that is its own."
-)
+from app.model import Status
+from app.views import metricnames as m
+from app.views.metricnames import measure_name
+from app.views.snapshot import CheckSample, Snapshot
 
 floatToGoString = cast(Callable[[float], str], _untyped_float)  # prometheus_client's own value formatting
 
+_STATUSES = tuple(s.value for s in Status)
 _BUCKET_BOUNDS = tuple("+Inf" if b == float("inf") else floatToGoString(b) for b in DURATION_BUCKETS)
-_UNIT_SUFFIX = {"s": "seconds", "bytes": "bytes", "ratio": "ratio", "rows": "rows"}
 
 
-def measure_name(name: str, unit: str | None) -> str:
-    """An observation's `measure` label: its name with the base unit appended (`latency` in s -> latency_seconds)."""
-    suffix = _UNIT_SUFFIX.get(unit or "")
-    if suffix and not name.endswith(suffix):
-        return f"{name}_{suffix}"
-    return name
+def count(n: int) -> str:
+    """A count as floatToGoString writes it, without going through a float below a million (most values)."""
+    return f"{n}.0" if 0 <= n < 1_000_000 else floatToGoString(n)
+
+
+def number(x: float) -> str:
+    """A float as floatToGoString writes it: Python's repr below a million (Go switches to exponents there)."""
+    return repr(float(x)) if -1e6 < x < 1e6 else floatToGoString(x)
+
+
+_small_count = "{}.0".format  # `count` for 0 <= n < 1,000,000, formatted in C (a whole row at a time)
+
+
+def _counts(values: tuple[int, ...] | list[int], largest: int) -> Callable[[int], str]:
+    return _small_count if largest < 1_000_000 and min(values) >= 0 else count
 
 
 def escape(value: str) -> str:
     return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
 
 
-def _header(lines: list[str], name: str, kind: str, doc: str) -> None:
+def _header(lines: list[str], metric: m.MetricName) -> str:
+    """Writes the family's HELP and TYPE lines; returns its name."""
+    name, doc = metric.exposed, metric.help
     lines.append(f"# HELP {name} {doc.replace(chr(92), chr(92) * 2).replace(chr(10), chr(92) + 'n')}")
-    lines.append(f"# TYPE {name} {kind}")
+    lines.append(f"# TYPE {name} {metric.text_type}")
+    return name
+
+
+class _CheckLines:
+    """One check's series text that only configuration decides: label sets, and whole lines where the value
+    takes few forms (state, staleness, info). A scrape then appends values to prefixes."""
+
+    __slots__ = (
+        "base",
+        "bucket",
+        "cause",
+        "count",
+        "failures",
+        "info",
+        "lag",
+        "last_run",
+        "last_success",
+        "maintenance",
+        "observed",
+        "runs",
+        "stale",
+        "status",
+        "sum",
+        "unjudged",
+        "up",
+    )
+
+    def __init__(self, base: str, component_type: str, severity: str, area: str) -> None:
+        self.base = base
+        self.up = (f"{m.UP.exposed}{{{base}}} 0.0", f"{m.UP.exposed}{{{base}}} 1.0")
+        status = m.STATUS.exposed
+        self.status = {
+            effective: "\n".join(
+                f'{status}{{{base},status="{s}"}} {"1.0" if effective == s else "0.0"}' for s in _STATUSES
+            )
+            for effective in (None, *_STATUSES)
+        }
+        self.info = (
+            f'{m.INFO.exposed}{{area="{area}",{base},severity="{severity}",type="{escape(component_type)}"}} 1.0'
+        )
+        self.stale = (f"{m.STALE.exposed}{{{base}}} 0.0", f"{m.STALE.exposed}{{{base}}} 1.0")
+        self.runs = tuple(f'{m.RUNS.exposed}{{{base},status="{s}"}} ' for s in _STATUSES)
+        self.unjudged = f"{m.UNJUDGED.exposed}{{{base}}} "
+        duration = m.DURATION.exposed
+        self.bucket = tuple(f'{duration}_bucket{{{base},le="{bound}"}} ' for bound in _BUCKET_BOUNDS)
+        self.count = f"{duration}_count{{{base}}} "
+        self.sum = f"{duration}_sum{{{base}}} "
+        self.last_run = f"{m.LAST_RUN.exposed}{{{base}}} "
+        self.last_success = f"{m.LAST_SUCCESS.exposed}{{{base}}} "
+        self.failures = f"{m.FAILURES.exposed}{{{base}}} "
+        self.lag = f"{m.LAG.exposed}{{{base}}} "
+        self.cause = f'{m.CAUSE.exposed}{{{base},cause="'
+        self.maintenance = (f"{m.MAINTENANCE.exposed}{{{base}}} 0.0", f"{m.MAINTENANCE.exposed}{{{base}}} 1.0")
+        self.observed: dict[tuple[str, str | None], str] = {}  # (name, unit) -> prefix, filled as measures appear
+
+    def observed_prefix(self, name: str, unit: str | None) -> str:
+        prefix = self.observed.get((name, unit))
+        if prefix is None:
+            measure = escape(measure_name(name, unit))
+            prefix = self.observed[name, unit] = f'{m.OBSERVED.exposed}{{{self.base},measure="{measure}"}} '
+        return prefix
 
 
 class TextWriter:
-    """Renders a metrics Snapshot (see app.views.metrics) in the Prometheus text format 0.0.4."""
+    """Renders a metrics Snapshot (see app.views.snapshot) in the Prometheus text format 0.0.4."""
 
     def __init__(self) -> None:
-        self._labels: dict[tuple[CheckId, str, str], str] = {}
+        self._lines: dict[tuple[str, str, str, str, str], _CheckLines] = {}
 
-    def _base(self, check_id: CheckId, component_type: str, severity: str) -> str:
-        key = (check_id, component_type, severity)
-        text = self._labels.get(key)
-        if text is None:
+    def _check_lines(self, c: CheckSample) -> _CheckLines:
+        key = (c.component, c.check, c.component_type, c.severity.value, c.area)
+        lines = self._lines.get(key)
+        if lines is None:
             # Sorted label names, as prometheus_client writes them: check, component.
-            text = f'check="{escape(check_id.check)}",component="{escape(check_id.component)}"'
-            self._labels[key] = text
-        return text
+            base = f'check="{escape(c.check)}",component="{escape(c.component)}"'
+            lines = self._lines[key] = _CheckLines(base, c.component_type, c.severity.value, c.area)
+        return lines
 
-    def render(self, snapshot: object) -> str:
-        from app.views.metrics import Snapshot  # the snapshot type lives beside the collector
-
-        assert isinstance(snapshot, Snapshot)
-        checks = [
-            (self._base(CheckId(c.component, c.check), c.component_type, c.severity.value), c) for c in snapshot.checks
-        ]
+    def render(self, snapshot: Snapshot) -> str:
+        checks = [(self._check_lines(c), c) for c in snapshot.checks]
         out: list[str] = []
-        f = floatToGoString
+        append = out.append
+        f = number
+        i = count
 
-        _header(out, "vigil_check_up", "gauge", "1 when the check's reported state is pass or warn, else 0.")
-        out.extend(
-            f"vigil_check_up{{{b}}} {'1.0' if c.effective is not None and c.effective.ok else '0.0'}" for b, c in checks
-        )
-        _header(out, "vigil_check_status", "gauge", "Reported state of the check, one series per status.")
-        for b, c in checks:
-            for s in Status:
-                out.append(f'vigil_check_status{{{b},status="{s.value}"}} {"1.0" if c.effective is s else "0.0"}')
-        _header(out, "vigil_check_info", "gauge", "Static facts about a configured check.")
-        out.extend(
-            f'vigil_check_info{{area="{c.area}",{b},severity="{c.severity.value}",type="{escape(c.component_type)}"}} 1.0'
-            for b, c in checks
-        )
-        _header(out, "vigil_check_stale", "gauge", "1 when the last result is older than 2*interval+timeout.")
-        out.extend(f"vigil_check_stale{{{b}}} {'1.0' if c.stale else '0.0'}" for b, c in checks)
-        _header(out, "vigil_check_runs_total", "counter", "Check runs by raw result (the availability SLI).")
-        for b, c in checks:
-            for s, count in zip(Status, c.runs, strict=True):
-                out.append(f'vigil_check_runs_total{{{b},status="{s.value}"}} {f(count)}')
-        _header(
-            out,
-            "vigil_check_runs_unjudged_total",
-            "counter",
-            "Scheduled runs Vigil was too late to judge (its own event loop stalled); not in vigil_check_runs_total.",
-        )
-        out.extend(f"vigil_check_runs_unjudged_total{{{b}}} {f(c.unjudged)}" for b, c in checks)
-        _header(out, "vigil_check_duration_seconds", "histogram", "How long check runs took.")
-        for b, c in checks:
-            cumulative = 0
-            for bound, count in zip(_BUCKET_BOUNDS, c.duration_counts, strict=True):
-                cumulative += count
-                out.append(f'vigil_check_duration_seconds_bucket{{{b},le="{bound}"}} {f(cumulative)}')
-            out.append(f"vigil_check_duration_seconds_count{{{b}}} {f(cumulative)}")
-            out.append(f"vigil_check_duration_seconds_sum{{{b}}} {f(c.duration_sum)}")
-        _header(out, "vigil_check_observed", "gauge", "Numeric values the check observed on its last run.")
-        for b, c in checks:
+        _header(out, m.UP)
+        out.extend(k.up[c.effective is not None and c.effective.ok] for k, c in checks)
+        _header(out, m.STATUS)
+        out.extend(k.status[None if c.effective is None else c.effective.value] for k, c in checks)
+        _header(out, m.INFO)
+        out.extend(k.info for k, _ in checks)
+        _header(out, m.STALE)
+        out.extend(k.stale[c.stale] for k, c in checks)
+        _header(out, m.RUNS)
+        for k, c in checks:
+            out.extend(map(str.__add__, k.runs, map(_counts(c.runs, max(c.runs)), c.runs)))
+        _header(out, m.UNJUDGED)
+        out.extend(k.unjudged + i(c.unjudged) for k, c in checks)
+        _header(out, m.DURATION)
+        for k, c in checks:
+            totals = list(accumulate(c.duration_counts))
+            out.extend(map(str.__add__, k.bucket, map(_counts(totals, totals[-1]), totals)))
+            append(k.count + i(totals[-1]))
+            append(k.sum + f(c.duration_sum))
+        _header(out, m.OBSERVED)
+        for k, c in checks:
             if c.last is None:
                 continue
             for obs in c.last.observed:
                 if isinstance(obs.value, bool | int | float):
-                    measure = escape(measure_name(obs.name, obs.unit))
-                    out.append(f'vigil_check_observed{{{b},measure="{measure}"}} {f(float(obs.value))}')
-        _header(out, "vigil_check_last_run_timestamp_seconds", "gauge", "When the last run finished (unix time).")
+                    append(k.observed_prefix(obs.name, obs.unit) + f(float(obs.value)))
+        _header(out, m.LAST_RUN)
+        out.extend(k.last_run + f(c.last.finished_at) for k, c in checks if c.last is not None)
+        _header(out, m.LAST_SUCCESS)
+        out.extend(k.last_success + f(c.last_success_at) for k, c in checks if c.last_success_at is not None)
+        _header(out, m.FAILURES)
+        out.extend(k.failures + i(c.consecutive_failures) for k, c in checks)
+        _header(out, m.LAG)
+        out.extend(k.lag + f(c.lag) for k, c in checks)
+        n = _header(out, m.FORECAST)
         out.extend(
-            f"vigil_check_last_run_timestamp_seconds{{{b}}} {f(c.last.finished_at)}"
-            for b, c in checks
-            if c.last is not None
-        )
-        _header(
-            out,
-            "vigil_check_last_success_timestamp_seconds",
-            "gauge",
-            "When the last pass or warn finished (unix time).",
-        )
-        out.extend(
-            f"vigil_check_last_success_timestamp_seconds{{{b}}} {f(c.last_success_at)}"
-            for b, c in checks
-            if c.last_success_at is not None
-        )
-        _header(out, "vigil_check_consecutive_failures", "gauge", "Failed runs in a row.")
-        out.extend(f"vigil_check_consecutive_failures{{{b}}} {f(c.consecutive_failures)}" for b, c in checks)
-        _header(out, "vigil_scheduler_lag_seconds", "gauge", "How late the last scheduled run of the check started.")
-        out.extend(f"vigil_scheduler_lag_seconds{{{b}}} {f(c.lag)}" for b, c in checks)
-        _header(
-            out,
-            "vigil_check_forecast_seconds",
-            "gauge",
-            "Time until an observed value reaches its limit at the current rate (only while one is predicted).",
-        )
-        out.extend(
-            f'vigil_check_forecast_seconds{{{b},measure="{escape(c.forecast[0])}"}} {f(c.forecast[1])}'
-            for b, c in checks
+            f'{n}{{{k.base},measure="{escape(c.forecast[0])}"}} {f(c.forecast[1])}'
+            for k, c in checks
             if c.forecast is not None
         )
-        _header(out, "vigil_check_cause", "gauge", CAUSE_HELP)
+        _header(out, m.CAUSE)
         out.extend(
-            f'vigil_check_cause{{{b},cause="{escape(c.cause)}",root="{str(c.cause == c.component).lower()}"}} 1.0'
-            for b, c in checks
+            f'{k.cause}{escape(c.cause)}",root="{str(c.cause == c.component).lower()}"}} 1.0'
+            for k, c in checks
             if c.cause is not None
         )
-        _header(out, "vigil_check_maintenance", "gauge", MAINTENANCE_HELP)
-        out.extend(f"vigil_check_maintenance{{{b}}} {'1.0' if c.maintenance else '0.0'}" for b, c in checks)
-        _header(out, "vigil_ready", "gauge", "1 when every critical check is pass or warn (what /readyz says).")
-        out.append(f"vigil_ready {'1.0' if snapshot.ready else '0.0'}")
-        out.append("")
+        _header(out, m.MAINTENANCE)
+        out.extend(k.maintenance[c.maintenance] for k, c in checks)
+        n = _header(out, m.READY)
+        append(f"{n} {'1.0' if snapshot.ready else '0.0'}")
+        append("")
         return "\n".join(out)

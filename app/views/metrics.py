@@ -10,12 +10,9 @@ import asyncio
 import contextlib
 import platform
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from gzip import compress
-from typing import NamedTuple
 
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.core import (
@@ -29,74 +26,27 @@ from prometheus_client.openmetrics.exposition import generate_latest as generate
 from prometheus_client.registry import Collector
 
 from app import __version__
-from app.config.fields import Severity
-from app.config.maintenance import open_window
 from app.engine.singleflight import SingleFlight
 from app.engine.store import DURATION_BUCKETS, Store
-from app.model import CheckResult, Status
-from app.views.causes import root_cause
-from app.views.exposition import CAUSE_HELP, MAINTENANCE_HELP, TextWriter, measure_name
+from app.model import Status
+from app.views import metricnames as m
+from app.views.exposition import TextWriter
+from app.views.metricnames import measure_name
+from app.views.snapshot import CheckSample, Snapshot, take_snapshot
+
+__all__ = [
+    "BuildCollector",
+    "CheckSample",
+    "Exposition",
+    "Snapshot",
+    "VigilCollector",
+    "build_exposition",
+    "take_snapshot",
+]
 
 
-class CheckSample(NamedTuple):
-    """One check's numbers at one instant: counters copied together, so a histogram's buckets, sum and count agree.
-    A NamedTuple: a snapshot makes 1,000 of them on the event loop per scrape, and a tuple is the cheapest to build."""
-
-    component: str
-    check: str
-    component_type: str
-    severity: Severity
-    area: str
-    effective: Status | None
-    stale: bool
-    runs: tuple[int, ...]  # per Status, in Status order
-    unjudged: int
-    duration_counts: tuple[int, ...]
-    duration_sum: float
-    consecutive_failures: int
-    lag: float
-    last: CheckResult | None  # immutable
-    last_success_at: float | None
-    forecast: tuple[str, float] | None  # (measure, seconds to breach)
-    cause: str | None  # while failing: the component whose outage explains it (its own when a root cause)
-    maintenance: bool  # inside one of its maintenance windows now
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    checks: tuple[CheckSample, ...]
-    ready: bool
-
-
-def take_snapshot(store: Store) -> Snapshot:
-    """Copy what the metrics need; call it on the event loop, where the scheduler writes the store."""
-    now = time.time()
-    return Snapshot(
-        tuple(
-            CheckSample(
-                state.component,
-                state.check,
-                state.component_type,
-                state.severity,
-                state.spec.area.value,
-                state.effective,
-                state.stale,
-                tuple(state.runs.values()),  # made in Status order (Store)
-                state.unjudged,
-                tuple(state.duration_counts),
-                state.duration_sum,
-                state.consecutive_failures,
-                state.lag,
-                state.last,
-                state.last_success_at,
-                None if state.forecast is None else (state.forecast.measure, state.forecast.breach_in),
-                root_cause(store, state) if state.effective is Status.FAIL else None,
-                bool(state.spec.maintenance) and open_window(state.spec.maintenance, now) is not None,
-            )
-            for state in store.states.values()
-        ),
-        store.ready,
-    )
+def _gauge(name: m.MetricName) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name.family, name.help, labels=name.labels)
 
 
 class VigilCollector(Collector):
@@ -117,54 +67,13 @@ class VigilCollector(Collector):
         snapshot: Snapshot | None = getattr(self._pinned, "snapshot", None)
         if snapshot is None:
             snapshot = take_snapshot(self.store)
-        labels = ["component", "check"]
-        up = GaugeMetricFamily(
-            "vigil_check_up", "1 when the check's reported state is pass or warn, else 0.", labels=labels
-        )
-        status = GaugeMetricFamily(
-            "vigil_check_status", "Reported state of the check, one series per status.", labels=[*labels, "status"]
-        )
-        info = GaugeMetricFamily(
-            "vigil_check_info", "Static facts about a configured check.", labels=[*labels, "type", "severity", "area"]
-        )
-        stale = GaugeMetricFamily(
-            "vigil_check_stale", "1 when the last result is older than 2*interval+timeout.", labels=labels
-        )
-        runs = CounterMetricFamily(
-            "vigil_check_runs", "Check runs by raw result (the availability SLI).", labels=[*labels, "status"]
-        )
-        unjudged = CounterMetricFamily(
-            "vigil_check_runs_unjudged",
-            "Scheduled runs Vigil was too late to judge (its own event loop stalled); not in vigil_check_runs_total.",
-            labels=labels,
-        )
-        duration = HistogramMetricFamily("vigil_check_duration_seconds", "How long check runs took.", labels=labels)
-        observed = GaugeMetricFamily(
-            "vigil_check_observed", "Numeric values the check observed on its last run.", labels=[*labels, "measure"]
-        )
-        last_run = GaugeMetricFamily(
-            "vigil_check_last_run_timestamp_seconds", "When the last run finished (unix time).", labels=labels
-        )
-        last_success = GaugeMetricFamily(
-            "vigil_check_last_success_timestamp_seconds",
-            "When the last pass or warn finished (unix time).",
-            labels=labels,
-        )
-        failures = GaugeMetricFamily("vigil_check_consecutive_failures", "Failed runs in a row.", labels=labels)
-        lag = GaugeMetricFamily(
-            "vigil_scheduler_lag_seconds", "How late the last scheduled run of the check started.", labels=labels
-        )
-        forecast = GaugeMetricFamily(
-            "vigil_check_forecast_seconds",
-            "Time until an observed value reaches its limit at the current rate (only while one is predicted).",
-            labels=[*labels, "measure"],
-        )
-        maintenance = GaugeMetricFamily("vigil_check_maintenance", MAINTENANCE_HELP, labels=labels)
-        cause = GaugeMetricFamily(
-            "vigil_check_cause",
-            CAUSE_HELP,
-            labels=[*labels, "cause", "root"],
-        )
+        up, status, info, stale = _gauge(m.UP), _gauge(m.STATUS), _gauge(m.INFO), _gauge(m.STALE)
+        observed, last_run, last_success = _gauge(m.OBSERVED), _gauge(m.LAST_RUN), _gauge(m.LAST_SUCCESS)
+        failures, lag, forecast = _gauge(m.FAILURES), _gauge(m.LAG), _gauge(m.FORECAST)
+        cause, maintenance = _gauge(m.CAUSE), _gauge(m.MAINTENANCE)
+        runs = CounterMetricFamily(m.RUNS.family, m.RUNS.help, labels=m.RUNS.labels)
+        unjudged = CounterMetricFamily(m.UNJUDGED.family, m.UNJUDGED.help, labels=m.UNJUDGED.labels)
+        duration = HistogramMetricFamily(m.DURATION.family, m.DURATION.help, labels=m.DURATION.labels)
         for state in snapshot.checks:
             key = [state.component, state.check]
             effective = state.effective
@@ -196,7 +105,7 @@ class VigilCollector(Collector):
             maintenance.add_metric(key, 1.0 if state.maintenance else 0.0)
             if state.cause is not None:
                 cause.add_metric([*key, state.cause, str(state.cause == state.component).lower()], 1.0)
-        ready = GaugeMetricFamily("vigil_ready", "1 when every critical check is pass or warn (what /readyz says).")
+        ready = _gauge(m.READY)
         ready.add_metric([], 1.0 if snapshot.ready else 0.0)
         yield from (
             up,
@@ -220,7 +129,7 @@ class VigilCollector(Collector):
 
 class BuildCollector(Collector):
     def collect(self) -> Iterator[Metric]:
-        build = InfoMetricFamily("vigil_build", "Vigil's version.")
+        build = InfoMetricFamily(m.BUILD.family, m.BUILD.help)
         build.add_metric([], {"version": __version__, "python": platform.python_version()})
         yield build
 

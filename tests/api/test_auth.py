@@ -58,6 +58,16 @@ def rsa_keys() -> tuple[str, str]:
 
 HS = Verifier(AuthConfig(**AUTH))
 
+
+def signed_with_header(**header: Any) -> str:
+    """A valid HS256 token whose protected header carries `header` as well (signed over it)."""
+    payload = {"aud": JWT_AUDIENCE, "iss": JWT_ISSUER, "exp": int(time.time()) + 300, "scope": "vigil:run"}
+    return str(jwt.encode(payload, JWT_SECRET, algorithm="HS256", headers=header))
+
+
+EXPIRY = "missing or invalid expiry"
+CRIT = "token names critical extensions Vigil does not support"
+
 # (name, Authorization header, expected detail)
 REJECTED: list[tuple[str, str | None, str]] = [
     ("missing", None, "missing bearer token"),
@@ -105,6 +115,20 @@ REJECTED: list[tuple[str, str | None, str]] = [
     ("exp null", f"Bearer {make_token(expires_in=None, exp=None)}", "invalid claims"),
     ("exp not a number", f"Bearer {make_token(expires_in=None, exp='soon')}", "missing or invalid expiry"),
     ("nbf list", f"Bearer {make_token(nbf=[1])}", "invalid claims"),
+    # RFC 7519: NumericDate is a JSON number; a string that int() would read is refused all the same.
+    ("exp a numeric string", f"Bearer {make_token(expires_in=None, exp=str(int(time.time()) + 300))}", EXPIRY),
+    ("exp a float string", f"Bearer {make_token(expires_in=None, exp=f'{time.time() + 300:.1f}')}", EXPIRY),
+    ("nbf a numeric string", f"Bearer {make_token(nbf=str(int(time.time()) - 60))}", "invalid claims"),
+    ("iat a numeric string", f"Bearer {make_token(iat=str(int(time.time())))}", "invalid claims"),
+    # RFC 7515 4.1.11: Vigil understands no extension, so any `crit` is one it must refuse; signed correctly.
+    (
+        "crit extension",
+        f"Bearer {signed_with_header(crit=['http://example.test/ext'], **{'http://example.test/ext': 1})}",
+        CRIT,
+    ),
+    ("crit known header", f"Bearer {signed_with_header(crit=['exp'])}", CRIT),
+    ("crit empty", f"Bearer {signed_with_header(crit=[])}", CRIT),
+    ("crit not a list", f"Bearer {signed_with_header(crit='b64')}", CRIT),
     ("aud not a string", f"Bearer {make_token(audience=None, aud=5)}", "invalid claims"),
     ("aud list without ours", f"Bearer {make_token(audience=None, aud=['a', 'b'])}", "invalid or missing audience"),
 ]
