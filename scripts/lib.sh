@@ -1,7 +1,7 @@
 # Shared by scripts/test.sh and scripts/run-local.sh (sourced, not run).
 
-# The servers Vigil's local default probes, and with "test" what the tests need besides (redis-cli, promtool, Chromium
-# and its driver). Found on the PATH from any distribution; when some are missing, root on Debian installs them, and
+# The servers Vigil's local default probes, and with "test" what the tests need besides (redis-cli, promtool,
+# Alertmanager, Chromium and its driver). Found on the PATH from any distribution; when some are missing, root on Debian installs them, and
 # anyone else is told the Debian package names to install, and the script stops.
 ensure_debian_packages() {
     local missing=() commands=()
@@ -11,6 +11,7 @@ ensure_debian_packages() {
     if [ "${1:-}" = test ]; then
         need redis-cli redis-tools
         need promtool prometheus   # promtool lints /metrics and tests the rules; a real Prometheus scrapes Vigil
+        need prometheus-alertmanager prometheus-alertmanager   # the alerting path, and amtool for its example
         need chromium chromium
         need chromedriver chromium-driver
     fi
