@@ -58,3 +58,17 @@ def latency(what: str, seconds: float, warn: float | None, budget: float | None 
     return threshold(
         seconds, f"{what} took {units.latency(seconds)}", warn=warn, fail=budget, shown=units.span, limit="budget"
     )
+
+
+def forecast_sentence(
+    measure: str, limit: str, breach_in: float, now: float, rate: float, unit: str | None, window: float
+) -> str:
+    """`memory utilisation reaches maxmemory in about 3 h 10 min at the current rate (62% now, +9%/h over the
+    last 2h)`: what a person acts on. `rate` in units per second."""
+    per_hour = rate * 3600
+    sign = "+" if per_hour >= 0 else "-"
+    return (
+        f"{measure.replace('_', ' ')} reaches {limit} in about {units.about(breach_in)} at the current rate "
+        f"({units.measured(now, unit)} now, {sign}{units.measured(abs(per_hour), unit)}/h over the last "
+        f"{units.span(window)})"
+    )

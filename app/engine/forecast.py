@@ -14,9 +14,10 @@ from __future__ import annotations
 import math
 import statistics
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from app.model import Limit
+from app.checks.judging import forecast_sentence
+from app.model import CheckResult, Limit, Status
 
 MIN_POINTS = 8
 MIN_SPAN = 0.5  # of the window
@@ -140,3 +141,19 @@ class MeasureSeries:
             return list(self.points)
         times = [t for t, _ in self._samples]
         return [*self.points, (statistics.median(times), statistics.median(v for _, v in self._samples))]
+
+
+def with_forecast(
+    result: CheckResult, forecasts: list[tuple[Forecast, str | None]], window: float
+) -> tuple[CheckResult, Forecast | None]:
+    """The run as reported, given the forecasts its limited values have (each with its unit): the soonest breach is
+    told, and a passing run becomes a warn saying when. Never a fail from a forecast; no forecasts, no change."""
+    if not forecasts:
+        return result, None
+    soonest, unit = min(forecasts, key=lambda f: f[0].breach_in)
+    sentence = forecast_sentence(
+        soonest.measure, soonest.limit.name, soonest.breach_in, soonest.now, soonest.rate, unit, window
+    )
+    if result.status is Status.PASS:
+        return replace(result, status=Status.WARN, output=f"{sentence}; {result.output}"), soonest
+    return replace(result, output=f"{result.output}; {sentence}"), soonest

@@ -10,12 +10,12 @@ import math
 import time
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from app import units
 from app.config.fields import Schedule, Severity
 from app.config.specs import CheckSpec
-from app.engine.forecast import SLOTS, Forecast, MeasureSeries, predict
+from app.engine.forecast import SLOTS, Forecast, MeasureSeries, predict, with_forecast
 from app.engine.history import History
 from app.engine.hysteresis import Latch, apply_latch, reported_state
 from app.engine.readiness import verdict
@@ -250,15 +250,8 @@ class Store:
                 )
                 if found is not None:
                     forecasts.append((found, observation.unit))
-        if not forecasts:
-            state.forecast = None
-            return result
-        soonest, unit = min(forecasts, key=lambda f: f[0].breach_in)
-        state.forecast = soonest
-        sentence = forecast_sentence(soonest, unit, settings.window)
-        if result.status is Status.PASS:
-            return replace(result, status=Status.WARN, output=f"{sentence}; {result.output}")
-        return replace(result, output=f"{result.output}; {sentence}")
+        result, state.forecast = with_forecast(result, forecasts, settings.window)
+        return result
 
     def _transition(self, state: CheckState, before: State, reason: str) -> Transition | None:
         after = state.state_name
@@ -287,16 +280,3 @@ class Store:
     def recent_transitions(self, limit: int = TRANSITIONS_KEPT) -> list[Transition]:
         """The latest transitions across all checks, newest first."""
         return list(reversed(self._recent))[:limit]
-
-
-def forecast_sentence(forecast: Forecast, unit: str | None, window: float) -> str:
-    """`memory utilisation reaches maxmemory in about 3 h 10 min at the current rate (62% now, +9%/h over the
-    last 2h)`: what a person acts on."""
-    label = forecast.measure.replace("_", " ")
-    rate = forecast.rate * 3600
-    sign = "+" if rate >= 0 else "-"
-    return (
-        f"{label} reaches {forecast.limit.name} in about {units.about(forecast.breach_in)} at the current rate "
-        f"({units.measured(forecast.now, unit)} now, {sign}{units.measured(abs(rate), unit)}/h over the last "
-        f"{units.span(window)})"
-    )

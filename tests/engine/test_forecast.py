@@ -99,3 +99,20 @@ def test_building_blocks() -> None:
     points = measure.series()
     assert len(points) == 75
     assert all(v != 100.0 for _, v in points[1:])  # the per-slot median drops the spikes
+
+
+def test_with_forecast_tells_the_soonest_breach_and_never_fails() -> None:
+    from app.engine.forecast import Forecast, with_forecast
+    from app.model import CheckResult, Limit, Status
+
+    run = CheckResult("c", "x", "redis", Status.PASS, "memory fine", (), 1_000_000.0, 0.01)
+    assert with_forecast(run, [], 7200) == (run, None)
+    later = Forecast("memory_utilisation", Limit(0.95, "maxmemory"), 0.62, 0.09 / 3600, 5 * 3600, 7200, 40)
+    sooner = Forecast("clients_utilisation", Limit(0.9, "maxclients"), 0.5, 0.2 / 3600, 2 * 3600, 7200, 40)
+    told, kept = with_forecast(run, [(later, "ratio"), (sooner, "ratio")], 7200)
+    assert kept is sooner and told.status is Status.WARN
+    assert told.output.startswith("clients utilisation reaches maxclients in about 2 h at the current rate")
+    assert told.output.endswith("; memory fine")
+    warned = CheckResult("c", "x", "redis", Status.WARN, "slow", (), 1_000_000.0, 0.01)
+    told, _ = with_forecast(warned, [(later, "ratio")], 7200)
+    assert told.status is Status.WARN and told.output.startswith("slow; memory utilisation reaches maxmemory")
