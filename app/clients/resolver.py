@@ -41,7 +41,10 @@ class DaemonPool(Executor):
         self._name = name
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
-        self._idle = 0
+        # Threads done with a job and waiting for the next (as concurrent.futures counts them): a new job takes one
+        # of them, else starts a thread. A thread not yet at its first job is busy, so no job waits while a worker
+        # could still be started.
+        self._idle = threading.Semaphore(0)
         self._lock = threading.Lock()
         self._closed = False
 
@@ -51,7 +54,7 @@ class DaemonPool(Executor):
             if self._closed:
                 raise RuntimeError("cannot schedule new lookups after shutdown")
             self._jobs.put((future, lambda: fn(*args, **kwargs)))
-            if self._idle == 0 and len(self._threads) < self._workers:
+            if not self._idle.acquire(blocking=False) and len(self._threads) < self._workers:
                 thread = threading.Thread(target=self._work, name=f"{self._name}-{len(self._threads)}", daemon=True)
                 self._threads.append(thread)
                 thread.start()
@@ -59,20 +62,16 @@ class DaemonPool(Executor):
 
     def _work(self) -> None:
         while True:
-            with self._lock:
-                self._idle += 1
             job = self._jobs.get()
-            with self._lock:
-                self._idle -= 1
             if job is None:
                 return
             future, call = job
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(call())
-            except BaseException as exc:  # handed to the waiter, as concurrent.futures does
-                future.set_exception(exc)
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(call())
+                except BaseException as exc:  # handed to the waiter, as concurrent.futures does
+                    future.set_exception(exc)
+            self._idle.release()
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         with self._lock:
