@@ -16,8 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import ssl
-import time
 import uuid
 from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
@@ -40,14 +38,15 @@ from app.clients.clickhouse_errors import (
     server_error_text,
     unreachable_reason,
 )
+from app.clients.clickhouse_results import QueryResult, read_result
 from app.clients.errors import PoolExhausted
+from app.clients.named_tls import NamedContext
 from app.clients.resolver import SharedResolver
 from app.clients.tcp import Endpoint, TcpError, resolve
 
 log = logging.getLogger("vigil.clickhouse")
 
 
-_COUNT_BLOCK = 1024  # rows per block of a streamed result that is only counted (max_block_size)
 CANCEL_GRACE = 1.0  # seconds the server gets to acknowledge a Cancel packet before KILL QUERY is sent
 KILL_SETTINGS = {"readonly": 1, "max_execution_time": 2}  # KILL QUERY is allowed under readonly=1
 
@@ -71,17 +70,6 @@ class ClickHouseSettings:
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
-
-
-@dataclass(frozen=True, slots=True)
-class QueryResult:
-    """Rows plus what the query cost: Vigil's own wall-clock timing and the server's progress counters."""
-
-    rows: list[tuple[Any, ...]]  # empty when the caller only counted them (`keep_rows=False`)
-    elapsed: float  # seconds from sending the query to the last row, measured by Vigil
-    read_rows: int  # rows the server read (its Progress packets)
-    read_bytes: int  # uncompressed bytes the server read
-    result_rows: int = 0  # rows the query returned, kept or not
 
 
 def quote(value: str) -> str:
@@ -195,7 +183,7 @@ class ClickHouseClient:
             async with timer:
                 conn = await self._acquire()
                 task = loop.create_task(
-                    _run(conn, sql, settings, query_id, keep_rows, label), name=f"clickhouse {label}"
+                    read_result(conn, sql, settings, query_id, keep_rows, label), name=f"clickhouse {label}"
                 )
                 # shield: our own timeout or cancellation must not interrupt the read mid-packet; _abort stops it
                 result = await asyncio.shield(task)
@@ -311,68 +299,6 @@ class ClickHouseClient:
         for conn in idle:
             await _close_quietly(conn)
         await self.resolver.close()
-
-
-class NamedContext(ssl.SSLContext):
-    """A TLS client context that checks the certificate against a given name, whatever address was connected to."""
-
-    server_name = ""
-
-    @classmethod
-    def verifying(cls, server_name: str) -> NamedContext:
-        context = cls(ssl.PROTOCOL_TLS_CLIENT)  # verifies the chain and the name
-        context.load_default_certs(ssl.Purpose.SERVER_AUTH)
-        context.server_name = server_name
-        return context
-
-    def wrap_bio(
-        self,
-        incoming: ssl.MemoryBIO,
-        outgoing: ssl.MemoryBIO,
-        server_side: bool = False,
-        server_hostname: str | bytes | None = None,
-        session: ssl.SSLSession | None = None,
-    ) -> ssl.SSLObject:
-        return super().wrap_bio(incoming, outgoing, server_side, self.server_name or server_hostname, session)
-
-
-async def _run(
-    conn: Connection, sql: str, settings: dict[str, Any], query_id: str, keep_rows: bool, label: str
-) -> QueryResult:
-    started = time.perf_counter()
-    rows: list[tuple[Any, ...]] = []
-    count = 0
-    async with conn.cursor() as cursor:
-        cursor.set_settings(dict(settings))  # type: ignore[no-untyped-call]
-        cursor.set_query_id(query_id)  # type: ignore[no-untyped-call]
-        if keep_rows:
-            await cursor.execute(sql)
-            rows = list(await cursor.fetchall())
-            count = len(rows)
-        else:
-            limit = int(settings.get("max_result_bytes") or 0)
-            cursor.set_stream_results(True, _COUNT_BLOCK)  # type: ignore[no-untyped-call]
-            await cursor.execute(sql)
-            size = 0
-            while batch := await cursor.fetchmany(_COUNT_BLOCK):
-                count += len(batch)
-                size += sum(_width(value) for row in batch for value in row)
-                if limit and size > limit:
-                    raise ResultTooLarge(label, limit)
-    elapsed = time.perf_counter() - started
-    progress = getattr(conn.last_query, "progress", None)
-    return QueryResult(
-        rows=rows,
-        elapsed=elapsed,
-        read_rows=int(getattr(progress, "rows", 0) or 0),
-        read_bytes=int(getattr(progress, "bytes", 0) or 0),
-        result_rows=count,
-    )
-
-
-def _width(value: Any) -> int:
-    """About how many bytes a value of a result takes on the wire (strings by length, numbers and dates as 8)."""
-    return len(value) if isinstance(value, str | bytes) else 8
 
 
 async def _close_quietly(conn: Connection) -> None:

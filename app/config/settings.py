@@ -33,6 +33,7 @@ from app.config.keys import environment_problems
 from app.config.loading import Environment, format_validation_error, read_yaml
 from app.config.maintenance import MaintenanceWindow
 from app.config.problems import ConfigError, ConfigProblem
+from app.config.references import dependency_problems, maintenance_problems
 from app.masking import Scrubber
 from app.units import span
 
@@ -194,57 +195,17 @@ class Settings(BaseSettings):
                     self.components[cname] = component = component.model_copy(update={"checks": checks})
             if problem := name_problem(cname):
                 problems.append(ConfigProblem(f"components.{cname}", problem))
-            problems.extend(self._dependency_problems(cname))
+            problems.extend(dependency_problems(self.components, cname, _SET_ASIDE.get()))
             for check_name in component.checks:
                 path = f"components.{cname}.checks.{check_name}"
                 if problem := name_problem(check_name):
                     problems.append(ConfigProblem(path, problem))
                     continue
                 problems.extend(self._schedule_problems(path, cname, check_name))
-        problems.extend(self._maintenance_problems())
+        problems.extend(maintenance_problems(self.components, self.maintenance))
         if problems:
             raise ConfigError(problems)
         return self
-
-    def _maintenance_problems(self) -> list[ConfigProblem]:
-        """A maintenance window names components and checks that exist."""
-        problems = []
-        for n, window in enumerate(self.maintenance):
-            for component in window.components:
-                if component not in self.components:
-                    problems.append(ConfigProblem(f"maintenance.{n}.components", f"no component named {component!r}"))
-            for check_id in window.checks:
-                component, _, check = check_id.partition(":")
-                if component not in self.components or check not in self.components[component].checks:
-                    problems.append(
-                        ConfigProblem(f"maintenance.{n}.checks", f"no check {check_id!r} (write it as component:check)")
-                    )
-        return problems
-
-    def _dependency_problems(self, name: str) -> list[ConfigProblem]:
-        """`depends_on` names other components, and following it never comes back (no cycles)."""
-        path = f"components.{name}.depends_on"
-        problems = []
-        for dependency in self.components[name].depends_on:
-            if dependency == name:
-                problems.append(ConfigProblem(path, "a component cannot depend on itself"))
-            elif dependency not in self.components and dependency not in _SET_ASIDE.get():
-                problems.append(ConfigProblem(path, f"no component named {dependency!r}"))
-        if problems:
-            return problems
-        trail, stack = [name], [(name, iter(self.components[name].depends_on))]
-        while stack:
-            _, pending = stack[-1]
-            following = next(pending, None)
-            if following is None:
-                stack.pop()
-                trail.pop()
-            elif following == name:
-                return [ConfigProblem(path, f"a dependency cycle: {' -> '.join([*trail, name])}")]
-            elif following not in trail and following in self.components:
-                trail.append(following)
-                stack.append((following, iter(self.components[following].depends_on)))
-        return []
 
     def _schedule_problems(self, path: str, component: str, check: str) -> list[ConfigProblem]:
         """Deadlines must nest: socket waits < check timeout < interval, and the check's own rules."""

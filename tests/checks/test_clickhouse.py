@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from app.checks.base import CheckContext
 from app.checks.clickhouse.config import ClickHouseQueryPerformance
-from app.clients.clickhouse import NamedContext
+from app.clients.named_tls import NamedContext
 from app.config.settings import Settings
 from app.model import CheckId, CheckResult, Status
 from app.units import bucket_start as fmt_bucket

@@ -15,8 +15,9 @@ from app.checks.base import CheckContext
 from app.checks.clickhouse.config import ClickHouseComponent
 from app.checks.clickhouse.judge import DEADLINE_MARGIN, not_run, query_budget
 from app.checks.clickhouse.sql import running_query, safety_settings
-from app.clients.clickhouse import ClickHouseClient, QueryResult
+from app.clients.clickhouse import ClickHouseClient
 from app.clients.clickhouse_errors import ConnectionLost, QueryTimeout
+from app.clients.clickhouse_results import QueryResult
 from app.config.fields import CheckConfig
 from app.model import Limit, Observation
 
