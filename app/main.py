@@ -19,6 +19,7 @@ from app.api.front import Front
 from app.config.settings import Settings
 from app.config.specs import CheckSpec, resolve
 from app.engine.scheduler import Scheduler
+from app.engine.statefile import StateFile
 from app.engine.store import Store
 from app.masking import Scrubber
 from app.views.metrics import build_exposition
@@ -38,16 +39,23 @@ def build_engine(
 
 def create_app(settings: Settings) -> Front:
     store, scheduler = build_engine(settings)
-    exposition = build_exposition(store)
+    statefile = None if settings.state.path is None else StateFile(settings, store, scheduler.specs)
+    exposition = build_exposition(store, None if statefile is None else statefile.counts)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if statefile is not None:
+            await statefile.restore()  # before the first runs: they are judged against the restored states
         await scheduler.start()
+        if statefile is not None:
+            statefile.start()
         try:
             yield
         finally:
             # Half the shutdown budget: the CLI spends the rest draining readiness and in-flight requests.
             await scheduler.stop(grace=settings.server.shutdown_grace / 2)
+            if statefile is not None:  # the last write, past the scheduler's half (a write takes milliseconds)
+                await statefile.stop(deadline=max(1.0, settings.server.shutdown_grace / 4))
             exposition.close()
 
     # FastAPIOffline serves Swagger UI and ReDoc from assets in the package: /docs works in an air-gapped cluster.

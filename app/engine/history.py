@@ -91,6 +91,29 @@ class History:
                 counts[index] = 0
         self.newest = number
 
+    def export(self) -> tuple[int | None, tuple[bytes, ...]]:
+        """The newest slot's number and each status's counters (PASS, WARN, FAIL order) as bytes: a copy."""
+        return self.newest, tuple(self.counts[status].tobytes() for status in Status)
+
+    def restore(self, newest: int, counts: tuple[bytes, ...]) -> None:
+        """Replace the history with an exported one (same slot length). A ring of another size (the history span
+        changed) keeps the slots both cover; the running sums are recomputed from the slots."""
+        saved = [array("H", data) for data in counts]
+        if len(saved) != len(Status) or len({len(ring) for ring in saved}) != 1 or not saved[0]:
+            raise ValueError("history counters of unequal or zero length")
+        if len(saved[0]) == self.size:
+            fresh = saved
+        else:
+            fresh = [array("H", bytes(2 * self.size)) for _ in Status]
+            for number in range(newest - min(len(saved[0]), self.size) + 1, newest + 1):
+                for ring, old in zip(fresh, saved, strict=True):
+                    ring[number % self.size] = old[number % len(old)]
+        self.counts = dict(zip(Status, fresh, strict=True))
+        self.newest = newest
+        for name, length in self.windows.items():
+            passed, warned, failed = self._sums(newest - length + 1, newest)
+            self._ok[name], self._total[name] = passed + warned, passed + warned + failed
+
     def ratios(self, now: float) -> dict[str, float | None]:
         """Share of ok (pass or warn) runs per window ending at `now`; None for a window with no run."""
         number = int(now // self.slot)

@@ -10,7 +10,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from app import units
 from app.config.fields import Schedule, Severity
@@ -19,6 +19,7 @@ from app.engine.forecast import SLOTS, Forecast, MeasureSeries, predict, with_fo
 from app.engine.history import History
 from app.engine.hysteresis import Latch, apply_latch, reported_state
 from app.engine.readiness import verdict
+from app.engine.saved import SavedCheck, SavedState
 from app.model import CheckId, CheckResult, State, Status
 
 DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, math.inf)
@@ -67,6 +68,7 @@ class CheckState:
     latch: Latch | None = None
     series: dict[str, MeasureSeries] = field(default_factory=dict)  # limited measures' recent history
     forecast: Forecast | None = None  # the soonest predicted breach, if any
+    restored: bool = False  # `last` came from the state file: this process has not run the check yet
 
     @property
     def check_id(self) -> CheckId:
@@ -158,7 +160,7 @@ class Store:
         before = state.state_name
         state.last = result
         state.last_mono = mono
-        state.stale = False
+        state.stale = state.restored = False
         state.runs[result.status] += 1
         state.duration_sum += result.duration
         for i, bound in enumerate(DURATION_BUCKETS):
@@ -185,7 +187,7 @@ class Store:
                 state.schedule,
             )
         if not self.startup_complete:
-            self.startup_complete = all(s.last is not None for s in self.states.values())
+            self.startup_complete = all(s.last is not None and not s.restored for s in self.states.values())
         return result, self._transition(state, before, result.output)
 
     def mark_stale(self, mono: float) -> list[Transition]:
@@ -219,6 +221,52 @@ class Store:
 
     def beat(self) -> None:
         self.heartbeat = time.monotonic()
+
+    def export(self, now: float, mono: float) -> list[SavedCheck]:
+        """Every check's history and state as frozen copies (on the loop: cheap), for the state file."""
+        saved = []
+        for s in self.states.values():
+            series = tuple(
+                (name, tuple((now - (mono - t), v) for t, v in measure.series())) for name, measure in s.series.items()
+            )
+            state = SavedState(
+                s.reported, s.last, s.consecutive_failures, s.consecutive_successes, s.last_success_at, s.latch, series
+            )
+            newest, counts = s.history.export()
+            transitions = tuple((t.at, str(t.old), str(t.new), t.reason) for t in s.transitions)
+            saved.append(SavedCheck(s.check_id, newest, counts, tuple(s.recent_durations), transitions, state))
+        return saved
+
+    def restore(self, saved: SavedCheck, *, keep_state: bool, now: float, mono: float) -> None:
+        """Put back a check's saved history (and, with `keep_state`, its state) before its first run here. Its
+        last result is shown as it was; older than `stale_after` it is stale at once (no stale result passes for
+        fresh), else its staleness counts from now. Call `restored` after the last one."""
+        state = self.states[saved.check_id]
+        if saved.history_newest is not None:
+            state.history.restore(saved.history_newest, saved.history)
+        state.recent_durations.extend(saved.durations)
+        for at, old, new, reason in saved.transitions:
+            state.transitions.append(Transition(at, state.check_id, State(old), State(new), reason))
+        kept = saved.state
+        if not keep_state or kept is None or kept.last is None:
+            return
+        state.reported, state.latch = kept.reported, kept.latch
+        state.last = replace(kept.last, component_type=state.component_type)
+        state.consecutive_failures, state.consecutive_successes = kept.consecutive_failures, kept.consecutive_successes
+        state.last_success_at, state.restored = kept.last_success_at, True
+        state.stale = now - kept.last.finished_at > state.schedule.stale_after
+        state.last_mono = mono
+        if (settings := state.spec.options.forecast) is not None:
+            for name, points in kept.series:
+                series = state.series[name] = MeasureSeries(max(state.schedule.interval, settings.window / SLOTS))
+                series.points.extend((mono - (now - t), v) for t, v in points)
+
+    def restored(self) -> None:
+        """After `restore`: the timeline across checks and the readiness verdict follow the restored states."""
+        every = sorted((t for s in self.states.values() for t in s.transitions), key=lambda t: t.at)
+        self._recent.extend(every[-TRANSITIONS_KEPT:])
+        self._recompute_ready()
+        self.version += 1
 
     # -- internals ---------------------------------------------------------------------------------
 

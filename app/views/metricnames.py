@@ -79,6 +79,12 @@ MAINTENANCE = MetricName(
 )
 READY = MetricName("vigil_ready", "gauge", "1 when every critical check is pass or warn (what /readyz says).", ())
 BUILD = MetricName("vigil_build", "info", "Vigil's version.", ("python", "version"))
+STATE_WRITES = MetricName(
+    "vigil_state_file_writes",
+    "counter",
+    "Writes of the state file by result (ok, error); both 0 without a state file.",
+    ("result",),
+)
 
 # In the order /metrics writes them.
 METRICS: tuple[MetricName, ...] = (
@@ -99,6 +105,7 @@ METRICS: tuple[MetricName, ...] = (
     MAINTENANCE,
     READY,
     BUILD,
+    STATE_WRITES,
 )
 
 _UNIT_SUFFIX = {"s": "seconds", "bytes": "bytes", "ratio": "ratio", "rows": "rows"}

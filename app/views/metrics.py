@@ -27,6 +27,7 @@ from prometheus_client.registry import Collector
 
 from app import __version__
 from app.engine.singleflight import SingleFlight
+from app.engine.statefile import WriteCounts
 from app.engine.store import DURATION_BUCKETS, Store
 from app.model import Status
 from app.views import metricnames as m
@@ -134,6 +135,17 @@ class BuildCollector(Collector):
         yield build
 
 
+class StateFileCollector(Collector):
+    def __init__(self, counts: WriteCounts) -> None:
+        self.counts = counts
+
+    def collect(self) -> Iterator[Metric]:
+        writes = CounterMetricFamily(m.STATE_WRITES.family, m.STATE_WRITES.help, labels=m.STATE_WRITES.labels)
+        writes.add_metric(["ok"], self.counts.ok)
+        writes.add_metric(["error"], self.counts.error)
+        yield writes
+
+
 class Exposition:
     """Renders /metrics in a worker thread, so a large scrape never stalls probes on the event loop; scrapes
     arriving while a render of the same format runs share it (single-flight), so scrapers cannot pile up CPU work.
@@ -178,13 +190,15 @@ class Exposition:
         self._thread.shutdown(wait=False, cancel_futures=True)
 
 
-def build_exposition(store: Store) -> Exposition:
-    """Registries of its own per app (no global one): Vigil's collector, the build info and the process's."""
+def build_exposition(store: Store, state_writes: WriteCounts | None = None) -> Exposition:
+    """Registries of its own per app (no global one): Vigil's collector, the build info, the state file's writes
+    and the process's."""
     registry = CollectorRegistry(auto_describe=False)
     collector = VigilCollector(store)
     registry.register(collector)
     exposition = Exposition(registry, collector)
     for target in (registry, exposition.others):
         target.register(BuildCollector())
+        target.register(StateFileCollector(state_writes or WriteCounts()))
         ProcessCollector(registry=target)
     return exposition
