@@ -131,13 +131,15 @@ class StateFile:
     def _read(self) -> Decoded:
         # O_NONBLOCK: a FIFO at the path must not hang the open; only a regular file is read.
         fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-        with os.fdopen(fd, "rb") as file:
+        try:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
                 raise Refused("not a regular file")
             if info.st_size > self.limit:
                 raise Refused(f"{info.st_size} bytes, over the {self.limit} bytes this configuration can write")
-            data = file.read(self.limit + 1)
+            data = _read_up_to(fd, self.limit + 1)
+        finally:
+            os.close(fd)
         if len(data) > self.limit:
             raise Refused(f"over the {self.limit} bytes this configuration can write")
         try:
@@ -234,6 +236,14 @@ class StateFile:
         await self.write(max(0.1, deadline - (asyncio.get_running_loop().time() - started)))
 
 
+def _read_up_to(fd: int, size: int) -> bytes:
+    chunks, left = [], size
+    while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
 class Refused(Exception):
     """Why a state file is not used: the finished phrase of its log line."""
 
@@ -241,7 +251,7 @@ class Refused(Exception):
 def _reason(exc: OSError) -> str:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return f"{exc.strerror} (the volume is full)"
-    where = f" ({exc.filename})" if exc.filename else ""
+    where = f" ({exc.filename})" if isinstance(exc.filename, str) else ""
     return f"{exc.strerror or type(exc).__name__}{where}"
 
 

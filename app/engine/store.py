@@ -227,7 +227,8 @@ class Store:
         saved = []
         for s in self.states.values():
             series = tuple(
-                (name, tuple((now - (mono - t), v) for t, v in measure.series())) for name, measure in s.series.items()
+                (name, tuple((now - (mono - t), v) for t, v in measure.series()[-SLOTS:]))
+                for name, measure in s.series.items()
             )
             state = SavedState(
                 s.reported, s.last, s.consecutive_failures, s.consecutive_successes, s.last_success_at, s.latch, series
