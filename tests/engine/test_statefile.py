@@ -15,17 +15,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from app.config.settings import Settings
 from app.engine.forecast import SLOTS
-from app.engine.history import SLOT
 from app.engine.statecodec import decode, encode, limit_for
 from app.engine.statefile import StateFile, fingerprint
+from app.engine.store import Store, Transition
 from app.main import build_engine
 from app.masking import Scrubber
 from app.model import CheckId, CheckResult, Limit, Observation, Status
-from app.engine.store import Store, Transition
 from tests.conftest import make_settings, redis_component
 
 SECRET = "hunter2-hunter2"
@@ -189,11 +186,6 @@ async def test_an_old_result_is_stale_at_once_and_a_removed_check_is_dropped(tmp
     assert ping.state_name == "pass" and not ping.stale
 
 
-def refuse(path: Path, content: bytes | None) -> None:
-    if content is not None:
-        path.write_bytes(content)
-
-
 def written(path: Path, **change: Any) -> bytes:
     document = json.loads(path.read_bytes())
     document.update(change)
@@ -284,4 +276,3 @@ async def test_write_failures_are_counted_and_logged_once_per_cause(tmp_path: Pa
         assert await writer.write()
     assert "written again" in caplog.records[-1].getMessage()
     assert not list(blocked.glob(".*.tmp"))
-    assert SLOT == 60.0
