@@ -32,7 +32,14 @@ START = 20.0  # seconds for `vigil serve` to answer on a loaded machine
 
 def config(path: Path, target: str, *, removed: bool = False, every: str = "1s") -> dict[str, Any]:
     user_url = target.replace("http://", f"http://probe:{PASSWORD}@")
-    checks = {"ok": reach("/ok"), "broken": reach("/status/500")}
+    checks: dict[str, Any] = {"ok": reach("/ok"), "broken": reach("/status/500")}
+    # Its output names the URL, password and all: masked when made, and so in the file.
+    checks["scrape"] = {
+        "kind": "resources",
+        "metrics_path": "/status/404",
+        "memory_limit": "1GiB",
+        "severity": "degraded",
+    }
     if not removed:
         checks["teapot"] = reach("/status/418", severity="degraded")
     return {
@@ -136,16 +143,16 @@ def test_sigkill_restart_continues_and_sigterm_writes(tmp_path: Path, http_targe
     # phase of the interval, so wait for a quiet moment).
     deadline = time.monotonic() + within(3 * INTERVAL)
     while True:
-        last_run = max(r["lastRun"] for r in first.rows().values())
-        until(lambda: saved(path).get("written_at", 0) > last_run + 0.5, 5, "a write after the runs")
+        last = max(r["lastRun"] for r in first.rows().values())
+        until(lambda last=last: saved(path).get("written_at", 0) > last + 0.5, 5, "a write after the runs")
         before = first.status()
-        if max(r["lastRun"] for c in before["components"] for r in c["checks"]) == last_run:
+        if max(r["lastRun"] for c in before["components"] for r in c["checks"]) == last:
             break
         assert time.monotonic() < deadline, "never a second without a run"
     assert first.metric("vigil_state_file_writes_total") > 0  # result="error" comes second
     first.kill()  # SIGKILL: no write at exit
     killed_at = time.time()
-    assert PASSWORD not in path.read_text()
+    assert PASSWORD not in path.read_text() and "http://probe:***@127.0.0.1" in path.read_text()
 
     second = served(config(path, http_target.url, every="1h"), "second")  # writes only at shutdown now
     after = second.status()
@@ -174,7 +181,7 @@ def test_sigkill_restart_continues_and_sigterm_writes(tmp_path: Path, http_targe
     assert "api:teapot" not in third.rows()
     assert third.stop() == 0
     assert "1 no longer configured dropped" in third.log
-    assert sorted(c["id"] for c in saved(path)["checks"]) == ["api:broken", "api:ok"]
+    assert sorted(c["id"] for c in saved(path)["checks"]) == ["api:broken", "api:ok", "api:scrape"]
     assert PASSWORD not in path.read_text()
 
 
