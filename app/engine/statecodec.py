@@ -21,7 +21,7 @@ from app.engine.history import SLOT
 from app.engine.hysteresis import Latch
 from app.engine.saved import SavedCheck, SavedState
 from app.engine.store import RECENT_DURATIONS, TRANSITIONS_KEPT
-from app.masking import Scrubber
+from app.masking import MASK, Scrubber
 from app.model import CheckId, CheckResult, Limit, Observation, State, Status
 from app.text import printable
 
@@ -141,11 +141,18 @@ class Decoded:
 
 
 def encode(header: dict[str, Any], records: list[tuple[SavedCheck, str]], scrubber: Scrubber) -> bytes:
-    """The file's bytes. Texts go through `scrubber` again (outputs were masked when made; this also catches a
-    secret configured since) and are cut to their kept length, so the file's size is bounded per check."""
+    """The file's bytes. Texts are masked again with the configured secrets (outputs were masked when made; this
+    also catches a secret configured since) and cut to their kept length, so the file's size is bounded per check."""
+
+    secrets = scrubber.secrets
 
     def text(value: str, limit: int) -> str:
-        return printable(scrubber.text(value), limit - 1)[:limit]
+        # URL passwords were masked when the text was made (the Scrubber's URL pattern costs milliseconds on a
+        # long output): only the configured secrets are looked for again.
+        for secret in secrets:
+            if secret in value:
+                value = value.replace(secret, MASK)
+        return printable(value, limit - 1)[:limit]
 
     def result(last: CheckResult) -> dict[str, Any]:
         return {

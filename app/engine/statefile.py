@@ -37,6 +37,7 @@ from app.units import span
 log = logging.getLogger("vigil.state")
 
 READ_DEADLINE = 10.0  # seconds for reading and decoding the file at start (a hung network volume)
+EXPORT_CHUNK = 100  # checks copied per turn of the event loop
 WRITE_DEADLINE = 30.0  # seconds one write may take before the next is allowed to try again
 T = TypeVar("T")
 
@@ -175,7 +176,12 @@ class StateFile:
 
     async def write(self, deadline: float = WRITE_DEADLINE) -> bool:
         """Copy the store on the loop, encode and write in a thread; True when the file was replaced."""
-        records = self.store.export(time.time(), asyncio.get_running_loop().time())
+        loop = asyncio.get_running_loop()
+        records = []
+        ids = list(self.store.states)
+        for start in range(0, len(ids), EXPORT_CHUNK):  # copied on the loop, a few milliseconds at a time
+            records.extend(self.store.export(time.time(), loop.time(), ids[start : start + EXPORT_CHUNK]))
+            await asyncio.sleep(0)
         header = {"instance": self.instance, "shard": list(self.shard), "written_at": time.time()}
         self._inflight = future = _start_thread(lambda: self._write(header, records))
         try:

@@ -222,10 +222,12 @@ class Store:
     def beat(self) -> None:
         self.heartbeat = time.monotonic()
 
-    def export(self, now: float, mono: float) -> list[SavedCheck]:
-        """Every check's history and state as frozen copies (on the loop: cheap), for the state file."""
+    def export(self, now: float, mono: float, check_ids: Iterable[CheckId] | None = None) -> list[SavedCheck]:
+        """The checks' (default: every check's) history and state as frozen copies, for the state file."""
         saved = []
-        for s in self.states.values():
+        for check_id in self.states if check_ids is None else check_ids:
+            if (s := self.states.get(check_id)) is None:
+                continue
             series = tuple(
                 (name, tuple((now - (mono - t), v) for t, v in measure.series()[-SLOTS:]))
                 for name, measure in s.series.items()

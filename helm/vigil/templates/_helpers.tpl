@@ -147,6 +147,42 @@ http://localhost:8080
 {{- fail (printf "config.components.%s: a component needs a `type` (redis, clickhouse, http or tcp)" $name) -}}
 {{- end -}}
 {{- end -}}
+{{- if and .Values.state.enabled .Values.state.persistence.enabled (not .Values.sharding.enabled) (gt (int .Values.replicaCount) 1) -}}
+{{- fail "state.persistence with replicaCount > 1: the replicas would share one state file. Keep replicaCount 1, or use sharding (a claim per shard)" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The state file's environment: where it is and how often it is written (docs/state.md). */}}
+{{- define "vigil.stateEnv" -}}
+{{- if .Values.state.enabled }}
+- name: VIGIL_STATE__PATH
+  value: /var/lib/vigil/state.json
+- name: VIGIL_STATE__INTERVAL
+  value: {{ .Values.state.interval | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* The state directory's volume: an emptyDir, or the Deployment's claim (a StatefulSet's come from its template). */}}
+{{- define "vigil.stateVolume" -}}
+{{- if .Values.state.enabled }}
+{{- if not .Values.state.persistence.enabled }}
+- name: state
+  emptyDir: {sizeLimit: {{ .Values.state.sizeLimit }}}
+{{- else if not .Values.sharding.enabled }}
+- name: state
+  persistentVolumeClaim: {claimName: {{ include "vigil.fullname" . }}-state}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* The claim's spec, for the Deployment's PersistentVolumeClaim and the StatefulSet's template alike. */}}
+{{- define "vigil.stateClaimSpec" -}}
+accessModes: {{- toYaml .Values.state.persistence.accessModes | nindent 2 }}
+resources:
+  requests: {storage: {{ .Values.state.persistence.size }}}
+{{- with .Values.state.persistence.storageClassName }}
+storageClassName: {{ . }}
+{{- end }}
 {{- end -}}
 
 {{/* topologySpreadConstraints as given, each without a labelSelector given this release's pods' selector. */}}
