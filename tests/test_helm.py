@@ -320,7 +320,7 @@ def test_probes_point_at_vigils_own_endpoints() -> None:
     assert container["startupProbe"]["httpGet"]["path"] == "/startupz"
     # Vigil stays in its Service while its targets are down: readiness is its own startup, not /readyz.
     assert container["readinessProbe"]["httpGet"]["path"] == "/startupz"
-    assert container["env"] == [
+    assert [var for var in container["env"] if not var["name"].startswith("VIGIL_STATE__")] == [
         {"name": "VIGIL_AUTH__KEY", "valueFrom": {"secretKeyRef": {"name": "vigil-jwt", "key": "key"}}}
     ]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
@@ -532,7 +532,7 @@ def test_every_option_reaches_the_manifests() -> None:
     container = pod["containers"][0]
     assert container["image"] == f"registry.example/vigil@{DIGEST}"
     assert container["imagePullPolicy"] == "Always"
-    assert container["env"] == [
+    assert [var for var in container["env"] if not var["name"].startswith("VIGIL_STATE__")] == [
         {"name": "VIGIL_AUTH__KEY", "valueFrom": {"secretKeyRef": {"name": "vigil-jwt", "key": "key"}}},
         {"name": "TZ", "value": "UTC"},
     ]
@@ -737,3 +737,59 @@ def test_the_charts_readme_names_every_value() -> None:
     defaults = yaml.safe_load((CHART / "values.yaml").read_text())
     missing = [key for key in defaults if f"`{key}" not in readme]
     assert not missing, missing
+
+
+def test_the_state_directory_is_an_empty_dir_by_default_or_a_claim(monkeypatch: pytest.MonkeyPatch) -> None:
+    """emptyDir by default (survives container restarts); with persistence one claim for the Deployment's single
+    pod (recreated, not rolled, and named by the release) or a claim per shard. Every form is valid Kubernetes, and
+    the pod's environment gives Vigil a valid state section."""
+    persistent = {"persistence": {"enabled": True, "size": "1Gi", "storageClassName": "fast"}}
+    plain = render(MINIMAL)
+    claimed = render({**MINIMAL, "state": persistent})
+    sharded = render({**SHARDED, "state": persistent})
+    for manifests in (plain, claimed, sharded):
+        for manifest in manifests.values():
+            validate(manifest)
+
+    pod = kind(plain, "Deployment")["spec"]["template"]["spec"]
+    assert {"name": "state", "emptyDir": {"sizeLimit": "64Mi"}} in pod["volumes"]
+    assert {"name": "state", "mountPath": "/var/lib/vigil"} in pod["containers"][0]["volumeMounts"]
+    assert "PersistentVolumeClaim" not in {m["kind"] for m in plain.values()}
+    data = yaml.safe_load(kind(plain, "ConfigMap")["data"]["vigil.yaml"])
+    with monkeypatch.context() as patch:
+        for name, value in pod_environment(pod["containers"][0], 0).items():
+            patch.setenv(name, value)
+        settings = Settings(**data)
+    assert (settings.state.path, settings.state.interval, settings.state.instance) == (
+        "/var/lib/vigil/state.json",
+        60.0,
+        None,  # the host name: the pod's, stable across its container's restarts
+    )
+
+    deployment = kind(claimed, "Deployment")["spec"]
+    claim = kind(claimed, "PersistentVolumeClaim")
+    assert claim["spec"] == {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": "1Gi"}},
+        "storageClassName": "fast",
+    }
+    assert deployment["strategy"] == {"type": "Recreate"}
+    volumes = deployment["template"]["spec"]["volumes"]
+    assert {"name": "state", "persistentVolumeClaim": {"claimName": claim["metadata"]["name"]}} in volumes
+    env = pod_environment(deployment["template"]["spec"]["containers"][0], 0)
+    assert env["VIGIL_STATE__INSTANCE"] == "prod-vigil"  # not the pod's name: it changes at every rollout
+
+    statefulset = kind(sharded, "StatefulSet")["spec"]
+    assert "PersistentVolumeClaim" not in {m["kind"] for m in sharded.values()}
+    assert [t["metadata"]["name"] for t in statefulset["volumeClaimTemplates"]] == ["state"]
+    assert all(v["name"] != "state" for v in statefulset["template"]["spec"]["volumes"])
+    env = pod_environment(statefulset["template"]["spec"]["containers"][0], 2)
+    assert "VIGIL_STATE__INSTANCE" not in env  # each shard's pod name (prod-vigil-2) is its own, and stable
+
+    off = kind(render({**MINIMAL, "state": {"enabled": False}}), "Deployment")["spec"]["template"]["spec"]
+    assert all(v["name"] != "state" for v in off["volumes"])
+    assert not any(var["name"].startswith("VIGIL_STATE__") for var in off["containers"][0].get("env", []))
+    with pytest.raises(helm_python.HelmRenderError, match="the replicas would share one state file"):
+        render({**MINIMAL, "replicaCount": 2, "state": persistent})
+    with pytest.raises(helm_python.HelmValuesError, match="state/interval"):
+        render({**MINIMAL, "state": {"interval": "often"}})
