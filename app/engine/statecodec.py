@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import sys
 import zlib
 from array import array
@@ -161,11 +162,12 @@ def encode(header: dict[str, Any], records: list[tuple[SavedCheck, str]], scrubb
             "observed": [
                 {
                     "name": text(o.name, TEXT_KEPT),
-                    "value": text(o.value, TEXT_KEPT) if isinstance(o.value, str) else o.value,
+                    "value": text(o.value, TEXT_KEPT) if isinstance(o.value, str) else _finite(o.value),
                     "unit": None if o.unit is None else text(o.unit, TEXT_KEPT),
                     "limit": None if o.limit is None else {**_limit(o.limit), "name": text(o.limit.name, TEXT_KEPT)},
                 }
                 for o in last.observed[:OBSERVED_KEPT]
+                if o.limit is None or math.isfinite(o.limit.value)
             ],
             "started_at": last.started_at,
             "duration": last.duration,
@@ -193,7 +195,7 @@ def encode(header: dict[str, Any], records: list[tuple[SavedCheck, str]], scrubb
             "id": str(saved.check_id),
             "spec": print_,
             "history": {"newest": saved.history_newest, "counts": [_pack(counts) for counts in saved.history]},
-            "durations": list(saved.durations),
+            "durations": [d for d in saved.durations if math.isfinite(d)],
             "transitions": [[at, old, new, text(reason, REASON_KEPT)] for at, old, new, reason in saved.transitions],
             "state": None if saved.state is None else state(saved.state),
         }
@@ -201,6 +203,10 @@ def encode(header: dict[str, Any], records: list[tuple[SavedCheck, str]], scrubb
     ]
     document = {"format": FORMAT, "version": VERSION, **header, "slot": SLOT, "checks": checks}
     return json.dumps(document, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+def _finite(value: float | int | bool | None) -> float | int | bool | None:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def _limit(limit: Limit) -> dict[str, Any]:

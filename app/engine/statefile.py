@@ -192,6 +192,12 @@ class StateFile:
         except OSError as exc:
             self._failed(_reason(exc))
             return False
+        except Exception as exc:  # a bug in Vigil: counted and told once, never the end of the writes
+            cause = f"{type(exc).__name__}: {exc}"
+            if cause != self._failure:
+                log.error("state file %s not written: an unexpected error", self.path, exc_info=exc)
+            self._failed(cause, quiet=True)
+            return False
         self.counts.ok += 1
         if self._failure is not None:
             log.info("state file %s written again", self.path)
@@ -200,6 +206,8 @@ class StateFile:
 
     def _write(self, header: dict[str, Any], records: list[SavedCheck]) -> None:
         data = encode(header, [(saved, self.fingerprints[saved.check_id]) for saved in records], self.scrubber)
+        if not os.path.lexists(self.path.parent):  # a first start: the directory is made (0700) once
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
         fd = os.open(self.temp, flags, 0o600)
         try:
@@ -218,16 +226,16 @@ class StateFile:
         finally:
             os.close(directory)
 
-    def _failed(self, cause: str) -> None:
+    def _failed(self, cause: str, *, quiet: bool = False) -> None:
         self.counts.error += 1
-        if cause != self._failure:
+        if cause != self._failure and not quiet:
             log.warning(
                 "state file %s not written: %s (said once until the cause changes; vigil_state_file_writes_total "
                 "counts every attempt)",
                 self.path,
                 cause,
             )
-            self._failure = cause
+        self._failure = cause
 
     async def stop(self, deadline: float) -> None:
         """The last write, after the scheduler stopped: waits for a write in flight first, all within `deadline`."""
