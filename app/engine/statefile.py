@@ -111,14 +111,16 @@ class StateFile:
             return
         now, mono = time.time(), asyncio.get_running_loop().time()
         kept = changed = 0
+        seen = set()
         for saved, print_ in decoded.checks:
-            if saved.check_id not in self.fingerprints:
+            if saved.check_id not in self.fingerprints or saved.check_id in seen:
                 continue
+            seen.add(saved.check_id)
             same = print_ == self.fingerprints[saved.check_id]
             self.store.restore(saved, keep_state=same, now=now, mono=mono)
             kept, changed = kept + same, changed + (not same)
         self.store.restored()
-        dropped = len(decoded.checks) - kept - changed
+        dropped = len({saved.check_id for saved, _ in decoded.checks} - seen)
         log.info(
             "state file %s restored (written %s ago): %d checks with their state, %d with their history only "
             "(their settings changed), %d no longer configured dropped",

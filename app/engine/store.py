@@ -245,8 +245,9 @@ class Store:
         last result is shown as it was; older than `stale_after` it is stale at once (no stale result passes for
         fresh), else its staleness counts from now. Call `restored` after the last one."""
         state = self.states[saved.check_id]
-        if saved.history_newest is not None:
-            state.history.restore(saved.history_newest, saved.history)
+        newest = saved.history_newest
+        if newest is not None and newest <= now // state.history.slot + 1:  # none from a clock that was ahead
+            state.history.restore(newest, saved.history)
         state.recent_durations.extend(saved.durations)
         for at, old, new, reason in saved.transitions:
             state.transitions.append(Transition(at, state.check_id, State(old), State(new), reason))

@@ -276,3 +276,25 @@ async def test_write_failures_are_counted_and_logged_once_per_cause(tmp_path: Pa
         assert await writer.write()
     assert "written again" in caplog.records[-1].getMessage()
     assert not list(blocked.glob(".*.tmp"))
+
+
+async def test_a_history_from_the_future_or_twice_in_a_file_is_not_restored(tmp_path: Path) -> None:
+    """A file written while the clock was ahead (then stepped back) would hold every new run out of the history
+    until the clock caught up: that history is left out. A check listed twice is restored once."""
+    path = tmp_path / "state.json"
+    before, writer = engine(settings_for(path))
+    ahead = time.time() + 2 * 86400
+    before.record(result("cache:ping", P, ahead), 0.0)
+    before.record(result("cache:memory", F, time.time() - 1), 0.0)
+    assert await writer.write()
+    document = json.loads(path.read_bytes())
+    memory = next(c for c in document["checks"] if c["id"] == "cache:memory")
+    document["checks"].append(memory)
+    path.write_text(json.dumps(document))
+    after, reader = engine(settings_for(path))
+    await reader.restore()
+    ping = after.states[CheckId("cache", "ping")]
+    assert ping.history.newest is None
+    after.record(result("cache:ping", P, time.time()), 1.0)
+    assert ping.history.ratios(time.time())["5m"] == 1.0
+    assert len(after.states[CheckId("cache", "memory")].transitions) == 1
