@@ -1,0 +1,159 @@
+"""A `redis` component on a real Redis Cluster (3 primaries, 3 replicas, started once for the module): every kind
+passes; one node near its maxmemory, a hung node and a killed primary are each named; a cluster with a slot range
+unassigned fails naming it. Scenarios that break the cluster put it back before they end."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from app.checks.redis.cluster_judge import parse_info
+from app.config.settings import Settings
+from app.model import CheckResult, Status
+from devenv.rediscluster import RedisCluster
+from devenv.servers import RedisServer
+from tests.conftest import check_runner, make_settings, observed, run_check, within
+
+ALL_KINDS = {
+    "connectivity": {},
+    "pool": {},
+    "memory": {},
+    "session_ttl": {},
+    "replication": {"min_replicas": 1},
+    "cluster": {},
+}
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[RedisCluster]:
+    started = RedisCluster(replica_failover=False, appendonly=True).start()
+    yield started
+    started.cleanup()
+
+
+def settings(seeds: list[str], checks: dict[str, Any] | None = None, **options: Any) -> Settings:
+    component = {"type": "redis", "cluster": {"seeds": seeds}, "checks": checks or ALL_KINDS, **options}
+    return make_settings(components={"cache": component})
+
+
+def connected_clients(node: RedisServer) -> int:
+    return int(parse_info(node.cli("INFO", "clients"))["connected_clients"])
+
+
+def primary_of_slot(cluster: RedisCluster, slot: int) -> RedisServer:
+    for line in cluster.running()[0].cli("CLUSTER", "NODES").splitlines():
+        fields = line.split()
+        for entry in fields[8:]:
+            low, _, high = entry.partition("-")
+            if low.isdigit() and int(low) <= slot <= int(high or low):
+                return cluster.node(int(fields[1].split("@")[0].rsplit(":", 1)[1]))
+    raise LookupError(slot)
+
+
+async def run_all(config: Settings, *names: str) -> dict[str, CheckResult]:
+    async with check_runner(config) as scheduler:
+        return {name: await run_check(config, "cache", name, scheduler) for name in names}
+
+
+async def test_every_kind_passes_and_connections_stay_bounded(cluster: RedisCluster) -> None:
+    config = settings(cluster.seeds[:1], max_connections=2)  # one seed is enough: the rest is discovered
+    async with check_runner(config) as scheduler:
+        for _ in range(2):  # the second round judges against what the first remembered
+            results = {name: await run_check(config, "cache", name, scheduler) for name in ALL_KINDS}
+        for node in cluster.nodes:  # at most max_connections per node, plus the client reading INFO now
+            assert connected_clients(node) <= 2 + 1
+    for name, result in results.items():
+        assert result.status is Status.PASS, f"{name}: {result.output}"
+    assert results["cluster"].output.startswith("cluster_state:ok, all 16384 slots served by 3 primaries, 3 replicas")
+    assert observed(results["cluster"])["slots_served"] == 16384
+    assert results["connectivity"].output.startswith("all 3 primaries answer PING; slowest 127.0.0.1:")
+    assert observed(results["pool"])["nodes"] == 6 and observed(results["memory"])["nodes"] == 6
+    assert observed(results["replication"])["replicas_online"] == 1
+    for port in cluster.primary_ports():  # canaries under a hash tag that places them on each primary
+        keys = cluster.node(port).cli("KEYS", "vigil:*").split()
+        assert any(key.endswith(":cache:session_ttl:survival") for key in keys), (port, keys)
+
+
+async def test_a_node_near_its_maxmemory_is_named_the_others_fine(cluster: RedisCluster) -> None:
+    node = primary_of_slot(cluster, 0)
+    client = redis.Redis(port=node.port)
+    try:
+        tag = next(f"{{f{i}}}" for i in range(100_000) if owns_slot(cluster, node, f"{{f{i}}}"))
+        for i in range(200):
+            client.set(f"fill:{tag}:{i}", b"x" * 10_000)
+        used = int(parse_info(node.cli("INFO", "memory"))["used_memory"])
+        node.cli("CONFIG", "SET", "maxmemory", str(int(used / 0.85)))
+        result = (await run_all(settings(cluster.seeds), "memory"))["memory"]
+    finally:
+        node.cli("CONFIG", "SET", "maxmemory", "0")
+        client.flushall()
+        client.close()
+    assert result.status is Status.WARN
+    where = f"127.0.0.1:{node.port}"
+    assert result.output.startswith(f"{where}: memory at 8"), result.output
+    assert "of maxmemory" in result.output and result.output.count("127.0.0.1:") == 1
+    assert observed(result)["node"] == where and observed(result)["memory_limit_source"] == "maxmemory"
+
+
+def owns_slot(cluster: RedisCluster, node: RedisServer, key: str) -> bool:
+    slot = int(node.cli("CLUSTER", "KEYSLOT", key))
+    return primary_of_slot(cluster, slot) is node
+
+
+async def test_a_hung_node_is_named_without_holding_the_others_back(cluster: RedisCluster) -> None:
+    replica = cluster.replica_of(cluster.primary_ports()[0])
+    config = settings(cluster.seeds, {"pool": {"timeout": "1s", "interval": "5s"}}, socket_timeout="300ms")
+    async with check_runner(config) as scheduler:
+        assert (await run_check(config, "cache", "pool", scheduler)).status is Status.PASS
+        replica.pause()
+        try:
+            result = await run_check(config, "cache", "pool", scheduler)
+        finally:
+            replica.resume()
+    cluster.wait_converged()
+    assert result.status is Status.FAIL
+    where = f"127.0.0.1:{replica.port}"
+    assert result.output == f"Redis at {where} did not answer INFO within the 300 ms socket timeout", result.output
+    assert observed(result)["nodes"] == 6 and observed(result)["node"] != where  # the others' answers are in
+    assert result.duration < within(1.0)
+
+
+async def test_a_killed_primary_fails_its_slots_until_its_replica_takes_over(cluster: RedisCluster) -> None:
+    port = cluster.primary_ports()[1]
+    victim, replica = cluster.node(port), cluster.replica_of(port)
+    ranges = " ".join(line.split()[8] for line in victim.cli("CLUSTER", "NODES").splitlines() if "myself" in line)
+    victim.kill()
+    try:
+        cluster.wait_state("fail")
+        failed = await run_all(settings(cluster.seeds), "cluster", "connectivity")
+        replica.cli("CLUSTER", "FAILOVER", "TAKEOVER")
+        cluster.wait_state("ok")
+        promoted = (await run_all(settings(cluster.seeds), "cluster"))["cluster"]
+    finally:
+        victim.start()  # it comes back as a replica of the node that took over
+        cluster.wait_converged()
+    where = f"127.0.0.1:{port}"
+    assert failed["cluster"].status is Status.FAIL
+    assert failed["cluster"].output.startswith(f"slots {ranges} have no serving primary (node {where} failed)")
+    assert failed["connectivity"].status is Status.FAIL and where in failed["connectivity"].output
+    assert promoted.status is Status.WARN, promoted.output
+    assert f"primary 127.0.0.1:{replica.port} (slots {ranges}) has no replica, 1 required" in promoted.output
+    assert "33% of the slots have no replica" in promoted.output
+    assert f"primary {where} is flagged fail by the cluster" in promoted.output
+    healed = (await run_all(settings(cluster.seeds), "cluster"))["cluster"]
+    assert healed.status is Status.PASS, healed.output
+
+
+async def test_an_unassigned_slot_range_fails_naming_it() -> None:
+    partial = RedisCluster(3, 0).start_partial([(0, 5460), (5461, 10922)])
+    try:
+        results = await run_all(settings(partial.seeds[2:]), "cluster", "connectivity")
+    finally:
+        partial.cleanup()
+    assert results["cluster"].status is Status.FAIL
+    assert results["cluster"].output.startswith("slots 10923-16383 are not assigned to any node (5461 of 16384)")
+    assert observed(results["cluster"])["slots_unassigned"] == 5461
+    assert results["connectivity"].status is Status.PASS  # the two primaries that own slots answer
