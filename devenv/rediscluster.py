@@ -173,3 +173,21 @@ class RedisCluster:
             node.terminate()
         time.sleep(0)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+if __name__ == "__main__":  # scripts/run-local.sh --redis-cluster: start one, print its seeds, run until interrupted
+    import signal
+    import sys
+
+    base = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp(prefix="vigil-cluster-"))
+    base.mkdir(parents=True, exist_ok=True)
+    local = RedisCluster(appendonly=True, directory=base)
+    try:
+        local.start()
+        # Blocked only now, so the servers do not inherit the mask; sigwait below receives them.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        print(f"REDIS_CLUSTER_SEEDS={','.join(local.seeds)}", flush=True)
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    finally:
+        for node in local.nodes:
+            node.terminate()

@@ -2,6 +2,7 @@
 # Runs Vigil on a local default: private redis-server and clickhouse-server on free loopback ports
 # (Debian packages installed when missing and we are root; otherwise their names are printed) and the demo web API
 # (devenv.webapp), then `vigil serve` on examples/local.yaml. Ctrl-C stops Vigil and all three. VIGIL_PORT (default 8080) picks Vigil's port.
+# With --redis-cluster: a private Redis Cluster instead (3 primaries, 3 replicas) and `vigil serve` on examples/cluster.yaml.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -23,6 +24,28 @@ stop_all() {
     fi
 }
 trap stop_all EXIT INT TERM
+
+if [ "${1:-}" = "--redis-cluster" ]; then
+    rm -rf "$run_dir/cluster"
+    : > "$run_dir/cluster.env"
+    .venv/bin/python -m devenv.rediscluster "$run_dir/cluster" > "$run_dir/cluster.env" &
+    cluster_pid=$!
+    pids+=("$cluster_pid")
+    for _ in $(seq 1 600); do
+        if [ -s "$run_dir/cluster.env" ]; then break; fi
+        if ! kill -0 "$cluster_pid" 2>/dev/null; then echo "could not start the redis cluster" >&2; exit 1; fi
+        sleep 0.1
+    done
+    # shellcheck disable=SC1091
+    source "$run_dir/cluster.env"   # REDIS_CLUSTER_SEEDS: host:port,host:port,...
+    seeds_json="[\"${REDIS_CLUSTER_SEEDS//,/\",\"}\"]"
+    export VIGIL_COMPONENTS__CACHE__CLUSTER="{\"seeds\": ${seeds_json}, \"max_nodes\": 16}"
+    echo "redis cluster seeds ${REDIS_CLUSTER_SEEDS}; Vigil http://127.0.0.1:${port}/readyz?verbose"
+    .venv/bin/vigil serve --config examples/cluster.yaml --host 127.0.0.1 --port "$port" &
+    pids+=("$!")
+    wait "$!"
+    exit
+fi
 
 .venv/bin/python -m devenv.servers "$run_dir/servers" > "$run_dir/servers.env" &
 servers_pid=$!

@@ -4,19 +4,22 @@ unassigned fails naming it. Scenarios that break the cluster put it back before 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 
 from app.checks.redis.cluster_judge import parse_info
-from app.config.settings import Settings
+from app.config.settings import Settings, load_settings
 from app.model import CheckResult, Status
 from devenv.rediscluster import RedisCluster
 from devenv.servers import RedisServer
 from tests.conftest import check_runner, make_settings, observed, run_check, within
 
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "cluster.yaml"
 ALL_KINDS = {
     "connectivity": {},
     "pool": {},
@@ -75,6 +78,17 @@ async def test_every_kind_passes_and_connections_stay_bounded(cluster: RedisClus
     for port in cluster.primary_ports():  # canaries under a hash tag that places them on each primary
         keys = cluster.node(port).cli("KEYS", "vigil:*").split()
         assert any(key.endswith(":cache:session_ttl:survival") for key in keys), (port, keys)
+
+
+async def test_the_cluster_example_passes_against_a_real_cluster(
+    cluster: RedisCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIGIL_COMPONENTS__CACHE__CLUSTER", json.dumps({"seeds": cluster.seeds}))  # as run-local.sh
+    config = load_settings(EXAMPLE)
+    names = list(config.components["cache"].checks)
+    assert sorted(names) == sorted(ALL_KINDS)
+    for name, result in (await run_all(config, *names)).items():
+        assert result.status is Status.PASS, f"{name}: {result.output}"
 
 
 async def test_a_node_near_its_maxmemory_is_named_the_others_fine(cluster: RedisCluster) -> None:
