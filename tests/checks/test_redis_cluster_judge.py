@@ -6,12 +6,16 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from app.checks.judging import Finding
 from app.checks.redis.cluster_judge import NodeView, judge, parse_info
+from app.checks.redis.config import RedisMemory
+from app.checks.redis.node_forecast import NodeSeries
 from app.checks.redis.on_cluster import CONNECTIVITY, SESSIONS, combine
 from app.clients.redis_errors import Unreachable
 from app.clients.redis_topology import Topology, hash_tag, ranges_text, slot_of, unassigned
+from app.config.fields import Schedule, Severity
 from app.config.problems import ConfigError
-from app.model import Observation, Outcome, Status
+from app.model import Limit, Observation, Outcome, Status
 from tests.conftest import make_settings
 
 NODES = """\
@@ -128,3 +132,22 @@ def test_cluster_config_errors_name_the_field(component: dict[str, object], mess
     with pytest.raises((ConfigError, ValidationError)) as caught:
         make_settings(components={"cache": {"type": "redis", **component}})
     assert message in str(caught.value)
+
+
+def test_a_node_filling_up_is_forecast_before_it_is_the_fullest() -> None:
+    options = RedisMemory()
+    schedule = Schedule(60.0, 5.0, 0.0, 3, 1, Severity.DEGRADED)
+    limit = Limit(0.95, "95% of maxmemory")
+    series = NodeSeries()
+    found: list[Finding] = []
+    for minute in range(80):  # 127.0.0.1:7000 flat at 70%, the fullest; 127.0.0.1:7001 rising by 0.5%/min
+        outcomes = {
+            "127.0.0.1:7000": Outcome(Status.PASS, "", (Observation("memory_utilisation", 0.7, "ratio", limit),)),
+            "127.0.0.1:7001": Outcome(
+                Status.PASS, "", (Observation("memory_utilisation", 0.1 + 0.005 * minute, "ratio", limit),)
+            ),
+        }
+        found = series.forecasts(outcomes, "127.0.0.1:7000", options, schedule, now=60.0 * minute)
+    assert len(found) == 1 and found[0][0] is Status.WARN
+    assert found[0][1].startswith("127.0.0.1:7001: memory utilisation reaches 95% of maxmemory in about ")
+    assert series.forecasts({}, None, options, schedule, now=3600.0) == [] and series.series == {}

@@ -8,14 +8,16 @@ a hash tag that places them on that shard.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from app.checks.base import CheckContext, CheckFn, NoMemo
 from app.checks.redis.cluster import node_deadline
 from app.checks.redis.config import RedisComponent, RedisMemory
 from app.checks.redis.memory import MemoryMemo
+from app.checks.redis.node_forecast import NodeSeries
 from app.checks.redis.pool import PoolMemo
 from app.checks.redis.session_ttl import SessionMemo
 from app.clients.redis import RedisClient
@@ -32,11 +34,13 @@ class NodesNoMemo(NoMemo):
 @dataclass(slots=True)
 class NodesPoolMemo(PoolMemo):
     nodes: dict[str, Any] = field(default_factory=dict)  # on a cluster: a PoolMemo per node
+    series: NodeSeries = field(default_factory=NodeSeries)  # on a cluster: each node's client utilisation
 
 
 @dataclass(slots=True)
 class NodesMemoryMemo(MemoryMemo):
     nodes: dict[str, Any] = field(default_factory=dict)  # on a cluster: a MemoryMemo per node
+    series: NodeSeries = field(default_factory=NodeSeries)  # on a cluster: each node's memory utilisation
 
 
 @dataclass(slots=True)
@@ -94,7 +98,17 @@ async def spread_run(ctx: CheckContext[Any, Any, RedisClusterClient, Any], singl
         return await single(node_ctx)
 
     answers = await client.each(list(contexts), work, deadline)
-    return combine(answers, spread)
+    combined = combine(answers, spread)
+    series = getattr(ctx.memo, "series", None)
+    if not isinstance(series, NodeSeries):
+        return combined
+    outcomes = {address: answer for address, answer in answers.items() if isinstance(answer, Outcome)}
+    shown = next((str(o.value) for o in combined.observed if o.name == "node"), None)
+    early = series.forecasts(outcomes, shown, ctx.options, ctx.schedule, asyncio.get_running_loop().time())
+    if not early:
+        return combined
+    status = Status.WARN if combined.status is Status.PASS else combined.status
+    return replace(combined, status=status, output=f"{early[0][1]}; {combined.output}")
 
 
 def node_context(
