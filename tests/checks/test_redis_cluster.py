@@ -16,7 +16,7 @@ from app.checks.redis.cluster_judge import parse_info
 from app.config.settings import Settings, load_settings
 from app.model import CheckResult, Status
 from devenv.rediscluster import RedisCluster
-from devenv.servers import RedisServer
+from devenv.servers import RedisServer, free_port
 from tests.conftest import check_runner, make_settings, observed, run_check, within
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "cluster.yaml"
@@ -171,3 +171,23 @@ async def test_an_unassigned_slot_range_fails_naming_it() -> None:
     assert results["cluster"].output.startswith("slots 10923-16383 are not assigned to any node (5461 of 16384)")
     assert observed(results["cluster"])["slots_unassigned"] == 5461
     assert results["connectivity"].status is Status.PASS  # the two primaries that own slots answer
+
+
+async def test_seeds_that_are_no_cluster_fail_clearly_and_secrets_stay_out(
+    cluster: RedisCluster, redis_server: RedisServer
+) -> None:
+    secret = "cluster-secret-never-shown"
+    nowhere = f"127.0.0.1:{free_port()}"
+    lone = f"127.0.0.1:{redis_server.port}"
+    wrong = await run_all(settings(cluster.seeds, username="nobody", password=secret), *ALL_KINDS)
+    for name, result in wrong.items():
+        assert result.status is Status.FAIL and secret not in result.output, (name, result.output)
+    assert wrong["cluster"].output.startswith("no node of the Redis cluster answered CLUSTER NODES: redis refused")
+    refused = (await run_all(settings([nowhere]), "cluster"))["cluster"]
+    assert refused.output == (
+        f"no node of the Redis cluster answered CLUSTER NODES: cannot reach Redis at {nowhere}: connection refused"
+    )
+    single = (await run_all(settings([lone]), "connectivity"))["connectivity"]
+    assert single.status is Status.FAIL
+    assert single.output.startswith("no node of the Redis cluster answered CLUSTER NODES: redis refused a command:")
+    assert "cluster support disabled" in single.output
