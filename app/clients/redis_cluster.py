@@ -107,6 +107,7 @@ class RedisClusterClient:
             return self.topology
         if self._discovery is None or self._discovery.done():
             self._discovery = asyncio.ensure_future(self._ask_any(deadline))
+            self._discovery.add_done_callback(_retrieved)  # its callers may all have been cancelled meanwhile
         return await asyncio.shield(self._discovery)
 
     async def _ask_any(self, deadline: float) -> Topology:
@@ -167,3 +168,8 @@ class RedisClusterClient:
             self._discovery.cancel()
         clients, self.nodes = list(self.nodes.values()), {}
         await asyncio.gather(*(client.close() for client in clients), *self._closing, return_exceptions=True)
+
+
+def _retrieved(future: asyncio.Future[Topology]) -> None:
+    if not future.cancelled():
+        future.exception()
