@@ -5,6 +5,7 @@ unassigned fails naming it. Scenarios that break the cluster put it back before 
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,16 @@ async def test_a_node_near_its_maxmemory_is_named_the_others_fine(cluster: Redis
     assert result.output.startswith(f"{where}: memory at 8"), result.output
     assert "of maxmemory" in result.output and result.output.count("127.0.0.1:") == 1
     assert observed(result)["node"] == where and observed(result)["memory_limit_source"] == "maxmemory"
+
+
+async def test_priority_keys_are_looked_up_on_the_primary_that_owns_them(cluster: RedisCluster) -> None:
+    subprocess.run(["redis-cli", "-c", "-p", str(cluster.nodes[0].port), "SET", "feature:flags", "on"], check=True)
+    missing = "ratelimit:config"
+    owner = primary_of_slot(cluster, int(cluster.nodes[0].cli("CLUSTER", "KEYSLOT", missing)))
+    checks = {"memory": {"priority_keys": ["feature:flags", missing]}}
+    result = (await run_all(settings(cluster.seeds, checks), "memory"))["memory"]
+    assert result.status is Status.FAIL
+    assert result.output == f"127.0.0.1:{owner.port}: priority key {missing} missing"
 
 
 def owns_slot(cluster: RedisCluster, node: RedisServer, key: str) -> bool:

@@ -22,7 +22,7 @@ from app.checks.redis.pool import PoolMemo
 from app.checks.redis.session_ttl import SessionMemo
 from app.clients.redis import RedisClient
 from app.clients.redis_cluster import NodeError, RedisClusterClient
-from app.clients.redis_topology import ClusterNode, Topology, hash_tag, owns, slot_of
+from app.clients.redis_topology import ClusterNode, hash_tag, owns, slot_of
 from app.model import Observation, Outcome, Status
 
 
@@ -90,7 +90,10 @@ async def spread_run(ctx: CheckContext[Any, Any, RedisClusterClient, Any], singl
     topology = await client.discover(deadline)
     client.check_size(topology)
     targets = topology.primaries if spread.nodes == "primaries" else list(topology.nodes)
-    contexts = {node.address: node_context(ctx, topology, node, spread, deadline) for node in targets}
+    contexts = {node.address: node_context(ctx, node, spread, deadline) for node in targets}
+    kept = {id(node_ctx.memo) for node_ctx in contexts.values()}
+    for key in [key for key, memo in ctx.memo.nodes.items() if id(memo) not in kept]:  # nodes that left
+        del ctx.memo.nodes[key]
 
     async def work(address: str, node: RedisClient) -> Outcome:
         node_ctx = contexts[address]
@@ -112,21 +115,16 @@ async def spread_run(ctx: CheckContext[Any, Any, RedisClusterClient, Any], singl
 
 
 def node_context(
-    ctx: CheckContext[RedisComponent, Any, Any, Any],
-    topology: Topology,
-    node: ClusterNode,
-    spread: Spread,
-    deadline: float,
+    ctx: CheckContext[RedisComponent, Any, Any, Any], node: ClusterNode, spread: Spread, deadline: float
 ) -> CheckContext[Any, Any, Any, Any]:
     """The one-server context of one node: its own memory, and what of the component and options concern it."""
-    primary = node if node.is_primary else topology.by_id(node.primary_id or "")
     key = f"slots from {node.slots[0][0]}" if spread.by_shard and node.slots else node.address
     memo = ctx.memo.nodes.setdefault(key, spread.memo())
     component, options = ctx.component, ctx.options
     if spread.by_shard and node.slots and (tag := hash_tag(node.slots)) is not None:
         component = component.model_copy(update={"key_prefix": f"{component.key_prefix}{tag}:"})
     if isinstance(options, RedisMemory) and options.priority_keys:  # exact keys, on the primary that owns them
-        slots = primary.slots if primary is not None and node is primary else ()
+        slots = node.slots if node.is_primary else ()
         mine = tuple(key for key in options.priority_keys if owns(slots, slot_of(key)))
         options = options.model_copy(update={"priority_keys": mine})
     return CheckContext(ctx.check_id, component, options, ctx.schedule, None, deadline, memo)
