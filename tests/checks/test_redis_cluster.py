@@ -160,7 +160,8 @@ async def test_a_killed_primary_fails_its_slots_until_its_replica_takes_over(clu
         failed = await run_all(settings(cluster.seeds), "cluster", "connectivity")
         replica.cli("CLUSTER", "FAILOVER", "TAKEOVER")
         cluster.wait_state("ok")
-        promoted = (await run_all(settings(cluster.seeds), "cluster"))["cluster"]
+        after = await run_all(settings(cluster.seeds), "cluster", "pool")
+        promoted = after["cluster"]
     finally:
         victim.start()  # it comes back as a replica of the node that took over
         cluster.wait_converged()
@@ -172,6 +173,7 @@ async def test_a_killed_primary_fails_its_slots_until_its_replica_takes_over(clu
     assert f"primary 127.0.0.1:{replica.port} (slots {ranges}) has no replica, 1 required" in promoted.output
     assert "33% of the slots have no replica" in promoted.output
     assert f"primary {where} is flagged fail by the cluster" in promoted.output
+    assert after["pool"].status is Status.PASS and observed(after["pool"])["nodes"] == 5  # the dead node is skipped
     healed = (await run_all(settings(cluster.seeds), "cluster"))["cluster"]
     assert healed.status is Status.PASS, healed.output
 

@@ -89,7 +89,10 @@ async def spread_run(ctx: CheckContext[Any, Any, RedisClusterClient, Any], singl
     client, deadline = ctx.client, node_deadline(ctx)
     topology = await client.discover(deadline)
     client.check_size(topology)
-    targets = topology.primaries if spread.nodes == "primaries" else list(topology.nodes)
+    # A node the cluster flags failed and that serves no slot has nothing to measure: the `cluster` check names it.
+    targets = (
+        topology.primaries if spread.nodes == "primaries" else [n for n in topology.nodes if n.slots or not n.failed]
+    )
     contexts = {node.address: node_context(ctx, node, spread, deadline) for node in targets}
     kept = {id(node_ctx.memo) for node_ctx in contexts.values()}
     for key in [key for key, memo in ctx.memo.nodes.items() if id(memo) not in kept]:  # nodes that left
