@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,8 +113,10 @@ async def test_a_node_near_its_maxmemory_is_named_the_others_fine(cluster: Redis
         client.close()
     assert result.status is Status.WARN
     where = f"127.0.0.1:{node.port}"
-    assert result.output.startswith(f"{where}: memory at 8"), result.output
-    assert "of maxmemory" in result.output and result.output.count("127.0.0.1:") == 1
+    assert re.fullmatch(
+        rf"{where}: memory at \d+% of maxmemory \(.*\), at or above the 80% warn threshold", result.output
+    )
+    assert result.output.count("127.0.0.1:") == 1  # the others are fine
     assert observed(result)["node"] == where and observed(result)["memory_limit_source"] == "maxmemory"
 
 
@@ -134,7 +137,7 @@ def owns_slot(cluster: RedisCluster, node: RedisServer, key: str) -> bool:
 
 async def test_a_hung_node_is_named_without_holding_the_others_back(cluster: RedisCluster) -> None:
     replica = cluster.replica_of(cluster.primary_ports()[0])
-    config = settings(cluster.seeds, {"pool": {"timeout": "1s", "interval": "5s"}}, socket_timeout="300ms")
+    config = settings(cluster.seeds, {"pool": {"timeout": "3s", "interval": "10s"}}, socket_timeout="1s")
     async with check_runner(config) as scheduler:
         assert (await run_check(config, "cache", "pool", scheduler)).status is Status.PASS
         replica.pause()
@@ -145,9 +148,9 @@ async def test_a_hung_node_is_named_without_holding_the_others_back(cluster: Red
     cluster.wait_converged()
     assert result.status is Status.FAIL
     where = f"127.0.0.1:{replica.port}"
-    assert result.output == f"Redis at {where} did not answer INFO within the 300 ms socket timeout", result.output
+    assert result.output == f"Redis at {where} did not answer INFO within the 1 s socket timeout", result.output
     assert observed(result)["nodes"] == 6 and observed(result)["node"] != where  # the others' answers are in
-    assert result.duration < within(1.0)
+    assert result.duration < within(3.0)
 
 
 async def test_a_killed_primary_fails_its_slots_until_its_replica_takes_over(cluster: RedisCluster) -> None:
