@@ -137,12 +137,17 @@ def owns_slot(cluster: RedisCluster, node: RedisServer, key: str) -> bool:
 
 async def test_a_hung_node_is_named_without_holding_the_others_back(cluster: RedisCluster) -> None:
     replica = cluster.replica_of(cluster.primary_ports()[0])
-    config = settings(cluster.seeds, {"pool": {"timeout": "3s", "interval": "10s"}}, socket_timeout="1s")
+    checks = {
+        "pool": {"timeout": "3s", "interval": "10s"},  # the node's socket timeout comes first
+        "memory": {"timeout": "1050ms", "interval": "10s"},  # the node's share of the check's time comes first
+    }
+    config = settings(cluster.seeds, checks, socket_timeout="1s")
     async with check_runner(config) as scheduler:
         assert (await run_check(config, "cache", "pool", scheduler)).status is Status.PASS
         replica.pause()
         try:
             result = await run_check(config, "cache", "pool", scheduler)
+            cut = await run_check(config, "cache", "memory", scheduler)
         finally:
             replica.resume()
     cluster.wait_converged()
@@ -151,6 +156,9 @@ async def test_a_hung_node_is_named_without_holding_the_others_back(cluster: Red
     assert result.output == f"Redis at {where} did not answer INFO within the 1 s socket timeout", result.output
     assert observed(result)["nodes"] == 6 and observed(result)["node"] != where  # the others' answers are in
     assert result.duration < within(3.0)
+    assert cut.status is Status.FAIL
+    assert re.fullmatch(rf"Redis at {where} did not answer within [\d.]+ ms, its time in this run", cut.output)
+    assert observed(cut)["nodes"] == 6 and cut.duration < within(1.05)
 
 
 async def test_a_killed_primary_fails_its_slots_until_its_replica_takes_over(cluster: RedisCluster) -> None:
