@@ -14,30 +14,15 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
-from app import units
 from app.clients.errors import PoolExhausted
 from app.clients.redis import RedisClient, RedisSettings
-from app.clients.redis_errors import RedisError, Unreachable
+from app.clients.redis_errors import NodeSilent, RedisError, TooManyNodes, Unreachable
 from app.clients.redis_topology import Topology, address_of, host_port
 
 T = TypeVar("T")
 
 TOPOLOGY_TTL = 1.0  # seconds a discovered topology serves the checks of one round before it is asked again
 NodeError = RedisError | PoolExhausted
-
-
-class NodeSilent(RedisError):
-    """A node whose work did not finish within its share of the check's time."""
-
-    def __init__(self, address: str, seconds: float) -> None:
-        super().__init__(f"Redis at {address} did not answer within {units.latency(seconds)}, its time in this run")
-
-
-class TooManyNodes(RedisError):
-    def __init__(self, count: int, limit: int) -> None:
-        super().__init__(
-            f"the Redis cluster has {count} nodes, more than cluster.max_nodes ({limit}) Vigil may connect to: raise it"
-        )
 
 
 @dataclass(frozen=True, slots=True)
