@@ -1,0 +1,175 @@
+"""A replicated ClickHouse on loopback: ZooKeeper (Debian `zookeeper`) and clickhouse-servers in one cluster.
+
+`ReplicatedTopology` starts ZooKeeper, two replicas of shard 1 and (optionally) one host of shard 2, all in the
+cluster `vigil` of each server's `remote_servers`, with `{shard}`/`{replica}` macros for ReplicatedMergeTree tables.
+Used by the replication tests and by `scripts/run-local.sh --clickhouse-replicas`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devenv.servers import ClickHouseServer, _Process, free_port, wait_for
+
+CLUSTER = "vigil"
+# A replica's ZooKeeper session ends this long after it last heard from the replica (a paused one); short, so the
+# other replicas see it inactive within seconds.
+SESSION_TIMEOUT_MS = 3000
+
+
+class ZooKeeper(_Process):
+    """A standalone ZooKeeper (Debian's 3.8) on a free loopback port, its data in a directory that survives restarts."""
+
+    name = "zookeeper"
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.dir = directory or Path(tempfile.mkdtemp(prefix="vigil-zookeeper-"))
+        self.port = free_port()
+        (self.dir / "data").mkdir(parents=True, exist_ok=True)
+        (self.dir / "log").mkdir(parents=True, exist_ok=True)
+        (self.dir / "zoo.cfg").write_text(
+            "tickTime=500\ninitLimit=10\nsyncLimit=5\n"
+            f"dataDir={self.dir / 'data'}\nclientPort={self.port}\nclientPortAddress=127.0.0.1\n"
+            "admin.enableServer=false\n4lw.commands.whitelist=ruok\n"
+            "maxSessionTimeout=60000\n"
+        )
+
+    def start(self, timeout: float = 60) -> ZooKeeper:
+        env = {
+            **os.environ,
+            "ZOO_LOG_DIR": str(self.dir / "log"),
+            "JVMFLAGS": "-Xmx128m -XX:+UseSerialGC -Xshare:auto",
+        }
+        self.proc = subprocess.Popen(
+            ["/usr/share/zookeeper/bin/zkServer.sh", "start-foreground", str(self.dir / "zoo.cfg")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        wait_for(self._ruok, timeout, f"zookeeper on port {self.port}", interval=0.2)
+        return self
+
+    def _ruok(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise RuntimeError(f"zookeeper exited with {self.proc.returncode}; logs in {self.dir / 'log'}")
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"ruok")
+                return sock.recv(16) == b"imok"
+        except OSError:
+            return False
+
+    def cleanup(self) -> None:
+        self.terminate()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One server of the cluster: its shard and replica names (its macros)."""
+
+    server: ClickHouseServer
+    shard: int
+    replica: str
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.server.tcp_port}"
+
+
+def _cluster_xml(members: list[Member]) -> str:
+    shards: dict[int, list[Member]] = {}
+    for member in members:
+        shards.setdefault(member.shard, []).append(member)
+    body = "".join(
+        "<shard><internal_replication>true</internal_replication>"
+        + "".join(f"<replica><host>127.0.0.1</host><port>{m.server.tcp_port}</port></replica>" for m in hosts)
+        + "</shard>"
+        for _, hosts in sorted(shards.items())
+    )
+    return f"<remote_servers><{CLUSTER}>{body}</{CLUSTER}></remote_servers>"
+
+
+def configure(member: Member, members: list[Member], zookeeper: ZooKeeper) -> None:
+    """Point a server's config at ZooKeeper, give it its macros, and the cluster of all `members`."""
+    path = member.server.dir / "config.xml"
+    text = path.read_text()
+    text, found = re.subn(r"<remote_servers\b.*?</remote_servers>", _cluster_xml(members), text, flags=re.S)
+    assert found == 1, "the packaged config.xml has no remote_servers section"
+    zk = (
+        f"<zookeeper><node><host>127.0.0.1</host><port>{zookeeper.port}</port></node>"
+        f"<session_timeout_ms>{SESSION_TIMEOUT_MS}</session_timeout_ms></zookeeper>"
+    )
+    macros = f"<macros><shard>{member.shard}</shard><replica>{member.replica}</replica></macros>"
+    # A replica checks whether its ZooKeeper session expired (and goes read-only, or back) every this many seconds.
+    merge_tree = "<merge_tree><zookeeper_session_expiration_check_period>1</zookeeper_session_expiration_check_period></merge_tree>"
+    text = re.sub(r"<zookeeper incl=[^>]*/>", zk, text)
+    text = re.sub(r"<macros incl=[^>]*/>", macros, text)
+    text = text.replace("</yandex>", f"{merge_tree}</yandex>")
+    path.write_text(text)
+
+
+@dataclass
+class ReplicatedTopology:
+    """ZooKeeper, shard 1 on two replicas (`r1`, `r2`), and with `second_shard` one more host (`s2`) as shard 2."""
+
+    base: Path
+    second_shard: bool = True
+    zookeeper: ZooKeeper = field(init=False)
+    members: list[Member] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.zookeeper = ZooKeeper(self.base / "zookeeper")
+        names = [(1, "r1"), (1, "r2")] + ([(2, "s2")] if self.second_shard else [])
+        self.members = []
+        for shard, replica in names:
+            directory = self.base / replica
+            directory.mkdir(parents=True, exist_ok=True)
+            self.members.append(Member(ClickHouseServer(directory), shard, replica))
+        for member in self.members:
+            configure(member, self.members, self.zookeeper)
+
+    @property
+    def r1(self) -> ClickHouseServer:
+        return self.members[0].server
+
+    @property
+    def r2(self) -> ClickHouseServer:
+        return self.members[1].server
+
+    @property
+    def s2(self) -> ClickHouseServer:
+        assert self.second_shard
+        return self.members[2].server
+
+    def start(self) -> ReplicatedTopology:
+        self.zookeeper.start()
+        for member in self.members:
+            member.server.start()
+        return self
+
+    def create_replicated(self, database: str, table: str, columns: str, order_by: str, partition: str = "") -> None:
+        """The same ReplicatedMergeTree table on every server, replicated within each shard."""
+        part = f" PARTITION BY {partition}" if partition else ""
+        for member in self.members:
+            member.server.query(f"CREATE DATABASE IF NOT EXISTS {database}")
+            member.server.query(
+                f"CREATE TABLE IF NOT EXISTS {database}.{table} ({columns}) ENGINE = ReplicatedMergeTree("
+                f"'/clickhouse/tables/{{shard}}/{database}/{table}', '{{replica}}'){part} ORDER BY {order_by}"
+            )
+
+    def stop(self) -> None:
+        for member in self.members:
+            member.server.terminate()
+        self.zookeeper.terminate()
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.base, ignore_errors=True)
