@@ -7,7 +7,6 @@ Used by the replication tests and by `scripts/run-local.sh --clickhouse-replicas
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import socket
@@ -42,19 +41,31 @@ class ZooKeeper(_Process):
         )
 
     def start(self, timeout: float = 60) -> ZooKeeper:
-        env = {
-            **os.environ,
-            "ZOO_LOG_DIR": str(self.dir / "log"),
-            "JVMFLAGS": "-Xmx128m -XX:+UseSerialGC -Xshare:auto",
-        }
-        self.proc = subprocess.Popen(
-            ["/usr/share/zookeeper/bin/zkServer.sh", "start-foreground", str(self.dir / "zoo.cfg")],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
+        # What zkServer.sh start-foreground runs, without its /etc/zookeeper/conf/environment (which sends the logs
+        # to /var/log/zookeeper): the JVM itself, a small heap, the logs in this directory.
+        log = self.dir / "log"
+        with open(log / "zookeeper.out", "ab") as out:
+            self.proc = subprocess.Popen(
+                [
+                    shutil.which("java") or "/usr/bin/java",
+                    "-Xmx128m",
+                    "-XX:+UseSerialGC",
+                    f"-Dzookeeper.log.dir={log}",
+                    "-cp",
+                    "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar",
+                    "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+                    str(self.dir / "zoo.cfg"),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         wait_for(self._ruok, timeout, f"zookeeper on port {self.port}", interval=0.2)
         return self
+
+    def restart(self) -> ZooKeeper:
+        """Stopped and started again on the same port and data: the replicas' tables are still registered."""
+        self.terminate()
+        return self.start()
 
     def _ruok(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:

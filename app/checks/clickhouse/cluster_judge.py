@@ -36,7 +36,7 @@ def judge(
             grew = host.errors - before
             findings.append((Status.WARN, f"{host.label}: errors_count grew by {grew} since the last run"))
     for shard, hosts in sorted(shards.items()):
-        if len(hosts) > 1 and all(error is not None for _, _, error in hosts):
+        if all(error is not None for _, _, error in hosts):
             findings.append(
                 (
                     Status.FAIL,
