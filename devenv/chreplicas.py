@@ -184,3 +184,39 @@ class ReplicatedTopology:
     def cleanup(self) -> None:
         self.stop()
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+def seed_demo(topo: ReplicatedTopology, hours: int = 30) -> None:
+    """Demo data for `run-local.sh --clickhouse-replicas`: a replicated `demo.events` table in both shards, one row
+    a minute for `hours` on each shard, written once per shard (replication copies shard 1's rows to r2)."""
+    topo.create_replicated("demo", "events", "ts DateTime, event_id UInt64, value Float64", "(ts, event_id)")
+    now = int(topo.r1.query("SELECT toUInt32(now())"))
+    rows, last = hours * 60, now // 60 * 60
+    writers = [topo.r1] + ([topo.s2] if topo.second_shard else [])
+    for shard, server in enumerate(writers, start=1):
+        server.query(
+            f"INSERT INTO demo.events SELECT toDateTime({last} - ({rows - 1} - number) * 60), number, "
+            f"number * {shard} * 0.1 FROM numbers({rows})"
+        )
+
+
+if __name__ == "__main__":  # scripts/run-local.sh --clickhouse-replicas: start, seed, print ports, run until stopped
+    import signal
+    import sys
+
+    base = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp(prefix="vigil-replicas-"))
+    shutil.rmtree(base, ignore_errors=True)
+    topology = ReplicatedTopology(base)
+    try:
+        topology.start()
+        seed_demo(topology)
+        # Blocked only now, so the servers do not inherit the mask; sigwait below receives them.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        print(
+            f"ZOOKEEPER_PORT={topology.zookeeper.port} CLICKHOUSE_R1_PORT={topology.r1.tcp_port} "
+            f"CLICKHOUSE_R2_PORT={topology.r2.tcp_port} CLICKHOUSE_S2_PORT={topology.s2.tcp_port}",
+            flush=True,
+        )
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    finally:
+        topology.stop()

@@ -15,14 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from app.config.settings import Settings
+from app.config.settings import Settings, load_settings
 from app.engine.scheduler import Scheduler
 from app.model import CheckId, CheckResult, Status
 from app.units import bucket_start, value
-from devenv.chreplicas import CLUSTER, SESSION_TIMEOUT_MS, ReplicatedTopology
+from devenv.chreplicas import CLUSTER, SESSION_TIMEOUT_MS, ReplicatedTopology, seed_demo
 from devenv.servers import ClickHouseServer, wait_for
 from tests.conftest import check_runner, make_settings, observed, within
 
+ROOT = Path(__file__).resolve().parents[2]
 HOURS = 30  # of one row a minute, ending at the current minute
 COLUMNS = "ts DateTime, id UInt64, value Float64"
 SESSION = SESSION_TIMEOUT_MS / 1000
@@ -165,6 +166,26 @@ async def test_healthy_cluster_passes_every_check(topology: ReplicatedTopology) 
         "shop.events: the replicas of 1 shard agree on rows and sum(value) in 24 settled buckets of the last 24h"
     )
     assert observed(results["consistency"])["mismatched_buckets"] == 0
+
+
+async def test_the_replicated_example_config_passes_against_the_cluster(
+    topology: ReplicatedTopology, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """examples/clickhouse-replicated.yaml (what run-local.sh --clickhouse-replicas serves) loads, pointed at this
+    topology as run-local.sh points it, and every check of it passes on the demo data devenv seeds."""
+    seed_demo(topology)
+    ports = {"REPLICA_1": topology.r1, "REPLICA_2": topology.r2, "SHARD_2": topology.s2}
+    for name, server in ports.items():
+        monkeypatch.setenv(f"VIGIL_COMPONENTS__{name}__PORT", str(server.tcp_port))
+    wait_for(lambda: count(topology.r2, "demo.events") == 30 * 60, within(10), "r2 to replicate demo.events")
+    loaded = load_settings(ROOT / "examples" / "clickhouse-replicated.yaml")
+    async with check_runner(loaded) as scheduler:
+        vigil = Runs(scheduler)
+        for check_id in scheduler.runners:
+            result = await vigil.until(*check_id, lambda r: r.status is Status.PASS, within(5), "a pass")
+            assert result.output, check_id
+    kinds = {loaded.check_config(c, k).kind for c, k in scheduler.runners}
+    assert kinds == {"connectivity", "replication", "cluster", "consistency"}
 
 
 async def test_a_diverged_replica_fails_consistency_naming_the_bucket_and_both_counts(
