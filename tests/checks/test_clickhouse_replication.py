@@ -219,7 +219,11 @@ async def test_zookeeper_stopped_makes_the_replicas_read_only_and_started_again_
         try:
             for component in ("r1", "r2"):
                 failed = await vigil.until(
-                    component, "replication", lambda r: r.status is Status.FAIL, within(5), "read-only tables"
+                    component,
+                    "replication",
+                    lambda r: observed(r)["readonly_tables"] == 2,
+                    within(5),
+                    "read-only tables",
                 )
                 assert failed.output == (
                     "2 replicated tables read-only (ZooKeeper session expired), inserts into them fail: "

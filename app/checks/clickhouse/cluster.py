@@ -25,7 +25,7 @@ async def run(ctx: CheckContext[ClickHouseComponent, ClickHouseCluster, ClickHou
         await run_query(on, "SELECT 1", "select1", f"SELECT 1 on {host.address}", ctx.options.host_timeout)
         return time.perf_counter() - started
 
-    answers = await on_each(ctx, memo, hosts, ping)
+    answers = await on_each(ctx, memo, hosts, ping, ctx.options.host_timeout)
     before = dict(memo.errors) if memo.errors_column else None
     memo.errors = {host.address: host.errors for host in hosts}
     return cluster_judge.judge(ctx.options, answers, before, [])

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from app.checks.base import CheckContext
+from app.checks.clickhouse.judge import DEADLINE_MARGIN
 from app.checks.clickhouse.query import Context, NoTimeLeft, OptionsT, PreviousQueryRunning, QueryMemo, run_query
 from app.checks.clickhouse.schema import SchemaMismatch
 from app.checks.clickhouse.sql import TableRef, clusters_query, has_column_query
@@ -80,11 +81,18 @@ async def cluster_hosts(ctx: Context[OptionsT], memo: ClusterMemo, cluster: str)
     return hosts
 
 
-def on_host(ctx: Context[OptionsT], memo: ClusterMemo, host: ClusterHost) -> Context[OptionsT]:
-    """The check's context on `host`: the same deadline and options, that host's client and overlap guard."""
+def on_host(
+    ctx: Context[OptionsT], memo: ClusterMemo, host: ClusterHost, timeout: float | None = None
+) -> Context[OptionsT]:
+    """The check's context on `host`: its options, that host's client and overlap guard, and a deadline of its own
+    (never past the check's): `timeout` from now, plus the margins a query keeps back, so that a query given that
+    `timeout` gets all of it and every query on the host, the overlap guard's included, ends near it."""
     own = memo.hosts.setdefault(host.address, QueryMemo())
     client = ctx.client.peer(host.host, host.port)
-    return CheckContext(ctx.check_id, ctx.component, ctx.options, ctx.schedule, client, ctx.deadline, own)
+    deadline = ctx.deadline
+    if timeout is not None:
+        deadline = min(deadline, asyncio.get_running_loop().time() + timeout + 2 * DEADLINE_MARGIN)
+    return CheckContext(ctx.check_id, ctx.component, ctx.options, ctx.schedule, client, deadline, own)
 
 
 async def on_each(
@@ -92,13 +100,15 @@ async def on_each(
     memo: ClusterMemo,
     hosts: Sequence[ClusterHost],
     work: Callable[[Context[OptionsT], ClusterHost], Awaitable[T]],
+    timeout: float | None = None,
 ) -> list[tuple[ClusterHost, T | None, str | None]]:
-    """`work` on every host at once, each on its own connection and within the check's deadline: (host, result,
-    None), or (host, None, the error's sentence) for a host whose work failed (a bug in Vigil still raises)."""
+    """`work` on every host at once, each on its own connection and within its own deadline (`timeout`, inside the
+    check's): (host, result, None), or (host, None, the error's sentence) for a host whose work failed (a bug in
+    Vigil still raises)."""
 
     async def one(host: ClusterHost) -> tuple[ClusterHost, T | None, str | None]:
         try:
-            return host, await work(on_host(ctx, memo, host), host), None
+            return host, await work(on_host(ctx, memo, host, timeout), host), None
         except HOST_ERRORS as exc:
             return host, None, str(exc)
 
