@@ -39,7 +39,7 @@ def state(table: str = "shop.events", **changes: Any) -> ReplicaState:
 
 
 def replication(*tables: ReplicaState, missing: tuple[str, ...] = (), zk: str | None = None, **options: Any) -> Any:
-    return replication_judge.judge(ClickHouseReplication(**options), tables, missing, zk, "database shop", [])
+    return replication_judge.judge(ClickHouseReplication(**options), tables, missing, zk, "shop", [])
 
 
 def test_a_row_of_system_replicas_reads_into_a_state() -> None:
@@ -58,6 +58,10 @@ def test_replication_passes_and_declares_its_max_delay_for_early_warning() -> No
     delay = outcome.observed[0]
     assert (delay.name, delay.value, delay.unit) == ("absolute_delay", 3, "s")
     assert delay.limit == Limit(300.0, "the 5m max delay")
+    single = replication_judge.judge(
+        ClickHouseReplication(tables=["shop.events"]), [state(total_replicas=1, active_replicas=1)], [], None, None, []
+    )
+    assert single.output.startswith("1 configured replicated table, none read-only, 1 of 1 replica active;")
 
 
 def test_read_only_tables_fail_by_name_and_say_why() -> None:

@@ -152,7 +152,7 @@ async def test_healthy_cluster_passes_every_check(topology: ReplicatedTopology) 
         r"most behind shop\.\w+ by 0 s, longest queue \d+ entr(y|ies)",
         results["r1"].output,
     ), results["r1"].output
-    assert results["r2"].output.startswith("2 replicated tables in 2 configured tables, none read-only")
+    assert results["r2"].output.startswith("2 configured replicated tables, none read-only, 2 of 2 replicas active")
     values = observed(results["r1"])
     assert values["replicated_tables"] == 2 and values["readonly_tables"] == 0 and values["absolute_delay"] == 0
     assert re.fullmatch(

@@ -43,5 +43,4 @@ async def run(ctx: CheckContext[ClickHouseComponent, ClickHouseReplication, Clic
             observed += cost("counts", counts)
             by_table = {f"{db}.{tb}": (int(total), int(active)) for db, tb, total, active in counts.rows}
             tables = [t.with_counts(*by_table[t.table]) if t.table in by_table else t for t in tables]
-    where = f"{len(refs)} configured tables" if refs else f"database {database}"
-    return judge.judge(options, tables, missing, zookeeper_error, where, observed)
+    return judge.judge(options, tables, missing, zookeeper_error, None if refs else database, observed)

@@ -151,13 +151,13 @@ def judge(
     tables: Sequence[ReplicaState],
     missing: Sequence[str],
     zookeeper_error: str | None,
-    where: str,
+    database: str | None,
     observed: list[Observation],
 ) -> Outcome:
-    """The check's Outcome; `where` says what was looked at (`database analytics`, `3 tables`)."""
+    """The check's Outcome; `database` is the one whose replicated tables were looked at (None: configured tables)."""
     found = findings(options, tables, missing, zookeeper_error)
     if not tables and not missing:
-        found.append((Status.FAIL, f"no replicated tables in {where} on this server (system.replicas)"))
+        found.append((Status.FAIL, f"no replicated tables in database {database} on this server (system.replicas)"))
     worst = max(tables, key=lambda t: t.delay, default=None)
     limit = None
     if options.max_delay is not None:
@@ -174,11 +174,17 @@ def judge(
     ]
     ok = ""
     if worst is not None:
-        replicas = {f"{t.active_replicas} of {t.total_replicas}" for t in tables if t.total_replicas is not None}
-        active = f"{' / '.join(sorted(replicas))} replicas active" if replicas else "replica counts not read"
+        if database is not None:
+            subject = f"{units.plural(len(tables), 'replicated table')} in database {database}"
+        else:
+            subject = units.plural(len(tables), "configured replicated table")
+        replicas = {(t.active_replicas, t.total_replicas) for t in tables if t.total_replicas is not None}
+        counts = " / ".join(f"{a} of {n}" for a, n in sorted(replicas, key=str))
+        noun = "replica" if replicas == {(1, 1)} else "replicas"
+        active = f"{counts} {noun} active" if replicas else "replica counts not read"
         queue = max(tables, key=lambda t: t.queue_size)
         ok = (
-            f"{units.plural(len(tables), 'replicated table')} in {where}, none read-only, {active}; "
+            f"{subject}, none read-only, {active}; "
             f"most behind {worst.table} by {units.age(worst.delay)}, "
             f"longest queue {_entries(queue.queue_size)}"
         )
