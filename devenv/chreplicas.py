@@ -7,8 +7,11 @@ Used by the replication tests and by `scripts/run-local.sh --clickhouse-replicas
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -177,8 +180,18 @@ class ReplicatedTopology:
             )
 
     def stop(self) -> None:
-        for member in self.members:
-            member.server.terminate()
+        """SIGTERM to every server at once (each takes seconds to finish), then wait for them, then ZooKeeper."""
+        running = [m.server.proc for m in self.members if m.server.proc is not None and m.server.proc.poll() is None]
+        for proc in running:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGCONT)  # a paused server would never see the SIGTERM
+            proc.terminate()
+        for proc in running:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
         self.zookeeper.terminate()
 
     def cleanup(self) -> None:
@@ -201,7 +214,6 @@ def seed_demo(topo: ReplicatedTopology, hours: int = 30) -> None:
 
 
 if __name__ == "__main__":  # scripts/run-local.sh --clickhouse-replicas: start, seed, print ports, run until stopped
-    import signal
     import sys
 
     base = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp(prefix="vigil-replicas-"))
