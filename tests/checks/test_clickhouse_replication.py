@@ -85,7 +85,7 @@ def settings(topo: ReplicatedTopology) -> Settings:
                 **fast,
                 "checks": {
                     "replication": replication,
-                    "cluster": {"cluster": CLUSTER, "host_timeout": "2s"},
+                    "cluster": {"cluster": CLUSTER, "host_timeout": "3s"},
                     "consistency": consistency,
                     "diverged": {**consistency, "kind": "consistency", "table": "shop.events_local"},
                 },
