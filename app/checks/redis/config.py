@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from app.checks.redis.sentinel_config import RedisSentinel, SentinelTarget
 from app.config.fields import Area, CaFile, CheckConfig, ComponentConfig, Duration, Severity
 
 EVICTION_POLICIES = (
@@ -134,8 +135,13 @@ class RedisReplication(CheckConfig):
 
 
 RedisCheck = Annotated[
-    RedisConnectivity | RedisPool | RedisSessionTtl | RedisMemory | RedisReplication, Field(discriminator="kind")
+    RedisConnectivity | RedisPool | RedisSessionTtl | RedisMemory | RedisReplication | RedisSentinel,
+    Field(discriminator="kind"),
 ]
+
+
+# What a redis component checks: exactly one of these names the servers.
+TARGETS = ("url", "sentinel")
 
 
 def default_checks() -> dict[str, RedisCheck]:
@@ -152,7 +158,8 @@ class RedisComponent(ComponentConfig):
     )
 
     type: Literal["redis"]
-    url: str = "redis://127.0.0.1:6379/0"
+    url: str = "redis://127.0.0.1:6379/0"  # one server; or `sentinel:` instead (app/checks/redis/sentinel_config.py)
+    sentinel: SentinelTarget | None = None
     username: str | None = None
     password: SecretStr | None = None
     max_connections: int = Field(default=4, ge=1, le=1000)  # Vigil's own pool, per component
@@ -172,6 +179,19 @@ class RedisComponent(ComponentConfig):
         return url
 
     @model_validator(mode="after")
+    def _one_target(self) -> Self:
+        named = [name for name in TARGETS if name in self.model_fields_set and getattr(self, name, None) is not None]
+        if len(named) > 1:
+            raise ValueError(
+                f"name exactly one of {', '.join(TARGETS[:-1])} or {TARGETS[-1]} (the servers to check), "
+                f"not {' and '.join(named)} together"
+            )
+        for name, check in self.checks.items():
+            if isinstance(check, RedisSentinel) and self.sentinel is None:
+                raise ValueError(f"checks.{name}: a sentinel check needs `sentinel:` on the component")
+        return self
+
+    @model_validator(mode="after")
     def _timeouts_nest(self) -> Self:
         # Only timeouts set explicitly can contradict each other: unset ones are fitted (see `fitted`).
         explicit = {"pool_timeout", "socket_timeout"} <= self.model_fields_set
@@ -183,6 +203,8 @@ class RedisComponent(ComponentConfig):
         values = super().secret_values()
         if password := urlsplit(self.url).password:
             values.append(password)
+        if self.sentinel is not None:
+            values.extend(self.sentinel.secret_values())
         return values
 
     @property
