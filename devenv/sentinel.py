@@ -74,14 +74,18 @@ class SentinelProcess(_Process):
 class SentinelTopology:
     """A primary, a replica of it, and three Sentinels watching it as MASTER, in one temporary directory."""
 
-    def __init__(self, data_password: str | None = None, sentinel_password: str | None = None) -> None:
+    def __init__(
+        self,
+        data_password: str | None = None,
+        sentinel_password: str | None = None,
+        node_extra: list[str] | None = None,
+    ) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="vigil-sentinel-"))
         self.data_password = data_password
         self.sentinel_password = sentinel_password
-        auth = ["--masterauth", data_password] if data_password else []
+        extra = [*(["--masterauth", data_password] if data_password else []), *(node_extra or [])]
         self.nodes = [
-            RedisServer(directory=self._sub("node0"), password=data_password, extra=auth),
-            RedisServer(directory=self._sub("node1"), password=data_password, extra=auth),
+            RedisServer(directory=self._sub(f"node{i}"), password=data_password, extra=list(extra)) for i in range(2)
         ]
         self.nodes[1].extra += ["--replicaof", "127.0.0.1", str(self.nodes[0].port)]
         self.sentinels = [
