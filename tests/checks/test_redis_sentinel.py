@@ -16,7 +16,7 @@ import pytest
 from app.model import CheckId, CheckResult, Status
 from devenv.sentinel import FAILOVER_TIMEOUT_MS, MASTER, SentinelTopology
 from tests.checks.test_redis import SAVE_POLICY
-from tests.conftest import HangingServer, check_runner, make_settings, observed, serve, wait_until, within
+from tests.conftest import HangingServer, check_runner, make_settings, observed, serve, within
 from tests.test_cli import vigil, write
 
 DATA_PASSWORD = "data-node-secret-4d1f"
