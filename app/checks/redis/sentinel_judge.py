@@ -106,7 +106,8 @@ def findings(
             (
                 Status.FAIL,
                 f"only {len(answered)} of {total} Sentinels of {master} answered, fewer than its quorum of {quorum}: "
-                f"no failover can be authorised; {'; '.join(e for e in unreachable if e)}",
+                "no failover can be authorised; "
+                + ("; ".join(e for e in unreachable if e) or "list every Sentinel in sentinel.addresses"),
             )
         )
     else:
