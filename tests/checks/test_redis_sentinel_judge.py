@@ -187,3 +187,20 @@ def test_sentinel_password_from_a_file_is_masked(tmp_path: Path) -> None:
     assert target is not None and target.password is not None
     assert target.password.get_secret_value() == "s3ntinel-pass-from-file"
     assert {"s3ntinel-pass-from-file", "data-pass"} <= set(settings.secret_values())
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sentinel.yaml"
+
+
+def test_the_sentinel_example_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for component in ("SESSIONS", "REPLICAS"):
+        for variable, value in (("PASSWORD_FILE", "data-value"), ("SENTINEL__PASSWORD_FILE", "sentinel-value")):
+            path = tmp_path / f"{component}-{variable}".lower()
+            path.write_text(value)
+            monkeypatch.setenv(f"VIGIL_COMPONENTS__{component}__{variable}", str(path))
+    settings = load_settings(EXAMPLE)
+    primary, replica = settings.components["sessions"], settings.components["replicas"]
+    assert primary.sentinel is not None and replica.sentinel is not None
+    assert primary.sentinel.endpoints[0] == ("sentinel-0.redis", 26379)
+    assert (primary.sentinel.role, replica.sentinel.role) == ("primary", "replica")
+    assert {"data-value", "sentinel-value"} <= set(settings.secret_values())
