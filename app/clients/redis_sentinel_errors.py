@@ -13,7 +13,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app import units
 from app.clients.errors import REFUSED, speaks_not, unreachable
-from app.clients.redis_errors import RedisError
+from app.clients.redis_errors import _NO_CREDENTIALS, RedisError
 from app.clients.tcp import TcpError
 from app.text import MESSAGE_LIMIT, printable
 
@@ -50,7 +50,7 @@ def sentinel_error(exc: BaseException, label: str, address: str, socket_timeout:
     if isinstance(cause, ConnectionRefusedError):
         return unreachable(SERVICE, address, REFUSED)
     if isinstance(exc, AuthenticationError):
-        if "NOAUTH" in str(exc) or "Authentication required" in str(exc):
+        if any(marker in str(exc) for marker in _NO_CREDENTIALS):
             return f"Sentinel at {address} requires authentication and sentinel.password is not set"
         return f"Sentinel at {address} refused Vigil's credentials: {printable(str(exc), MESSAGE_LIMIT)}"
     if isinstance(exc, ResponseError):

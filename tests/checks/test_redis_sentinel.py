@@ -121,6 +121,31 @@ async def test_two_sentinels_stopped_fail_the_quorum_naming_them(topology: Senti
         assert (await run(scheduler, "sentinel")).status is Status.PASS
 
 
+async def test_wrong_or_missing_credentials_are_named_never_shown(topology: SentinelTopology) -> None:
+    wrong = component(topology.addresses, {"connectivity": {}, "sentinel": {}}, password="not-the-sentinel-pass")
+    missing = component(topology.addresses, {"connectivity": {}})
+    del missing["sentinel"]["password"]
+    bad_data = {**component(topology.addresses, {"connectivity": {}}), "password": "not-the-data-pass"}
+    settings = make_settings(components={"sessions": wrong, "nopass": missing, "baddata": bad_data})
+    async with check_runner(settings) as scheduler:
+        refused = await run(scheduler, "connectivity")
+        assert refused.status is Status.FAIL
+        assert refused.output.startswith(f"no Sentinel of {MASTER} named a primary it sees up: ")
+        for address in topology.addresses:
+            assert f"Sentinel at {address} refused Vigil's credentials: " in refused.output
+        assert "not-the-sentinel-pass" not in refused.output
+        asked = await run(scheduler, "sentinel")
+        assert asked.status is Status.FAIL and asked.output.startswith(f"no Sentinel of {MASTER} answered: ")
+        unasked = await scheduler.runners[CheckId("nopass", "connectivity")].run(scheduled=False)
+        assert f"Sentinel at {topology.addresses[0]} requires authentication and sentinel.password is not set" in (
+            unasked.output
+        )
+        data = await scheduler.runners[CheckId("baddata", "connectivity")].run(scheduled=False)
+        assert data.status is Status.FAIL
+        assert data.output.startswith("redis refused Vigil's credentials: "), data.output
+        assert "not-the-data-pass" not in data.output
+
+
 async def test_no_sentinel_answering_fails_within_the_connect_timeout(
     refused_port: int, hanging_server: HangingServer
 ) -> None:
@@ -145,7 +170,9 @@ async def test_no_sentinel_answering_fails_within_the_connect_timeout(
         assert f"127.0.0.1:{hanging_server.port}" in asked.output
 
 
-async def test_a_failover_is_followed_and_reported_by_a_running_vigil(topology: SentinelTopology) -> None:
+async def test_a_failover_is_followed_and_reported_by_a_running_vigil(
+    topology: SentinelTopology, caplog: pytest.LogCaptureFixture
+) -> None:
     """Last in the module: the old primary stays down."""
     interval = 2.0
     schedule = {"interval": f"{interval}s", "timeout": "1500ms", "failure_threshold": 1, "success_threshold": 1}
@@ -189,3 +216,5 @@ async def test_a_failover_is_followed_and_reported_by_a_running_vigil(topology: 
         assert status == 200
         assert moved in body
         assert_no_secret(body)
+    assert "no Sentinel of mymaster named a primary it sees up" in caplog.text or "lost Redis at" in caplog.text
+    assert_no_secret(caplog.text)
