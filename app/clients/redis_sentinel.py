@@ -22,6 +22,7 @@ from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool, SentinelMan
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError as LibraryError
 
+from app import units
 from app.clients import tcp
 from app.clients.redis import NO_RETRY, RedisClient, RedisSettings, _resolving, connection_options
 from app.clients.redis_sentinel_errors import SERVICE, Demoted, NoPrimary, sentinel_error
@@ -98,20 +99,24 @@ class Sentinels(Sentinel):
             return Answer(address, error=error)
 
     async def ask_all(
-        self, label: str, call: Callable[[aioredis.Redis], Awaitable[Any]], deadline: float
+        self, label: str, call: Callable[[aioredis.Redis], Awaitable[Any]], deadline: float, late: str
     ) -> list[Answer]:
-        """Every Sentinel at once; one that has not answered by `deadline` (loop time) is an answer saying so."""
+        """Every Sentinel at once; one that has not answered by `deadline` (loop time) is an answer saying so
+        (`late`: what the deadline was, for that sentence)."""
         tasks = [asyncio.ensure_future(self.ask(i, label, call)) for i in range(len(self.sentinels))]
-        await asyncio.wait(tasks, timeout=max(0.0, deadline - asyncio.get_running_loop().time()))
-        return [self._settled(task, index, label, deadline) for index, task in enumerate(tasks)]
+        try:
+            await asyncio.wait(tasks, timeout=max(0.0, deadline - asyncio.get_running_loop().time()))
+        finally:
+            for task in tasks:  # redis-py drops a connection whose command was cancelled: none is reused mid-reply
+                task.cancel()
+        return [
+            task.result() if task.done() and not task.cancelled() else self._late(index, label, late)
+            for index, task in enumerate(tasks)
+        ]
 
-    def _settled(self, task: asyncio.Future[Answer], index: int, label: str, deadline: float) -> Answer:
-        if task.done():
-            return task.result()
-        task.cancel()  # redis-py drops a connection whose command was cancelled: none is reused mid-reply
-        return Answer(
-            self.addresses[index], error=f"Sentinel at {self.addresses[index]} did not answer {label} in time"
-        )
+    def _late(self, index: int, label: str, late: str) -> Answer:
+        address = self.addresses[index]
+        return Answer(address, error=f"Sentinel at {address} did not answer {label} {late}")
 
     async def first(
         self,
@@ -142,9 +147,9 @@ class Sentinels(Sentinel):
         finally:
             for task in pending:
                 task.cancel()
+        late = f"within the {units.latency(self.settings.connect_timeout)} connect timeout"
         for task in pending:
-            index = tasks[task]
-            causes[index] = f"Sentinel at {self.addresses[index]} did not answer {label} in time"
+            causes[tasks[task]] = str(self._late(tasks[task], label, late).error)
         return None, [causes[i] for i in sorted(causes)]
 
     async def primary(self, deadline: float) -> tuple[str, int]:
@@ -272,9 +277,9 @@ class SentinelClient(RedisClient):
         return super()._map(exc, label)
 
     async def ask_sentinels(
-        self, label: str, call: Callable[[aioredis.Redis], Awaitable[Any]], deadline: float
+        self, label: str, call: Callable[[aioredis.Redis], Awaitable[Any]], deadline: float, late: str
     ) -> list[Answer]:
-        return await self.sentinels.ask_all(label, call, deadline)
+        return await self.sentinels.ask_all(label, call, deadline, late)
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -162,7 +162,7 @@ async def test_no_sentinel_answering_fails_within_the_connect_timeout(
         assert lost.output == (
             f"no Sentinel of {MASTER} named a primary it sees up: "
             f"cannot reach Sentinel at 127.0.0.1:{refused_port}: connection refused; "
-            f"Sentinel at 127.0.0.1:{hanging_server.port} did not answer SENTINEL MASTER in time"
+            f"Sentinel at 127.0.0.1:{hanging_server.port} did not answer SENTINEL MASTER within the 500 ms connect timeout"
         )
         asked = await run(scheduler, "sentinel")
         assert asked.status is Status.FAIL

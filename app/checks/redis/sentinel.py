@@ -6,11 +6,13 @@ before the check's deadline is named, never waited for past it.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
 import redis.asyncio as aioredis
 
+from app import units
 from app.checks.base import CheckContext
 from app.checks.redis import sentinel_judge as judge
 from app.checks.redis.config import RedisComponent
@@ -33,7 +35,8 @@ async def run(ctx: CheckContext[RedisComponent, RedisSentinel, SentinelClient, F
             return list(await pipe.execute(raise_on_error=False))
 
     deadline = ctx.deadline - (1 - DEADLINE_SHARE) * ctx.remaining()
-    answers = await client.ask_sentinels("SENTINEL MASTER", ask, deadline)
+    late = f"within {units.latency(deadline - asyncio.get_running_loop().time())}"
+    answers = await client.ask_sentinels("SENTINEL MASTER", ask, deadline, late)
     views = [
         judge.SentinelView(answer.address, error=answer.error)
         if answer.error is not None
