@@ -470,6 +470,34 @@ async def test_filters_live_in_the_url(http_target: Any, browser: Browser) -> No
         assert await browser.value(text("#shown")) == "Showing 2 of 4 checks"
 
 
+async def test_a_link_to_one_check_scrolls_to_its_row(http_target: Any, browser: Browser) -> None:
+    """Alerts link to `/status#chk-<id>`; the rows are drawn after the page loads, so the page itself scrolls to the
+    linked row once it exists (far below the fold here) and marks it."""
+    settings = make_settings(
+        defaults=FAST,
+        server={"show_details": "always"},
+        components={"api": http(http_target.url, **{f"c{k:02d}": reach("/ok") for k in range(60)})},
+    )
+    row = "document.getElementById('chk-api:c55')"
+    async with serve(settings) as served:
+        await served.wait(lambda: all_ran(served), what="first runs")
+        await browser.open(served.url + "/status#chk-api:c55")
+        await browser.until(f"{row} && {row}.classList.contains('target')", what="the linked row marked")
+        await browser.until(
+            f"window.scrollY > 0 && {row}.getBoundingClientRect().top >= 0"
+            f" && {row}.getBoundingClientRect().bottom <= window.innerHeight",
+            what="the linked row in view",
+        )
+        assert await browser.value("document.querySelectorAll('tbody.check.target').length") == 1
+        # Following another check's link moves the mark.
+        await browser.value("location.hash = '#chk-api:c10'")
+        await browser.until(
+            "document.getElementById('chk-api:c10').classList.contains('target')"
+            " && document.querySelectorAll('tbody.check.target').length === 1",
+            what="the mark moved",
+        )
+
+
 async def test_page_shows_vigil_unreachable_and_recovers(
     http_target: Any, browser: Browser, monkeypatch: pytest.MonkeyPatch
 ) -> None:
