@@ -122,7 +122,8 @@ class SentinelTopology:
                     or state.get("num-slaves") != "1"
                 ):
                     return False
-            return self.replicas_up() == 1 and "master_link_status:up" in self.nodes[1].cli("INFO", "replication")
+            replica = next(node for node in self.nodes if node.port != self.primary_port())
+            return self.replicas_up() == 1 and "master_link_status:up" in replica.cli("INFO", "replication")
 
         wait_for(settled, timeout, "the Sentinels to see the primary, its replica and each other", interval=0.2)
 
@@ -152,6 +153,11 @@ class SentinelTopology:
 
         wait_for(moved, timeout, "the Sentinels to fail over", interval=0.1)
         return self.primary_port()
+
+    def wait_role(self, port: int, role: str, timeout: float) -> None:
+        """Until the node on `port` says `role:ROLE` (master, slave) in INFO replication."""
+        node = self.node(port)
+        wait_for(lambda: f"role:{role}" in node.cli("INFO", "replication"), timeout, f"{node.port} to be a {role}")
 
     def cleanup(self) -> None:
         for process in [*self.sentinels, *self.nodes]:

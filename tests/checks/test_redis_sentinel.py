@@ -170,6 +170,29 @@ async def test_no_sentinel_answering_fails_within_the_connect_timeout(
         assert f"127.0.0.1:{hanging_server.port}" in asked.output
 
 
+async def test_the_run_after_a_manual_failover_talks_to_the_new_primary(topology: SentinelTopology) -> None:
+    settings = make_settings(components={"sessions": component(topology.addresses, every_check())})
+    async with check_runner(settings) as scheduler:
+        old = topology.primary_port()
+        for name in (*DATA_CHECKS, "sentinel"):
+            assert (await run(scheduler, name)).status is Status.PASS
+        topology.node(old).cli("WAIT", "1", "5000")
+        assert topology.sentinels[0].cli("SENTINEL", "FAILOVER", MASTER) == "OK"
+        new = await asyncio.to_thread(topology.wait_failover, old, within(FAILOVER_TIMEOUT_MS / 1000))
+        # Sentinel demotes the old primary and kills its clients in one transaction: once it is a replica, Vigil's
+        # pooled connections to it are gone, and the next connection asks the Sentinels.
+        await asyncio.to_thread(topology.wait_role, old, "slave", within(FAILOVER_TIMEOUT_MS / 1000))
+        for name in DATA_CHECKS:  # no run in between fails: the very next one talks to the new primary
+            result = await run(scheduler, name)
+            # replication may warn while the old primary, now its replica, syncs from it
+            assert result.status is Status.PASS or (name, result.status) == ("replication", Status.WARN), result.output
+            assert result.output.endswith(f" (primary of {MASTER}: 127.0.0.1:{new})"), result.output
+        report = await run(scheduler, "sentinel")
+        assert report.status is Status.WARN
+        assert f"ago: the primary of {MASTER} moved from 127.0.0.1:{old} to 127.0.0.1:{new}" in report.output
+    await asyncio.to_thread(topology.wait_settled, within(FAILOVER_TIMEOUT_MS / 1000))
+
+
 async def test_a_failover_is_followed_and_reported_by_a_running_vigil(
     topology: SentinelTopology, caplog: pytest.LogCaptureFixture
 ) -> None:
