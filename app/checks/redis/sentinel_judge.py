@@ -96,9 +96,10 @@ def findings(
 ) -> list[Finding]:
     answered = [view for view in views if view.error is None]
     unreachable = [view.error for view in views if view.error is not None]
+    causes = "; ".join(unreachable)
     found: list[Finding] = []
     if not answered:
-        return [(Status.FAIL, f"no Sentinel of {master} answered: {'; '.join(e for e in unreachable if e)}")]
+        return [(Status.FAIL, f"no Sentinel of {master} answered: {causes}")]
     quorum = max((view.quorum for view in answered if view.quorum is not None), default=None)
     total = len(views)
     if quorum is not None and len(answered) < quorum:
@@ -106,8 +107,7 @@ def findings(
             (
                 Status.FAIL,
                 f"only {len(answered)} of {total} Sentinels of {master} answered, fewer than its quorum of {quorum}: "
-                "no failover can be authorised; "
-                + ("; ".join(e for e in unreachable if e) or "list every Sentinel in sentinel.addresses"),
+                "no failover can be authorised; " + (causes or "list every Sentinel in sentinel.addresses"),
             )
         )
     else:
@@ -115,8 +115,7 @@ def findings(
             found.append(
                 (
                     Status.WARN,
-                    f"{len(unreachable)} of {total} Sentinels of {master} unreachable: "
-                    f"{'; '.join(e for e in unreachable if e)}",
+                    f"{len(unreachable)} of {total} Sentinels of {master} unreachable: {causes}",
                 )
             )
         for view in answered:
