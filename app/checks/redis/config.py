@@ -1,6 +1,5 @@
-"""The `redis` component's configuration: the component model and the options of its five check kinds.
-
-Validated once, at load; nothing here talks to Redis.
+"""The `redis` component's configuration: the component model and the options of its check kinds (the `sentinel:`
+block and the `sentinel` kind are in sentinel_config.py). Validated once, at load; nothing here talks to Redis.
 """
 
 from __future__ import annotations
