@@ -188,6 +188,16 @@ class Sentinels(Sentinel):
             raise NoPrimary(self.master, "replica", causes)
         return found
 
+    async def discover_master(self, service_name: str) -> tuple[str, int]:
+        """redis-py's entry point, bounded like the rest: within the connect timeout, all Sentinels at once."""
+        return await self.primary(asyncio.get_running_loop().time() + self.settings.connect_timeout)
+
+    async def discover_slaves(self, service_name: str) -> list[tuple[str, int]]:
+        try:
+            return await self.replicas(asyncio.get_running_loop().time() + self.settings.connect_timeout)
+        except NoPrimary:
+            return []
+
     async def aclose(self) -> None:
         await asyncio.gather(*(sentinel.aclose() for sentinel in self.sentinels), return_exceptions=True)
         await asyncio.gather(*(pool.disconnect() for pool in self.pools), return_exceptions=True)
