@@ -572,9 +572,10 @@ async def test_a_thousand_checks_render_without_stalling(http_target: Any, brows
             f"JSON {len(body) / 1e3:.0f} kB, built in {build * 1000:.0f} ms (history memo warm), "
             f"then shared in {shared * 1000:.0f} ms"
         )
-        # Each render fits in the page's own poll period, so the page keeps up with its data on a busy machine;
-        # the figures themselves are printed above (about 10x lower on an idle machine).
-        budget = POLL * 1000
+        # Each render fits in the page's own poll period (times the suite's slack for a starved machine), so the page
+        # keeps up with its data; a render that grew with the square of the rows would not. The figures themselves
+        # are printed above (about 10x lower than the period on an idle machine).
+        budget = within(POLL) * 1000
         assert renders[0] < budget and filtered[-1] < budget and frame == [frame[0], 1000] and frame[0] < budget, (
             renders,
             frame,

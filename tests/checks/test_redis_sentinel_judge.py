@@ -160,8 +160,7 @@ SENTINEL = {"master": MASTER, "addresses": ["10.0.0.1:26379"]}
     [
         (
             {"url": "redis://10.0.0.1:6379/0", "sentinel": SENTINEL},
-            "components.sessions: name exactly one of url or sentinel (the servers to check), "
-            "not url and sentinel together",
+            "components.sessions: set exactly one of url or sentinel, not both",
         ),
         ({"sentinel": {**SENTINEL, "addresses": ["10.0.0.1:99999"]}}, "the port must be a number from 1 to 65535"),
         ({"sentinel": {**SENTINEL, "addresses": ["10.0.0.1:1:2"]}}, "'10.0.0.1:1:2' is not a host:port address"),
