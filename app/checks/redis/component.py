@@ -6,6 +6,7 @@ The client itself (a bounded blocking pool, explicit timeouts, no retries) is ap
 from __future__ import annotations
 
 from app.checks.redis.config import RedisComponent
+from app.checks.redis.sentinel_runs import sentinel_client
 from app.clients.redis import RedisClient, RedisSettings
 from app.clients.redis_cluster import ClusterSettings, RedisClusterClient
 
@@ -14,11 +15,14 @@ def open_client(component: RedisComponent) -> RedisClient | RedisClusterClient:
     """Built in the running loop; connections are made on first use."""
     if (cluster := component.cluster) is not None:
         return RedisClusterClient(ClusterSettings(cluster.seeds, cluster.max_nodes, cluster.tls, settings(component)))
+    if component.sentinel is not None:
+        return sentinel_client(settings(component), component.sentinel)
     return RedisClient(settings(component))
 
 
 def settings(component: RedisComponent) -> RedisSettings:
-    """One server's connection settings (on a cluster: each node's, its url replaced by the node's)."""
+    """One server's connection settings (on a cluster: each node's, its url replaced by the node's; behind Sentinel:
+    the data nodes', wherever the Sentinels place them)."""
     return RedisSettings(
         url=component.url,
         password=component.password.get_secret_value() if component.password else None,

@@ -1,5 +1,5 @@
-"""The `redis` component's configuration: the component model and the options of its check kinds.
-
+"""The `redis` component's configuration: the component model and the options of its check kinds (the `sentinel:`
+block and the `sentinel` kind are in sentinel_config.py, `cluster:` and the `cluster` kind in cluster_config.py).
 Validated once, at load; nothing here talks to Redis.
 """
 
@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from app.checks.redis.cluster_config import ClusterSeeds, RedisClusterState
+from app.checks.redis.sentinel_config import RedisSentinel, SentinelTarget
 from app.config.fields import Area, CaFile, CheckConfig, ComponentConfig, Duration, Severity
 
 EVICTION_POLICIES = (
@@ -135,9 +136,19 @@ class RedisReplication(CheckConfig):
 
 
 RedisCheck = Annotated[
-    RedisConnectivity | RedisPool | RedisSessionTtl | RedisMemory | RedisReplication | RedisClusterState,
+    RedisConnectivity
+    | RedisPool
+    | RedisSessionTtl
+    | RedisMemory
+    | RedisReplication
+    | RedisSentinel
+    | RedisClusterState,
     Field(discriminator="kind"),
 ]
+
+
+# Where a redis component's servers are: exactly one of these names them.
+TARGETS = ("url", "sentinel", "cluster")
 
 
 def default_checks() -> dict[str, RedisCheck]:
@@ -154,7 +165,8 @@ class RedisComponent(ComponentConfig):
     )
 
     type: Literal["redis"]
-    url: str = "redis://127.0.0.1:6379/0"  # one server; or `cluster:` (exactly one of them)
+    url: str = "redis://127.0.0.1:6379/0"  # one server; or `sentinel:` or `cluster:` (exactly one of them)
+    sentinel: SentinelTarget | None = None
     cluster: ClusterSeeds | None = None
     username: str | None = None
     password: SecretStr | None = None
@@ -184,16 +196,25 @@ class RedisComponent(ComponentConfig):
 
     @model_validator(mode="after")
     def _one_target(self) -> Self:
+        named = [name for name in TARGETS if name in self.model_fields_set and getattr(self, name, None) is not None]
+        if len(named) > 1:
+            said = "both" if len(named) == 2 else f"all {len(named)}"
+            raise ValueError(f"set exactly one of {', '.join(named[:-1])} or {named[-1]}, not {said}")
         if self.cluster is not None:
             cluster_problems(self)
         elif any(isinstance(check, RedisClusterState) for check in self.checks.values()):
             raise ValueError("the cluster check needs a cluster component: set cluster.seeds instead of url")
+        for name, check in self.checks.items():
+            if isinstance(check, RedisSentinel) and self.sentinel is None:
+                raise ValueError(f"checks.{name}: a sentinel check needs `sentinel:` on the component")
         return self
 
     def secret_values(self) -> list[str]:
         values = super().secret_values()
         if password := urlsplit(self.url).password:
             values.append(password)
+        if self.sentinel is not None:
+            values.extend(self.sentinel.secret_values())
         return values
 
     @property
