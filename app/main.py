@@ -81,6 +81,7 @@ def create_app(
         finally:
             if reloader is not None:
                 loop.remove_signal_handler(signal.SIGHUP)
+                reloader.close()
             if watcher is not None:
                 watcher.cancel()
             # Half the shutdown budget: the CLI spends the rest draining readiness and in-flight requests.

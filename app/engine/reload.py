@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +59,9 @@ class Reloader:
     apply: Callable[[Settings, Scrubber], None] = lambda settings, scrubber: None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _signalled: set[asyncio.Task[Report]] = field(default_factory=set)
+    _thread: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="vigil-reload")
+    )
 
     @property
     def busy(self) -> bool:
@@ -70,6 +74,11 @@ class Reloader:
         async with self._lock:
             return await self._reload(cause)
 
+    def close(self) -> None:
+        for task in self._signalled:
+            task.cancel()
+        self._thread.shutdown(wait=False, cancel_futures=True)
+
     def signalled(self, cause: str = "SIGHUP") -> None:
         """From a signal handler: reload after any reload in progress."""
         task = asyncio.get_running_loop().create_task(self.reload(cause), name="reload")
@@ -78,12 +87,15 @@ class Reloader:
 
     async def _reload(self, cause: str) -> Report:
         try:
-            # Off the loop: reading and validating a large configuration takes a while, and probes must not wait.
-            loaded = await asyncio.to_thread(self.load)
+            # Off the loop, on a thread of its own (name lookups that hang may hold the default executor's): reading
+            # and validating a large configuration takes a while, and probes must not wait.
+            loaded = await asyncio.get_running_loop().run_in_executor(self._thread, self.load)
         except ConfigError as exc:
             return self._refuse(cause, exc.entries)
         if not any(component.checks for component in loaded.components.values()):
             return self._refuse(cause, [ConfigProblem("components", "no checks are configured")])
+        if self.store.shutting_down:
+            return self._refuse(cause, [ConfigProblem("", "Vigil is shutting down")])
         running = self.settings
         settings = effective(running, loaded)
         specs = resolve(settings)

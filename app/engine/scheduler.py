@@ -343,4 +343,5 @@ class Scheduler:
             await asyncio.wait(pending, timeout=grace / 2)
         self._loops.clear()
         self._tasks.clear()
+        self.started = False
         await close_clients(self.clients, self._closers, grace / 2, self.scrubber)

@@ -55,4 +55,7 @@ async def watch(path: Path, config: Callable[[], ReloadConfig], reload: Callable
             continue
         content = new
         log.info("configuration file %s changed; reloading", path)
-        await reload()
+        try:
+            await reload()
+        except Exception:  # a bug in Vigil: logged with its traceback, and the watch goes on
+            log.exception("reloading after a change of %s failed", path)
