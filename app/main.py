@@ -27,7 +27,7 @@ from app.config.specs import CheckSpec, resolve
 from app.engine.reload import Reloader
 from app.engine.scheduler import Scheduler
 from app.engine.store import Store
-from app.engine.watch import watch
+from app.engine.watch import Watcher
 from app.logs import remask
 from app.masking import Scrubber
 from app.views.metrics import build_exposition
@@ -62,7 +62,10 @@ def create_app(
         exposition.forget()
         remask(mask)
 
-    reloader = None if load is None else Reloader(settings, load, store, scheduler, adopt)
+    watched = None if load is None or config_file is None else Watcher(config_file)
+    reloader = None
+    if load is not None:
+        reloader = Reloader(settings, load, store, scheduler, adopt, watched.mark if watched else lambda: None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -71,9 +74,9 @@ def create_app(
         watcher = None
         if reloader is not None:
             loop.add_signal_handler(signal.SIGHUP, reloader.signalled)
-            if config_file is not None:
+            if watched is not None:
                 watcher = loop.create_task(
-                    watch(config_file, lambda: reloader.settings.reload, lambda: reloader.reload("file changed")),
+                    watched.run(lambda: reloader.settings.reload, lambda: reloader.reload("file changed")),
                     name="config watcher",
                 )
         try:

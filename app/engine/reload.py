@@ -57,6 +57,7 @@ class Reloader:
     store: Store
     scheduler: Scheduler
     apply: Callable[[Settings, Scrubber], None] = lambda settings, scrubber: None
+    before_load: Callable[[], None] = lambda: None  # the watcher marks the file it is about to read
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _signalled: set[asyncio.Task[Report]] = field(default_factory=set)
     _thread: ThreadPoolExecutor = field(
@@ -86,6 +87,7 @@ class Reloader:
         task.add_done_callback(self._signalled.discard)
 
     async def _reload(self, cause: str) -> Report:
+        self.before_load()
         try:
             # Off the loop, on a thread of its own (name lookups that hang may hold the default executor's): reading
             # and validating a large configuration takes a while, and probes must not wait.

@@ -37,25 +37,38 @@ def digest(path: Path) -> str | None:
         return None
 
 
-async def watch(path: Path, config: Callable[[], ReloadConfig], reload: Callable[[], Awaitable[object]]) -> None:
-    """Until cancelled: while `config().watch`, poll `path` every `config().interval` and `reload()` once per change
-    of content (a touch, or a swap to the same bytes, reloads nothing; a refused content is not retried)."""
-    seen, content = identity(path), digest(path)
-    while True:
-        settings = config()
-        await asyncio.sleep(settings.interval)
-        if not config().watch:
-            seen, content = identity(path), digest(path)  # switched on later: changes from then on
-            continue
-        now = identity(path)
-        if now is None or now == seen:
-            continue  # gone for a moment (a swap in progress) or unchanged
-        seen, new = now, digest(path)
-        if new is None or new == content:
-            continue
-        content = new
-        log.info("configuration file %s changed; reloading", path)
-        try:
-            await reload()
-        except Exception:  # a bug in Vigil: logged with its traceback, and the watch goes on
-            log.exception("reloading after a change of %s failed", path)
+class Watcher:
+    """The configuration file as last read. `mark` runs just before every reload reads it (whatever caused the
+    reload), so a change made after that is always seen by the next poll, and none is reloaded twice."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.seen: Identity | None = None
+        self.content: str | None = None
+        self.mark()
+
+    def mark(self) -> None:
+        self.seen, self.content = identity(self.path), digest(self.path)
+
+    def changed(self) -> bool:
+        """Whether the content changed since the last mark (a touch, or a swap to the same bytes, is no change)."""
+        now = identity(self.path)
+        if now is None or now == self.seen:
+            return False  # unchanged, or gone for a moment (a swap in progress)
+        self.seen, content = now, digest(self.path)
+        if content is None or content == self.content:
+            return False
+        self.content = content  # a refused content is not retried: the next change is
+        return True
+
+    async def run(self, config: Callable[[], ReloadConfig], reload: Callable[[], Awaitable[object]]) -> None:
+        """Until cancelled: while `config().watch`, poll every `config().interval` and `reload()` on a change."""
+        while True:
+            await asyncio.sleep(config().interval)
+            if not config().watch or not self.changed():
+                continue
+            log.info("configuration file %s changed; reloading", self.path)
+            try:
+                await reload()
+            except Exception:  # a bug in Vigil: logged with its traceback, and the watch goes on
+                log.exception("reloading after a change of %s failed", self.path)
