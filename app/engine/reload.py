@@ -128,6 +128,9 @@ class Reloader:
         return Report(plan=changes, needs_restart=restart)
 
     def _refuse(self, cause: str, problems: list[ConfigProblem]) -> Report:
+        # Problems name fields, not values; masked all the same (a URL's password, a secret in use) for the answer.
+        scrub = Scrubber(self.settings.secret_values())
+        problems = [ConfigProblem(p.path, scrub.text(p.message)) for p in problems]
         self.store.reload_ok = False
         self.store.version += 1
         log.error(

@@ -297,10 +297,8 @@ class Scheduler:
         return list(await asyncio.gather(*(one(check_id) for check_id in ids)))
 
     def reschedule(self, specs: list[CheckSpec], plan: Plan, scrubber: Scrubber, jitter: float) -> None:
-        """Apply a reload's plan (the store adopted it first). Unchanged checks keep their runner, schedule and
-        client. Removed and changed ones are retired: a run in flight finishes under its own deadline and its result
-        is dropped. Changed and added ones get a new runner and schedule (first run spread as at startup). A client
-        whose settings changed or whose component is gone is closed once its runs in flight are over."""
+        """Apply a reload's plan (after the store adopted it); app.engine.reload says what each check keeps. A retired
+        run in flight ends under its own deadline, unrecorded; a client no check keeps closes after such runs."""
         self.specs, self.scrubber, self.jitter = specs, scrubber, jitter
         for spec in plan.unchanged:
             runner = self.runners[spec.id]
@@ -323,6 +321,7 @@ class Scheduler:
     def _retire(self, check_id: CheckId) -> Runner:
         runner = self.runners.pop(check_id)
         runner.retired = True
+        self._last_run_at.pop(check_id, None)
         if (loop := self._loops.pop(check_id, None)) is not None:
             loop.cancel()  # its run in flight is shielded (single-flight): it goes on to its deadline
         if (flight := runner.flight) is not None:
