@@ -141,6 +141,8 @@ def serve(
     setup_logging(log_format or settings.log_format, settings.log_level, Scrubber(settings.secret_values()))
     if (warning := details_warning(settings)) is not None:
         logging.getLogger("vigil").warning(warning)
+    # A SIGHUP asks for a reload; until the app's handler is in place it must not end the process (its default).
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     source = path if path is not None else os.environ.get("VIGIL_CONFIG")
     # A reload reads the same sources again: the file given at startup and the environment.
     app = create_app(settings, lambda: load_settings(path), Path(source) if source else None)
