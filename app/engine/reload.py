@@ -94,6 +94,9 @@ class Reloader:
             loaded = await asyncio.get_running_loop().run_in_executor(self._thread, self.load)
         except ConfigError as exc:
             return self._refuse(cause, exc.entries)
+        except Exception as exc:  # a bug in the loader: logged with its traceback, refused like a bad config
+            log.exception("reading the configuration failed")
+            return self._refuse(cause, [ConfigProblem("config", f"could not be read ({type(exc).__name__})")])
         if not any(component.checks for component in loaded.components.values()):
             return self._refuse(cause, [ConfigProblem("components", "no checks are configured")])
         if self.store.shutting_down:
