@@ -392,6 +392,8 @@ def test_a_watched_config_reloads_on_a_symlink_swap(vigil: Vigil, base: dict[str
     # The same bytes again in a new directory: the file moved but did not change, nothing is reloaded.
     same = edited(watched, extra=http(http_target.url, ok=reach("/ok", severity="degraded")))
     vigil.config.publish(same)
+    time.sleep(5 * 0.2)  # five polls of the moved file
+    assert vigil.logged("configuration reloaded (file changed)") == reloads + 1
     bad = {**same, "defaults": {**FAST, "interval": "never"}}
     vigil.config.publish(bad)
     eventually(lambda: vigil.gauge("vigil_config_last_reload_successful") == 0.0, 2.0, "the bad swap refused")
