@@ -1,4 +1,4 @@
-"""The `redis` component's configuration: the component model and the options of its five check kinds.
+"""The `redis` component's configuration: the component model and the options of its check kinds.
 
 Validated once, at load; nothing here talks to Redis.
 """
@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from app.checks.redis.cluster_config import ClusterSeeds, RedisClusterState
 from app.config.fields import Area, CaFile, CheckConfig, ComponentConfig, Duration, Severity
 
 EVICTION_POLICIES = (
@@ -134,7 +135,8 @@ class RedisReplication(CheckConfig):
 
 
 RedisCheck = Annotated[
-    RedisConnectivity | RedisPool | RedisSessionTtl | RedisMemory | RedisReplication, Field(discriminator="kind")
+    RedisConnectivity | RedisPool | RedisSessionTtl | RedisMemory | RedisReplication | RedisClusterState,
+    Field(discriminator="kind"),
 ]
 
 
@@ -152,7 +154,8 @@ class RedisComponent(ComponentConfig):
     )
 
     type: Literal["redis"]
-    url: str = "redis://127.0.0.1:6379/0"
+    url: str = "redis://127.0.0.1:6379/0"  # one server; or `cluster:` (exactly one of them)
+    cluster: ClusterSeeds | None = None
     username: str | None = None
     password: SecretStr | None = None
     max_connections: int = Field(default=4, ge=1, le=1000)  # Vigil's own pool, per component
@@ -179,6 +182,14 @@ class RedisComponent(ComponentConfig):
             raise ValueError("pool_timeout must be shorter than socket_timeout")
         return self
 
+    @model_validator(mode="after")
+    def _one_target(self) -> Self:
+        if self.cluster is not None:
+            cluster_problems(self)
+        elif any(isinstance(check, RedisClusterState) for check in self.checks.values()):
+            raise ValueError("the cluster check needs a cluster component: set cluster.seeds instead of url")
+        return self
+
     def secret_values(self) -> list[str]:
         values = super().secret_values()
         if password := urlsplit(self.url).password:
@@ -189,3 +200,14 @@ class RedisComponent(ComponentConfig):
     def socket_deadline(self) -> float:
         """The longest a single network wait may take; the scheduler checks it is below every check's timeout."""
         return max(self.connect_timeout, self.socket_timeout)
+
+
+def cluster_problems(component: RedisComponent) -> None:
+    """What a `cluster:` component may not combine (a ValueError naming the fields)."""
+    if "url" in component.model_fields_set:
+        raise ValueError("set exactly one of url or cluster, not both")
+    if "{" in component.key_prefix or "}" in component.key_prefix:
+        raise ValueError("key_prefix: no { or } on a cluster (Vigil adds the hash tag that places each canary)")
+    for name, check in component.checks.items():
+        if isinstance(check, RedisMemory) and any(c in key for key in check.priority_keys for c in "*?["):
+            raise ValueError(f"checks.{name}.priority_keys: patterns are not supported on a cluster; list exact keys")
