@@ -22,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.config.settings import Settings  # noqa: E402
+from app.engine.saved import export  # noqa: E402
 from app.engine.statefile import EXPORT_CHUNK, StateFile  # noqa: E402
 from app.engine.store import Store  # noqa: E402
 from app.main import build_engine  # noqa: E402
@@ -76,12 +77,12 @@ async def measure(checks: int, rounds: int, worst: bool) -> None:
             records = []
             for start in range(0, len(ids), EXPORT_CHUNK):  # as StateFile.write copies: a chunk per loop turn
                 started = time.perf_counter()
-                records.extend(store.export(time.time(), 0.0, ids[start : start + EXPORT_CHUNK]))
+                records.extend(export(store, time.time(), 0.0, ids[start : start + EXPORT_CHUNK]))
                 chunks.append(time.perf_counter() - started)
             exports.append(sum(chunks[-len(range(0, len(ids), EXPORT_CHUNK)) :]))
             header = {"instance": "bench", "shard": [0, 1], "written_at": time.time()}
             started = time.perf_counter()
-            statefile._write(header, records)
+            statefile._write(header, [(r, statefile.fingerprints[r.check_id]) for r in records])
             writes.append(time.perf_counter() - started)
         size = path.stat().st_size
         fresh, again = build_engine(config)

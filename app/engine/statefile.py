@@ -28,10 +28,12 @@ from pydantic import ValidationError
 
 from app.config.settings import Settings
 from app.config.specs import CheckSpec
+from app.engine import saved as saved_
 from app.engine.saved import SavedCheck
 from app.engine.statecodec import FORMAT, VERSION, Decoded, decode, encode, limit_for
 from app.engine.store import Store
 from app.masking import Scrubber
+from app.model import CheckId
 from app.units import span
 
 log = logging.getLogger("vigil.state")
@@ -81,11 +83,26 @@ class StateFile:
         self.instance = instance_name(settings)
         self.shard = (settings.shard.index, settings.shard.count)
         self.fingerprints = {spec.id: fingerprint(spec, self.scrubber) for spec in specs}
+        self._specs = {spec.id: spec for spec in specs}
         self.history_slots = max((state.history.size for state in store.states.values()), default=1)
         self.counts = WriteCounts()
         self._failure: str | None = None  # the cause of the last failed write, logged once until it changes
         self._task: asyncio.Task[None] | None = None
         self._inflight: asyncio.Future[None] | None = None
+
+    def _print(self, check_id: CheckId) -> str:
+        """The fingerprint of the check's current spec: a reload may have changed or added it since the start."""
+        spec = self.store.states[check_id].spec
+        known = self._specs.get(check_id)
+        if known is not spec:
+            self._specs[check_id] = spec
+            self.fingerprints[check_id] = fingerprint(spec, self.scrubber)
+        return self.fingerprints[check_id]
+
+    def adopt(self, settings: Settings) -> None:
+        """A reloaded configuration: its secrets are masked from now on (instance and shard need a restart)."""
+        self.scrubber = Scrubber(settings.secret_values())
+        self.interval = settings.state.interval
 
     @property
     def limit(self) -> int:
@@ -117,7 +134,7 @@ class StateFile:
                 continue
             seen.add(saved.check_id)
             same = print_ == self.fingerprints[saved.check_id]
-            self.store.restore(saved, keep_state=same, now=now, mono=mono)
+            saved_.restore(self.store, saved, keep_state=same, now=now, mono=mono)
             kept, changed = kept + same, changed + (not same)
         self.store.restored()
         dropped = len({saved.check_id for saved, _ in decoded.checks} - seen)
@@ -179,10 +196,14 @@ class StateFile:
     async def write(self, deadline: float = WRITE_DEADLINE) -> bool:
         """Copy the store on the loop, encode and write in a thread; True when the file was replaced."""
         loop = asyncio.get_running_loop()
-        records = []
+        records: list[tuple[SavedCheck, str]] = []
         ids = list(self.store.states)
         for start in range(0, len(ids), EXPORT_CHUNK):  # copied on the loop, a few milliseconds at a time
-            records.extend(self.store.export(time.time(), loop.time(), ids[start : start + EXPORT_CHUNK]))
+            chunk = ids[start : start + EXPORT_CHUNK]
+            records.extend(
+                (saved, self._print(saved.check_id))
+                for saved in saved_.export(self.store, time.time(), loop.time(), chunk)
+            )
             await asyncio.sleep(0)
         header = {"instance": self.instance, "shard": list(self.shard), "written_at": time.time()}
         self._inflight = future = _start_thread(lambda: self._write(header, records))
@@ -206,8 +227,8 @@ class StateFile:
             self._failure = None
         return True
 
-    def _write(self, header: dict[str, Any], records: list[SavedCheck]) -> None:
-        data = encode(header, [(saved, self.fingerprints[saved.check_id]) for saved in records], self.scrubber)
+    def _write(self, header: dict[str, Any], records: list[tuple[SavedCheck, str]]) -> None:
+        data = encode(header, records, self.scrubber)
         if not os.path.lexists(self.path.parent):  # a first start: the directory is made (0700) once
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)

@@ -10,7 +10,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from app import units
 from app.config.fields import Schedule, Severity
@@ -19,7 +19,6 @@ from app.engine.forecast import SLOTS, Forecast, MeasureSeries, predict, with_fo
 from app.engine.history import History
 from app.engine.hysteresis import Latch, apply_latch, reported_state
 from app.engine.readiness import verdict
-from app.engine.saved import SavedCheck, SavedState
 from app.model import CheckId, CheckResult, State, Status
 
 DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, math.inf)
@@ -133,12 +132,15 @@ class CheckState:
 
 class Store:
     def __init__(self, specs: Iterable[CheckSpec], history: float = 86400.0) -> None:
+        self.history_span = history
         self.states: dict[CheckId, CheckState] = {}
         for spec in specs:
             self.states[spec.id] = CheckState(spec, History(history))
         self.by_component: dict[str, list[CheckState]] = {}
         for state in self.states.values():
             self.by_component.setdefault(state.component, []).append(state)
+        self.reload_ok = True  # whether the last configuration reload was applied (startup counts as one)
+        self.reload_success_at = time.time()  # wall clock of the last configuration applied
         self._recent: deque[Transition] = deque(maxlen=TRANSITIONS_KEPT)  # across all checks, oldest first
         self.version = 0  # bumped by every write: readers cache what they derive from the store per version
         self.heartbeat = time.monotonic()  # the scheduler's watchdog beats here; /livez reads it
@@ -222,55 +224,34 @@ class Store:
     def beat(self) -> None:
         self.heartbeat = time.monotonic()
 
-    def export(self, now: float, mono: float, check_ids: Iterable[CheckId] | None = None) -> list[SavedCheck]:
-        """The checks' (default: every check's) history and state as frozen copies, for the state file."""
-        saved = []
-        for check_id in self.states if check_ids is None else check_ids:
-            if (s := self.states.get(check_id)) is None:
-                continue
-            series = tuple(
-                (name, tuple((now - (mono - t), v) for t, v in measure.series()[-SLOTS:]))
-                for name, measure in s.series.items()
-            )
-            state = SavedState(
-                s.reported, s.last, s.consecutive_failures, s.consecutive_successes, s.last_success_at, s.latch, series
-            )
-            newest, counts = s.history.export()
-            transitions = tuple((t.at, str(t.old), str(t.new), t.reason) for t in s.transitions)
-            saved.append(SavedCheck(s.check_id, newest, counts, tuple(s.recent_durations), transitions, state))
-        return saved
-
-    def restore(self, saved: SavedCheck, *, keep_state: bool, now: float, mono: float) -> None:
-        """Put back a check's saved history (and, with `keep_state`, its state) before its first run here. Its
-        last result is shown as it was; older than `stale_after` it is stale at once (no stale result passes for
-        fresh), else its staleness counts from now. Call `restored` after the last one."""
-        state = self.states[saved.check_id]
-        newest = saved.history_newest
-        if newest is not None and newest <= now // state.history.slot + 1:  # none from a clock that was ahead
-            state.history.restore(newest, saved.history)
-        state.recent_durations.extend(saved.durations)
-        for at, old, new, reason in saved.transitions:
-            state.transitions.append(Transition(at, state.check_id, State(old), State(new), reason))
-        kept = saved.state
-        if not keep_state or kept is None or kept.last is None:
-            return
-        state.reported, state.latch = kept.reported, kept.latch
-        state.last = replace(kept.last, component_type=state.component_type)
-        state.consecutive_failures, state.consecutive_successes = kept.consecutive_failures, kept.consecutive_successes
-        state.last_success_at, state.restored = kept.last_success_at, True
-        state.stale = now - kept.last.finished_at > state.schedule.stale_after
-        state.last_mono = mono
-        if (settings := state.spec.options.forecast) is not None:
-            for name, points in kept.series:
-                series = state.series[name] = MeasureSeries(max(state.schedule.interval, settings.window / SLOTS))
-                series.points.extend((mono - (now - t), v) for t, v in points)
-
     def restored(self) -> None:
         """After `restore`: the timeline across checks and the readiness verdict follow the restored states."""
         every = sorted((t for s in self.states.values() for t in s.transitions), key=lambda t: t.at)
         self._recent.extend(every[-TRANSITIONS_KEPT:])
         self._recompute_ready()
         self.version += 1
+
+    def adopt(self, specs: Iterable[CheckSpec], changed: Iterable[CheckId]) -> None:
+        """The checks of a reloaded configuration, in its order. A check it still has keeps its state, counts and
+        history; one in `changed` runs differently now, so what it derived from its old runs (a latched failure,
+        forecast series) is dropped. A new check is pending; a check no longer configured is forgotten."""
+        for check_id in changed:
+            state = self.states[check_id]
+            state.latch, state.forecast = None, None
+            state.series.clear()
+        old, self.states = self.states, {}
+        for spec in specs:
+            state = old.get(spec.id) or CheckState(spec, History(self.history_span))
+            state.spec = spec
+            self.states[spec.id] = state
+        self.by_component = {}
+        for state in self.states.values():
+            self.by_component.setdefault(state.component, []).append(state)
+        kept = [t for t in self._recent if t.check_id in self.states]
+        self._recent.clear()
+        self._recent.extend(kept)
+        self.version += 1
+        self._recompute_ready()
 
     # -- internals ---------------------------------------------------------------------------------
 

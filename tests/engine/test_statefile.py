@@ -17,6 +17,7 @@ from typing import Any
 
 from app.config.settings import Settings
 from app.engine.forecast import SLOTS
+from app.engine.saved import export
 from app.engine.statecodec import decode, encode, limit_for
 from app.engine.statefile import StateFile, fingerprint
 from app.engine.store import Store, Transition
@@ -79,7 +80,7 @@ def test_encode_decode_round_trip(tmp_path: Path) -> None:
     store, statefile = engine(settings_for(tmp_path / "state.json"))
     now = time.time()
     busy(store, now)
-    records = store.export(now, 0.0)
+    records = export(store, now, 0.0)
     header = {"instance": "vigil-0", "shard": [0, 1], "written_at": now}
     data = encode(header, [(r, statefile.fingerprints[r.check_id]) for r in records], statefile.scrubber)
     decoded = decode(data, 1440)
