@@ -299,3 +299,20 @@ async def test_a_history_from_the_future_or_twice_in_a_file_is_not_restored(tmp_
     after.record(result("cache:ping", P, time.time()), 1.0)
     assert ping.history.ratios(time.time())["5m"] == 1.0
     assert len(after.states[CheckId("cache", "memory")].transitions) == 1
+
+
+async def test_writes_follow_a_reload(tmp_path: Path) -> None:
+    """A check added or changed by a reload is written with the fingerprint of its new spec; a removed one is not."""
+    path = tmp_path / "state.json"
+    store, writer = engine(settings_for(path))
+    reloaded = settings_for(path, failure_threshold=5).model_dump()
+    del reloaded["components"]["queue"]
+    reloaded["components"]["cache"]["checks"]["extra"] = {"kind": "connectivity"}
+    new_settings = make_settings(**reloaded)
+    _, scheduler = build_engine(new_settings)
+    store.adopt(scheduler.specs, [spec.id for spec in scheduler.specs if spec.id in store.states])
+    writer.adopt(new_settings)
+    assert await writer.write()
+    written = {c["id"]: c["spec"] for c in json.loads(path.read_bytes())["checks"]}
+    scrubber = Scrubber(new_settings.secret_values())
+    assert written == {str(spec.id): fingerprint(spec, scrubber) for spec in scheduler.specs}
