@@ -109,6 +109,14 @@ class Runner:
                 self.store.record_unjudged(spec.id)
                 log.debug("run of %s not judged: the event loop stalled for %s of it", spec.id, units.latency(lost))
                 return result
+            # What a failure that is counted looked like from here: its cause, and how much of it Vigil lost.
+            log.debug(
+                "run of %s failed after %s, the event loop stalled for %s of it: %s",
+                spec.id,
+                units.latency(duration),
+                units.latency(lost),
+                result.output,
+            )
         recorded, transition = self.store.record(result, loop.time())
         if transition is not None:
             log_transition(transition)
