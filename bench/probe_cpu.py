@@ -6,7 +6,10 @@ one kept-alive connection. The target is an empty ASGI app under uvicorn in a pr
 nobody's). Rounds alternate (Vigil, then blackbox_exporter) so both see the same machine; each round reads the
 prober's user + system CPU from /proc/PID/stat over `--seconds` after a warm-up and divides by the probes it made
 (Vigil: its runs counter; blackbox_exporter: the scraper's answers, every one checked for probe_success 1).
-Usage: .venv/bin/python bench/probe_cpu.py [--probes 200] [--seconds 10] [--rounds 4]   (short: --seconds 5 --rounds 2)
+`--baseline DIR` adds a third prober in the same rounds: Vigil run from another checkout (e.g. a `git worktree` of
+an earlier commit), for a before/after in one run.
+Usage: .venv/bin/python bench/probe_cpu.py [--probes 200] [--seconds 10] [--rounds 4] [--baseline DIR]
+       (short: --seconds 5 --rounds 2)
 """
 
 from __future__ import annotations
@@ -65,12 +68,12 @@ def vigil_runs(port: int) -> tuple[float, float]:
     return runs, failed
 
 
-def vigil_round(config: Path, seconds: float, warmup: float) -> tuple[float, float, float]:
-    """(CPU seconds, runs, failed runs) of one Vigil over `seconds` after `warmup`."""
+def vigil_round(config: Path, seconds: float, warmup: float, root: Path = ROOT) -> tuple[float, float, float]:
+    """(CPU seconds, runs, failed runs) of one Vigil (the code in `root`) over `seconds` after `warmup`."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT,
+        cwd=root,  # `python -m` imports `app` from here first
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -131,6 +134,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per round")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--no-gzip", action="store_true", help="the scraper asks blackbox_exporter for plain text")
+    parser.add_argument("--baseline", type=Path, help="another checkout of Vigil, measured in the same rounds")
     args = parser.parse_args()
     if shutil.which(BLACKBOX) is None:
         raise SystemExit(f"{BLACKBOX} is not installed: apt-get install -y prometheus-blackbox-exporter")
@@ -159,6 +163,7 @@ def main() -> None:
     config = vigil_config(tmp, target, args.probes)
     probe_url = f"http://127.0.0.1:{blackbox_port}/probe?module=http_2xx&target={target}"
     rows: list[tuple[float, float, float, float]] = []  # (vigil ms/probe, blackbox ms/probe, vigil failed, bb failed)
+    baseline: list[float] = []  # the baseline checkout's ms/probe per round
     try:
         wait_http(target)
         wait_http(f"http://127.0.0.1:{blackbox_port}/metrics")
@@ -175,6 +180,10 @@ def main() -> None:
                 f"ratio {v_ms / b_ms:.2f}",
                 flush=True,
             )
+            if args.baseline is not None:
+                o_cpu, o_runs, _ = vigil_round(config, args.seconds, 4.0, args.baseline.resolve())
+                baseline.append(o_cpu * 1000 / max(1.0, o_runs))
+                print(f"round {n + 1}: baseline {baseline[-1]:.3f} ms, ratio {baseline[-1] / b_ms:.2f}", flush=True)
     finally:
         for proc in procs:
             proc.terminate()
@@ -191,6 +200,10 @@ def main() -> None:
     asked = "plain" if args.no_gzip else "gzip"
     print(f"| blackbox_exporter 0.23 (/probe, scraped, {asked}) | {blackbox:.3f} ms | {int(sum(r[3] for r in rows))} |")
     print(f"| Vigil (`reachable`, 1 s interval) | {vigil:.3f} ms | {int(sum(r[2] for r in rows))} |")
+    if baseline:
+        before = statistics.median(baseline)
+        ratio = statistics.median(o / r[1] for o, r in zip(baseline, rows, strict=True))
+        print(f"| Vigil from {args.baseline} (baseline) | {before:.3f} ms ({ratio:.2f}x blackbox_exporter) | |")
     print(
         f"\nVigil / blackbox_exporter: median {statistics.median(ratios):.2f}x "
         f"(rounds: {', '.join(f'{r:.2f}' for r in ratios)}; target <= 0.70x)"
