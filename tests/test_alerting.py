@@ -91,6 +91,16 @@ def settings(redis_url: str) -> Any:
     )
 
 
+def outage_notifications(webhook: WebhookReceiver) -> list[dict[str, Any]]:
+    """Firing notifications about checks. Alerts about Vigil itself (VigilRunsNotJudged, VigilScrapeSlow, ...) carry
+    no component and may rightly fire when the machine running this test is starved; they are not the outage's."""
+    return [
+        n
+        for n in webhook.notifications
+        if n["status"] == "firing" and any("component" in a["labels"] for a in n["alerts"])
+    ]
+
+
 def with_status(status: str, alerts: list[dict[str, Any]], **labels: str) -> list[dict[str, Any]]:
     return [a for a in alerts if a["status"] == status and all(a["labels"].get(k) == v for k, v in labels.items())]
 
@@ -109,7 +119,7 @@ async def test_a_redis_outage_pages_once_for_redis_and_resolves(tmp_path: Path) 
                 await wait_until(
                     lambda: with_status("firing", webhook.alerts(), component="cache"), 60, "the page for the cache"
                 )
-                pages = [n for n in webhook.notifications if n["status"] == "firing"]
+                pages = outage_notifications(webhook)
                 assert len(pages) == 1, pages
                 assert len(pages[0]["alerts"]) == 1, [a["labels"] for a in pages[0]["alerts"]]
                 (alert,) = pages[0]["alerts"]
@@ -135,7 +145,7 @@ async def test_a_redis_outage_pages_once_for_redis_and_resolves(tmp_path: Path) 
 
                 await wait_until(inhibited, 60, "the sessions alerts held and inhibited")
                 assert not [a for a in webhook.alerts() if a["labels"].get("component") == "sessions"]
-                assert len([n for n in webhook.notifications if n["status"] == "firing"]) == 1
+                assert len(outage_notifications(webhook)) == 1
                 # Started again: the page resolves.
                 redis.start()
                 await wait_until(

@@ -661,6 +661,13 @@ def test_notes_say_how_to_reach_the_page_get_a_token_and_scrape(monkeypatch: pyt
 
     text = notes(EVERYTHING)
     assert "https://vigil.example.com/" in text
+    # Alert rules whose runbook links still point at the placeholder say so; a real address silences it.
+    assert "WARNING: prometheusRule.runbookURL is still the placeholder" in text
+    published = {
+        **EVERYTHING,
+        "prometheusRule": {**EVERYTHING["prometheusRule"], "runbookURL": "https://docs.acme.io/vigil/alerts/"},
+    }
+    assert "runbookURL is still the placeholder" not in notes(published)
     assert "kubectl --namespace ops port-forward service/platform-vigil 8080:80" in text
     assert "scraped by the Prometheus that selects ServiceMonitor platform-vigil" in text
     # The mint command the notes print, run as written (the key as secretEnv puts it in the pod), gives a token

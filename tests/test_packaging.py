@@ -20,6 +20,7 @@ INSTALL_TIMEOUT = 600  # seconds: pip on a busy 2-core machine, wheels from the 
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(4 * INSTALL_TIMEOUT)  # four pip runs, each with its own deadline
 def test_a_wheel_installs_into_a_fresh_venv_from_the_lock_and_gives_a_vigil_command(tmp_path: Path) -> None:
     dist = tmp_path / "dist"
     subprocess.run(

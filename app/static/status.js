@@ -18,6 +18,7 @@ const full = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle
 const view = {
   data: null, etag: null, offsetMs: 0, lastOk: 0, error: "", failures: 0, timer: 0, inflight: false, again: false,
   runs: new Map(), cells: null, index: new Map(), ages: [], layout: "", drawn: new Map(), filterTimer: 0,
+  target: "", scrolled: false,
 };
 
 const serverNow = () => (Date.now() + view.offsetMs) / 1000;
@@ -75,9 +76,42 @@ function drawChecks(force) {
     const again = box.querySelector(`button[data-run="${CSS.escape(focused)}"]`);
     if (again) again.focus({ preventScroll: true });
   }
+  followTarget();
   $("shown").textContent = f.q || f.problems ? `Showing ${count} of ${d.total} checks` : `${d.total} checks`;
   view.ages = document.querySelectorAll("time[data-t]");
   performance.measure("vigil-render-checks", { start: t0 });
+}
+
+// A link to one check (`/status#chk-redis:ping`, as alerts send) opens before its row exists: the browser's own jump
+// to the fragment found nothing. Scroll to the row once it is drawn, and keep it marked across redraws.
+function followTarget() {
+  if (!view.target) return;
+  const row = document.getElementById(view.target);
+  if (!row) return;
+  row.classList.add("target");
+  if (!view.scrolled) {
+    view.scrolled = true;
+    scrollToTarget(30, NaN);
+  }
+}
+
+// Components off screen are laid out lazily (content-visibility: auto), so the row's place is known only after a
+// frame or two: scroll again each frame until the row stops moving.
+function scrollToTarget(frames, lastY) {
+  const row = view.target && document.getElementById(view.target);
+  if (!row) return;
+  row.scrollIntoView({ block: "start" });
+  const y = row.getBoundingClientRect().top + window.scrollY;
+  if (frames > 0 && y !== lastY) requestAnimationFrame(() => scrollToTarget(frames - 1, y));
+}
+
+function targetFromHash() {
+  const old = view.target && document.getElementById(view.target);
+  if (old) old.classList.remove("target");
+  let id = "";
+  try { id = decodeURIComponent(location.hash.slice(1)); } catch { /* a malformed fragment names no check */ }
+  [view.target, view.scrolled] = [id.startsWith("chk-") ? id : "", false];
+  if (view.data) followTarget();
 }
 
 function draw() {
@@ -266,6 +300,8 @@ function start() {
   });
   document.addEventListener("visibilitychange", () => { if (!document.hidden) poll(); });
   document.addEventListener("mouseover", tooltip);
+  window.addEventListener("hashchange", targetFromHash);
+  targetFromHash();
   tokenState();
   poll();
   setInterval(tick, 1000);

@@ -34,15 +34,19 @@ FAMILIES = {
 }
 
 
-def settings_for(http_target: Any, **extra: Any) -> Any:
+# One run is all some tests need: a timeout with room for a starved machine, so the first run of `ok` passes.
+STEADY = {**FAST, "interval": "2s", "timeout": "1500ms"}
+
+
+def settings_for(http_target: Any, defaults: dict[str, Any] = FAST, **extra: Any) -> Any:
     return make_settings(
-        defaults=FAST,
+        defaults=defaults,
         auth=AUTH,
         server={"run_cooldown": 0},
         components={
             "api": http(
                 http_target.url,
-                0.1,
+                0.1 if defaults is FAST else 1.0,
                 ok={"kind": "reachable", "path": "/ok"},
                 teapot={"kind": "reachable", "path": "/status/418", "severity": "degraded"},
             ),
@@ -73,7 +77,7 @@ def label_sets(families: dict[str, Any], family: str) -> set[tuple[tuple[str, st
 
 
 async def test_every_family_with_values_and_labels(http_target: Any) -> None:
-    async with serve(settings_for(http_target)) as served:
+    async with serve(settings_for(http_target, STEADY)) as served:
         await served.wait(lambda: all(s.last is not None for s in served.store.states.values()), what="first runs")
         families = await scrape(served)
         for name, kind in FAMILIES.items():
@@ -101,20 +105,20 @@ async def test_every_family_with_values_and_labels(http_target: Any) -> None:
         assert label_sets(families, "vigil_check_last_success_timestamp_seconds") == {
             (("check", "ok"), ("component", "api"))
         }
-        assert 0 <= value(families, "vigil_scheduler_lag_seconds", **ok) < within(0.3)  # the interval
+        assert 0 <= value(families, "vigil_scheduler_lag_seconds", **ok) < within(2.0)  # the interval
 
         observed = {
             s.labels["measure"]: s.value for s in families["vigil_check_observed"].samples if s.labels["check"] == "ok"
         }
         assert set(observed) == {"latency_seconds", "status_code"}
         assert observed["status_code"] == 200
-        assert 0 < observed["latency_seconds"] < 0.25  # inside the timeout: a later answer is no pass
+        assert 0 < observed["latency_seconds"] < 1.5  # inside the timeout: a later answer is no pass
 
         count = value(families, "vigil_check_duration_seconds", "vigil_check_duration_seconds_count", **ok)
         inf = value(families, "vigil_check_duration_seconds", "vigil_check_duration_seconds_bucket", **ok, le="+Inf")
         total = value(families, "vigil_check_duration_seconds", "vigil_check_duration_seconds_sum", **ok)
         assert count == inf >= 1
-        assert 0 < total < count * 0.25
+        assert 0 < total < count * 1.5
         buckets = [
             s
             for s in families["vigil_check_duration_seconds"].samples
