@@ -81,8 +81,8 @@ async def read_body(content: aiohttp.StreamReader, limit: int = MAX_BODY) -> byt
 
 async def drain(ctx: HttpContext[OptionsT, MemoT], response: aiohttp.ClientResponse) -> None:
     """Read a small body the check does not need, so the connection is reused: aiohttp closes a connection whose
-    body was not read to its end, and a new one per run costs a connect on both sides (a fifth of a probe's CPU on
-    a loopback target). Only what arrives within DRAIN_WAIT (and half the time left) is read; a larger or slower
+    body was not read to its end, and a new one costs a connect on both sides (unread, one run in five reconnected
+    to a loopback target). Only what arrives within DRAIN_WAIT (and half the time left) is read; a larger or slower
     body leaves with its connection, as it did before. Nothing here changes the run's verdict."""
     content = response.content
     if content.is_eof() or (response.content_length or 0) > DRAIN_LIMIT:
