@@ -17,6 +17,7 @@ import shutil
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from app import __version__
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             yaml.safe_dump(settings.redacted(), sys.stdout, sort_keys=False, allow_unicode=True)
         return EXIT_OK
     if args.command == "serve":
-        return serve(_load(args.config), args.host, args.port, args.log_format)
+        return serve(_load(args.config), args.host, args.port, args.log_format, args.config)
     settings = _load(args.config)
     specs = _select(settings, args.component, args.check)
     try:
@@ -125,11 +126,14 @@ def main(argv: list[str] | None = None) -> int:
 # -- serve -------------------------------------------------------------------------------------------
 
 
-def serve(settings: Settings, host: str | None, port: int | None, log_format: str | None) -> int:
+def serve(
+    settings: Settings, host: str | None, port: int | None, log_format: str | None, path: str | None = None
+) -> int:
     import uvicorn
 
     from app.api.details import details_warning
     from app.api.protocol import bounded_protocol
+    from app.config.settings import load_settings
     from app.logs import setup_logging
     from app.main import create_app
     from app.masking import Scrubber
@@ -137,7 +141,11 @@ def serve(settings: Settings, host: str | None, port: int | None, log_format: st
     setup_logging(log_format or settings.log_format, settings.log_level, Scrubber(settings.secret_values()))
     if (warning := details_warning(settings)) is not None:
         logging.getLogger("vigil").warning(warning)
-    app = create_app(settings)
+    # A SIGHUP asks for a reload; until the app's handler is in place it must not end the process (its default).
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    source = path if path is not None else os.environ.get("VIGIL_CONFIG")
+    # A reload reads the same sources again: the file given at startup and the environment.
+    app = create_app(settings, lambda: load_settings(path), Path(source) if source else None)
     store = app.state.services.store
     # SIGTERM to exit fits in server.shutdown_grace: a quarter draining (readiness already 503, still
     # answering so callers see it), a quarter for in-flight requests, half for the scheduler (main's lifespan).

@@ -92,6 +92,14 @@ def setup_logging(fmt: str, level: str, scrubber: Scrubber, stream: Any = None) 
     return handler
 
 
+def remask(scrubber: Scrubber) -> None:
+    """Mask with `scrubber` from now on (a reloaded configuration brought other secrets)."""
+    for handler in logging.getLogger(LOGGER).handlers:
+        for found in handler.filters:
+            if isinstance(found, _ScrubFilter):
+                found.scrubber = scrubber
+
+
 def _log_warning(
     message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None, line: Any = None
 ) -> None:

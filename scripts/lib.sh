@@ -6,8 +6,13 @@
 ensure_debian_packages() {
     local missing=() commands=()
     need() { command -v "$1" >/dev/null || { missing+=("$2"); commands+=("$1"); }; }
+    # ZooKeeper puts no command on the PATH: its jar is what devenv.chreplicas runs (with the JRE it depends on).
+    need_jar() { [ -e "$1" ] || { missing+=("$2"); commands+=("$1"); }; }
     need redis-server redis-server
     need clickhouse-server clickhouse-server
+    if [ "${1:-}" = test ] || [ "${1:-}" = replicas ]; then
+        need_jar "${ZOOKEEPER_JAR:-/usr/share/java/zookeeper.jar}" zookeeper   # replicated ClickHouse
+    fi
     if [ "${1:-}" = test ]; then
         need redis-cli redis-tools
         need promtool prometheus   # promtool lints /metrics and tests the rules; a real Prometheus scrapes Vigil

@@ -336,6 +336,41 @@ def test_rendered_config_is_valid_vigil_config(monkeypatch: pytest.MonkeyPatch) 
     assert settings.defaults.interval == 15.0
 
 
+@pytest.mark.parametrize("values", [VALUES, SHARDED], ids=["deployment", "sharded"])
+def test_config_reload_rolls_the_pods_or_reloads_in_place(
+    values: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """configReload roll (the default): the pods carry the config's checksum, so a change rolls them. inPlace: no
+    checksum, and the rendered config turns on Vigil's file watch (keeping an interval the values set)."""
+    workload = "StatefulSet" if values is SHARDED else "Deployment"
+    rolled = render(values)
+    annotations = kind(rolled, workload)["spec"]["template"]["metadata"]["annotations"]
+    assert "checksum/config" in annotations
+    assert "reload" not in yaml.safe_load(kind(rolled, "ConfigMap")["data"]["vigil.yaml"])
+    changed = render({**values, "config": {**values["config"], "defaults": {"interval": "30s"}}})
+    assert (
+        kind(changed, workload)["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+        != (annotations["checksum/config"])
+    )
+
+    in_place = {**values, "configReload": "inPlace", "config": {**values["config"], "reload": {"interval": "10s"}}}
+    manifests = render(in_place)
+    for manifest in manifests.values():
+        validate(manifest)
+    template = kind(manifests, workload)["spec"]["template"]
+    assert "checksum/config" not in template["metadata"].get("annotations", {})
+    data = yaml.safe_load(kind(manifests, "ConfigMap")["data"]["vigil.yaml"])
+    assert data["reload"] == {"watch": True, "interval": "10s"}
+    monkeypatch.setenv("VIGIL_AUTH__KEY", "from-the-secret-" + "x" * 32)
+    settings = Settings(**data)
+    assert settings.reload.watch and settings.reload.interval == 10.0
+    mounts = template["spec"]["containers"][0]["volumeMounts"]
+    # The whole directory, not a subPath: only then does the kubelet swap the file in place.
+    assert {"name": "config", "mountPath": "/etc/vigil", "readOnly": True} in mounts
+    with pytest.raises(helm_python.HelmValuesError, match="configReload"):
+        render({**values, "configReload": "sometimes"})
+
+
 def pod_environment(container: dict[str, Any], ordinal: int) -> dict[str, str]:
     """The container's environment as the kubelet would build it for the pod with this ordinal."""
     env = {}

@@ -116,10 +116,12 @@ def test_the_test_command_names_its_packages_too(tmp_path: Path) -> None:
         text=True,
         timeout=60,
         cwd=ROOT,
-        env={"PATH": str(path), "HOME": str(tmp_path)},
+        env={"PATH": str(path), "HOME": str(tmp_path), "ZOOKEEPER_JAR": str(tmp_path / "none.jar")},
     )
     assert done.returncode == 1
-    assert "sudo apt-get install -y prometheus prometheus-alertmanager chromium chromium-driver" in done.stderr
+    assert (
+        "sudo apt-get install -y zookeeper prometheus prometheus-alertmanager chromium chromium-driver" in done.stderr
+    )
 
 
 def test_with_the_servers_present_from_any_distribution_nothing_is_installed(tmp_path: Path) -> None:

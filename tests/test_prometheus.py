@@ -25,7 +25,7 @@ def series(name: str, values: str, **labels: str) -> dict[str, str]:
 def test_rules_are_valid() -> None:
     done = subprocess.run(["promtool", "check", "rules", str(RULES)], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "SUCCESS: 19 rules found" in done.stdout
+    assert "SUCCESS: 20 rules found" in done.stdout
 
 
 def test_alerts_fire_for_failing_critical_checks_only(tmp_path: Path) -> None:
@@ -226,6 +226,48 @@ def test_two_replicas_raise_one_alert_and_vigil_down_pages(tmp_path: Path) -> No
                                     "runbook_url": "https://vigil.example.com/docs/alerts/#vigildown",
                                 },
                             },
+                        ],
+                    },
+                ],
+            }
+        ],
+    }
+    test_file = tmp_path / "rules-test.yml"
+    test_file.write_text(yaml.safe_dump(suite, sort_keys=False))
+    done = subprocess.run(["promtool", "test", "rules", str(test_file)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_refused_config_reload_raises_a_ticket_and_a_good_one_clears_it(tmp_path: Path) -> None:
+    """vigil-1 refuses its new configuration for good; vigil-0 refuses one for a few minutes, then takes a fixed one."""
+    inputs = [
+        series("vigil_config_last_reload_successful", "1x5 0x40", job="vigil", instance="vigil-1:8080"),
+        series("vigil_config_last_reload_successful", "1x5 0x3 1x37", job="vigil", instance="vigil-0:8080"),
+    ]
+    labels = {"severity": "ticket", "job": "vigil", "instance": "vigil-1:8080"}
+    suite = {
+        "rule_files": [str(RULES)],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": inputs,
+                "alert_rule_test": [
+                    {"eval_time": "12m", "alertname": "VigilConfigReloadFailed", "exp_alerts": []},  # not yet 10m
+                    {
+                        "eval_time": "25m",
+                        "alertname": "VigilConfigReloadFailed",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": labels,
+                                "exp_annotations": {
+                                    "summary": "Vigil at vigil-1:8080 refused its new configuration",
+                                    "description": "The last configuration reload of Vigil at vigil-1:8080 failed: it "
+                                    "keeps running the previous configuration, so the change (new, changed or removed "
+                                    "checks) is not in effect. Its log names every problem.",
+                                    "runbook_url": "https://vigil.example.com/docs/alerts/#vigilconfigreloadfailed",
+                                },
+                            }
                         ],
                     },
                 ],

@@ -12,6 +12,7 @@ from app.api.details import Details, details_for
 from app.api.statuscache import StatusCache
 from app.api.turns import Turns as Turns  # re-exported: create_app builds one
 from app.config.settings import Settings
+from app.engine.reload import Reloader
 from app.engine.scheduler import Scheduler
 from app.engine.store import CheckState, Store
 from app.model import CheckId
@@ -35,6 +36,7 @@ class Services:
     turns: Turns
     entries: EntryMemo  # /health's encoded per-check members
     status: StatusCache = field(default_factory=StatusCache)  # /status.json's documents
+    reloader: Reloader | None = None  # None when the app was not started from a configuration it can read again
 
 
 def get_services(request: Request) -> Services:

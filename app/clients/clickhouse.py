@@ -18,7 +18,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Coroutine, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from asynch.connection import Connection
@@ -47,6 +47,7 @@ from app.clients.tcp import Endpoint, TcpError, resolve
 log = logging.getLogger("vigil.clickhouse")
 
 
+PEER_CONNECTIONS = 2  # per other host of a cluster: a check's query and the look at system.processes before it
 CANCEL_GRACE = 1.0  # seconds the server gets to acknowledge a Cancel packet before KILL QUERY is sent
 KILL_SETTINGS = {"readonly": 1, "max_execution_time": 2}  # KILL QUERY is allowed under readonly=1
 
@@ -86,6 +87,17 @@ class ClickHouseClient:
         self._background: set[asyncio.Task[Any]] = set()  # closes and cancellations still in flight
         self._stopping: dict[str, asyncio.Task[None]] = {}  # query id -> its cancellation (Cancel, KILL) in flight
         self.resolver = SharedResolver()  # lookups on a pool of this client's own: a hung resolver stalls nothing else
+        self._peers: dict[tuple[str, int], ClickHouseClient] = {}
+
+    def peer(self, host: str, port: int) -> ClickHouseClient:
+        """A client for another server of this one's cluster (a replica, a shard), with the same user, database and
+        timeouts and a pool of its own (so a silent host holds none of this one's connections); closed with this one."""
+        if (host, port) == (self.settings.host, self.settings.port):
+            return self
+        if (client := self._peers.get((host, port))) is None:
+            settings = replace(self.settings, host=host, port=port, max_connections=PEER_CONNECTIONS)
+            client = self._peers[(host, port)] = ClickHouseClient(settings)
+        return client
 
     @property
     def in_use(self) -> int:
@@ -289,6 +301,9 @@ class ClickHouseClient:
             del self._stopping[query_id]
 
     async def close(self) -> None:
+        peers, self._peers = list(self._peers.values()), {}
+        for peer in peers:
+            await peer.close()
         if self._background:
             await asyncio.wait(set(self._background), timeout=1.0)
             for task in list(self._background):

@@ -51,39 +51,51 @@ class RedisSettings:
     tls_verify: bool = True
 
 
+NO_RETRY = Retry(NoBackoff(), 0)
+
+
+def connection_options(settings: RedisSettings) -> dict[str, Any]:
+    """redis-py's pool and connection options for these settings: every timeout explicit, no retries."""
+    kwargs: dict[str, Any] = {
+        "max_connections": settings.max_connections,
+        "timeout": settings.pool_timeout,
+        "socket_timeout": settings.socket_timeout,
+        "socket_connect_timeout": settings.connect_timeout,
+        "retry": NO_RETRY,
+        "health_check_interval": 0,
+    }
+    if settings.password is not None:
+        kwargs["password"] = settings.password
+    if settings.username is not None:
+        kwargs["username"] = settings.username
+    if settings.url.startswith("rediss://"):
+        if settings.tls_ca_file is not None:
+            kwargs["ssl_ca_certs"] = settings.tls_ca_file
+        if not settings.tls_verify:
+            kwargs["ssl_cert_reqs"] = "none"
+            kwargs["ssl_check_hostname"] = False
+    return kwargs
+
+
 class RedisClient:
     """One component's pool, its commands (each mapped to PoolExhausted when the pool is full) and its life cycle."""
 
     def __init__(self, settings: RedisSettings) -> None:
         self.settings = settings
-        no_retry = Retry(NoBackoff(), 0)
-        kwargs: dict[str, Any] = {
-            "max_connections": settings.max_connections,
-            "timeout": settings.pool_timeout,
-            "socket_timeout": settings.socket_timeout,
-            "socket_connect_timeout": settings.connect_timeout,
-            "retry": no_retry,
-            "health_check_interval": 0,
-        }
-        if settings.password is not None:
-            kwargs["password"] = settings.password
-        if settings.username is not None:
-            kwargs["username"] = settings.username
-        if settings.url.startswith("rediss://"):
-            if settings.tls_ca_file is not None:
-                kwargs["ssl_ca_certs"] = settings.tls_ca_file
-            if not settings.tls_verify:
-                kwargs["ssl_cert_reqs"] = "none"
-                kwargs["ssl_check_hostname"] = False
         self.resolver = SharedResolver()  # lookups on a pool of this client's own: a hung resolver stalls nothing else
-        self.pool = aioredis.BlockingConnectionPool.from_url(settings.url, **kwargs)
+        self.pool = aioredis.BlockingConnectionPool.from_url(settings.url, **connection_options(settings))
         if issubclass(self.pool.connection_class, Connection):  # TCP, plain or TLS (a unix socket needs no lookup)
             self.pool.connection_class = _resolving(self.pool.connection_class, self.resolver)
-        self.redis = aioredis.Redis(connection_pool=self.pool, retry=no_retry)
+        self.redis = aioredis.Redis(connection_pool=self.pool, retry=NO_RETRY)
         url = urlsplit(settings.url)
-        self.address = (
+        self._address = (
             url.path if url.scheme == "unix" else tcp.Endpoint(url.hostname or "localhost", url.port or 6379).where
         )
+
+    @property
+    def address(self) -> str:
+        """The server this client talks to, as its errors and outputs name it."""
+        return self._address
 
     @property
     def in_use(self) -> int:
@@ -173,7 +185,9 @@ def _pipeline_label(commands: Sequence[Sequence[Any]]) -> str:
     return " + ".join(names) if len(names) <= 3 else f"a pipeline of {len(commands)} commands"
 
 
-def _resolving(base: type[AbstractConnection], resolver: SharedResolver) -> type[AbstractConnection]:
+def _resolving(
+    base: type[AbstractConnection], resolver: SharedResolver, service: str = "Redis"
+) -> type[AbstractConnection]:
     """redis-py's connection class (plain or TLS), resolving on `resolver` and connecting to an address.
 
     Errors are this module's TcpErrors (finished sentences); redis-py wraps them in a ConnectionError whose cause
@@ -184,7 +198,7 @@ def _resolving(base: type[AbstractConnection], resolver: SharedResolver) -> type
             endpoint = tcp.Endpoint(self.host, int(self.port))
             limit = float(self.socket_connect_timeout or 1.0)
             deadline = asyncio.get_running_loop().time() + limit
-            reader, writer, _ = await tcp.connect(resolver, endpoint, limit, service="Redis")
+            reader, writer, _ = await tcp.connect(resolver, endpoint, limit, service=service)
             if isinstance(self, SSLConnection):
                 try:  # verifies the configured name (when the component verifies), not the address connected to
                     context = self.ssl_context.get()

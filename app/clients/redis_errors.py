@@ -119,3 +119,22 @@ def mapped(exc: LibraryError, label: str, address: str, socket_timeout: float) -
     if isinstance(exc, RedisConnectionError):
         return ConnectionLost(label, address, "connection closed")
     return None
+
+
+# -- a cluster's nodes ----------------------------------------------------------------------------------
+
+
+class NodeSilent(RedisError):
+    """A node whose work did not finish within its share of the check's time."""
+
+    def __init__(self, address: str, seconds: float) -> None:
+        super().__init__(f"Redis at {address} did not answer within {units.latency(seconds)}, its time in this run")
+
+
+class TooManyNodes(RedisError):
+    """A cluster with more nodes than Vigil may connect to (`cluster.max_nodes`): checked whole or not at all."""
+
+    def __init__(self, count: int, limit: int) -> None:
+        super().__init__(
+            f"the Redis cluster has {count} nodes, more than cluster.max_nodes ({limit}) Vigil may connect to: raise it"
+        )

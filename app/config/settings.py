@@ -34,6 +34,7 @@ from app.config.loading import Environment, format_validation_error, read_yaml
 from app.config.maintenance import MaintenanceWindow
 from app.config.problems import ConfigError, ConfigProblem
 from app.config.references import dependency_problems, maintenance_problems
+from app.config.reload import ReloadConfig
 from app.masking import Scrubber
 from app.units import span
 
@@ -167,6 +168,7 @@ class Settings(BaseSettings):
     shard: Shard = Shard()
     components: dict[str, AnyComponent] = Field(default_factory=dict)
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
+    reload: ReloadConfig = ReloadConfig()
 
     @classmethod
     def settings_customise_sources(

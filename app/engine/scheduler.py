@@ -17,6 +17,8 @@ from typing import Any
 from app import units
 from app.checks.base import CheckContext
 from app.config.specs import CheckSpec
+from app.engine.changes import Plan
+from app.engine.closing import close_after, close_clients
 from app.engine.singleflight import SingleFlight
 from app.engine.stalls import StallClock
 from app.engine.store import Store, Transition
@@ -50,6 +52,7 @@ class Runner:
         self.scrubber = scrubber
         self.stalls = stalls
         self.memo: Any = spec.kind.memo()
+        self.retired = False  # a reload removed or changed its check: a run still in flight is not recorded
         self._flight: SingleFlight[CheckResult] = SingleFlight()
 
     @property
@@ -59,6 +62,10 @@ class Runner:
     @property
     def busy(self) -> bool:
         return self._flight.inflight is not None
+
+    @property
+    def flight(self) -> asyncio.Future[CheckResult] | None:
+        return self._flight.inflight
 
     async def run(self, scheduled: bool = True) -> CheckResult:
         """Run now, or join the run already in flight (single-flight)."""
@@ -101,6 +108,8 @@ class Runner:
             scheduled=scheduled,
             latch=None if outcome.latch is None else printable(self.scrubber.text(outcome.latch), OUTPUT_LIMIT),
         )
+        if self.retired:
+            return result
         if scheduled and outcome.status is Status.FAIL and self.stalls is not None:
             lost = self.stalls.stalled() - stalled_before
             if lost >= max(UNJUDGED_MIN_STALL, UNJUDGED_SHARE * duration):
@@ -187,7 +196,10 @@ class Scheduler:
         self.clients: dict[str, Any] = {}  # component name -> its client, shared by its checks
         self._closers: dict[str, Callable[[Any], Awaitable[None]]] = {}
         self.runners: dict[CheckId, Runner] = {}
-        self._tasks: list[asyncio.Task[None]] = []
+        self._loops: dict[CheckId, asyncio.Task[None]] = {}  # each runner's schedule
+        self._tasks: list[asyncio.Task[None]] = []  # the watchdog, the stall clock, clients closing after a reload
+        self._retired: set[Runner] = set()  # retired by a reload with a run still in flight
+        self.started = False
         self._random = random.Random(seed)
         self._last_run_at: dict[CheckId, float] = {}  # by `clock`: when each check last ran on demand
         self.clock = clock  # monotonic seconds for the on-demand cooldown (tests give a clock they advance)
@@ -196,18 +208,23 @@ class Scheduler:
     def build(self) -> None:
         """Create clients and runners (no I/O: clients connect lazily on first use)."""
         for spec in self.specs:
-            name = spec.id.component
-            if name not in self.clients:
-                self.clients[name] = spec.type.open_client(spec.component)
-                self._closers[name] = spec.type.close_client
-            self.runners[spec.id] = Runner(spec, self.clients[name], self.store, self.scrubber, self.stalls)
+            self._add(spec)
+
+    def _add(self, spec: CheckSpec) -> Runner:
+        name = spec.id.component
+        if name not in self.clients:
+            self.clients[name] = spec.type.open_client(spec.component)
+            self._closers[name] = spec.type.close_client
+        runner = self.runners[spec.id] = Runner(spec, self.clients[name], self.store, self.scrubber, self.stalls)
+        return runner
 
     async def start(self) -> None:
         if not self.runners and not self.clients:
             self.build()
         loop = asyncio.get_running_loop()
+        self.started = True
         for runner in self.runners.values():
-            self._tasks.append(loop.create_task(self._loop(runner), name=f"schedule {runner.check_id}"))
+            self._loops[runner.check_id] = loop.create_task(self._loop(runner), name=f"schedule {runner.check_id}")
         self._tasks.append(loop.create_task(self._watchdog(), name="watchdog"))
         self._tasks.append(loop.create_task(self.stalls.tick(), name="stall clock"))
 
@@ -266,42 +283,72 @@ class Scheduler:
         a check run on demand less than `cooldown` ago returns its last result (flagged True) instead, so
         callers cannot hammer the targets."""
 
+        runners = {check_id: self.runners[check_id] for check_id in ids}  # as they are now: a reload may follow
+
         async def one(check_id: CheckId) -> tuple[CheckResult, bool]:
-            runner = self.runners[check_id]
+            runner = runners[check_id]
             if runner.busy:
                 return await runner.run(scheduled=False), False
-            state = self.store.states[check_id]
+            state = self.store.get(check_id)  # None when a reload removed it meanwhile
             last_demand = self._last_run_at.get(check_id)
             now = self.clock()
-            if state.last is not None and last_demand is not None and now - last_demand < cooldown:
+            if (
+                state is not None
+                and state.last is not None
+                and last_demand is not None
+                and now - last_demand < cooldown
+            ):
                 return state.last, True
             self._last_run_at[check_id] = now
             return await runner.run(scheduled=False), False
 
         return list(await asyncio.gather(*(one(check_id) for check_id in ids)))
 
+    def reschedule(self, specs: list[CheckSpec], plan: Plan, scrubber: Scrubber, jitter: float) -> None:
+        """Apply a reload's plan (after the store adopted it); app.engine.reload says what each check keeps. A retired
+        run in flight ends under its own deadline, unrecorded; a client no check keeps closes after such runs."""
+        self.specs, self.scrubber, self.jitter = specs, scrubber, jitter
+        for spec in plan.unchanged:
+            runner = self.runners[spec.id]
+            runner.spec, runner.scrubber = spec, scrubber
+        retiring = [self._retire(check_id) for check_id in (*plan.removed, *(spec.id for spec in plan.changed))]
+        for name in [name for name in self.clients if name not in plan.kept_clients]:
+            runs = [runner for runner in retiring if runner.spec.id.component == name and runner.busy]
+            flights = [flight for runner in runs if (flight := runner.flight) is not None]
+            longest = max((runner.spec.schedule.timeout for runner in runs), default=0.0)
+            client, closer = self.clients.pop(name), self._closers.pop(name)
+            closing = close_after(name, client, closer, flights, longest, self.scrubber)
+            self._tasks.append(asyncio.ensure_future(closing))
+        for spec in (*plan.changed, *plan.added):
+            runner = self._add(spec)
+            if self.started:
+                self._loops[spec.id] = asyncio.get_running_loop().create_task(
+                    self._loop(runner), name=f"schedule {spec.id}"
+                )
+
+    def _retire(self, check_id: CheckId) -> Runner:
+        runner = self.runners.pop(check_id)
+        runner.retired = True
+        self._last_run_at.pop(check_id, None)
+        if (loop := self._loops.pop(check_id, None)) is not None:
+            loop.cancel()  # its run in flight is shielded (single-flight): it goes on to its deadline
+        if (flight := runner.flight) is not None:
+            self._retired.add(runner)
+            flight.add_done_callback(lambda _: self._retired.discard(runner))
+        return runner
+
     async def stop(self, grace: float = 2.0) -> None:
         """Cancel the loops and in-flight runs, then close every client within `grace` seconds."""
         self.store.begin_shutdown()
-        for task in self._tasks:
+        tasks = [*self._loops.values(), *self._tasks]
+        for task in tasks:
             task.cancel()
-        pending: list[asyncio.Future[Any]] = list(self._tasks)
-        pending.extend(future for runner in self.runners.values() if (future := runner.cancel()) is not None)
+        pending: list[asyncio.Future[Any]] = list(tasks)
+        runners = [*self.runners.values(), *self._retired]
+        pending.extend(future for runner in runners if (future := runner.cancel()) is not None)
         if pending:
             await asyncio.wait(pending, timeout=grace / 2)
+        self._loops.clear()
         self._tasks.clear()
-        await self._close_clients(grace / 2)
-
-    async def _close_clients(self, timeout: float) -> None:
-        """Close every client concurrently; a client that fails or hangs is logged, never raised."""
-        names = list(self.clients)
-        closers = [asyncio.ensure_future(self._closers[name](client)) for name, client in self.clients.items()]
-        if not closers:
-            return
-        done, pending = await asyncio.wait(closers, timeout=timeout)
-        for name, closer in zip(names, closers, strict=True):
-            if closer in pending:
-                closer.cancel()
-                log.warning("closing the client of %s took longer than %s; abandoned", name, units.span(timeout))
-            elif (error := closer.exception()) is not None:
-                log.warning("closing the client of %s failed: %s", name, self.scrubber.text(repr(error)))
+        self.started = False
+        await close_clients(self.clients, self._closers, grace / 2, self.scrubber)

@@ -131,12 +131,15 @@ class CheckState:
 
 class Store:
     def __init__(self, specs: Iterable[CheckSpec], history: float = 86400.0) -> None:
+        self.history_span = history
         self.states: dict[CheckId, CheckState] = {}
         for spec in specs:
             self.states[spec.id] = CheckState(spec, History(history))
         self.by_component: dict[str, list[CheckState]] = {}
         for state in self.states.values():
             self.by_component.setdefault(state.component, []).append(state)
+        self.reload_ok = True  # whether the last configuration reload was applied (startup counts as one)
+        self.reload_success_at = time.time()  # wall clock of the last configuration applied
         self._recent: deque[Transition] = deque(maxlen=TRANSITIONS_KEPT)  # across all checks, oldest first
         self.version = 0  # bumped by every write: readers cache what they derive from the store per version
         self.heartbeat = time.monotonic()  # the scheduler's watchdog beats here; /livez reads it
@@ -219,6 +222,28 @@ class Store:
 
     def beat(self) -> None:
         self.heartbeat = time.monotonic()
+
+    def adopt(self, specs: Iterable[CheckSpec], changed: Iterable[CheckId]) -> None:
+        """The checks of a reloaded configuration, in its order. A check it still has keeps its state, counts and
+        history; one in `changed` runs differently now, so what it derived from its old runs (a latched failure,
+        forecast series) is dropped. A new check is pending; a check no longer configured is forgotten."""
+        for check_id in changed:
+            state = self.states[check_id]
+            state.latch, state.forecast = None, None
+            state.series.clear()
+        old, self.states = self.states, {}
+        for spec in specs:
+            state = old.get(spec.id) or CheckState(spec, History(self.history_span))
+            state.spec = spec
+            self.states[spec.id] = state
+        self.by_component = {}
+        for state in self.states.values():
+            self.by_component.setdefault(state.component, []).append(state)
+        kept = [t for t in self._recent if t.check_id in self.states]
+        self._recent.clear()
+        self._recent.extend(kept)
+        self.version += 1
+        self._recompute_ready()
 
     # -- internals ---------------------------------------------------------------------------------
 

@@ -78,6 +78,18 @@ MAINTENANCE = MetricName(
     CHECK,
 )
 READY = MetricName("vigil_ready", "gauge", "1 when every critical check is pass or warn (what /readyz says).", ())
+RELOAD_OK = MetricName(
+    "vigil_config_last_reload_successful",
+    "gauge",
+    "1 when the last configuration reload (SIGHUP, POST /-/reload, a watched file) was applied, 0 when refused.",
+    (),
+)
+RELOAD_AT = MetricName(
+    "vigil_config_last_reload_success_timestamp_seconds",
+    "gauge",
+    "When the configuration in use was applied (unix time): at startup, then at each successful reload.",
+    (),
+)
 BUILD = MetricName("vigil_build", "info", "Vigil's version.", ("python", "version"))
 
 # In the order /metrics writes them.
@@ -98,6 +110,8 @@ METRICS: tuple[MetricName, ...] = (
     CAUSE,
     MAINTENANCE,
     READY,
+    RELOAD_OK,
+    RELOAD_AT,
     BUILD,
 )
 

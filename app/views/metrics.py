@@ -105,8 +105,10 @@ class VigilCollector(Collector):
             maintenance.add_metric(key, 1.0 if state.maintenance else 0.0)
             if state.cause is not None:
                 cause.add_metric([*key, state.cause, str(state.cause == state.component).lower()], 1.0)
-        ready = _gauge(m.READY)
+        ready, reload_ok, reload_at = _gauge(m.READY), _gauge(m.RELOAD_OK), _gauge(m.RELOAD_AT)
         ready.add_metric([], 1.0 if snapshot.ready else 0.0)
+        reload_ok.add_metric([], 1.0 if snapshot.reload_ok else 0.0)
+        reload_at.add_metric([], snapshot.reload_success_at)
         yield from (
             up,
             status,
@@ -124,6 +126,8 @@ class VigilCollector(Collector):
             cause,
             maintenance,
             ready,
+            reload_ok,
+            reload_at,
         )
 
 
@@ -173,6 +177,10 @@ class Exposition:
             return compress(body, compresslevel=1) if gzip else body
 
         return await loop.run_in_executor(self._thread, generate)
+
+    def forget(self) -> None:
+        """Drop the label text prepared per check (a reload removed or changed checks)."""
+        self.writer = TextWriter()
 
     def close(self) -> None:
         self._thread.shutdown(wait=False, cancel_futures=True)

@@ -45,6 +45,8 @@ class CheckSample(NamedTuple):
 class Snapshot:
     checks: tuple[CheckSample, ...]
     ready: bool
+    reload_ok: bool = True  # the last configuration reload was applied
+    reload_success_at: float = 0.0  # wall clock of the configuration in use
 
 
 def take_snapshot(store: Store) -> Snapshot:
@@ -75,4 +77,6 @@ def take_snapshot(store: Store) -> Snapshot:
             for state in store.states.values()
         ),
         store.ready,
+        store.reload_ok,
+        store.reload_success_at,
     )

@@ -234,6 +234,7 @@ async def test_docs_and_openapi_list_every_endpoint(http_target: Any) -> None:
             "/": "get",
             "/status": "get",
             "/status.json": "get",
+            "/-/reload": "post",
         }
         assert set(paths) == set(expected)
         for path, method in expected.items():

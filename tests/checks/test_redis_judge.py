@@ -10,6 +10,7 @@ import pytest
 
 from app.checks.redis import judge
 from app.checks.redis.config import RedisMemory, RedisPool, RedisSessionTtl
+from app.checks.redis.server import ServerIdentity
 from app.model import Status
 
 WARN, FAIL = Status.WARN, Status.FAIL
@@ -175,6 +176,24 @@ def test_canary_recreated_before_a_restart_survived_it() -> None:
 
 def test_canary_that_outlived_the_restart_survived() -> None:
     assert survival(KNOWN, KNOWN, restarted=True) == judge.Survival([], note="canary survived a redis restart")
+
+
+def test_a_failover_is_named_as_such_not_as_a_restart() -> None:
+    """Behind Sentinel the checks move to the promoted replica: a new process, but nothing restarted. A replicated
+    canary survived the failover; a canary the replica never got was lost in it."""
+    moved = judge.Failover("10.0.0.1:6379", "10.0.0.2:6379")
+    kept = judge.survival(KEY, KNOWN, KNOWN, last_run_id=A, restarted=True, started_at=0.0, failover=moved)
+    assert kept == judge.Survival([], note="canary survived the failover from 10.0.0.1:6379 to 10.0.0.2:6379")
+    lost = judge.survival(KEY, None, KNOWN, last_run_id=A, restarted=True, started_at=0.0, failover=moved)
+    loss = f"session data did not survive the failover from 10.0.0.1:6379 to 10.0.0.2:6379: canary {KEY} is gone"
+    assert lost == judge.Survival([(FAIL, loss)], loss=loss)
+
+
+def test_the_identity_tells_a_failover_from_a_restart() -> None:
+    first = ServerIdentity("a" * 40, 100, "10.0.0.1:6379")
+    assert ServerIdentity("b" * 40, 5, "10.0.0.2:6379").moved_from(first) == "10.0.0.1:6379"
+    assert ServerIdentity("b" * 40, 5, "10.0.0.1:6379").moved_from(first) is None  # restarted in place
+    assert ServerIdentity("a" * 40, 101, "10.0.0.1:6379").moved_from(None) is None  # a first run
 
 
 def test_canary_from_an_earlier_vigil_version_holds_only_the_run_id() -> None:

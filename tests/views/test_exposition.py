@@ -57,7 +57,7 @@ def test_text_writer_matches_generate_latest() -> None:
         reference = generate_latest(exposition.registry).decode()
     fast = exposition.writer.render(snapshot) + generate_latest(exposition.others).decode()
     assert families(fast) == families(reference)
-    assert "vigil_build_info" in families(fast) and len(families(fast)) == 17
+    assert "vigil_build_info" in families(fast) and len(families(fast)) == 19
 
 
 async def test_metrics_negotiates_openmetrics_and_gzip(http_target: Any) -> None:

@@ -1,4 +1,4 @@
-"""The `clickhouse` component type: its config, its client's life cycle, its error wording and its four check kinds.
+"""The `clickhouse` component type: its config, its client's life cycle, its error wording and its check kinds.
 
 Every query runs read-only under safety settings and is cancelled on the server when it outlives its budget;
 see the README's Layout section for which module owns what.
@@ -7,7 +7,16 @@ see the README's Layout section for which module owns what.
 from __future__ import annotations
 
 from app.checks.base import CheckKind, ComponentType
-from app.checks.clickhouse import connectivity, query_performance, rollup, timeseries
+from app.checks.clickhouse import (
+    cluster,
+    connectivity,
+    consistency,
+    query_performance,
+    replication,
+    rollup,
+    timeseries,
+)
+from app.checks.clickhouse.cluster_config import ClickHouseCluster, ClickHouseConsistency, ClickHouseReplication
 from app.checks.clickhouse.component import close_client, open_client
 from app.checks.clickhouse.config import (
     ClickHouseComponent,
@@ -17,6 +26,7 @@ from app.checks.clickhouse.config import (
     ClickHouseTimeseries,
 )
 from app.checks.clickhouse.errors import describe_error
+from app.checks.clickhouse.hosts import ClusterMemo
 from app.checks.clickhouse.query import QueryMemo
 
 CLICKHOUSE = ComponentType(
@@ -26,6 +36,9 @@ CLICKHOUSE = ComponentType(
         CheckKind(ClickHouseQueryPerformance, query_performance.run, QueryMemo),
         CheckKind(ClickHouseTimeseries, timeseries.run, QueryMemo),
         CheckKind(ClickHouseRollup, rollup.run, QueryMemo),
+        CheckKind(ClickHouseReplication, replication.run, QueryMemo),
+        CheckKind(ClickHouseCluster, cluster.run, ClusterMemo),
+        CheckKind(ClickHouseConsistency, consistency.run, ClusterMemo),
     ),
     open_client=open_client,
     close_client=close_client,

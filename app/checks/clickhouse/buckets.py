@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from app import units
 
 DAY = 86400
+MAX_BUCKETS = 10_000  # per query: lookback / bucket, so results stay far below max_result_rows
 _EPOCH_DAY = date(1970, 1, 1).toordinal()
 # Zone names that are UTC all year: their buckets are plain epoch arithmetic, as before time zones were known.
 UTC_NAMES = frozenset(

@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 
 from app import units
 from app.checks.clickhouse.buckets import UTC_ZONE, Buckets
-from app.checks.clickhouse.config import ClickHouseRollup, parse_measure
+from app.checks.clickhouse.config import ClickHouseRollup
+from app.checks.clickhouse.names import parse_measure
 from app.checks.judging import Finding
 from app.model import Observation, Outcome, Status
 

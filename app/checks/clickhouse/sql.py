@@ -14,7 +14,8 @@ from typing import Any
 
 from app.checks.clickhouse import buckets
 from app.checks.clickhouse.buckets import UTC_NAMES, Buckets
-from app.checks.clickhouse.config import TABLE, ClickHouseComponent, parse_measure
+from app.checks.clickhouse.config import ClickHouseComponent
+from app.checks.clickhouse.names import TABLE, parse_measure
 from app.clients.clickhouse import quote
 
 CONNECTIVITY = "SELECT 1, version(), uptime()"
@@ -186,3 +187,47 @@ def running_query(query_ids: Iterable[str]) -> str:
     """(query id, seconds it has run) for those of the given queries the server is still running."""
     ids = ", ".join(map(quote, sorted(query_ids)))
     return f"SELECT query_id, elapsed FROM system.processes WHERE query_id IN ({ids})"
+
+
+def replicas_query(tables: Iterable[TableRef], database: str) -> str:
+    """One row per replicated table (the named ones, else every one of `database`), from what the server knows
+    itself: read-only, session expired, queue size, inserts in it, its oldest entry (0: none), delay, the clock.
+
+    The columns that ask ZooKeeper (`replicas_counts_query`) are not read here: with ZooKeeper gone they fail."""
+    tables = list(tables)
+    if tables:
+        pairs = ", ".join(f"({quote(ref.database)}, {quote(ref.table)})" for ref in tables)
+        where = f"(database, table) IN ({pairs})"
+    else:
+        where = f"database = {quote(database)}"
+    return (
+        "SELECT database, table, is_readonly, is_session_expired, queue_size, inserts_in_queue, "
+        "toUInt32(queue_oldest_time), absolute_delay, toUInt32(now()) "
+        f"FROM system.replicas WHERE {where} ORDER BY database, table"
+    )
+
+
+def replicas_counts_query(tables: Iterable[TableRef]) -> str:
+    """(database, table, total replicas, active replicas) of the given tables: read from ZooKeeper by the server."""
+    pairs = ", ".join(f"({quote(ref.database)}, {quote(ref.table)})" for ref in tables)
+    return (
+        "SELECT database, table, total_replicas, active_replicas FROM system.replicas "
+        f"WHERE (database, table) IN ({pairs})"
+    )
+
+
+def has_column_query(table: TableRef, column: str) -> str:
+    """One row when `table` has `column` (system tables differ between versions: errors_count is not in 18.16)."""
+    return (
+        f"SELECT name FROM system.columns WHERE database = {quote(table.database)} AND table = {quote(table.table)} "
+        f"AND name = {quote(column)}"
+    )
+
+
+def clusters_query(errors_count: bool) -> str:
+    """Every host of every cluster this server knows (a small table): cluster, shard, replica, host, port, errors."""
+    errors = "errors_count" if errors_count else "toUInt64(0)"
+    return (
+        f"SELECT cluster, shard_num, replica_num, host_name, port, {errors} FROM system.clusters "
+        "ORDER BY cluster, shard_num, replica_num"
+    )

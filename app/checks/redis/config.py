@@ -1,5 +1,5 @@
-"""The `redis` component's configuration: the component model and the options of its five check kinds.
-
+"""The `redis` component's configuration: the component model and the options of its check kinds (the `sentinel:`
+block and the `sentinel` kind are in sentinel_config.py, `cluster:` and the `cluster` kind in cluster_config.py).
 Validated once, at load; nothing here talks to Redis.
 """
 
@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from app.checks.redis.cluster_config import ClusterSeeds, RedisClusterState
+from app.checks.redis.sentinel_config import RedisSentinel, SentinelTarget
 from app.config.fields import Area, CaFile, CheckConfig, ComponentConfig, Duration, Severity
 
 EVICTION_POLICIES = (
@@ -134,8 +136,19 @@ class RedisReplication(CheckConfig):
 
 
 RedisCheck = Annotated[
-    RedisConnectivity | RedisPool | RedisSessionTtl | RedisMemory | RedisReplication, Field(discriminator="kind")
+    RedisConnectivity
+    | RedisPool
+    | RedisSessionTtl
+    | RedisMemory
+    | RedisReplication
+    | RedisSentinel
+    | RedisClusterState,
+    Field(discriminator="kind"),
 ]
+
+
+# Where a redis component's servers are: exactly one of these names them.
+TARGETS = ("url", "sentinel", "cluster")
 
 
 def default_checks() -> dict[str, RedisCheck]:
@@ -152,7 +165,9 @@ class RedisComponent(ComponentConfig):
     )
 
     type: Literal["redis"]
-    url: str = "redis://127.0.0.1:6379/0"
+    url: str = "redis://127.0.0.1:6379/0"  # one server; or `sentinel:` or `cluster:` (exactly one of them)
+    sentinel: SentinelTarget | None = None
+    cluster: ClusterSeeds | None = None
     username: str | None = None
     password: SecretStr | None = None
     max_connections: int = Field(default=4, ge=1, le=1000)  # Vigil's own pool, per component
@@ -179,13 +194,41 @@ class RedisComponent(ComponentConfig):
             raise ValueError("pool_timeout must be shorter than socket_timeout")
         return self
 
+    @model_validator(mode="after")
+    def _one_target(self) -> Self:
+        named = [name for name in TARGETS if name in self.model_fields_set and getattr(self, name, None) is not None]
+        if len(named) > 1:
+            said = "both" if len(named) == 2 else f"all {len(named)}"
+            raise ValueError(f"set exactly one of {', '.join(named[:-1])} or {named[-1]}, not {said}")
+        if self.cluster is not None:
+            cluster_problems(self)
+        elif any(isinstance(check, RedisClusterState) for check in self.checks.values()):
+            raise ValueError("the cluster check needs a cluster component: set cluster.seeds instead of url")
+        for name, check in self.checks.items():
+            if isinstance(check, RedisSentinel) and self.sentinel is None:
+                raise ValueError(f"checks.{name}: a sentinel check needs `sentinel:` on the component")
+        return self
+
     def secret_values(self) -> list[str]:
         values = super().secret_values()
         if password := urlsplit(self.url).password:
             values.append(password)
+        if self.sentinel is not None:
+            values.extend(self.sentinel.secret_values())
         return values
 
     @property
     def socket_deadline(self) -> float:
         """The longest a single network wait may take; the scheduler checks it is below every check's timeout."""
         return max(self.connect_timeout, self.socket_timeout)
+
+
+def cluster_problems(component: RedisComponent) -> None:
+    """What a `cluster:` component may not combine (a ValueError naming the fields)."""
+    if "url" in component.model_fields_set:
+        raise ValueError("set exactly one of url or cluster, not both")
+    if "{" in component.key_prefix or "}" in component.key_prefix:
+        raise ValueError("key_prefix: no { or } on a cluster (Vigil adds the hash tag that places each canary)")
+    for name, check in component.checks.items():
+        if isinstance(check, RedisMemory) and any(c in key for key in check.priority_keys for c in "*?["):
+            raise ValueError(f"checks.{name}.priority_keys: patterns are not supported on a cluster; list exact keys")

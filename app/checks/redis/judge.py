@@ -89,8 +89,23 @@ class Survival:
     loss: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Failover:
+    """The checks moved from one server to another since the last run (behind Sentinel): not a restart."""
+
+    old: str
+    new: str
+
+
 def survival(
-    key: str, seen: str | None, known: str | None, *, last_run_id: str | None, restarted: bool, started_at: float
+    key: str,
+    seen: str | None,
+    known: str | None,
+    *,
+    last_run_id: str | None,
+    restarted: bool,
+    started_at: float,
+    failover: Failover | None = None,
 ) -> Survival:
     """The restart canary must outlive a restart. Its value is set once, when it is created (the run_id of the
     Redis process then, and a nonce: see commands.survival_value), and never rewritten; so every Vigil sharing it
@@ -98,16 +113,21 @@ def survival(
     noticed first and created the next one.
 
     `seen`: the value before this run touched it (None: gone); `known`: the value this Vigil saw or created on its
-    last run (None: none yet); `last_run_id`: the run_id this Vigil saw then; `started_at`: when the server started.
+    last run (None: none yet); `last_run_id`: the run_id this Vigil saw then; `started_at`: when the server started;
+    `failover`: the server changed since the last run (the new one is another process: the canary had to be
+    replicated to it, and the words say failover, not restart).
     """
+    event = "a redis restart" if failover is None else f"the failover from {failover.old} to {failover.new}"
     if known is None or seen == known:
-        return Survival([], note="canary survived a redis restart" if restarted and known is not None else None)
+        return Survival([], note=f"canary survived {event}" if restarted and known is not None else None)
     recreated = "" if seen is None else " and has been re-created since (by another Vigil sharing it)"
     # A canary re-created under the process this Vigil saw last was lost before the restart, and survived it.
     if restarted and (seen is None or birth_run_id(seen) != last_run_id):
         gone = "is gone" if seen is None else f"was gone{recreated}"
-        when = units.iso_timestamp(started_at)
-        loss = f"session data did not survive the restart of redis at {when}: canary {key} {gone}"
+        if failover is None:
+            loss = f"session data did not survive the restart of redis at {units.iso_timestamp(started_at)}: canary {key} {gone}"
+        else:
+            loss = f"session data did not survive {event}: canary {key} {gone}"
         return Survival([(Status.FAIL, loss)], loss=loss)
     return Survival([(Status.WARN, f"canary {key} vanished without a restart (evicted or deleted){recreated}")])
 

@@ -43,14 +43,24 @@ async def info(client: RedisClient, *sections: str) -> list[Info]:
 
 @dataclass(frozen=True, slots=True)
 class ServerIdentity:
-    """Which Redis process answered: a new run_id (or a smaller uptime) means it restarted since the last run."""
+    """Which Redis process answered: a new run_id (or a smaller uptime) means it restarted since the last run.
+
+    `address` is where it answered: behind Sentinel a failover moves the checks to another server, which is a
+    new process too, but not a restart."""
 
     run_id: str
     uptime: int | None
+    address: str = ""
 
     @classmethod
-    def from_info(cls, server: Info) -> ServerIdentity:
-        return cls(str(server.get("run_id", "")), as_int(server.get("uptime_in_seconds")))
+    def from_info(cls, server: Info, address: str = "") -> ServerIdentity:
+        return cls(str(server.get("run_id", "")), as_int(server.get("uptime_in_seconds")), address)
+
+    def moved_from(self, previous: ServerIdentity | None) -> str | None:
+        """The address the last run talked to, when this run talks to another server (a failover); else None."""
+        if previous is None or not previous.address or not self.address or previous.address == self.address:
+            return None
+        return previous.address
 
     def restarted_since(self, previous: ServerIdentity | None) -> bool:
         """False on a first run (nothing to compare with)."""

@@ -55,7 +55,7 @@ class Canaries:
 async def run(ctx: Context) -> Outcome:
     options, client, memo = ctx.options, ctx.client, ctx.memo
     server, persistence, replication = await info(client, "server", "persistence", "replication")
-    identity = ServerIdentity.from_info(server)
+    identity = ServerIdentity.from_info(server, client.address)
     restarted = identity.restarted_since(memo.identity)
     replica = is_replica(replication)
 
@@ -132,6 +132,7 @@ async def check_canaries(ctx: Context, identity: ServerIdentity, restarted: bool
         last_run_id=None if memo.identity is None else memo.identity.run_id,
         restarted=restarted,
         started_at=time.time() - (identity.uptime or 0),
+        failover=judge.Failover(moved, identity.address) if (moved := identity.moved_from(memo.identity)) else None,
     )
     value = None if now is None else as_text(now)
     if refused:  # the TTL canary was not written: its PTTL says nothing

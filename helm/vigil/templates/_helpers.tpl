@@ -158,3 +158,15 @@ http://localhost:8080
 {{- end -}}
 {{- toYaml $constraints -}}
 {{- end -}}
+
+{{/*
+The Vigil configuration file as rendered into the ConfigMap: `config`, and with configReload inPlace, file watching
+switched on (`reload.watch: true`; a `config.reload.interval` set in the values is kept).
+*/}}
+{{- define "vigil.config" -}}
+{{- $config := deepCopy .Values.config -}}
+{{- if eq .Values.configReload "inPlace" -}}
+{{- $config = merge (dict "reload" (dict "watch" true)) $config -}}
+{{- end -}}
+{{- toYaml $config -}}
+{{- end -}}
