@@ -38,6 +38,7 @@ FIRST_RUN_RATE = 100.0  # first runs per second at most, process-wide (within FI
 UNJUDGED_SHARE = 0.2
 UNJUDGED_MIN_STALL = 0.05  # seconds
 UNJUDGED_REPORT_PERIOD = 60.0  # seconds between the log lines that count runs Vigil could not judge
+FAILED_RUN = "run of %s failed after %s, the event loop stalled for %s of it: %s"  # debug: what a counted fail was
 
 
 class Runner:
@@ -118,6 +119,8 @@ class Runner:
                 self.store.record_unjudged(spec.id)
                 log.debug("run of %s not judged: the event loop stalled for %s of it", spec.id, units.latency(lost))
                 return result
+            took, stalled = units.latency(duration), units.latency(lost)  # a failure that counts, and Vigil's loss
+            log.debug(FAILED_RUN, spec.id, took, stalled, result.output)
         recorded, transition = self.store.record(result, loop.time())
         if transition is not None:
             log_transition(transition)

@@ -36,11 +36,9 @@ def number(x: float) -> str:
     return repr(float(x)) if -1e6 < x < 1e6 else floatToGoString(x)
 
 
-_small_count = "{}.0".format  # `count` for 0 <= n < 1,000,000, formatted in C (a whole row at a time)
-
-
-def _counts(values: tuple[int, ...] | list[int], largest: int) -> Callable[[int], str]:
-    return _small_count if largest < 1_000_000 and min(values) >= 0 else count
+def _braced(text: str) -> str:
+    """`text` as literal text in a str.format template."""
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 def escape(value: str) -> str:
@@ -61,6 +59,7 @@ class _CheckLines:
 
     __slots__ = (
         "base",
+        "block",
         "bucket",
         "cause",
         "count",
@@ -72,6 +71,7 @@ class _CheckLines:
         "maintenance",
         "observed",
         "runs",
+        "runs_block",
         "stale",
         "status",
         "sum",
@@ -94,11 +94,15 @@ class _CheckLines:
         )
         self.stale = (f"{m.STALE.exposed}{{{base}}} 0.0", f"{m.STALE.exposed}{{{base}}} 1.0")
         self.runs = tuple(f'{m.RUNS.exposed}{{{base},status="{s}"}} ' for s in _STATUSES)
+        self.runs_block = "\n".join(_braced(line) + "{}.0" for line in self.runs).format
         self.unjudged = f"{m.UNJUDGED.exposed}{{{base}}} "
         duration = m.DURATION.exposed
         self.bucket = tuple(f'{duration}_bucket{{{base},le="{bound}"}} ' for bound in _BUCKET_BOUNDS)
         self.count = f"{duration}_count{{{base}}} "
         self.sum = f"{duration}_sum{{{base}}} "
+        # The whole histogram but its sum as one template, filled in C: buckets and count below a million
+        # (written "N.0", as `count` writes them), the common case; larger ones go line by line.
+        self.block = "\n".join(_braced(line) + "{}.0" for line in (*self.bucket, self.count)).format
         self.last_run = f"{m.LAST_RUN.exposed}{{{base}}} "
         self.last_success = f"{m.LAST_SUCCESS.exposed}{{{base}}} "
         self.failures = f"{m.FAILURES.exposed}{{{base}}} "
@@ -147,14 +151,20 @@ class TextWriter:
         out.extend(k.stale[c.stale] for k, c in checks)
         _header(out, m.RUNS)
         for k, c in checks:
-            out.extend(map(str.__add__, k.runs, map(_counts(c.runs, max(c.runs)), c.runs)))
+            if max(c.runs) < 1_000_000 and min(c.runs) >= 0:
+                append(k.runs_block(*c.runs))
+            else:
+                out.extend(map(str.__add__, k.runs, map(count, c.runs)))
         _header(out, m.UNJUDGED)
         out.extend(k.unjudged + i(c.unjudged) for k, c in checks)
         _header(out, m.DURATION)
         for k, c in checks:
             totals = list(accumulate(c.duration_counts))
-            out.extend(map(str.__add__, k.bucket, map(_counts(totals, totals[-1]), totals)))
-            append(k.count + i(totals[-1]))
+            if totals[-1] < 1_000_000 and min(c.duration_counts) >= 0:
+                append(k.block(*totals, totals[-1]))
+            else:
+                out.extend(map(str.__add__, k.bucket, map(count, totals)))
+                append(k.count + i(totals[-1]))
             append(k.sum + f(c.duration_sum))
         _header(out, m.OBSERVED)
         for k, c in checks:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import time
 from typing import Any
+
+import pytest
 
 from app.engine.scheduler import Scheduler, timed_out
 from app.main import build_engine
@@ -211,9 +215,13 @@ async def test_stop_cancels_in_flight_runs_quickly(hanging_server: HangingServer
     assert scheduler.store.ready is False and scheduler.store.shutting_down
 
 
-async def test_a_run_vigil_was_too_late_to_judge_is_not_the_targets_failure(hanging_server: HangingServer) -> None:
+async def test_a_run_vigil_was_too_late_to_judge_is_not_the_targets_failure(
+    hanging_server: HangingServer, caplog: pytest.LogCaptureFixture
+) -> None:
     """The loop held for half the timeout (CPU throttling, a starved host, Vigil's own work) while a run waited
-    on its target: that run is counted as not judged, not as a failure of the target; the next one judges."""
+    on its target: that run is counted as not judged, not as a failure of the target; the next one judges, and a
+    failure that counts is logged at debug level with its cause and the stall measured in it."""
+    caplog.set_level(logging.DEBUG, logger="vigil.scheduler")
     timeout = 2.0
     settings = settings_for(
         {"hung": http(f"http://127.0.0.1:{hanging_server.port}/", reachable=reach("/"))},
@@ -234,5 +242,8 @@ async def test_a_run_vigil_was_too_late_to_judge_is_not_the_targets_failure(hang
         # Judged when Vigil keeps up: the same hung target fails.
         result = await runner.run(scheduled=True)
         assert result.status is Status.FAIL and state.last is result and state.unjudged == 1
+        counted = [r.getMessage() for r in caplog.records if " failed after " in r.getMessage()]
+        pattern = r"run of hung:reachable failed after [\d.]+ m?s, the event loop stalled for [\d.]+ m?s of it: "
+        assert len(counted) == 1 and re.fullmatch(pattern + re.escape(result.output), counted[0]), counted
     finally:
         await scheduler.stop()

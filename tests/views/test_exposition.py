@@ -83,3 +83,32 @@ async def test_metrics_negotiates_openmetrics_and_gzip(http_target: Any) -> None
         assert body.endswith("# EOF\n")
         names = {f.name for f in parse_openmetrics(body)}
         assert {"vigil_check_up", "vigil_check_runs", "vigil_check_duration_seconds", "vigil_build"} <= names
+
+
+def value_texts(text: str, prefix: str) -> dict[tuple[str, frozenset[str]], str]:
+    """Each sample of the families starting with `prefix`: (name, label pairs) -> the value exactly as written."""
+    values = {}
+    for line in text.splitlines():
+        if line.startswith(prefix):
+            series, _, value = line.rpartition(" ")
+            name, _, labels = series.partition("{")
+            values[name, frozenset(labels.rstrip("}").split('",'))] = value.rstrip('"')
+    return values
+
+
+def test_counts_are_written_as_prometheus_client_writes_them_small_and_large() -> None:
+    store = busy_store()
+    states = list(store.states.values())
+    states[0].runs[Status.PASS] = 2_000_000  # a million and more: Go's exponent form
+    states[0].duration_counts[0] = 1_500_000
+    states[1].runs[Status.FAIL] = 999_999
+    exposition = build_exposition(store)
+    snapshot = take_snapshot(store)
+    assert exposition.collector is not None
+    with exposition.collector.pinned(snapshot):
+        reference = generate_latest(exposition.registry).decode()
+    fast = exposition.writer.render(snapshot)
+    for family in ("vigil_check_runs_total", "vigil_check_duration_seconds"):
+        assert value_texts(fast, family) == value_texts(reference, family)
+    assert len(value_texts(fast, "vigil_check_runs_total")) == 3 * len(states)
+    assert "2e+06" in fast and "999999.0" in fast

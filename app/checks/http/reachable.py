@@ -12,7 +12,7 @@ import time
 from app import units
 from app.checks import judging
 from app.checks.base import NoMemo
-from app.checks.http.calls import HttpContext, flatten, naming_stalled_lookups, read_body, target
+from app.checks.http.calls import HttpContext, drain, flatten, naming_stalled_lookups, read_body, target
 from app.checks.http.conditions import body_problems, header_problems
 from app.checks.http.config import HttpReachable
 from app.checks.http.errors import NoAnswer
@@ -60,6 +60,7 @@ async def run(ctx: HttpContext[HttpReachable, NoMemo]) -> Outcome:
                         latency = time.perf_counter() - started
                         status_code = response.status
                         answered = flatten(response.headers.items())
+                    await drain(ctx, response)
         except TimeoutError:  # aiohttp's backstop fired after all (its total timer raises a bare TimeoutError)
             raise NoAnswer(total) from None
         if hop is None:
