@@ -12,7 +12,7 @@ import ssl
 import subprocess
 import threading
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -408,9 +408,9 @@ class Served:
 
 
 @contextlib.asynccontextmanager
-async def serve(settings: Settings) -> AsyncIterator[Served]:
-    """The real app under a real uvicorn on a free loopback port, in this test's loop."""
-    app = create_app(settings)
+async def serve(settings: Settings, load: Callable[[], Settings] | None = None) -> AsyncIterator[Served]:
+    """The real app under a real uvicorn on a free loopback port, in this test's loop (`load`: what a reload reads)."""
+    app = create_app(settings, load)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

@@ -4,39 +4,16 @@ without a configuration to read again; and a run in flight of a changed check is
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
-import uvicorn
 
 from app.config.settings import Settings
 from app.engine.reload import Reloader
-from app.main import build_engine, create_app
+from app.main import build_engine
 from app.model import CheckId, Status
-from devenv.servers import free_port
 from tests.conftest import AUTH, HangingServer, http, make_settings, make_token, reach, serve, wait_until, within
-
-
-@contextlib.asynccontextmanager
-async def serve_reloadable(settings: Settings, load: Callable[[], Settings]) -> AsyncIterator[tuple[str, Any]]:
-    """`serve` for an app that can reload: its base URL and the app."""
-    app = create_app(settings, load)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    task = asyncio.get_running_loop().create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}", app
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 15)
 
 
 def settings_for(http_target: Any, **checks: Any) -> Settings:
@@ -62,7 +39,8 @@ async def test_a_second_reload_while_one_runs_is_answered_409(http_target: Any) 
         release.wait(30)
         return settings_for(http_target, ok=reach("/ok"), home=reach("/ok"))
 
-    async with serve_reloadable(settings, slow_load) as (url, app), aiohttp.ClientSession() as session:
+    async with serve(settings, slow_load) as served, aiohttp.ClientSession() as session:
+        url, app = served.url, served.app
         first = asyncio.ensure_future(post(session, url + "/-/reload"))
         await wait_until(entered.is_set, within(2), "the first reload reading")
         status, body = await post(session, url + "/-/reload")

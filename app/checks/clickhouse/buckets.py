@@ -25,6 +25,18 @@ UTC_NAMES = frozenset(
 )
 
 
+def window_problem(bucket: float, lookback: float) -> str | None:
+    """What is wrong with a bucketed lookback window, as a config error (None: nothing): the one rule of the
+    `timeseries` and `consistency` kinds."""
+    if bucket != int(bucket):
+        return "bucket must be a whole number of seconds"
+    if lookback < bucket:
+        return "lookback must be at least one bucket"
+    if lookback / bucket > MAX_BUCKETS:
+        return f"lookback / bucket must be at most {MAX_BUCKETS} buckets"
+    return None
+
+
 def _utc_zone() -> ZoneInfo:
     """UTC, even where no time zone database is installed (a bare image): a one-type TZif file needs none."""
     try:

@@ -9,7 +9,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from app.checks.clickhouse.buckets import MAX_BUCKETS, Buckets
+from app.checks.clickhouse.buckets import Buckets, window_problem
 from app.checks.clickhouse.names import Identifier, Measure, TableName, TimeZoneName
 from app.config.fields import CheckConfig, Duration, Severity
 
@@ -75,12 +75,8 @@ class ClickHouseConsistency(CheckConfig):
 
     @model_validator(mode="after")
     def _bounded(self) -> ClickHouseConsistency:
-        if self.bucket != int(self.bucket):
-            raise ValueError("bucket must be a whole number of seconds")
-        if self.lookback < self.bucket:
-            raise ValueError("lookback must be at least one bucket")
-        if self.lookback / self.bucket > MAX_BUCKETS:
-            raise ValueError(f"lookback / bucket must be at most {MAX_BUCKETS} buckets")
+        if problem := window_problem(self.bucket, self.lookback):
+            raise ValueError(problem)
         if not Buckets(int(self.bucket)).nests_in_days:
             raise ValueError("bucket must divide a day (15m, 1h, 6h ...) or be whole days")
         return self

@@ -9,7 +9,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from app.checks.clickhouse.buckets import MAX_BUCKETS, Buckets
+from app.checks.clickhouse.buckets import MAX_BUCKETS, Buckets, window_problem
 from app.checks.clickhouse.cluster_config import ClickHouseCluster, ClickHouseConsistency, ClickHouseReplication
 from app.checks.clickhouse.names import Identifier, Measure, MeasureName, TableName, TimeZoneName
 from app.config.fields import Area, CheckConfig, ComponentConfig, Duration, Frozen, Schedule, Severity
@@ -91,12 +91,8 @@ class ClickHouseTimeseries(CheckConfig):
 
     @model_validator(mode="after")
     def _bounded(self) -> ClickHouseTimeseries:
-        if self.bucket != int(self.bucket):
-            raise ValueError("bucket must be a whole number of seconds")
-        if self.lookback < self.bucket:
-            raise ValueError("lookback must be at least one bucket")
-        if self.lookback / self.bucket > MAX_BUCKETS:
-            raise ValueError(f"lookback / bucket must be at most {MAX_BUCKETS} buckets")
+        if problem := window_problem(self.bucket, self.lookback):
+            raise ValueError(problem)
         return self
 
 
