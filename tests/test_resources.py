@@ -1,6 +1,6 @@
 """Resources stay flat: open fds, asyncio tasks, threads and TCP connections of this process while every check
 keeps failing (sampled after a warm-up and again after 2,000 more failing runs), and the memory of a real
-`vigil serve` while its checks pass (issue 12's fault matrix and its day-long memory bound).
+`vigil serve` while its checks pass (the fault matrix's resource bounds and the day-long memory bound).
 
 Failing: twenty checks at a 100 ms interval (ClickHouse's at 300 ms) against closed ports, a port that accepts and
 never answers, a killed and a paused Redis: the failure paths of the HTTP, Redis, ClickHouse and TCP clients (names
