@@ -95,7 +95,13 @@ class RedisCluster:
         for node, (low, high) in zip(self.nodes, ranges, strict=False):
             node.cli("CLUSTER", "ADDSLOTSRANGE", str(low), str(high))
         wait_for(lambda: self._all_know(len(self.nodes)), timeout, "cluster nodes meeting")
+        # Each node learns the others' slots by gossip, a while after it knows the nodes themselves.
+        assigned = sum(high - low + 1 for low, high in ranges)
+        wait_for(lambda: self._all_see_assigned(assigned), timeout, f"{assigned} slots assigned on every node")
         return self
+
+    def _all_see_assigned(self, count: int) -> bool:
+        return all(self.info(node).get("cluster_slots_assigned", "").strip() == str(count) for node in self.nodes)
 
     def _all_know(self, count: int) -> bool:
         for node in self.nodes:
