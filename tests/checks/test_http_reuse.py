@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -14,21 +13,17 @@ from aiohttp import web
 
 from app.checks.http.calls import DRAIN_WAIT
 from app.model import CheckId, Status
-from devenv.servers import free_port
-from tests.conftest import check_runner, http, make_settings, reach
+from tests.conftest import HttpTarget, check_runner, http, make_settings, reach
 
 RUNS = 6
 
 
-class CountingSite:
-    """A loopback aiohttp app in its own thread that counts the connections its requests came on."""
+class CountingSite(HttpTarget):
+    """The test target's thread and loop, serving an app that counts the connections its requests came on."""
 
     def __init__(self) -> None:
-        self.port = free_port()
+        super().__init__()
         self.peers: set[tuple[str, int]] = set()
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
 
     def _app(self) -> web.Application:
         async def late_body(request: web.Request) -> web.StreamResponse:
@@ -56,34 +51,13 @@ class CountingSite:
         app.router.add_get("/endless", endless)
         return app
 
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        runner = web.AppRunner(self._app(), shutdown_timeout=0.5)
-        self._loop.run_until_complete(runner.setup())
-        self._loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())
-        self._ready.set()
-        self._loop.run_forever()
-        self._loop.run_until_complete(runner.cleanup())
-        leftover = asyncio.all_tasks(self._loop)
-        for task in leftover:
-            task.cancel()
-        self._loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
-        self._loop.close()
-
-    def __enter__(self) -> CountingSite:
-        self._thread.start()
-        self._ready.wait(10)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[CountingSite]:
-    with CountingSite() as served:
-        yield served
+    served = CountingSite()
+    served.start()
+    yield served
+    served.stop()
 
 
 async def test_a_body_the_check_does_not_read_keeps_the_connection(site: CountingSite) -> None:
