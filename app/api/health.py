@@ -5,7 +5,6 @@ How much unauthenticated callers see follows `server.show_details` (Spring Boot 
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Annotated, Literal
 
@@ -15,11 +14,11 @@ from fastapi.responses import JSONResponse, Response
 from app.api.deps import DetailsDep, Services, ServicesDep, select
 from app.api.details import Details
 from app.api.documents import BAD_REQUEST, NOT_FOUND, Responses, health_body
+from app.engine.slices import in_slices
 from app.engine.store import CheckState, Store
 from app.views.report import HEALTH_JSON, EntryMemo, encoded_health
 
 router = APIRouter(tags=["health"])
-WARM_SLICE = 0.01  # seconds of member encoding between two yields to the event loop
 _RESPONSES: Responses = {
     200: health_body("pass or warn"),
     503: health_body("fail"),
@@ -62,12 +61,8 @@ async def _warm(store: Store, states: list[CheckState], entries: EntryMemo) -> N
     """Bring the members that changed up to date a slice at a time, yielding in between: once a minute every
     availability moves (a new history slot) and all of them are encoded again, about 30 ms at 1,000 checks, which
     must not hold check replies and probes back in one piece. The document is then joined in one go."""
-    began = time.monotonic()
-    for state in states:
+    async for state in in_slices(states):
         entries.member(store, state, time.time())
-        if time.monotonic() - began > WARM_SLICE:
-            await asyncio.sleep(0)
-            began = time.monotonic()
 
 
 @router.get(

@@ -3,7 +3,6 @@ encoded once, and shared by every poller (the app's one lives in `Services`)."""
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import secrets
 import time
@@ -14,11 +13,10 @@ from app.api.turns import Turns
 from app.config.settings import Settings
 from app.engine.history import SLOT
 from app.engine.singleflight import SingleFlight
+from app.engine.slices import in_slices
 from app.engine.store import Store
 from app.views.report import encode
 from app.views.statusview import RowMemo, build
-
-WARM_SLICE = 0.01  # seconds of row building between two yields to the event loop
 
 
 @dataclass(slots=True)
@@ -67,12 +65,8 @@ class StatusCache:
     async def _refresh(self, store: Store, settings: Settings, details: Details, turns: Turns) -> Rendered:
         # Rows of checks that changed are computed a slice at a time, yielding in between, so a large store (or a
         # new history slot, when every availability is read again) never holds check replies and probes back.
-        began = time.monotonic()
-        for state in list(store.states.values()):
+        async for state in in_slices(list(store.states.values())):
             self.memo.row(state, time.time(), details=details.shown)
-            if time.monotonic() - began > WARM_SLICE:
-                await asyncio.sleep(0)
-                began = time.monotonic()
         # Then the document in one go, consistent with one store version (rows that changed meanwhile are redone).
         async with turns.turn():
             now = time.time()

@@ -33,7 +33,7 @@ from app.model import Status
 from app.views import metricnames as m
 from app.views.exposition import TextWriter
 from app.views.metricnames import measure_name
-from app.views.snapshot import CheckSample, Snapshot, take_snapshot
+from app.views.snapshot import CheckSample, Snapshot, snapshot_in_slices, take_snapshot
 
 __all__ = [
     "BuildCollector",
@@ -153,7 +153,7 @@ class StateFileCollector(Collector):
 class Exposition:
     """Renders /metrics in a worker thread, so a large scrape never stalls probes on the event loop; scrapes
     arriving while a render of the same format runs share it (single-flight), so scrapers cannot pile up CPU work.
-    Vigil's numbers are copied on the loop first (`take_snapshot`), so the thread never reads a moving store.
+    Vigil's numbers are copied on the loop first (`snapshot_in_slices`), so the thread never reads a moving store.
 
     The text format (what Prometheus asks for by default) comes from TextWriter, several times faster than
     prometheus_client's generic path; OpenMetrics, when a scraper asks for it, from prometheus_client.
@@ -176,7 +176,7 @@ class Exposition:
     async def _render(self, openmetrics: bool, gzip: bool) -> bytes:
         loop = asyncio.get_running_loop()
         collector = self.collector
-        snapshot = None if collector is None else take_snapshot(collector.store)  # on the loop
+        snapshot = None if collector is None else await snapshot_in_slices(collector.store)  # on the loop
 
         def generate() -> bytes:
             if collector is None or snapshot is None:

@@ -200,6 +200,7 @@ async def test_members_are_brought_up_to_date_in_slices(monkeypatch: pytest.Monk
     """Before a detailed document is joined, changed members are encoded a slice at a time, yielding to the loop
     in between (a new history slot re-encodes every one of them); the join then finds them all ready."""
     from app.api import health as route
+    from app.engine import slices
     from app.main import build_engine
     from app.views.report import EntryMemo, encoded_health
 
@@ -209,7 +210,7 @@ async def test_members_are_brought_up_to_date_in_slices(monkeypatch: pytest.Monk
     store, _ = build_engine(settings)
     states = list(store.states.values())
     memo = EntryMemo()
-    monkeypatch.setattr(route, "WARM_SLICE", 0.0)  # yield after every member
+    monkeypatch.setattr(slices, "SLICE", 0.0)  # yield after every member
     ran_meanwhile = []
     asyncio.get_running_loop().call_soon(lambda: ran_meanwhile.append(len(memo._members)))
     await route._warm(store, states, memo)

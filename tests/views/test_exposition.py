@@ -112,3 +112,16 @@ def test_counts_are_written_as_prometheus_client_writes_them_small_and_large() -
         assert value_texts(fast, family) == value_texts(reference, family)
     assert len(value_texts(fast, "vigil_check_runs_total")) == 3 * len(states)
     assert "2e+06" in fast and "999999.0" in fast
+
+
+async def test_a_snapshot_taken_in_slices_holds_what_one_taken_at_once_holds(monkeypatch: Any) -> None:
+    """/metrics copies the store a slice at a time (thousands of checks must not hold the loop in one piece):
+    the copy is the same, check by check, as one taken in one go."""
+    from app.engine import slices
+    from app.views.snapshot import snapshot_in_slices
+
+    monkeypatch.setattr(slices, "SLICE", 0.0)  # a turn for the loop after every check
+    store = busy_store()
+    sliced, whole = await snapshot_in_slices(store), take_snapshot(store)
+    assert len(sliced.checks) == len(store.states) > 20
+    assert sliced == whole
