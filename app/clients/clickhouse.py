@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, replace
@@ -48,6 +49,7 @@ log = logging.getLogger("vigil.clickhouse")
 
 
 PEER_CONNECTIONS = 2  # per other host of a cluster: a check's query and the look at system.processes before it
+PEER_IDLE = 900.0  # seconds a peer's client may go unasked (its host left the cluster) before it is closed
 CANCEL_GRACE = 1.0  # seconds the server gets to acknowledge a Cancel packet before KILL QUERY is sent
 KILL_SETTINGS = {"readonly": 1, "max_execution_time": 2}  # KILL QUERY is allowed under readonly=1
 
@@ -88,16 +90,29 @@ class ClickHouseClient:
         self._stopping: dict[str, asyncio.Task[None]] = {}  # query id -> its cancellation (Cancel, KILL) in flight
         self.resolver = SharedResolver()  # lookups on a pool of this client's own: a hung resolver stalls nothing else
         self._peers: dict[tuple[str, int], ClickHouseClient] = {}
+        self._peer_asked: dict[tuple[str, int], float] = {}  # monotonic time each peer was last asked for
 
     def peer(self, host: str, port: int) -> ClickHouseClient:
         """A client for another server of this one's cluster (a replica, a shard), with the same user, database and
         timeouts and a pool of its own (so a silent host holds none of this one's connections); closed with this one."""
         if (host, port) == (self.settings.host, self.settings.port):
             return self
+        now = time.monotonic()
+        self._close_unasked_peers(now)
+        self._peer_asked[(host, port)] = now
         if (client := self._peers.get((host, port))) is None:
             settings = replace(self.settings, host=host, port=port, max_connections=PEER_CONNECTIONS)
             client = self._peers[(host, port)] = ClickHouseClient(settings)
         return client
+
+    def _close_unasked_peers(self, now: float) -> None:
+        """A host that left the cluster (replaced, renamed, moved) is asked for no more: its client and pool are
+        closed once PEER_IDLE has passed, longer than any query, so nothing is still running on them."""
+        for key, asked in list(self._peer_asked.items()):
+            if now - asked > PEER_IDLE:
+                del self._peer_asked[key]
+                if (gone := self._peers.pop(key, None)) is not None:
+                    self._spawn(gone.close())
 
     @property
     def in_use(self) -> int:
@@ -301,7 +316,7 @@ class ClickHouseClient:
             del self._stopping[query_id]
 
     async def close(self) -> None:
-        peers, self._peers = list(self._peers.values()), {}
+        peers, self._peers, self._peer_asked = list(self._peers.values()), {}, {}
         for peer in peers:
             await peer.close()
         if self._background:

@@ -798,3 +798,27 @@ async def test_tls_to_a_resolved_address_verifies_the_configured_name(tmp_path: 
                 writer.close()
     finally:
         server.close()
+
+
+async def test_a_peer_no_longer_asked_for_is_closed(clickhouse_server: ClickHouseServer, monkeypatch: Any) -> None:
+    """A cluster check keeps a client per host; a host that left the cluster (no check asks for it any more) has its
+    client and connections closed once PEER_IDLE has passed, instead of holding them for the life of the process."""
+    from app.clients import clickhouse as module
+    from app.clients.clickhouse import ClickHouseClient, ClickHouseSettings
+
+    settings = ClickHouseSettings("127.0.0.1", clickhouse_server.tcp_port, "default", "", "default", False, 2, 1, 1, 2)
+    client = ClickHouseClient(settings)
+    try:
+        gone = client.peer("localhost", clickhouse_server.tcp_port)  # the same server under another name
+        assert (await gone.execute("SELECT 1", {}, timeout=5)).rows == [(1,)]
+        assert gone._idle  # its connection, pooled
+        assert client.peer("localhost", clickhouse_server.tcp_port) is gone  # asked again within PEER_IDLE: kept
+        monkeypatch.setattr(module, "PEER_IDLE", 0.0)
+        await asyncio.sleep(0.01)
+        other = client.peer("127.0.0.2", clickhouse_server.tcp_port)  # asking for any peer retires the unasked
+        assert client.peer("localhost", clickhouse_server.tcp_port) is not gone
+        assert other is not gone
+        await asyncio.wait_for(asyncio.gather(*client._background), timeout=10)
+        assert gone._idle == []
+    finally:
+        await client.close()
