@@ -1,7 +1,8 @@
 """A Redis behind Sentinel on loopback: a primary, a replica and three Sentinels (`redis-server FILE --sentinel`).
 
 Down-after 1000 ms and failover-timeout 3000 ms, so a killed primary is replaced within seconds. Used by the tests and
-by scripts that want a local Sentinel setup; passwords are optional (data nodes and Sentinels each their own).
+by scripts that want a local Sentinel setup; passwords are optional (data nodes and Sentinels each their own), and
+with `tls=True` every process speaks only TLS, with one self-signed certificate for 127.0.0.1 (`ca_file`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from devenv.servers import RedisServer, _Process, free_port, wait_for
+from devenv.servers import RedisServer, _Process, free_port, self_signed_certificate, wait_for
 
 MASTER = "mymaster"
 DOWN_AFTER_MS = 1000
@@ -23,14 +24,22 @@ class SentinelProcess(_Process):
 
     name = "sentinel"
 
-    def __init__(self, directory: Path, primary_port: int, data_password: str | None, password: str | None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        primary_port: int,
+        data_password: str | None,
+        password: str | None,
+        ca_file: Path | None = None,
+    ) -> None:
         self.port = free_port()
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
         self.password = password
+        self.ca_file = ca_file  # TLS only, with this certificate (its key beside it as key.pem)
         self.file = self.dir / "sentinel.conf"
         lines = [
-            f"port {self.port}",
+            f"port {self.port}" if ca_file is None else f"port 0\ntls-port {self.port}",
             "bind 127.0.0.1",
             "daemonize no",
             f"dir {self.dir}",
@@ -44,6 +53,10 @@ class SentinelProcess(_Process):
             lines.append(f"sentinel auth-pass {MASTER} {data_password}")
         if password:
             lines.append(f"requirepass {password}")  # Sentinels also use it to authenticate to each other
+        if ca_file is not None:  # tls-replication: the Sentinels' own connections (to nodes and each other) use TLS
+            key = ca_file.with_name("key.pem")
+            lines += [f"tls-cert-file {ca_file}", f"tls-key-file {key}", f"tls-ca-cert-file {ca_file}"]
+            lines += ["tls-auth-clients no", "tls-replication yes"]
         self.file.write_text("\n".join(lines) + "\n")
 
     @property
@@ -60,6 +73,8 @@ class SentinelProcess(_Process):
 
     def cli(self, *args: str) -> str:
         cmd = ["redis-cli", "-p", str(self.port)]
+        if self.ca_file is not None:
+            cmd += ["--tls", "--cacert", str(self.ca_file)]
         if self.password:
             cmd += ["--no-auth-warning", "-a", self.password]
         done = subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=30)
@@ -79,17 +94,28 @@ class SentinelTopology:
         data_password: str | None = None,
         sentinel_password: str | None = None,
         node_extra: list[str] | None = None,
+        tls: bool = False,
     ) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="vigil-sentinel-"))
         self.data_password = data_password
         self.sentinel_password = sentinel_password
+        self.ca_file = self_signed_certificate(self.dir)[0] if tls else None
         extra = [*(["--masterauth", data_password] if data_password else []), *(node_extra or [])]
+        if tls:
+            extra += ["--tls-replication", "yes"]
         self.nodes = [
-            RedisServer(directory=self._sub(f"node{i}"), password=data_password, extra=list(extra)) for i in range(2)
+            RedisServer(directory=self._sub(f"node{i}"), password=data_password, extra=list(extra), tls=tls)
+            for i in range(2)
         ]
+        if self.ca_file is not None:  # one certificate for every process, so one CA file for the client
+            for node in self.nodes:
+                shutil.copy(self.ca_file, node.ca_file)
+                shutil.copy(self.ca_file.with_name("key.pem"), node.dir / "key.pem")
         self.nodes[1].extra += ["--replicaof", "127.0.0.1", str(self.nodes[0].port)]
         self.sentinels = [
-            SentinelProcess(self.dir / f"sentinel{i}", self.nodes[0].port, data_password, sentinel_password)
+            SentinelProcess(
+                self.dir / f"sentinel{i}", self.nodes[0].port, data_password, sentinel_password, self.ca_file
+            )
             for i in range(3)
         ]
 

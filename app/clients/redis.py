@@ -69,11 +69,18 @@ def connection_options(settings: RedisSettings) -> dict[str, Any]:
     if settings.username is not None:
         kwargs["username"] = settings.username
     if settings.url.startswith("rediss://"):
-        if settings.tls_ca_file is not None:
-            kwargs["ssl_ca_certs"] = settings.tls_ca_file
-        if not settings.tls_verify:
-            kwargs["ssl_cert_reqs"] = "none"
-            kwargs["ssl_check_hostname"] = False
+        kwargs.update(tls_options(settings))
+    return kwargs
+
+
+def tls_options(settings: RedisSettings) -> dict[str, Any]:
+    """redis-py's TLS connection options for these settings: the CA bundle, and whether to verify."""
+    kwargs: dict[str, Any] = {}
+    if settings.tls_ca_file is not None:
+        kwargs["ssl_ca_certs"] = settings.tls_ca_file
+    if not settings.tls_verify:
+        kwargs["ssl_cert_reqs"] = "none"
+        kwargs["ssl_check_hostname"] = False
     return kwargs
 
 

@@ -17,14 +17,19 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
-from redis.asyncio.connection import Connection
-from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection
+from redis.asyncio.connection import Connection, SSLConnection
+from redis.asyncio.sentinel import (
+    Sentinel,
+    SentinelConnectionPool,
+    SentinelManagedConnection,
+    SentinelManagedSSLConnection,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError as LibraryError
 
 from app import units
 from app.clients import tcp
-from app.clients.redis import NO_RETRY, RedisClient, RedisSettings, _resolving, connection_options
+from app.clients.redis import NO_RETRY, RedisClient, RedisSettings, _resolving, connection_options, tls_options
 from app.clients.redis_sentinel_errors import SERVICE, Demoted, NoPrimary, sentinel_error
 from app.clients.resolver import SharedResolver
 
@@ -42,6 +47,7 @@ class SentinelSettings:
     password: str | None = None
     role: str = "primary"  # or "replica"
     db: int = 0
+    tls: bool = False  # Sentinels and data nodes alike
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +76,8 @@ class Sentinels(Sentinel):
         self.master = target.master
         self.settings = settings
         self.addresses = [where(endpoint) for endpoint in target.endpoints]
-        connection_class = _resolving(Connection, resolver, SERVICE)
+        connection_class = _resolving(SSLConnection if target.tls else Connection, resolver, SERVICE)
+        tls = tls_options(settings) if target.tls else {}
         self.pools = [
             aioredis.BlockingConnectionPool(
                 host=host,
@@ -84,6 +91,7 @@ class Sentinels(Sentinel):
                 username=target.username,
                 password=target.password,
                 connection_class=connection_class,
+                **tls,
             )
             for host, port in target.endpoints
         ]
@@ -227,9 +235,10 @@ class SentinelPool(SentinelConnectionPool, aioredis.BlockingConnectionPool):
         return replicas[start:] + replicas[:start]
 
 
-def _managed(resolver: SharedResolver, connect_timeout: float) -> type[Connection]:
-    """redis-py's Sentinel-managed connection, resolving on `resolver`, asking and connecting within one deadline."""
-    base = _resolving(SentinelManagedConnection, resolver)
+def _managed(resolver: SharedResolver, connect_timeout: float, tls: bool) -> type[Connection]:
+    """redis-py's Sentinel-managed connection (over TLS when `tls`), resolving on `resolver`, asking and connecting
+    within one deadline."""
+    base = _resolving(SentinelManagedSSLConnection if tls else SentinelManagedConnection, resolver)
 
     class ManagedConnection(base):  # type: ignore[valid-type, misc]
         connection_pool: SentinelPool
@@ -266,9 +275,10 @@ class SentinelClient(RedisClient):
         self.pool = SentinelPool(
             self.sentinels,
             is_master=target.role == "primary",
-            connection_class=_managed(self.resolver, settings.connect_timeout),
+            connection_class=_managed(self.resolver, settings.connect_timeout, target.tls),
             db=target.db,
             **connection_options(settings),
+            **(tls_options(settings) if target.tls else {}),
         )
         self.redis = aioredis.Redis(connection_pool=self.pool, retry=NO_RETRY)
 

@@ -174,8 +174,8 @@ class RedisComponent(ComponentConfig):
     pool_timeout: Duration = 0.5  # waiting for a free connection of Vigil's pool
     connect_timeout: Duration = 1.0
     socket_timeout: Duration = 1.0  # per command
-    tls_ca_file: CaFile = None  # CA bundle for rediss:// (default: the system's)
-    tls_verify: bool = True  # verify the server's certificate and host name (rediss://)
+    tls_ca_file: CaFile = None  # CA bundle for rediss://, cluster.tls and sentinel.tls (default: the system's)
+    tls_verify: bool = True  # verify the server's certificate and host name (rediss://, cluster.tls, sentinel.tls)
     key_prefix: str = Field(default="vigil:", min_length=1)  # the only keys Vigil ever writes (canaries, with a TTL)
     checks: dict[str, RedisCheck] = Field(default_factory=default_checks)
 

@@ -52,6 +52,7 @@ class SentinelTarget(SecretFields):
     password: SecretStr | None = None
     role: Literal["primary", "replica"] = "primary"  # replica: the checks read from a replica the Sentinels name
     db: int = Field(default=0, ge=0, le=1000)  # the database number on the data nodes
+    tls: bool = False  # Sentinels and data nodes speak TLS (tls_ca_file and tls_verify of the component apply)
 
     @field_validator("addresses")
     @classmethod

@@ -26,6 +26,7 @@ def sentinel_client(settings: RedisSettings, target: SentinelTarget) -> Sentinel
             password=target.password.get_secret_value() if target.password else None,
             role=target.role,
             db=target.db,
+            tls=target.tls,
         ),
     )
 
