@@ -170,15 +170,7 @@ class Sentinels(Sentinel):
                 return address, None
             return None, f"Sentinel at {answer.address} sees {where(address)} down ({state.get('flags')})"
 
-        found, causes = await self.first(
-            "SENTINEL MASTER",
-            lambda s: s.execute_command("SENTINEL MASTER", self.master),  # type: ignore[no-untyped-call]
-            pick,
-            deadline,
-        )
-        if found is None:
-            raise NoPrimary(self.master, "primary", causes)
-        return found
+        return await self.named("primary", "SENTINEL MASTER", ("SENTINEL MASTER", self.master), pick, deadline)
 
     async def replicas(self, deadline: float) -> list[tuple[str, int]]:
         def pick(answer: Answer) -> tuple[list[tuple[str, int]] | None, str | None]:
@@ -186,14 +178,25 @@ class Sentinels(Sentinel):
             alive = [(str(s["ip"]), int(s["port"])) for s in states if isinstance(s, dict) and seen_up(s)]
             return (alive, None) if alive else (None, f"Sentinel at {answer.address} sees no replica up")
 
-        found, causes = await self.first(
-            "SENTINEL REPLICAS",
-            lambda s: s.execute_command("SENTINEL SLAVES", self.master),  # type: ignore[no-untyped-call]
-            pick,
-            deadline,
-        )
+        return await self.named("replica", "SENTINEL REPLICAS", ("SENTINEL SLAVES", self.master), pick, deadline)
+
+    async def named(
+        self,
+        role: str,
+        label: str,
+        command: tuple[str, ...],
+        pick: Callable[[Answer], tuple[T | None, str | None]],
+        deadline: float,
+    ) -> T:
+        """What the first Sentinel whose answer to `command` `pick` accepts names; NoPrimary (every Sentinel's
+        reason) when none does. `role`: what was looked for (primary, replica), for that sentence."""
+
+        async def call(sentinel: aioredis.Redis) -> Any:
+            return await sentinel.execute_command(*command)  # type: ignore[no-untyped-call]
+
+        found, causes = await self.first(label, call, pick, deadline)
         if found is None:
-            raise NoPrimary(self.master, "replica", causes)
+            raise NoPrimary(self.master, role, causes)
         return found
 
     async def discover_master(self, service_name: str) -> tuple[str, int]:
