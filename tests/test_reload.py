@@ -37,25 +37,27 @@ WATCH = {"watch": True, "interval": "200ms"}
 
 
 class ConfigMap:
-    """A directory as the kubelet lays out a ConfigMap volume: `vigil.yaml -> ..data/vigil.yaml`, `..data` a link
-    to a timestamped directory; `publish` writes a new directory and swaps `..data` with one rename."""
+    """A directory as the kubelet lays out a ConfigMap or Secret volume: `vigil.yaml -> ..data/vigil.yaml` (or
+    `name`), `..data` a link to a timestamped directory; `publish` writes a new directory and swaps `..data` with
+    one rename."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, name: str = "vigil.yaml") -> None:
         self.root = root
         self.versions = 0
-        self.path = root / "vigil.yaml"
+        self.name = name
+        self.path = root / name
 
     def publish(self, data: dict[str, Any] | str) -> None:
         self.versions += 1
         old = (self.root / "..data").resolve() if (self.root / "..data").exists() else None
         new = self.root / f"..2026_12_04_{self.versions:04d}"
         new.mkdir()
-        (new / "vigil.yaml").write_text(data if isinstance(data, str) else yaml.safe_dump(data))
+        (new / self.name).write_text(data if isinstance(data, str) else yaml.safe_dump(data))
         link = self.root / "..data_tmp"
         os.symlink(new.name, link)
         os.replace(link, self.root / "..data")
         if not self.path.is_symlink():
-            os.symlink("..data/vigil.yaml", self.path)
+            os.symlink(f"..data/{self.name}", self.path)
         if old is not None:
             shutil.rmtree(old)
 
@@ -87,12 +89,13 @@ class Vigil:
             for sample in family.samples
         }
 
-    def runs(self, check_id: str) -> float:
+    def runs(self, check_id: str, status: str | None = None) -> float:
         component, check = check_id.split(":")
+        wanted = {("component", component), ("check", check), *([("status", status)] if status else [])}
         return sum(
             value
             for (name, labels), value in self.metrics().items()
-            if name == "vigil_check_runs_total" and {("component", component), ("check", check)} <= labels
+            if name == "vigil_check_runs_total" and wanted <= labels
         )
 
     def components(self) -> set[str]:
@@ -401,3 +404,36 @@ def test_a_watched_config_reloads_on_a_symlink_swap(vigil: Vigil, base: dict[str
     time.sleep(5 * 0.2)  # five more polls of the same bad file: refused once, not again and again
     assert vigil.logged("configuration reload (file changed) refused") == 1
     restore(vigil, base)  # watching off again
+
+
+def test_a_rotated_secret_file_is_read_again_by_the_watcher(vigil: Vigil, base: dict[str, Any], tmp_path: Path) -> None:
+    """A Redis password kept in a Secret volume is rotated: the server takes the new one, Vigil's connections are
+    dropped, and the Secret is swapped. The watcher sees the secret file change (the config did not) and reloads;
+    the component's new client authenticates with the new password."""
+    first, second = "first-2f7c9a", "second-8d1e4b"
+    guarded = RedisServer(password=first).start()
+    (tmp_path / "secret").mkdir()
+    secret = ConfigMap(tmp_path / "secret", "password")
+    secret.publish(first)
+    component = redis_component(guarded.url, checks=REDIS_CHECK, password_file=str(secret.path), **REDIS_TIMEOUTS)
+    try:
+        restore(vigil, edited({**base, "reload": WATCH}, guarded=component))  # watching starts with this reload
+        eventually(lambda: vigil.runs("guarded:connectivity", "pass") >= 1, 10, "a run with the first password")
+        reloads = vigil.logged("configuration reloaded (file changed): 0 added, 1 changed")
+        guarded.cli("CONFIG", "SET", "requirepass", second)
+        guarded.password = second
+        guarded.cli("CLIENT", "KILL", "TYPE", "normal")  # Vigil's connections, authenticated with the first
+        eventually(lambda: vigil.runs("guarded:connectivity", "fail") >= 1, 10, "a run refused the old password")
+        passed = vigil.runs("guarded:connectivity", "pass")
+        secret.publish(second)
+        eventually(
+            lambda: vigil.logged("configuration reloaded (file changed): 0 added, 1 changed") == reloads + 1,
+            10,
+            "a reload for the rotated secret file",
+        )
+        eventually(lambda: vigil.runs("guarded:connectivity", "pass") > passed, 10, "a run with the new password")
+        logged = vigil.log.read_text()
+        assert first not in logged and second not in logged
+    finally:
+        restore(vigil, base)
+        guarded.cleanup()

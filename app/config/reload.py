@@ -1,4 +1,4 @@
-"""The `reload:` section: whether Vigil watches its configuration file and reloads it by itself when it changes.
+"""The `reload:` section: whether Vigil watches its configuration (and secret) files and reloads by itself on a change.
 
 SIGHUP and `POST /-/reload` reload whatever this says; the engine's reload rules live in app.engine.reload.
 """
@@ -23,8 +23,8 @@ def _watch_interval(seconds: float) -> float:
 
 
 class ReloadConfig(Frozen):
-    """`watch`: poll the configuration file every `interval` (through symlinks, as a Kubernetes ConfigMap volume
-    swaps its `..data` link) and reload when its content changed."""
+    """`watch`: poll the configuration file and the secret files it names every `interval` (through symlinks, as a
+    Kubernetes ConfigMap or Secret volume swaps its `..data` link) and reload when a content changed."""
 
     watch: bool = False
     interval: Annotated[float, BeforeValidator(parse_duration), AfterValidator(_watch_interval)] = 5.0
