@@ -422,7 +422,7 @@ async def test_run_from_the_page_with_a_token(http_target: Any, browser: Browser
         assert storage == {"session": token, "local": 0, "cookie": "", "field": ""}
         # Run one check from the keyboard: its fresh result shows, then its row follows.
         await browser.js("document.querySelector('button[data-run=\"api/ok\"]').focus()")
-        await browser.run(lambda: browser.driver.switch_to.active_element.send_keys(Keys.ENTER))
+        await browser.run(lambda: ActionChains(browser.driver).send_keys(Keys.ENTER).perform())
         result = await browser.until(in_row("api:ok", ".run-result[data-run-result]"), what="the run's result")
         assert "Pass" in result and "HTTP 200 in " in result, result
         assert http_target.hits.get("/ok", 0) == before + 1
@@ -643,7 +643,9 @@ async def test_keyboard_reaches_every_control(http_target: Any, browser: Browser
         await browser.until("document.querySelectorAll('button[data-run]').length === 3", what="run buttons")
         reached = []
         for _ in range(25):
-            await browser.run(lambda: browser.driver.switch_to.active_element.send_keys(Keys.TAB))
+            # A key press as the keyboard makes it, to whatever has the focus (an element's send_keys would first
+            # require that element to be interactable, which the page's redraw between two presses may change).
+            await browser.run(lambda: ActionChains(browser.driver).send_keys(Keys.TAB).perform())
             reached.append(
                 await browser.value(
                     "document.activeElement.dataset.run || document.activeElement.id ||"
